@@ -1,0 +1,176 @@
+"""The ``tcpchat`` command line (also ``python -m tcpchat``).
+
+Every failure a person can cause (a bad flag, a bad config file, a port in
+use) ends in one line on stderr that says what was wrong and what to do,
+and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tcpchat import __version__
+from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
+from tcpchat.server.eventlog import EventLog
+from tcpchat.server.listener import ServerRunner, new_event_loop
+from tcpchat.server.passwords import hash_password
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--port", type=_port, help="port to listen on (default 9000)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    parser.add_argument("--name", help="server name, e.g. chat.example.org")
+    parser.add_argument("--network", help="network name shown to clients")
+    parser.add_argument("--password", help="connection password every client must give")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="how much to log (default info)")
+    parser.add_argument(
+        "--event-loop",
+        choices=("auto", "asyncio", "uvloop"),
+        help="event loop (default auto: uvloop when installed)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tcpchat",
+        description="A self-hosted TCP chat that speaks IRC.",
+    )
+    parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    server = commands.add_parser(
+        "server",
+        help="run the chat server in the terminal",
+        description="Run the chat server. Flags override the config file.",
+    )
+    _add_server_options(server)
+    commands.add_parser(
+        "hash-password",
+        help="hash an operator password for the config file",
+        description="Read a password (from the terminal, or stdin when piped) and print "
+        "its hash for [[operators]] password_hash in the config file.",
+    )
+    return parser
+
+
+def server_config(args: argparse.Namespace) -> Config:
+    """The config file named by ``args`` with the flags laid over it."""
+    return load_config(
+        args.config,
+        host=args.host,
+        port=args.port,
+        name=args.name,
+        network=args.network,
+        password=args.password,
+        log_level=args.log_level,
+        event_loop=args.event_loop,
+    )
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def bind_error(config: Config, exc: OSError) -> str:
+    """One line that explains why listening failed and how to fix it."""
+    where = f"{config.host}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the address is already in use. "
+            "Stop the program using it, or choose another port with --port."
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied. Use a port above 1023."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"cannot listen on {where}: this machine has no such address. "
+            "Check --host (127.0.0.1 for this machine only, 0.0.0.0 for all)."
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}. Check --host and --port."
+
+
+async def _serve(runner: ServerRunner) -> None:
+    await runner.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runner.request_stop, "Server shutting down")
+    await runner.serve()
+
+
+def run_server(args: argparse.Namespace) -> int:
+    config = server_config(args)
+    setup_logging(config.log_level)
+    runner = ServerRunner(config)
+    runner.core.observers.append(EventLog(runner.core.state))
+    try:
+        loop = new_event_loop(config.event_loop)
+    except ImportError:
+        raise ConfigError(
+            "event_loop = uvloop, but uvloop is not installed; "
+            "install it with: pip install 'tcpchat[fast]'"
+        ) from None
+    try:
+        loop.run_until_complete(_serve(runner))
+    except OSError as exc:
+        print(f"tcpchat: {bind_error(config, exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        loop.close()
+    logging.getLogger("tcpchat.server").info("stopped")
+    return 0
+
+
+def run_hash_password() -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("tcpchat: the two passwords differ; try again", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("tcpchat: the password is empty; give one", file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_password(password))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "server":
+            return run_server(args)
+        return run_hash_password()
+    except ConfigError as exc:
+        print(f"tcpchat: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0

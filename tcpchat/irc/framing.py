@@ -1,0 +1,87 @@
+"""Bytes to lines: the receive side of an IRC connection, with its limits.
+
+A TCP read may hold half a line or a hundred; :class:`LineDecoder` buffers
+and splits on LF (a CR before it is dropped, and a bare LF is accepted, as
+PROTOCOL.md asks). A line longer than :data:`MAX_LINE_BYTES` is not kept in
+memory: the decoder discards it as it arrives and reports it once, as
+:data:`TOO_LONG`, so the server can answer 417 and keep the connection.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_CLIENT_TAG_BYTES",
+    "MAX_LINE_BYTES",
+    "TOO_LONG",
+    "LineDecoder",
+    "decode",
+    "line_too_long",
+]
+
+# IRCv3 "Message Tags", "Size limit": 4094 bytes of client tags (with the
+# '@' and the space) plus 512 for the rest of the message, 8191 in all
+# for a line with tags sent by a client.
+MAX_BODY_BYTES: Final = 512
+MAX_CLIENT_TAG_BYTES: Final = 4094
+MAX_LINE_BYTES: Final = 8191
+
+TOO_LONG: Final = b"\0too-long"
+"""Stands in the output of :meth:`LineDecoder.feed` where a line was too long."""
+
+
+def decode(raw: bytes) -> str:
+    """Bytes of one line as text; invalid UTF-8 becomes U+FFFD, never an error."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode(errors="replace")
+
+
+def line_too_long(raw: bytes) -> bool:
+    """Whether a complete line (without CRLF) is over the size limits.
+
+    The body may use 510 bytes (512 with CRLF); a tags section its own 4094.
+    """
+    if raw[:1] == b"@":
+        space = raw.find(b" ")
+        tags_len = space + 1 if space != -1 else len(raw)
+        return tags_len > MAX_CLIENT_TAG_BYTES or len(raw) - tags_len > MAX_BODY_BYTES - 2
+    return len(raw) > MAX_BODY_BYTES - 2
+
+
+class LineDecoder:
+    """Turns pushed bytes into complete lines (bytes, without CR/LF)."""
+
+    __slots__ = ("_buffer", "_discarding")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        # True while the rest of an over-long line is being skipped.
+        self._discarding = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return the lines they complete, in order.
+
+        Empty lines are left out. A line over the limits is returned as
+        :data:`TOO_LONG` instead of its content.
+        """
+        buffer = self._buffer + data if self._buffer else data
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        out: list[bytes] = []
+        for raw in lines:
+            if self._discarding:
+                self._discarding = False
+                continue
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if line:
+                out.append(TOO_LONG if line_too_long(line) else line)
+        if len(self._buffer) > MAX_LINE_BYTES:
+            if not self._discarding:
+                out.append(TOO_LONG)
+            self._discarding = True
+            self._buffer = b""
+        return out

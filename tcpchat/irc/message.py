@@ -1,0 +1,187 @@
+"""IRC messages: one line of text in, one :class:`Message` out, and back.
+
+Theory of operation: a line is ``[@tags SPACE] [:source SPACE] command
+[params] [SPACE :trailing]`` (Modern IRC, "Message format"; IRCv3 "Message
+Tags"). Parsing is lenient where the specs ask for leniency (several spaces
+between parameters, a trailing ``\\`` in a tag value) and strict where a
+mistake would change meaning (a line with no command). Formatting is the
+reverse and refuses to build a line that would parse into something else,
+such as a middle parameter that contains a space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "FormatError",
+    "Message",
+    "ProtocolError",
+    "escape_tag_value",
+    "format_tags",
+    "parse",
+    "parse_tags",
+    "unescape_tag_value",
+]
+
+
+class ProtocolError(ValueError):
+    """The remote side sent a line that is not an IRC message.
+
+    This is the only exception :func:`parse` raises, whatever the input.
+    """
+
+
+class FormatError(ValueError):
+    """The local side asked to format a message that cannot be sent as one line."""
+
+
+_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+# A parameter that may stand in the middle of a line: no space, no leading
+# colon, not empty. Anything else must be the final ("trailing") parameter.
+_FORBIDDEN_ANYWHERE = ("\r", "\n", "\0")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One IRC message, as parsed from or to be formatted into a line."""
+
+    command: str
+    params: tuple[str, ...] = ()
+    source: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def format(self) -> str:
+        """The line for this message, without the trailing CRLF."""
+        head = f"@{format_tags(self.tags)} " if self.tags else ""
+        if self.source is not None:
+            if not self.source or " " in self.source or _has_forbidden(self.source):
+                raise FormatError(f"invalid source {self.source!r}")
+            head += f":{self.source} "
+        if not self.command or " " in self.command or _has_forbidden(self.command):
+            raise FormatError(f"invalid command {self.command!r}")
+        return head + self.command + format_params(self.params)
+
+    def to_bytes(self) -> bytes:
+        """The line for this message, encoded as UTF-8 and ended with CRLF."""
+        return (self.format() + "\r\n").encode()
+
+
+def _has_forbidden(text: str) -> bool:
+    return any(c in text for c in _FORBIDDEN_ANYWHERE)
+
+
+def format_params(params: tuple[str, ...] | list[str]) -> str:
+    """The parameters as they follow the command, each preceded by a space.
+
+    The last parameter is written as trailing (``:text``) only when it has to
+    be, which is what most servers do and what byte-exact tests expect.
+    """
+    if not params:
+        return ""
+    out = []
+    last = len(params) - 1
+    for i, param in enumerate(params):
+        if _has_forbidden(param):
+            raise FormatError(f"parameter {param!r} contains CR, LF or NUL")
+        if i == last and (not param or " " in param or param[0] == ":"):
+            out.append(" :" + param)
+        elif not param or " " in param or param[0] == ":":
+            raise FormatError(f"middle parameter {param!r} is empty, has a space or a colon")
+        else:
+            out.append(" " + param)
+    return "".join(out)
+
+
+def escape_tag_value(value: str) -> str:
+    """Escape a tag value (IRCv3 Message Tags, "Escaping values")."""
+    return value.translate(_ESCAPES)
+
+
+def unescape_tag_value(value: str) -> str:
+    """Undo :func:`escape_tag_value`; an unknown escape stands for its letter."""
+    if "\\" not in value:
+        return value
+    out = []
+    i = 0
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\":
+            i += 1
+            if i < n:
+                nxt = value[i]
+                out.append(_UNESCAPES.get(nxt, nxt))
+            # a lone backslash at the end is dropped, as the spec says
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def format_tags(tags: Mapping[str, str]) -> str:
+    """The tags part of a line, without the leading ``@``."""
+    parts = []
+    for key, value in tags.items():
+        if not key or " " in key or ";" in key or "=" in key or _has_forbidden(key):
+            raise FormatError(f"invalid tag key {key!r}")
+        parts.append(f"{key}={escape_tag_value(value)}" if value else key)
+    return ";".join(parts)
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """Parse the tags part of a line (without ``@``); a key that repeats keeps its last value."""
+    tags: dict[str, str] = {}
+    for item in text.split(";"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        if not key:
+            continue
+        tags[key] = unescape_tag_value(value)
+    return tags
+
+
+def parse(line: str) -> Message:
+    """Parse one line (with or without its CRLF) into a :class:`Message`.
+
+    Raises :class:`ProtocolError` when the line holds no command; the text
+    is taken as it is, so decode bytes first (see :mod:`tcpchat.irc.framing`).
+    """
+    line = line.rstrip("\r\n")
+    tags: dict[str, str] = {}
+    source = None
+    pos = 0
+    n = len(line)
+    if line.startswith("@"):
+        end = line.find(" ")
+        if end == -1:
+            raise ProtocolError("a line with tags and no command")
+        tags = parse_tags(line[1:end])
+        pos = end
+    while pos < n and line[pos] == " ":
+        pos += 1
+    if pos < n and line[pos] == ":":
+        end = line.find(" ", pos)
+        if end == -1:
+            raise ProtocolError("a line with a source and no command")
+        source = line[pos + 1 : end]
+        pos = end
+    while pos < n and line[pos] == " ":
+        pos += 1
+    trailing = None
+    colon = line.find(" :", pos)
+    if colon != -1:
+        trailing = line[colon + 2 :]
+        words = [w for w in line[pos:colon].split(" ") if w]
+    else:
+        words = [w for w in line[pos:].split(" ") if w]
+    if not words:
+        raise ProtocolError("a line with no command")
+    command = words[0].upper()
+    params = words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    return Message(command, tuple(params), source or None, tags)

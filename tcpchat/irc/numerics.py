@@ -1,0 +1,136 @@
+"""Numeric replies, by the names RFC 1459/2812 and Modern IRC give them.
+
+Domain code refers to a reply by name; the numbers live here only.
+"""
+
+from __future__ import annotations
+
+RPL_WELCOME = "001"
+RPL_YOURHOST = "002"
+RPL_CREATED = "003"
+RPL_MYINFO = "004"
+RPL_ISUPPORT = "005"
+RPL_UMODEIS = "221"
+RPL_LUSERCLIENT = "251"
+RPL_LUSEROP = "252"
+RPL_LUSERUNKNOWN = "253"
+RPL_LUSERCHANNELS = "254"
+RPL_LUSERME = "255"
+RPL_LOCALUSERS = "265"
+RPL_GLOBALUSERS = "266"
+RPL_AWAY = "301"
+RPL_USERHOST = "302"
+RPL_ISON = "303"
+RPL_UNAWAY = "305"
+RPL_NOWAWAY = "306"
+RPL_WHOISUSER = "311"
+RPL_WHOISSERVER = "312"
+RPL_WHOISOPERATOR = "313"
+RPL_WHOWASUSER = "314"
+RPL_ENDOFWHO = "315"
+RPL_WHOISIDLE = "317"
+RPL_ENDOFWHOIS = "318"
+RPL_WHOISCHANNELS = "319"
+RPL_LISTSTART = "321"
+RPL_LIST = "322"
+RPL_LISTEND = "323"
+RPL_CHANNELMODEIS = "324"
+RPL_CREATIONTIME = "329"
+RPL_WHOISACCOUNT = "330"
+RPL_NOTOPIC = "331"
+RPL_TOPIC = "332"
+RPL_TOPICWHOTIME = "333"
+RPL_INVITING = "341"
+RPL_VERSION = "351"
+RPL_WHOREPLY = "352"
+RPL_NAMREPLY = "353"
+RPL_ENDOFNAMES = "366"
+RPL_BANLIST = "367"
+RPL_ENDOFBANLIST = "368"
+RPL_ENDOFWHOWAS = "369"
+RPL_MOTD = "372"
+RPL_MOTDSTART = "375"
+RPL_ENDOFMOTD = "376"
+RPL_WHOISHOST = "378"
+RPL_WHOISMODES = "379"
+RPL_YOUREOPER = "381"
+RPL_TIME = "391"
+ERR_UNKNOWNERROR = "400"
+ERR_NOSUCHNICK = "401"
+ERR_NOSUCHSERVER = "402"
+ERR_NOSUCHCHANNEL = "403"
+ERR_CANNOTSENDTOCHAN = "404"
+ERR_TOOMANYCHANNELS = "405"
+ERR_WASNOSUCHNICK = "406"
+ERR_TOOMANYTARGETS = "407"
+ERR_NOORIGIN = "409"
+ERR_NORECIPIENT = "411"
+ERR_NOTEXTTOSEND = "412"
+ERR_INPUTTOOLONG = "417"
+ERR_UNKNOWNCOMMAND = "421"
+ERR_NOMOTD = "422"
+ERR_NONICKNAMEGIVEN = "431"
+ERR_ERRONEUSNICKNAME = "432"
+ERR_NICKNAMEINUSE = "433"
+ERR_USERNOTINCHANNEL = "441"
+ERR_NOTONCHANNEL = "442"
+ERR_USERONCHANNEL = "443"
+ERR_NOTREGISTERED = "451"
+ERR_NEEDMOREPARAMS = "461"
+ERR_ALREADYREGISTERED = "462"
+ERR_PASSWDMISMATCH = "464"
+ERR_KEYSET = "467"
+ERR_CHANNELISFULL = "471"
+ERR_UNKNOWNMODE = "472"
+ERR_INVITEONLYCHAN = "473"
+ERR_BANNEDFROMCHAN = "474"
+ERR_BADCHANNELKEY = "475"
+ERR_BADCHANMASK = "476"
+ERR_NOPRIVILEGES = "481"
+ERR_CHANOPRIVSNEEDED = "482"
+ERR_NOOPERHOST = "491"
+ERR_UMODEUNKNOWNFLAG = "501"
+ERR_USERSDONTMATCH = "502"
+ERR_INVALIDMODEPARAM = "696"
+ERR_INVALIDCAPCMD = "410"
+
+TEXT: dict[str, str] = {
+    ERR_UNKNOWNERROR: "Internal error while processing the command",
+    ERR_NOSUCHNICK: "No such nick/channel",
+    ERR_NOSUCHSERVER: "No such server",
+    ERR_NOSUCHCHANNEL: "No such channel",
+    ERR_CANNOTSENDTOCHAN: "Cannot send to channel",
+    ERR_TOOMANYCHANNELS: "You have joined too many channels",
+    ERR_WASNOSUCHNICK: "There was no such nickname",
+    ERR_TOOMANYTARGETS: "Too many targets",
+    ERR_NOORIGIN: "No origin specified",
+    ERR_NORECIPIENT: "No recipient given",
+    ERR_NOTEXTTOSEND: "No text to send",
+    ERR_INPUTTOOLONG: "Input line was too long",
+    ERR_UNKNOWNCOMMAND: "Unknown command",
+    ERR_NOMOTD: "MOTD File is missing",
+    ERR_NONICKNAMEGIVEN: "No nickname given",
+    ERR_ERRONEUSNICKNAME: "Erroneous nickname",
+    ERR_NICKNAMEINUSE: "Nickname is already in use",
+    ERR_USERNOTINCHANNEL: "They aren't on that channel",
+    ERR_NOTONCHANNEL: "You're not on that channel",
+    ERR_USERONCHANNEL: "is already on channel",
+    ERR_NOTREGISTERED: "You have not registered",
+    ERR_NEEDMOREPARAMS: "Not enough parameters",
+    ERR_ALREADYREGISTERED: "You may not reregister",
+    ERR_PASSWDMISMATCH: "Password incorrect",
+    ERR_KEYSET: "Channel key already set",
+    ERR_CHANNELISFULL: "Cannot join channel (+l)",
+    ERR_UNKNOWNMODE: "is unknown mode char to me",
+    ERR_INVITEONLYCHAN: "Cannot join channel (+i)",
+    ERR_BANNEDFROMCHAN: "Cannot join channel (+b)",
+    ERR_BADCHANNELKEY: "Cannot join channel (+k)",
+    ERR_BADCHANMASK: "Bad Channel Mask",
+    ERR_NOPRIVILEGES: "Permission Denied- You're not an IRC operator",
+    ERR_CHANOPRIVSNEEDED: "You're not channel operator",
+    ERR_NOOPERHOST: "No O-lines for your host",
+    ERR_UMODEUNKNOWNFLAG: "Unknown MODE flag",
+    ERR_USERSDONTMATCH: "Cant change mode for other users",
+    ERR_INVALIDCAPCMD: "Invalid CAP command",
+}
+"""The human-readable last parameter of each error numeric."""

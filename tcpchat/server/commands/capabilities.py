@@ -1,0 +1,109 @@
+"""CAP: IRCv3 capability negotiation (ircv3.net/specs/extensions/capability-negotiation).
+
+``CAP LS`` holds registration open until ``CAP END``, so a client can
+negotiate before it is welcomed. ``CAP REQ`` is all or nothing: one unknown
+capability and the whole request is NAKed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tcpchat.irc import Message
+from tcpchat.irc.numerics import ERR_INVALIDCAPCMD
+from tcpchat.server.commands.registration import try_register
+from tcpchat.server.context import CommandSpec, Context
+
+__all__ = ["COMMANDS", "SUPPORTED"]
+
+SUPPORTED: Final = (
+    "away-notify",
+    "batch",
+    "cap-notify",
+    "echo-message",
+    "extended-join",
+    "message-tags",
+    "multi-prefix",
+    "server-time",
+    "setname",
+    "userhost-in-names",
+)
+"""Capabilities a client may request, as advertised in ``CAP LS``."""
+
+# Keep each CAP LS line well under 512 bytes with room for the prefix.
+_LS_CHUNK: Final = 400
+
+
+def _reply(ctx: Context, *params: str) -> None:
+    # Addressed to "*" until registration completes (capability-negotiation spec).
+    user = ctx.session.user
+    ctx.send(ctx.config.name, "CAP", user.nick if user is not None else "*", *params)
+
+
+def _ls(ctx: Context, msg: Message) -> None:
+    session = ctx.session
+    if session.user is None:
+        session.cap_negotiating = True
+    version = msg.params[1] if len(msg.params) > 1 else ""
+    if version.isdigit():
+        session.cap_version = max(session.cap_version, int(version))
+    if session.cap_version >= 302:
+        # cap-notify is implied by CAP LS 302 (capability-negotiation, "cap-notify").
+        session.set_caps(session.caps | {"cap-notify"})
+    lines: list[str] = []
+    current = ""
+    for cap in SUPPORTED:
+        if current and len(current) + len(cap) + 1 > _LS_CHUNK:
+            lines.append(current)
+            current = ""
+        current = f"{current} {cap}" if current else cap
+    lines.append(current)
+    for i, line in enumerate(lines):
+        if i < len(lines) - 1 and session.cap_version >= 302:
+            _reply(ctx, "LS", "*", line)
+        else:
+            _reply(ctx, "LS", line)
+
+
+def _list(ctx: Context, msg: Message) -> None:
+    _reply(ctx, "LIST", " ".join(sorted(ctx.session.caps)))
+
+
+def _req(ctx: Context, msg: Message) -> None:
+    session = ctx.session
+    if session.user is None:
+        session.cap_negotiating = True
+    wanted = msg.params[1] if len(msg.params) > 1 else ""
+    caps = set(session.caps)
+    for item in wanted.split():
+        name = item.removeprefix("-")
+        if name not in SUPPORTED:
+            _reply(ctx, "NAK", wanted)
+            return
+        if item.startswith("-"):
+            caps.discard(name)
+        else:
+            caps.add(name)
+    session.set_caps(caps)
+    _reply(ctx, "ACK", wanted)
+
+
+def _end(ctx: Context, msg: Message) -> None:
+    if ctx.session.user is None:
+        ctx.session.cap_negotiating = False
+        try_register(ctx)
+
+
+_SUBCOMMANDS: Final = {"LS": _ls, "LIST": _list, "REQ": _req, "END": _end}
+
+
+def handle_cap(ctx: Context, msg: Message) -> None:
+    """CAP <subcommand> [:<capabilities>]"""
+    sub = _SUBCOMMANDS.get(msg.params[0].upper())
+    if sub is None:
+        ctx.error(ERR_INVALIDCAPCMD, msg.params[0])
+        return
+    sub(ctx, msg)
+
+
+COMMANDS: Final = {"CAP": CommandSpec(handle_cap, min_params=1, registered=False)}

@@ -1,0 +1,118 @@
+"""Talking: PRIVMSG, NOTICE, TAGMSG, and the presence commands AWAY and SETNAME.
+
+NOTICE never draws an error reply (RFC 2812 3.3.2: automatic replies must
+never answer a NOTICE, so that two bots cannot loop). Only client-only tags
+(``+`` prefix, IRCv3 Message Tags) are relayed; anything else a client
+sends as a tag is dropped, so a client cannot forge server tags.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tcpchat.irc import Message, is_channel
+from tcpchat.irc.numerics import (
+    ERR_CANNOTSENDTOCHAN,
+    ERR_NORECIPIENT,
+    ERR_NOSUCHNICK,
+    ERR_NOTEXTTOSEND,
+    ERR_TOOMANYTARGETS,
+    RPL_AWAY,
+    RPL_NOWAWAY,
+    RPL_UNAWAY,
+)
+from tcpchat.server.commands.channels import can_speak
+from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.events import AwayChanged, Messaged, RealnameChanged
+
+__all__ = ["COMMANDS"]
+
+
+def _relay(ctx: Context, msg: Message) -> None:
+    command = msg.command
+    quiet = command == "NOTICE"
+    tagmsg = command == "TAGMSG"
+    if not msg.params or not msg.params[0]:
+        if not quiet:
+            ctx.numeric(ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    text = "" if tagmsg else (msg.params[1] if len(msg.params) > 1 else "")
+    if not tagmsg and not text:
+        if not quiet:
+            ctx.error(ERR_NOTEXTTOSEND)
+        return
+    targets = msg.params[0].split(",")
+    if len(targets) > ctx.config.limits.max_targets:
+        if not quiet:
+            ctx.error(ERR_TOOMANYTARGETS, msg.params[0])
+        return
+    tags = {k: v for k, v in msg.tags.items() if k[0] == "+"} if msg.tags else {}
+    user = ctx.user
+    ctx.session.last_spoke = ctx.now
+    state = ctx.state
+    for target in targets:
+        if is_channel(target):
+            channel = state.channel(target)
+            if channel is None:
+                if not quiet:
+                    ctx.error(ERR_NOSUCHNICK, target)
+            elif not can_speak(channel, user):
+                if not quiet:
+                    ctx.error(ERR_CANNOTSENDTOCHAN, channel.name)
+            else:
+                ctx.emit(Messaged(user.uid, command, channel.name, text, tags))
+        else:
+            recipient = state.user(target)
+            if recipient is None:
+                if not quiet:
+                    ctx.error(ERR_NOSUCHNICK, target)
+                continue
+            ctx.emit(Messaged(user.uid, command, recipient.uid, text, tags))
+            if recipient.away and command == "PRIVMSG":
+                ctx.numeric(RPL_AWAY, recipient.nick, recipient.away)
+
+
+def handle_privmsg(ctx: Context, msg: Message) -> None:
+    """PRIVMSG <target>{,<target>} :<text>"""
+    _relay(ctx, msg)
+
+
+def handle_notice(ctx: Context, msg: Message) -> None:
+    """NOTICE <target>{,<target>} :<text>"""
+    _relay(ctx, msg)
+
+
+def handle_tagmsg(ctx: Context, msg: Message) -> None:
+    """@<tags> TAGMSG <target>{,<target>}"""
+    _relay(ctx, msg)
+
+
+def handle_away(ctx: Context, msg: Message) -> None:
+    """AWAY [:<message>]"""
+    text = msg.params[0][: ctx.config.limits.awaylen] if msg.params else ""
+    user = ctx.user
+    if text:
+        ctx.emit(AwayChanged(user.uid, text))
+        ctx.numeric(RPL_NOWAWAY, "You have been marked as being away")
+    else:
+        if user.away is not None:
+            ctx.emit(AwayChanged(user.uid, None))
+        ctx.numeric(RPL_UNAWAY, "You are no longer marked as being away")
+
+
+def handle_setname(ctx: Context, msg: Message) -> None:
+    """SETNAME :<realname> (IRCv3 setname)"""
+    realname = msg.params[0]
+    if not realname or len(realname) > 255:
+        ctx.send(ctx.config.name, "FAIL", "SETNAME", "INVALID_REALNAME", "Realname is not valid")
+        return
+    ctx.emit(RealnameChanged(ctx.user.uid, realname))
+
+
+COMMANDS: Final = {
+    "PRIVMSG": CommandSpec(handle_privmsg),
+    "NOTICE": CommandSpec(handle_notice),
+    "TAGMSG": CommandSpec(handle_tagmsg),
+    "AWAY": CommandSpec(handle_away),
+    "SETNAME": CommandSpec(handle_setname, min_params=1),
+}

@@ -1,0 +1,243 @@
+"""The server's settings: defaults, the TOML file, and validation.
+
+A :class:`Config` is an immutable snapshot. It is built from defaults, then
+the file given with ``--config``, then command-line flags, and every value is
+checked on the way in, so a mistake is reported as one readable line that
+names the setting and what would fix it (:class:`ConfigError`), and the rest
+of the server can trust what it reads. ``tcpchat.example.toml`` at the
+repository root documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from tcpchat.irc import valid_channel
+
+__all__ = ["Config", "ConfigError", "Limits", "Operator", "load_config"]
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+EVENT_LOOPS: Final = ("auto", "asyncio", "uvloop")
+_SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9.-]*\Z")
+_NETWORK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message says which one and how to fix it."""
+
+
+def _range(low: float, high: float) -> dict[str, float]:
+    return {"min": low, "max": high}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Sizes, rates and timeouts: what keeps one client from hurting the rest."""
+
+    # Advertised in ISUPPORT; Modern IRC clients read these instead of guessing.
+    nicklen: int = field(default=30, metadata=_range(9, 64))
+    channellen: int = field(default=50, metadata=_range(2, 200))
+    topiclen: int = field(default=390, metadata=_range(1, 400))
+    kicklen: int = field(default=255, metadata=_range(1, 400))
+    awaylen: int = field(default=200, metadata=_range(1, 400))
+    max_targets: int = field(default=4, metadata=_range(1, 100))
+    max_modes: int = field(default=4, metadata=_range(1, 100))
+    max_channels: int = field(default=50, metadata=_range(1, 10_000))
+    # Seconds a new connection may take to register before it is dropped.
+    registration_timeout: float = field(default=30.0, metadata=_range(1, 3600))
+    # Seconds of silence before the server sends PING, then how long it waits.
+    ping_interval: float = field(default=120.0, metadata=_range(1, 86_400))
+    ping_timeout: float = field(default=60.0, metadata=_range(1, 86_400))
+    # Flood control, a token bucket per client: flood_rate lines per second
+    # refill it, up to flood_burst. Lines beyond it wait; more than
+    # flood_excess waiting lines is "Excess Flood". flood_rate = 0 turns it off.
+    flood_rate: float = field(default=4.0, metadata=_range(0, 1_000_000))
+    flood_burst: int = field(default=20, metadata=_range(1, 1_000_000))
+    flood_excess: int = field(default=100, metadata=_range(1, 1_000_000))
+    # Bytes queued for a client that does not read before "SendQ exceeded".
+    sendq: int = field(default=1_048_576, metadata=_range(4096, 1 << 30))
+    # Connections at once, in all and from one address; 0 means no limit.
+    max_clients: int = field(default=10_000, metadata=_range(0, 1_000_000))
+    max_clients_per_ip: int = field(default=50, metadata=_range(0, 1_000_000))
+    # How many departed nicks WHOWAS remembers.
+    whowas_size: int = field(default=200, metadata=_range(0, 100_000))
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """IRC operator credentials; the password is stored only as a hash."""
+
+    name: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the server reads from its settings, validated."""
+
+    name: str = "tcpchat.local"
+    description: str = "tcpchat server"
+    network: str = "tcpchat"
+    host: str = "127.0.0.1"
+    port: int = field(default=9000, metadata=_range(0, 65535))
+    # A connection password (PASS) every client must give; empty means none.
+    password: str = ""
+    motd: str = "Welcome to tcpchat. Be kind, and have fun."
+    # A channel that always exists, for people to meet in; "" for none.
+    default_channel: str = "#lobby"
+    default_topic: str = "Welcome! Say hello."
+    log_level: str = "info"
+    event_loop: str = "auto"
+    operators: tuple[Operator, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+def _check(config: Config) -> None:
+    for obj, section in ((config, "server"), (config.limits, "limits")):
+        for f in dataclasses.fields(obj):
+            if "min" in f.metadata:
+                value = getattr(obj, f.name)
+                if not f.metadata["min"] <= value <= f.metadata["max"]:
+                    raise ConfigError(
+                        f"{section}.{f.name} = {value} is out of range; "
+                        f"use a value from {f.metadata['min']:g} to {f.metadata['max']:g}"
+                    )
+    if not _SERVER_NAME.match(config.name):
+        raise ConfigError(
+            f"server.name = {config.name!r} is not a valid server name; "
+            "use a host-like name with a dot, such as 'chat.example.org'"
+        )
+    if not _NETWORK_NAME.match(config.network):
+        raise ConfigError(
+            f"server.network = {config.network!r} is not valid; use letters, digits, '_', '.', '-'"
+        )
+    if config.default_channel and not valid_channel(
+        config.default_channel, config.limits.channellen
+    ):
+        raise ConfigError(
+            f"server.default_channel = {config.default_channel!r} is not a valid channel name; "
+            "use '#' and a name without spaces or commas, or '' for none"
+        )
+    if config.log_level not in LOG_LEVELS:
+        raise ConfigError(
+            f"server.log_level = {config.log_level!r} is unknown; "
+            f"use one of {', '.join(LOG_LEVELS)}"
+        )
+    if config.event_loop not in EVENT_LOOPS:
+        raise ConfigError(
+            f"server.event_loop = {config.event_loop!r} is unknown; "
+            f"use one of {', '.join(EVENT_LOOPS)}"
+        )
+    for text, key in ((config.password, "password"), (config.description, "description")):
+        if any(c in text for c in "\r\n\0") or (key == "password" and " " in text):
+            raise ConfigError(f"server.{key} must be one line without spaces or control characters")
+    names = set()
+    for op in config.operators:
+        if not op.name or " " in op.name or op.name in names:
+            raise ConfigError(f"operator name {op.name!r} is empty, has a space or repeats")
+        names.add(op.name)
+        if not op.password_hash.startswith("scrypt$"):
+            raise ConfigError(
+                f"operator {op.name!r}: password_hash is not a hash made by "
+                "'tcpchat hash-password'; run it and paste its output"
+            )
+
+
+def _typed(section: str, key: str, value: Any, kind: type) -> Any:
+    """Check a TOML value against a field's type; ints are accepted as floats."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is an int in Python, but `port = true` is a mistake, not port 1.
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+        raise ConfigError(f"{section}.{key} = {value!r} should be {_KIND_NAMES[kind]}")
+    return value
+
+
+_KIND_NAMES: Final = {int: "a whole number", float: "a number", str: "a string", bool: "true/false"}
+
+
+def _section(
+    cls: type[Any], table: Mapping[str, Any], section: str, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    kinds = {
+        f.name: {"int": int, "float": float, "str": str, "bool": bool}.get(str(f.type))
+        for f in dataclasses.fields(cls)
+        if f.name not in skip
+    }
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in kinds or kinds[key] is None:
+            known = ", ".join(k for k, v in kinds.items() if v is not None)
+            raise ConfigError(f"unknown setting {section}.{key}; known ones are: {known}")
+        kind = kinds[key]
+        assert kind is not None
+        values[key] = _typed(section, key, value, kind)
+    return values
+
+
+def _operators(items: Any) -> tuple[Operator, ...]:
+    if not isinstance(items, list):
+        raise ConfigError("[[operators]] must be a list of tables with name and password_hash")
+    ops = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"name", "password_hash"}:
+            raise ConfigError(
+                'each [[operators]] entry needs exactly: name = "...", password_hash = "..."'
+            )
+        ops.append(
+            Operator(
+                _typed("operators", "name", item["name"], str),
+                _typed("operators", "password_hash", item["password_hash"], str),
+            )
+        )
+    return tuple(ops)
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file at ``path``, then ``overrides`` (flags).
+
+    Overrides whose value is None are ignored, so unset flags keep the file's
+    value. Keys of :class:`Limits` may be overridden by their name too.
+    """
+    server: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    operators: tuple[Operator, ...] = ()
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist; check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        unknown = set(data) - {"server", "limits", "operators"}
+        if unknown:
+            raise ConfigError(
+                f"unknown section [{sorted(unknown)[0]}] in {path}; "
+                "known sections are [server], [limits], [[operators]]"
+            )
+        for name in ("server", "limits"):
+            if not isinstance(data.get(name, {}), dict):
+                raise ConfigError(f"[{name}] in {path} must be a table")
+        server = _section(Config, data.get("server", {}), "server", ("operators", "limits"))
+        limits = _section(Limits, data.get("limits", {}), "limits")
+        operators = _operators(data.get("operators", []))
+    limit_names = {f.name for f in dataclasses.fields(Limits)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        (limits if key in limit_names else server)[key] = value
+    try:
+        return Config(**server, operators=operators, limits=Limits(**limits))
+    except TypeError as exc:  # an override with an unknown name: a programming error
+        raise ConfigError(str(exc)) from None

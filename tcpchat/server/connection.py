@@ -1,0 +1,210 @@
+"""The asyncio side of one client: bytes in, lines to the core, bytes out.
+
+Contract: this is the only module that touches a transport. It never blocks
+and never reorders a client's lines.
+
+- In: the decoder splits lines; a token bucket (flood control) decides how
+  many are handled now. Lines over the budget wait with reading paused;
+  too many waiting is "Excess Flood".
+- Out: the core's writes are queued per connection and flushed once per
+  event-loop turn by the :class:`Flusher`, so a burst of N messages to one
+  client costs one ``send()``, not N (see ARCHITECTURE.md, "Writes and
+  backpressure"). A client whose unsent output passes ``sendq`` bytes is
+  cut off ("SendQ exceeded"); while its transport is paused, its own
+  commands are not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Final
+
+from tcpchat.irc import LineDecoder
+from tcpchat.server.core import ServerCore
+from tcpchat.server.session import Session
+
+__all__ = ["Connection", "Flusher"]
+
+log = logging.getLogger("tcpchat.server")
+
+# The transport pauses us (and we stop reading that client) past this many
+# unsent bytes; well below sendq, so a slow reader is throttled before cut off.
+WRITE_HIGH_WATER: Final = 64 * 1024
+
+
+class Flusher:
+    """Writes each connection's queued output once per event-loop turn."""
+
+    __slots__ = ("_loop", "_pending", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[Connection] = []
+        self._scheduled = False
+
+    def add(self, conn: Connection) -> None:
+        self._pending.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        pending, self._pending = self._pending, []
+        self._scheduled = False
+        for conn in pending:
+            conn.flush()
+
+
+class Connection(asyncio.Protocol):
+    """One client connection, from accept to close."""
+
+    def __init__(self, core: ServerCore, flusher: Flusher) -> None:
+        self.core = core
+        self.flusher = flusher
+        limits = core.config.limits
+        # Set once in connection_made.
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.decoder = LineDecoder()
+        # Output, flushed by the Flusher.
+        self.out: list[bytes] = []
+        self.queued = False
+        self.closed = False
+        # Flow control: why reading is paused (either reason keeps it paused).
+        self.write_paused = False
+        self.throttled = False
+        # Flood control, a token bucket refilled on the loop's monotonic clock.
+        self.flood_rate = limits.flood_rate
+        self.tokens = float(limits.flood_burst)
+        self.refilled = 0.0
+        self.inbox: deque[bytes] = deque()
+        self.resume_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("unknown", 0)
+        ip, port = str(peer[0]), int(peer[1])
+        refusal = self.core.refuse_reason(ip)
+        if refusal is not None:
+            log.warning("refused %s: %s", ip, refusal)
+            transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
+            transport.close()
+            self.closed = True
+            return
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self.refilled = asyncio.get_running_loop().time()
+        self.session = self.core.open_session(ip, port, self.queue, self.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed or self.session is None:
+            return
+        lines = self.decoder.feed(data)
+        if self.flood_rate <= 0:
+            handle = self.core.handle_line
+            session = self.session
+            for line in lines:
+                handle(session, line)
+                if self.closed:
+                    return
+            return
+        self.inbox.extend(lines)
+        self._drain()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.resume_timer is not None:
+            self.resume_timer.cancel()
+        if self.session is not None:
+            reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+            self.core.quit(self.session, reason)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._set_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._set_reading()
+
+    # -- flood control -----------------------------------------------------
+
+    def _drain(self) -> None:
+        """Handle waiting lines while the bucket has tokens; throttle the rest."""
+        self.resume_timer = None
+        assert self.session is not None and self.transport is not None
+        limits = self.core.config.limits
+        now = asyncio.get_running_loop().time()
+        self.tokens = min(
+            float(limits.flood_burst), self.tokens + (now - self.refilled) * self.flood_rate
+        )
+        self.refilled = now
+        inbox = self.inbox
+        while inbox and self.tokens >= 1 and not self.closed:
+            self.tokens -= 1
+            self.core.handle_line(self.session, inbox.popleft())
+        if self.closed:
+            return
+        if len(inbox) > limits.flood_excess:
+            self.core.quit(self.session, "Excess Flood")
+            return
+        self.throttled = bool(inbox)
+        self._set_reading()
+        if inbox and self.resume_timer is None:
+            wait = (1 - self.tokens) / self.flood_rate
+            self.resume_timer = asyncio.get_running_loop().call_later(wait, self._drain)
+
+    def _set_reading(self) -> None:
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            return
+        paused = self.write_paused or self.throttled
+        if paused and transport.is_reading():
+            transport.pause_reading()
+        elif not paused and not transport.is_reading():
+            transport.resume_reading()
+
+    # -- output ------------------------------------------------------------
+
+    def queue(self, data: bytes) -> None:
+        """Queue bytes for the client; they go out at the end of this loop turn."""
+        if self.closed:
+            return
+        self.out.append(data)
+        if not self.queued:
+            self.queued = True
+            self.flusher.add(self)
+
+    def flush(self) -> None:
+        self.queued = False
+        transport = self.transport
+        if not self.out or transport is None or transport.is_closing():
+            self.out.clear()
+            return
+        data = self.out[0] if len(self.out) == 1 else b"".join(self.out)
+        self.out.clear()
+        transport.write(data)
+        # Checked after the write, which takes what the kernel will, so only
+        # bytes the client has not read count: a burst in one loop turn does not.
+        if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """The client does not read: drop what it has not taken and cut it off."""
+        assert self.session is not None and self.transport is not None
+        self.closed = True
+        self.out.clear()
+        self.transport.abort()
+        self.core.quit(self.session, "SendQ exceeded")
+
+    def close(self) -> None:
+        """Called by the core when the session ends: send what is queued, then close."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.flush()
+        self.closed = True
+        self.transport.close()

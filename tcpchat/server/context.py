@@ -1,0 +1,76 @@
+"""What a command handler sees: the server, the session, and ways to answer.
+
+Handlers reply only through a :class:`Context`, never to a socket, so the
+replies to one command can later be wrapped in one place (labels, batches),
+and handlers can be run in tests with a session that just collects lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tcpchat.irc import Message, format_params
+from tcpchat.irc.numerics import TEXT
+
+if TYPE_CHECKING:
+    from tcpchat.server.config import Config
+    from tcpchat.server.core import ServerCore
+    from tcpchat.server.events import Event
+    from tcpchat.server.session import Session
+    from tcpchat.server.state import State, User
+
+__all__ = ["CommandSpec", "Context", "Handler"]
+
+
+class Context:
+    """One command being handled for one session."""
+
+    __slots__ = ("config", "core", "now", "session", "state")
+
+    def __init__(self, core: ServerCore, session: Session, now: float) -> None:
+        self.core = core
+        self.session = session
+        self.state: State = core.state
+        self.config: Config = core.config
+        self.now = now
+
+    @property
+    def user(self) -> User:
+        """The registered user; only for handlers that require registration."""
+        user = self.session.user
+        assert user is not None, "handler requires registration"
+        return user
+
+    def send_line(self, line: str) -> None:
+        self.session.write((line + "\r\n").encode())
+
+    def send(self, source: str, command: str, *params: str) -> None:
+        self.send_line(f":{source} {command}" + format_params(params))
+
+    def numeric(self, code: str, *params: str) -> None:
+        """A numeric reply from the server, addressed to this session's nick."""
+        self.send_line(
+            f":{self.config.name} {code} {self.session.display_nick}" + format_params(params)
+        )
+
+    def error(self, code: str, *params: str) -> None:
+        """An error numeric with its standard text after ``params``."""
+        self.numeric(code, *params, TEXT[code])
+
+    def emit(self, event: Event) -> None:
+        self.core.emit(event)
+
+
+Handler = Callable[[Context, Message], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A row of the command table: the handler and the checks that run before it."""
+
+    handler: Handler
+    min_params: int = 0
+    registered: bool = True
+    oper: bool = False

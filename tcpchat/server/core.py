@@ -1,0 +1,167 @@
+"""The server without its sockets: sessions in, events and replies out.
+
+Theory of operation: the transport adapter (:mod:`tcpchat.server.connection`)
+hands each complete line to :meth:`ServerCore.handle_line`. The line is
+decoded, parsed and dispatched through the command table, where the shared
+checks (451, 461, 481, 421) run once before any handler. Handlers answer
+through their :class:`~tcpchat.server.context.Context` and change the
+network only by :meth:`ServerCore.emit`, which stamps the event, delivers
+its lines, tells observers, and applies it to the state. The clock and the
+id generator are arguments, so tests can drive the core with no event loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Final
+
+from tcpchat import __version__
+from tcpchat.irc import TOO_LONG, ProtocolError, decode, parse
+from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
+from tcpchat.server.commands import dispatch
+from tcpchat.server.config import Config
+from tcpchat.server.context import Context
+from tcpchat.server.delivery import deliver
+from tcpchat.server.events import Event, Observer, Stamp, UserQuit
+from tcpchat.server.session import Session
+from tcpchat.server.state import State
+
+__all__ = ["ServerCore"]
+
+log = logging.getLogger("tcpchat.server")
+
+# How long a session that has been told to go may take to flush ERROR.
+CLOSE_GRACE: Final = 1.0
+
+
+def _random_token() -> str:
+    return os.urandom(4).hex()
+
+
+class ServerCore:
+    """One server's view of the network, and the rules for changing it."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], float] = time.time,
+        boot_token: str | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.version = f"tcpchat-{__version__}"
+        self.started = clock()
+        self.state = State(config.limits.whowas_size)
+        self.sessions: dict[Session, None] = {}
+        self._per_ip: Counter[str] = Counter()
+        self.observers: list[Observer] = []
+        # msgids: a per-boot token and a counter: unique, short and cheap.
+        self._boot = boot_token or _random_token()
+        self._ids = itertools.count(1)
+        self._uids = itertools.count(1)
+        if config.default_channel:
+            self.state.add_permanent_channel(
+                config.default_channel, config.default_topic, self.started
+            )
+
+    # -- sessions -----------------------------------------------------------
+
+    def refuse_reason(self, ip: str) -> str | None:
+        """Why a new connection from ``ip`` must be refused, or None to accept it."""
+        limits = self.config.limits
+        if limits.max_clients and len(self.sessions) >= limits.max_clients:
+            return "Server is full"
+        if limits.max_clients_per_ip and self._per_ip[ip] >= limits.max_clients_per_ip:
+            return "Too many connections from your address"
+        return None
+
+    def open_session(
+        self, ip: str, port: int, write: Callable[[bytes], None], close: Callable[[], None]
+    ) -> Session:
+        session = Session(f"{self._boot}{next(self._uids)}", ip, port, self.clock(), write, close)
+        self.sessions[session] = None
+        self._per_ip[ip] += 1
+        log.info("connection from %s:%d", ip, port)
+        return session
+
+    def handle_line(self, session: Session, raw: bytes) -> None:
+        """Handle one complete line from ``session``; never raises."""
+        now = self.clock()
+        session.last_active = now
+        session.ping_sent = False
+        ctx = Context(self, session, now)
+        if raw is TOO_LONG:
+            ctx.error(ERR_INPUTTOOLONG)
+            return
+        try:
+            message = parse(decode(raw))
+        except ProtocolError:
+            return  # a line of spaces or a bare source: nothing to answer
+        try:
+            dispatch(ctx, message)
+        except Exception:
+            log.exception("error handling %r from %s", raw, session.display_nick)
+            ctx.error(ERR_UNKNOWNERROR, message.command)
+
+    def quit(self, session: Session, reason: str, *, announce: str | None = None) -> None:
+        """End a session: tell its channels (``announce`` or ``reason``), say ERROR, close.
+
+        Safe to call more than once; only the first call does anything.
+        """
+        if session not in self.sessions:
+            return
+        del self.sessions[session]
+        self._per_ip[session.ip] -= 1
+        if not self._per_ip[session.ip]:
+            del self._per_ip[session.ip]
+        user = session.user
+        if user is not None:
+            self.emit(UserQuit(user.uid, announce or reason))
+        session.write(f"ERROR :Closing Link: {session.host} ({reason})\r\n".encode())
+        log.info("%s disconnected (%s)", session.display_nick, reason)
+        session.close()
+
+    def shutdown(self, reason: str) -> None:
+        """Close every session with ``reason`` (graceful stop)."""
+        for session in list(self.sessions):
+            self.quit(session, reason)
+
+    # -- events -------------------------------------------------------------
+
+    def stamp(self) -> Stamp:
+        return Stamp(f"{self._boot}-{next(self._ids)}", self.clock())
+
+    def emit(self, event: Event) -> Stamp:
+        """Deliver ``event`` to local clients, tell observers, then apply it."""
+        stamp = self.stamp()
+        deliver(self.state, event, stamp, self.config.name)
+        for observer in self.observers:
+            try:
+                observer(event, stamp)
+            except Exception:
+                log.exception("observer failed on %r", event)
+        self.state.apply(event, stamp)
+        return stamp
+
+    # -- time ---------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Enforce registration and ping timeouts; call about once a second."""
+        now = self.clock()
+        limits = self.config.limits
+        for session in list(self.sessions):
+            idle = now - session.last_active
+            if session.user is None:
+                if now - session.connected_at > limits.registration_timeout:
+                    self.quit(session, "Registration timed out")
+            elif session.ping_sent:
+                if idle > limits.ping_interval + limits.ping_timeout:
+                    self.quit(session, f"Ping timeout: {int(idle)} seconds")
+            elif idle > limits.ping_interval:
+                session.ping_sent = True
+                session.write(f"PING :{self.config.name}\r\n".encode())

@@ -1,0 +1,282 @@
+"""Who sees an event, and the exact bytes each of them gets.
+
+Theory of operation: an event becomes one :class:`OutLine` (or two, where a
+capability changes the line itself, as ``extended-join`` does). An OutLine
+formats its body once and encodes at most four variants of it, one per
+combination of the tags a recipient asked for (``message-tags`` and
+``server-time``), so a message to a thousand members costs a few
+encodings and a thousand ``write`` calls that share the same bytes
+objects. Delivery runs *before* the event is applied, so a quitting user
+is still in its channels and the old nick is still the source of NICK.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tcpchat.irc import casefold, format_params
+from tcpchat.irc.message import escape_tag_value
+from tcpchat.server.events import (
+    AwayChanged,
+    ChannelModeChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Messaged,
+    NickChanged,
+    Parted,
+    RealnameChanged,
+    Stamp,
+    TopicChanged,
+    UserModeChanged,
+    UserQuit,
+    UserRegistered,
+)
+from tcpchat.server.session import TAG_MSGID, TAG_TIME, Session
+from tcpchat.server.state import State, User
+
+__all__ = ["OutLine", "deliver", "format_time"]
+
+
+def format_time(t: float) -> str:
+    """IRCv3 server-time format: ISO 8601 UTC with milliseconds."""
+    whole = int(t)
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
+    )
+
+
+class OutLine:
+    """One line to relay, with its tag variants encoded on first use."""
+
+    __slots__ = ("_variants", "body", "client_tags", "stamp")
+
+    def __init__(self, body: str, stamp: Stamp, client_tags: str = "") -> None:
+        self.body = body
+        self.stamp = stamp
+        self.client_tags = client_tags
+        self._variants: list[bytes | None] = [None, None, None, None]
+
+    def for_mode(self, mode: int) -> bytes:
+        """The bytes for a recipient whose :attr:`Session.tag_mode` is ``mode``."""
+        data = self._variants[mode]
+        if data is None:
+            tags = []
+            if mode & TAG_TIME:
+                tags.append("time=" + format_time(self.stamp.time))
+            if mode & TAG_MSGID:
+                tags.append("msgid=" + self.stamp.msgid)
+                if self.client_tags:
+                    tags.append(self.client_tags)
+            head = "@" + ";".join(tags) + " " if tags else ""
+            data = self._variants[mode] = (head + self.body + "\r\n").encode()
+        return data
+
+    def send(self, session: Session) -> None:
+        session.write(self.for_mode(session.tag_mode))
+
+
+def _sessions(users: Iterable[User]) -> list[Session]:
+    return [u.session for u in users if u.session is not None]
+
+
+def neighbours(user: User) -> dict[Session, None]:
+    """Sessions of the local users who share a channel with ``user`` (not itself), once each."""
+    seen: dict[Session, None] = {}
+    for channel in user.channels.values():
+        for member in channel.members:
+            if member.session is not None and member is not user:
+                seen[member.session] = None
+    return seen
+
+
+def _to_channel_and_self(
+    state: State, uid: str, channel_name: str, body: str, stamp: Stamp
+) -> None:
+    user = state.by_uid[uid]
+    channel = state.channel(channel_name)
+    line = OutLine(body, stamp)
+    members = list(channel.members) if channel is not None else []
+    if user not in members:
+        members.append(user)
+    for session in _sessions(members):
+        line.send(session)
+
+
+def _registered(state: State, e: UserRegistered, stamp: Stamp) -> None:
+    """Nobody is told of a registration; the new user gets its welcome from the handler."""
+
+
+def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    line = OutLine(f":{user.mask} NICK {e.nick}", stamp)
+    if user.session is not None:
+        line.send(user.session)
+    for session in neighbours(user):
+        line.send(session)
+
+
+def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    line = OutLine(f":{user.mask} QUIT" + format_params((e.reason,)), stamp)
+    for session in neighbours(user):
+        line.send(session)
+
+
+def _joined(state: State, e: Joined, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    channel = state.channel(e.channel)
+    plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp)
+    extended = OutLine(
+        f":{user.mask} JOIN {e.channel} {user.account or '*'}" + format_params((user.realname,)),
+        stamp,
+    )
+    away = OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp) if user.away else None
+    members = list(channel.members) if channel is not None else []
+    members.append(user)
+    for session in _sessions(members):
+        (extended if "extended-join" in session.caps else plain).send(session)
+        if away is not None and session.user is not user and "away-notify" in session.caps:
+            away.send(session)
+
+
+def _parted(state: State, e: Parted, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    params = (e.channel, e.reason) if e.reason else (e.channel,)
+    _to_channel_and_self(
+        state, e.uid, e.channel, f":{user.mask} PART" + format_params(params), stamp
+    )
+
+
+def _kicked(state: State, e: Kicked, stamp: Stamp) -> None:
+    kicker = state.by_uid[e.source]
+    target = state.by_uid[e.uid]
+    body = f":{kicker.mask} KICK" + format_params((e.channel, target.nick, e.reason))
+    _to_channel_and_self(state, e.uid, e.channel, body, stamp)
+
+
+def _topic(state: State, e: TopicChanged, stamp: Stamp) -> None:
+    setter = state.by_uid[e.source]
+    body = f":{setter.mask} TOPIC" + format_params((e.channel, e.topic))
+    _to_channel_and_self(state, e.source, e.channel, body, stamp)
+
+
+def mode_params(state: State, e: ChannelModeChanged | UserModeChanged) -> list[str]:
+    """MODE parameters for a list of changes, e.g. ["+o-v", "alice", "bob"]."""
+    letters = ""
+    args: list[str] = []
+    sign = ""
+    for change in e.changes:
+        want = "+" if change.adding else "-"
+        if want != sign:
+            letters += want
+            sign = want
+        letters += change.letter
+        if change.arg is not None:
+            if change.letter in "ov":
+                args.append(state.by_uid[change.arg].nick)
+            else:
+                args.append(change.arg)
+    return [letters, *args]
+
+
+def _channel_mode(state: State, e: ChannelModeChanged, stamp: Stamp, server_name: str) -> None:
+    source = state.by_uid[e.source].mask if e.source else server_name
+    channel = state.channels[casefold(e.channel)]
+    line = OutLine(f":{source} MODE" + format_params((channel.name, *mode_params(state, e))), stamp)
+    for session in _sessions(channel.members):
+        line.send(session)
+
+
+def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    if user.session is not None:
+        OutLine(
+            f":{user.nick} MODE" + format_params((user.nick, *mode_params(state, e))), stamp
+        ).send(user.session)
+
+
+def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
+    source = state.by_uid[e.source]
+    tagmsg = e.command == "TAGMSG"
+    channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
+    recipient = None if channel is not None else state.by_uid.get(e.target)
+    shown = recipient.nick if recipient is not None else e.target
+    client_tags = (
+        ";".join(k + ("=" + escape_tag_value(v) if v else "") for k, v in e.client_tags.items())
+        if e.client_tags
+        else ""
+    )
+    body = f":{source.mask} {e.command} {shown}"
+    line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags)
+    if channel is not None:
+        variants = line.for_mode
+        for member in channel.members:
+            session = member.session
+            if session is None or member is source or (tagmsg and not session.tag_mode & TAG_MSGID):
+                continue
+            session.write(variants(session.tag_mode))
+    elif (
+        recipient is not None
+        and recipient is not source
+        and recipient.session is not None
+        and (not tagmsg or recipient.session.tag_mode & TAG_MSGID)
+    ):
+        line.send(recipient.session)
+    own = source.session
+    if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
+        line.send(own)
+
+
+def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    params = (e.message,) if e.message else ()
+    line = OutLine(f":{user.mask} AWAY" + format_params(params), stamp)
+    for session in neighbours(user):
+        if "away-notify" in session.caps:
+            line.send(session)
+
+
+def _realname(state: State, e: RealnameChanged, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    line = OutLine(f":{user.mask} SETNAME" + format_params((e.realname,)), stamp)
+    sessions = neighbours(user)
+    if user.session is not None:
+        sessions[user.session] = None
+    for session in sessions:
+        if "setname" in session.caps:
+            line.send(session)
+
+
+def _invited(state: State, e: Invited, stamp: Stamp) -> None:
+    source = state.by_uid[e.source]
+    target = state.by_uid[e.uid]
+    if target.session is not None:
+        OutLine(f":{source.mask} INVITE {target.nick} {e.channel}", stamp).send(target.session)
+
+
+_DELIVER: dict[type[Any], Callable[..., None]] = {
+    UserRegistered: _registered,
+    NickChanged: _nick,
+    UserQuit: _quit,
+    Joined: _joined,
+    Parted: _parted,
+    Kicked: _kicked,
+    TopicChanged: _topic,
+    UserModeChanged: _user_mode,
+    Messaged: _messaged,
+    AwayChanged: _away,
+    RealnameChanged: _realname,
+    Invited: _invited,
+}
+
+
+def deliver(state: State, event: Event, stamp: Stamp, server_name: str) -> None:
+    """Write the lines for ``event`` to every local session that should see it."""
+    if type(event) is ChannelModeChanged:
+        _channel_mode(state, event, stamp, server_name)
+    else:
+        _DELIVER[type(event)](state, event, stamp)

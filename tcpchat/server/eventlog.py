@@ -1,0 +1,88 @@
+"""The server's terminal log of what happens: joins, parts, quits, messages.
+
+The original server printed the conversation in its window and terminal;
+this observer keeps that promise for every channel. It runs before the
+event is applied, so a quitting user's nick can still be looked up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from tcpchat.server.delivery import mode_params
+from tcpchat.server.events import (
+    AwayChanged,
+    ChannelModeChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Messaged,
+    NickChanged,
+    Parted,
+    RealnameChanged,
+    Stamp,
+    TopicChanged,
+    UserModeChanged,
+    UserQuit,
+    UserRegistered,
+)
+from tcpchat.server.state import State
+
+__all__ = ["EventLog"]
+
+log = logging.getLogger("tcpchat.events")
+
+
+class EventLog:
+    """An observer that writes one readable log line per event."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._describe: dict[type[Any], Callable[[Any], str | None]] = {
+            UserRegistered: lambda e: f"{e.nick} ({e.username}@{e.host}) registered",
+            NickChanged: lambda e: f"{self._nick(e.uid)} is now known as {e.nick}",
+            UserQuit: lambda e: f"{self._nick(e.uid)} quit ({e.reason})",
+            Joined: lambda e: f"{self._nick(e.uid)} joined {e.channel}",
+            Parted: lambda e: (
+                f"{self._nick(e.uid)} left {e.channel}" + (f" ({e.reason})" if e.reason else "")
+            ),
+            Kicked: lambda e: (
+                f"{self._nick(e.source)} kicked {self._nick(e.uid)} from {e.channel} ({e.reason})"
+            ),
+            TopicChanged: lambda e: (
+                f"{self._nick(e.source)} set the topic of {e.channel}: {e.topic}"
+            ),
+            ChannelModeChanged: lambda e: (
+                f"{self._nick(e.source) or 'server'} set mode "
+                f"{' '.join(mode_params(self.state, e))} on {e.channel}"
+            ),
+            UserModeChanged: lambda e: (
+                f"{self._nick(e.uid)} set mode {' '.join(mode_params(self.state, e))}"
+            ),
+            Messaged: self._message,
+            AwayChanged: lambda e: (
+                f"{self._nick(e.uid)} is " + (f"away ({e.message})" if e.message else "back")
+            ),
+            RealnameChanged: lambda e: f"{self._nick(e.uid)} is now called {e.realname!r}",
+            Invited: lambda e: f"{self._nick(e.source)} invited {self._nick(e.uid)} to {e.channel}",
+        }
+
+    def _nick(self, uid: str) -> str:
+        user = self.state.by_uid.get(uid)
+        return user.nick if user is not None else uid
+
+    def _message(self, e: Messaged) -> str | None:
+        if e.command == "TAGMSG":
+            return None
+        target = e.target if e.target.startswith("#") else f"-> {self._nick(e.target)}"
+        marks = "<>" if e.command == "PRIVMSG" else "--"
+        return f"{target} {marks[0]}{self._nick(e.source)}{marks[1]} {e.text}"
+
+    def __call__(self, event: Event, stamp: Stamp) -> None:
+        if log.isEnabledFor(logging.INFO):
+            text = self._describe[type(event)](event)
+            if text is not None:
+                log.info("%s", text)

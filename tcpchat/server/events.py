@@ -1,0 +1,173 @@
+"""Events: every change to the network's state, as a value.
+
+Command handlers never change state; they emit these. The server delivers
+each event's lines to the local clients it concerns, applies it to
+:mod:`tcpchat.server.state`, and passes it to observers (the log, the
+console, later the cluster bus). Events name users by ``uid``, never by
+object, so that they can cross process boundaries unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "AwayChanged",
+    "ChannelModeChanged",
+    "Event",
+    "Invited",
+    "Joined",
+    "Kicked",
+    "Messaged",
+    "ModeChange",
+    "NickChanged",
+    "Observer",
+    "Parted",
+    "RealnameChanged",
+    "Stamp",
+    "TopicChanged",
+    "UserModeChanged",
+    "UserQuit",
+    "UserRegistered",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When an event happened and its network-wide id (the ``msgid`` tag)."""
+
+    msgid: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserRegistered:
+    """A connection finished registration and became a user."""
+
+    uid: str
+    nick: str
+    username: str
+    host: str
+    ip: str
+    realname: str
+    local: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    uid: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuit:
+    """A user left the network: QUIT, a kill, a timeout or a broken link."""
+
+    uid: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A user joined a channel; ``modes`` are the member's prefix modes ("o" for the creator)."""
+
+    uid: str
+    channel: str
+    modes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    uid: str
+    channel: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    source: str  # uid of the kicker
+    channel: str
+    uid: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    source: str  # uid of the setter
+    channel: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    """One mode letter set (``adding``) or unset, with its argument if it takes one."""
+
+    adding: bool
+    letter: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelModeChanged:
+    """Modes changed on a channel; arguments of o/v are uids, shown as nicks."""
+
+    source: str  # uid, or "" for the server itself
+    channel: str
+    changes: tuple[ModeChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UserModeChanged:
+    uid: str
+    changes: tuple[ModeChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Messaged:
+    """PRIVMSG, NOTICE or TAGMSG to a channel (by name) or a user (by uid)."""
+
+    source: str  # uid
+    command: str
+    target: str
+    text: str
+    client_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    uid: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    uid: str
+    realname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    source: str
+    uid: str
+    channel: str
+
+
+Event = (
+    UserRegistered
+    | NickChanged
+    | UserQuit
+    | Joined
+    | Parted
+    | Kicked
+    | TopicChanged
+    | ChannelModeChanged
+    | UserModeChanged
+    | Messaged
+    | AwayChanged
+    | RealnameChanged
+    | Invited
+)
+
+Observer = Callable[[Event, Stamp], None]
+"""Called after an event has been delivered and applied; must not raise or block."""

@@ -1,0 +1,165 @@
+"""Listening sockets, the event loop, and a graceful stop.
+
+:class:`ServerRunner` owns one :class:`~tcpchat.server.core.ServerCore` and
+its sockets. It can run in the main thread (``tcpchat server``) or in a
+background thread (the console, the tests); :meth:`ServerRunner.request_stop`
+may be called from any thread. Stopping follows the usual order: stop
+accepting, tell every client why (``ERROR``), let them flush, then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from typing import Final
+
+from tcpchat.server.config import Config
+from tcpchat.server.connection import Connection, Flusher
+from tcpchat.server.core import ServerCore
+
+__all__ = ["ServerRunner", "ServerThread", "new_event_loop"]
+
+log = logging.getLogger("tcpchat.server")
+
+# Seconds between timeout sweeps (registration and ping).
+TICK_INTERVAL: Final = 1.0
+# Seconds clients get to receive their ERROR line before the sockets close.
+SHUTDOWN_GRACE: Final = 2.0
+
+
+def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
+    """An event loop: uvloop when asked for, or when ``auto`` and it is installed."""
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
+
+
+class ServerRunner:
+    """Runs a server on the current event loop until asked to stop."""
+
+    def __init__(self, config: Config, core: ServerCore | None = None) -> None:
+        self.config = config
+        self.core = core or ServerCore(config)
+        self.addresses: list[tuple[str, int]] = []
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_reason: asyncio.Future[str] | None = None
+        self._connections: set[Connection] = set()
+
+    async def start(self) -> None:
+        """Bind and listen; raises OSError when the address cannot be used."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop_reason = loop.create_future()
+        flusher = Flusher(loop)
+
+        def factory() -> Connection:
+            conn = Connection(self.core, flusher)
+            self._connections.add(conn)
+            return conn
+
+        self._server = await loop.create_server(
+            factory, self.config.host, self.config.port, reuse_address=True, backlog=1024
+        )
+        self.addresses = [s.getsockname()[:2] for s in self._server.sockets]
+        for host, port in self.addresses:
+            log.info("listening on %s:%d", host, port)
+        self._tick(loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._stop_reason is not None and self._stop_reason.done():
+            return
+        self._connections = {c for c in self._connections if not c.closed}
+        self.core.tick()
+        loop.call_later(TICK_INTERVAL, self._tick, loop)
+
+    async def serve(self) -> None:
+        """Serve until :meth:`request_stop`, then stop gracefully."""
+        assert self._stop_reason is not None, "call start() first"
+        reason = await self._stop_reason
+        await self.stop(reason)
+
+    def request_stop(self, reason: str = "Server shutting down") -> None:
+        """Ask the server to stop; safe from any thread and more than once."""
+        loop, future = self._loop, self._stop_reason
+        if loop is None or future is None:
+            return
+
+        def settle() -> None:
+            if not future.done():
+                future.set_result(reason)
+
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(settle)
+
+    async def stop(self, reason: str) -> None:
+        log.info("shutting down: %s", reason)
+        if self._server is not None:
+            self._server.close()
+        self.core.shutdown(reason)
+        deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
+        while (
+            any(
+                (c.transport is not None and not c.transport.is_closing()) or c.out
+                for c in self._connections
+            )
+            and asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.01)
+        for conn in self._connections:
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE)
+
+
+class ServerThread:
+    """A server running in a background thread with its own event loop.
+
+    For the console and the tests: ``start()`` returns once the server is
+    listening (or raises what binding raised), ``stop()`` stops it gracefully.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.runner = ServerRunner(config)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="tcpchat-server", daemon=True)
+
+    def _main(self) -> None:
+        loop = new_event_loop(self.runner.config.event_loop)
+        try:
+            loop.run_until_complete(self._run())
+        finally:
+            loop.close()
+
+    async def _run(self) -> None:
+        try:
+            await self.runner.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self.runner.serve()
+
+    def start(self) -> ServerRunner:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self.runner
+
+    def stop(self, reason: str = "Server shutting down", timeout: float = 10.0) -> None:
+        self.runner.request_stop(reason)
+        self._thread.join(timeout)

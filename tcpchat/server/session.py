@@ -1,0 +1,102 @@
+"""One client's side of the conversation, as the server keeps it, with no I/O.
+
+A :class:`Session` exists from the moment a connection is accepted; it gains
+a :class:`~tcpchat.server.state.User` when registration completes. It holds
+what is private to this connection (capabilities, registration progress,
+keepalive bookkeeping) and two callables given by the transport adapter:
+``write`` queues bytes for the client and ``close`` ends the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from tcpchat.server.state import User
+
+__all__ = ["TAG_MSGID", "TAG_TIME", "Session"]
+
+# Bits of Session.tag_mode: which tags this client wants on relayed lines.
+# Delivery picks one of four pre-formatted variants of a line by this number.
+TAG_MSGID: Final = 1  # message-tags: msgid and client-only tags
+TAG_TIME: Final = 2  # server-time
+
+
+class Session:
+    """A connected client, registered or not."""
+
+    __slots__ = (
+        "cap_negotiating",
+        "cap_version",
+        "caps",
+        "close",
+        "connected_at",
+        "host",
+        "ip",
+        "last_active",
+        "last_spoke",
+        "nick",
+        "password",
+        "ping_sent",
+        "port",
+        "realname",
+        "tag_mode",
+        "uid",
+        "user",
+        "username",
+        "write",
+    )
+
+    def __init__(
+        self,
+        uid: str,
+        ip: str,
+        port: int,
+        now: float,
+        write: Callable[[bytes], None],
+        close: Callable[[], None],
+    ) -> None:
+        self.uid = uid
+        self.ip = ip
+        self.port = port
+        # The host shown in masks; tcpchat does not do reverse DNS (it would
+        # block registration on a resolver), so this is the address itself.
+        # An IPv6 address such as ::1 would start with ':' and so could not
+        # stand as a middle parameter; servers write it as 0::1.
+        self.host = "0" + ip if ip.startswith(":") else ip
+        self.write = write
+        self.close = close
+        self.connected_at = now
+        # Registration progress.
+        self.nick: str | None = None
+        self.username: str | None = None
+        self.realname = ""
+        self.password: str | None = None
+        self.cap_negotiating = False
+        self.cap_version = 0
+        self.user: User | None = None
+        # Capabilities.
+        self.caps: set[str] = set()
+        self.tag_mode = 0
+        # Keepalive and idle time.
+        self.last_active = now
+        self.last_spoke = now
+        self.ping_sent = False
+
+    @property
+    def registered(self) -> bool:
+        return self.user is not None
+
+    @property
+    def display_nick(self) -> str:
+        """The nick to address numerics to: ``*`` until one is chosen."""
+        if self.user is not None:
+            return self.user.nick
+        return self.nick or "*"
+
+    def set_caps(self, caps: set[str]) -> None:
+        self.caps = caps
+        self.tag_mode = (TAG_MSGID if "message-tags" in caps else 0) | (
+            TAG_TIME if "server-time" in caps else 0
+        )

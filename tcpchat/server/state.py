@@ -1,0 +1,282 @@
+"""The network's state: users, channels, memberships, modes and topics.
+
+Theory of operation: :class:`State` is a replica of the whole network, and
+:meth:`State.apply` is the only code that changes it, one event at a time
+(see :mod:`tcpchat.server.events`). Handlers read it freely. Users and
+channels are keyed by their casefolded names and keep the name as displayed
+beside it. The objects are mutable for speed, but only ``apply`` writes them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tcpchat.irc import casefold
+from tcpchat.server.events import (
+    AwayChanged,
+    ChannelModeChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Messaged,
+    NickChanged,
+    Parted,
+    RealnameChanged,
+    Stamp,
+    TopicChanged,
+    UserModeChanged,
+    UserQuit,
+    UserRegistered,
+)
+
+if TYPE_CHECKING:
+    from tcpchat.server.session import Session
+
+__all__ = ["Ban", "Channel", "State", "User", "WhowasEntry"]
+
+PREFIXES = (("o", "@"), ("v", "+"))
+"""Membership modes from highest to lowest, with their NAMES/WHO prefix."""
+
+
+@dataclass(eq=False, slots=True)
+class User:
+    """A registered user, local to this server or not (``session`` is None then)."""
+
+    uid: str
+    nick: str
+    username: str
+    host: str
+    ip: str
+    realname: str
+    signon: float
+    session: Session | None = None
+    folded: str = ""
+    mask: str = ""
+    modes: set[str] = field(default_factory=set)
+    away: str | None = None
+    account: str | None = None
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rename(self.nick)
+
+    def _rename(self, nick: str) -> None:
+        self.nick = nick
+        self.folded = casefold(nick)
+        self.mask = f"{nick}!{self.username}@{self.host}"
+
+    @property
+    def is_oper(self) -> bool:
+        return "o" in self.modes
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    mask: str
+    setter: str
+    time: float
+
+
+@dataclass(eq=False, slots=True)
+class Channel:
+    """A channel and its members; ``members`` maps a user to its prefix modes ("o", "v", "ov")."""
+
+    name: str
+    created: float
+    permanent: bool = False
+    folded: str = ""
+    topic: str = ""
+    topic_setter: str = ""
+    topic_time: float = 0.0
+    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    key: str | None = None
+    limit: int | None = None
+    bans: list[Ban] = field(default_factory=list)
+    invited: set[str] = field(default_factory=set)
+    members: dict[User, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.folded = casefold(self.name)
+
+    def prefix(self, user: User, multi: bool = False) -> str:
+        """The NAMES/WHO prefix of a member: its highest mode, or all with multi-prefix."""
+        modes = self.members.get(user, "")
+        if not modes:
+            return ""
+        signs = [sign for letter, sign in PREFIXES if letter in modes]
+        return "".join(signs) if multi else signs[0]
+
+    def mode_string(self, show_key: bool = True) -> tuple[str, ...]:
+        """The channel's modes as MODE parameters, e.g. ("+klnt", "key", "10")."""
+        letters = set(self.modes)
+        args: list[str] = []
+        # k sorts before l, so the arguments follow the letters' order.
+        if self.key is not None:
+            letters.add("k")
+            args.append(self.key if show_key else "*")
+        if self.limit is not None:
+            letters.add("l")
+            args.append(str(self.limit))
+        return ("+" + "".join(sorted(letters)), *args)
+
+
+@dataclass(frozen=True, slots=True)
+class WhowasEntry:
+    nick: str
+    username: str
+    host: str
+    realname: str
+    time: float
+
+
+class State:
+    """The whole network as this server knows it."""
+
+    def __init__(self, whowas_size: int = 200) -> None:
+        self.users: dict[str, User] = {}
+        self.by_uid: dict[str, User] = {}
+        self.channels: dict[str, Channel] = {}
+        self.whowas: deque[WhowasEntry] = deque(maxlen=whowas_size)
+        self._appliers: dict[type[Any], Callable[[Any, Stamp], None]] = {
+            UserRegistered: self._registered,
+            NickChanged: self._nick,
+            UserQuit: self._quit,
+            Joined: self._joined,
+            Parted: self._parted,
+            Kicked: self._kicked,
+            TopicChanged: self._topic,
+            ChannelModeChanged: self._channel_mode,
+            UserModeChanged: self._user_mode,
+            Messaged: self._nothing,
+            AwayChanged: self._away,
+            RealnameChanged: self._realname,
+            Invited: self._invited,
+        }
+
+    # -- reading ----------------------------------------------------------
+
+    def user(self, nick: str) -> User | None:
+        return self.users.get(casefold(nick))
+
+    def channel(self, name: str) -> Channel | None:
+        return self.channels.get(casefold(name))
+
+    def add_permanent_channel(self, name: str, topic: str, now: float) -> None:
+        """Create a channel that stays when empty (the default meeting place)."""
+        channel = Channel(name, now, permanent=True, topic=topic, topic_time=now)
+        channel.topic_setter = "tcpchat"
+        self.channels[channel.folded] = channel
+
+    # -- writing ----------------------------------------------------------
+
+    def apply(self, event: Event, stamp: Stamp) -> None:
+        """Change the state by one event: the only way it changes."""
+        self._appliers[type(event)](event, stamp)
+
+    def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
+        user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
+        self.users[user.folded] = user
+        self.by_uid[e.uid] = user
+
+    def _remember(self, user: User, time: float) -> None:
+        self.whowas.appendleft(
+            WhowasEntry(user.nick, user.username, user.host, user.realname, time)
+        )
+
+    def _nick(self, e: NickChanged, stamp: Stamp) -> None:
+        user = self.by_uid[e.uid]
+        self._remember(user, stamp.time)
+        del self.users[user.folded]
+        user._rename(e.nick)
+        self.users[user.folded] = user
+
+    def _quit(self, e: UserQuit, stamp: Stamp) -> None:
+        user = self.by_uid.pop(e.uid)
+        self._remember(user, stamp.time)
+        del self.users[user.folded]
+        for channel in user.channels.values():
+            self._leave(channel, user)
+        user.channels.clear()
+
+    def _leave(self, channel: Channel, user: User) -> None:
+        del channel.members[user]
+        if not channel.members and not channel.permanent:
+            del self.channels[channel.folded]
+
+    def _joined(self, e: Joined, stamp: Stamp) -> None:
+        user = self.by_uid[e.uid]
+        folded = casefold(e.channel)
+        channel = self.channels.get(folded)
+        if channel is None:
+            channel = self.channels[folded] = Channel(e.channel, stamp.time)
+        channel.members[user] = e.modes
+        channel.invited.discard(e.uid)
+        user.channels[folded] = channel
+
+    def _parted(self, e: Parted, stamp: Stamp) -> None:
+        user = self.by_uid[e.uid]
+        channel = user.channels.pop(casefold(e.channel))
+        self._leave(channel, user)
+
+    def _kicked(self, e: Kicked, stamp: Stamp) -> None:
+        self._parted(Parted(e.uid, e.channel), stamp)
+
+    def _topic(self, e: TopicChanged, stamp: Stamp) -> None:
+        channel = self.channels[casefold(e.channel)]
+        channel.topic = e.topic
+        setter = self.by_uid.get(e.source)
+        channel.topic_setter = setter.mask if setter else e.source
+        channel.topic_time = stamp.time
+
+    def _channel_mode(self, e: ChannelModeChanged, stamp: Stamp) -> None:
+        channel = self.channels[casefold(e.channel)]
+        for change in e.changes:
+            letter, arg = change.letter, change.arg
+            if letter in "ov":
+                member = self.by_uid[arg or ""]
+                modes = channel.members[member].replace(letter, "")
+                if change.adding:
+                    modes = "".join(m for m in "ov" if m in modes or m == letter)
+                channel.members[member] = modes
+            elif letter == "k":
+                channel.key = arg if change.adding else None
+            elif letter == "l":
+                channel.limit = int(arg or 0) if change.adding else None
+            elif letter == "b":
+                folded = casefold(arg or "")
+                channel.bans = [b for b in channel.bans if casefold(b.mask) != folded]
+                if change.adding:
+                    setter = self.by_uid.get(e.source)
+                    channel.bans.append(
+                        Ban(arg or "", setter.mask if setter else e.source, stamp.time)
+                    )
+            elif change.adding:
+                channel.modes.add(letter)
+            else:
+                channel.modes.discard(letter)
+
+    def _user_mode(self, e: UserModeChanged, stamp: Stamp) -> None:
+        user = self.by_uid[e.uid]
+        for change in e.changes:
+            if change.adding:
+                user.modes.add(change.letter)
+            else:
+                user.modes.discard(change.letter)
+
+    def _nothing(self, e: Event, stamp: Stamp) -> None:
+        """Messages change no state (history, when kept, observes them)."""
+
+    def _away(self, e: AwayChanged, stamp: Stamp) -> None:
+        self.by_uid[e.uid].away = e.message
+
+    def _realname(self, e: RealnameChanged, stamp: Stamp) -> None:
+        self.by_uid[e.uid].realname = e.realname
+
+    def _invited(self, e: Invited, stamp: Stamp) -> None:
+        channel = self.channels.get(casefold(e.channel))
+        if channel is not None:
+            channel.invited.add(e.uid)

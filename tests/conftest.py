@@ -1,0 +1,79 @@
+"""Fixtures: real tcpchat servers on loopback with ephemeral ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from ircclient import IrcClient
+
+from tcpchat.server.config import Config, Limits, Operator
+from tcpchat.server.listener import ServerThread
+from tcpchat.server.passwords import hash_password
+
+OPER_NAME = "operuser"
+OPER_PASSWORD = "operpassword"
+# Hashing is slow on purpose; one hash serves the whole run.
+_OPER_HASH = hash_password(OPER_PASSWORD)
+
+
+@dataclass
+class RunningServer:
+    """A server started for a test, and a way to open clients to it."""
+
+    thread: ServerThread
+    host: str
+    port: int
+
+    @property
+    def core(self) -> Any:
+        return self.thread.runner.core
+
+    def client(self, nick: str | None = None, caps: tuple[str, ...] = ()) -> IrcClient:
+        client = IrcClient(self.host, self.port)
+        if nick is not None:
+            client.register(nick, caps)
+        return client
+
+
+def server_config(**settings: Any) -> Config:
+    """A config for tests: ephemeral port, no flood control, per-test overrides."""
+    limit_names = set(Limits.__dataclass_fields__)
+    limits = {"flood_rate": 0.0, "max_clients_per_ip": 0}
+    limits.update({k: v for k, v in settings.items() if k in limit_names})
+    server = {k: v for k, v in settings.items() if k not in limit_names}
+    server.setdefault("port", 0)
+    server.setdefault("name", "test.server")
+    server.setdefault("operators", (Operator(OPER_NAME, _OPER_HASH),))
+    return Config(**server, limits=Limits(**limits))
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., RunningServer]]:
+    """Start servers with settings of the test's choosing; all stop at the end."""
+    threads: list[ServerThread] = []
+
+    def start(**settings: Any) -> RunningServer:
+        thread = ServerThread(server_config(**settings))
+        runner = thread.start()
+        threads.append(thread)
+        host, port = runner.addresses[0]
+        return RunningServer(thread, host, port)
+
+    yield start
+    for thread in threads:
+        thread.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server with default test settings."""
+    return make_server()
+
+
+@pytest.fixture
+def tcpchat_server(server: RunningServer) -> RunningServer:
+    """The server that end-to-end tests point real IRC clients at."""
+    return server

@@ -1,0 +1,117 @@
+"""Parsing and formatting IRC lines, including IRCv3 tags."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tcpchat.irc import FormatError, Message, ProtocolError, decode, parse
+from tcpchat.irc.message import escape_tag_value, unescape_tag_value
+
+
+def test_parse_full_line() -> None:
+    msg = parse("@id=123;+draft/typing=active :nick!u@h PRIVMSG #chan :hello there\r\n")
+    assert msg.tags == {"id": "123", "+draft/typing": "active"}
+    assert msg.source == "nick!u@h"
+    assert msg.command == "PRIVMSG"
+    assert msg.params == ("#chan", "hello there")
+
+
+def test_parse_lowercase_command_and_extra_spaces() -> None:
+    msg = parse("privmsg   #a    :x  y")
+    assert msg.command == "PRIVMSG"
+    assert msg.params == ("#a", "x  y")
+
+
+def test_parse_empty_trailing_and_colon_inside() -> None:
+    assert parse("TOPIC #a :").params == ("#a", "")
+    assert parse("PRIVMSG #a :a :b").params == ("#a", "a :b")
+
+
+def test_parse_tag_escapes() -> None:
+    msg = parse(r"@a=x\:y\sz\\w\r\n;b=end\ TAGMSG #c")
+    assert msg.tags == {"a": "x;y z\\w\r\n", "b": "end"}
+
+
+def test_parse_tag_without_value() -> None:
+    assert parse("@flag;k= CMD").tags == {"flag": "", "k": ""}
+
+
+@pytest.mark.parametrize("line", ["", "   ", "@tags-only", ":source-only", "@a=b :src"])
+def test_parse_rejects_lines_without_command(line: str) -> None:
+    with pytest.raises(ProtocolError):
+        parse(line)
+
+
+def test_format_puts_colon_only_where_needed() -> None:
+    assert Message("PRIVMSG", ("#a", "hi")).format() == "PRIVMSG #a hi"
+    assert Message("PRIVMSG", ("#a", "hi there")).format() == "PRIVMSG #a :hi there"
+    assert Message("TOPIC", ("#a", "")).format() == "TOPIC #a :"
+    assert Message("X", ("#a", ":)")).format() == "X #a ::)"
+
+
+def test_format_with_source_and_tags() -> None:
+    msg = Message("PRIVMSG", ("#a", "hi"), "n!u@h", {"time": "now", "+x": "a b;c"})
+    assert msg.format() == r"@time=now;+x=a\sb\:c :n!u@h PRIVMSG #a hi"
+    assert msg.to_bytes().endswith(b"\r\n")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Message("PRIVMSG", ("has space", "x")),
+        Message("PRIVMSG", ("", "x")),
+        Message("PRIVMSG", (":colon", "x")),
+        Message("PRIVMSG", ("#a", "line\r\nQUIT")),
+        Message("PRIV MSG", ()),
+        Message("PING", (), "bad source"),
+    ],
+)
+def test_format_refuses_lines_that_would_parse_differently(message: Message) -> None:
+    with pytest.raises(FormatError):
+        message.format()
+
+
+def test_decode_never_fails_on_invalid_utf8() -> None:
+    assert decode(b"caf\xe9") == "caf\ufffd"
+    assert decode("café".encode()) == "café"
+
+
+_word = st.text(
+    alphabet=st.characters(blacklist_characters=" \r\n\0:", blacklist_categories=("Cs",)),
+    min_size=1,
+)
+_trailing = st.text(
+    alphabet=st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",))
+)
+_tag_key = st.from_regex(r"\+?[A-Za-z][A-Za-z0-9/.-]{0,15}", fullmatch=True)
+_tag_value = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)))
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> Message:
+    command = draw(st.from_regex(r"[A-Z]{1,10}|[0-9]{3}", fullmatch=True))
+    middles = draw(st.lists(_word, max_size=5))
+    params = tuple(middles) + tuple(draw(st.lists(_trailing, max_size=1)))
+    source = draw(st.one_of(st.none(), _word))
+    tags = draw(st.dictionaries(_tag_key, _tag_value, max_size=4))
+    return Message(command, params, source, tags)
+
+
+@given(messages())
+def test_format_then_parse_gives_the_message_back(message: Message) -> None:
+    assert parse(message.format()) == message
+
+
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_raise_only_protocol_error(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        parse(decode(data))
+
+
+@given(_tag_value)
+def test_tag_escaping_round_trips(value: str) -> None:
+    assert unescape_tag_value(escape_tag_value(value)) == value

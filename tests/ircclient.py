@@ -1,0 +1,132 @@
+"""A small blocking IRC client for tests: exact lines in, parsed messages out.
+
+Tests assert on what the server put on the wire, so this client adds
+nothing of its own: it sends the lines it is given and parses what comes
+back with :mod:`tcpchat.irc`. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Self
+
+from tcpchat.irc import Message, parse
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class IrcClient:
+    """One raw connection to a server."""
+
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.buffer = b""
+        self.nick = ""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, *lines: str) -> None:
+        self.sock.sendall("".join(line + "\r\n" for line in lines).encode())
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_line(self, timeout: float | None = None) -> str | None:
+        """The next line, or None when the server closed the connection."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line from the server; have {self.buffer[:200]!r}")
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def read(self, timeout: float | None = None) -> Message:
+        line = self.read_line(timeout)
+        if line is None:
+            raise ConnectionError("the server closed the connection")
+        return parse(line)
+
+    def expect(self, command: str, *params: str, timeout: float | None = None) -> Message:
+        """Read until a message with ``command`` whose params start with ``params``."""
+        return self.expect_where(
+            lambda m: m.command == command and m.params[: len(params)] == params,
+            f"{command} {' '.join(params)}",
+            timeout,
+        )
+
+    def expect_where(
+        self, test: Callable[[Message], bool], what: str, timeout: float | None = None
+    ) -> Message:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        seen: list[str] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"expected {what}; got {seen[-20:]}")
+            message = self.read(remaining)
+            if test(message):
+                return message
+            seen.append(message.format())
+
+    def collect_until(self, command: str, timeout: float | None = None) -> list[Message]:
+        """All messages up to and including the first ``command``."""
+        out: list[Message] = []
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            message = self.read(max(0.01, deadline - time.monotonic()))
+            out.append(message)
+            if message.command == command:
+                return out
+
+    def register(self, nick: str, caps: Iterable[str] = (), user: str = "u") -> list[Message]:
+        """Register as ``nick`` (requesting ``caps``); return the burst up to end of MOTD."""
+        self.nick = nick
+        caps = list(caps)
+        if caps:
+            self.send("CAP LS 302")
+            self.send(f"CAP REQ :{' '.join(caps)}")
+        self.send(f"NICK {nick}", f"USER {user} 0 * :Real {nick}")
+        if caps:
+            self.expect("CAP", "*", "ACK")
+            self.send("CAP END")
+        return self.collect_until_any(("376", "422"))
+
+    def collect_until_any(self, commands: tuple[str, ...]) -> list[Message]:
+        out: list[Message] = []
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = self.read(max(0.01, deadline - time.monotonic()))
+            out.append(message)
+            if message.command in commands:
+                return out
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect("366", self.nick, channel)
+
+    def closed_by_server(self, timeout: float | None = None) -> bool:
+        """Read until EOF; True if the server closed the connection in time."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            try:
+                if self.read_line(deadline - time.monotonic()) is None:
+                    return True
+            except (TimeoutError, ConnectionError, OSError):
+                return time.monotonic() < deadline
+        return False

@@ -1,0 +1,142 @@
+"""Hostile and broken clients: timeouts, floods, long lines, bad bytes, slow readers."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import pytest
+from conftest import RunningServer
+from ircclient import IrcClient
+
+from tcpchat.server.commands import COMMANDS
+from tcpchat.server.context import CommandSpec, Context
+
+
+def test_registration_timeout(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(registration_timeout=1)
+    with server.client() as c:
+        c.send("NICK slow")
+        error = c.expect("ERROR", timeout=5)
+        assert "Registration timed out" in error.params[0]
+        assert c.closed_by_server()
+
+
+def test_ping_timeout(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(ping_interval=1, ping_timeout=1)
+    with server.client("alice") as a, server.client("sleepy") as s:
+        a.join("#p")
+        s.join("#p")
+        ping = a.expect("PING", timeout=5)
+        a.send(f"PONG :{ping.params[0]}")
+        s.expect("PING", timeout=5)  # and never answers
+        quit_ = a.expect("QUIT", timeout=5)
+        assert quit_.source is not None and quit_.source.startswith("sleepy!")
+        assert quit_.params[0].startswith("Ping timeout")
+
+
+def test_flood_is_throttled_then_cut_off(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(flood_rate=5, flood_burst=5, flood_excess=20)
+    with server.client("alice") as a:
+        start = time.monotonic()
+        a.send(*[f"PING :{i}" for i in range(10)])
+        for i in range(10):
+            assert a.expect("PONG").params[-1] == str(i)
+        # Five lines come from the burst, five more at five per second.
+        assert time.monotonic() - start >= 0.7
+    with server.client("flooder") as f, server.client("bystander") as b:
+        f.send(*[f"PRIVMSG bystander :{i}" for i in range(200)])
+        assert "Excess Flood" in f.expect("ERROR", timeout=5).params[0]
+        b.send("PING :still here")
+        got = b.collect_until("PONG")
+        received = [m.params[1] for m in got if m.command == "PRIVMSG"]
+        # What the bucket let through arrived in order; the rest was never relayed.
+        assert 0 < len(received) < 20
+        assert received == [str(i) for i in range(len(received))]
+
+
+def test_long_line_gets_417_and_connection_lives(server: RunningServer) -> None:
+    with server.client("alice") as a:
+        a.send("PRIVMSG alice :" + "x" * 600)
+        a.expect("417")
+        a.send_raw(b"PRIVMSG alice :" + b"y" * 20000 + b"\r\n")
+        a.expect("417")
+        a.send("PING :alive")
+        assert a.expect("PONG").params[-1] == "alive"
+
+
+def test_invalid_utf8_is_relayed_with_replacement(server: RunningServer) -> None:
+    with server.client("alice") as a, server.client("bob") as b:
+        a.send_raw(b"PRIVMSG bob :caf\xe9 \xff ok\r\n")
+        assert b.expect("PRIVMSG").params[1] == "caf\ufffd \ufffd ok"
+        a.send("PING :fine")
+        a.expect("PONG")
+
+
+def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(sendq=8192)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((server.host, server.port))
+    slow.sendall(b"NICK slow\r\nUSER s 0 * :S\r\nJOIN #big\r\n")
+    with slow, server.client("talker") as t, server.client("watcher") as w:
+        w.join("#big")
+        t.join("#big")
+        text = "z" * 400
+        deadline = time.monotonic() + 20
+        quit_ = None
+        sent = 0
+        while quit_ is None and time.monotonic() < deadline and sent < 20000:
+            t.send(*[f"PRIVMSG #big :{text}"] * 50)
+            sent += 50
+            with contextlib.suppress(AssertionError, TimeoutError):
+                quit_ = w.expect_where(lambda m: m.command == "QUIT", "QUIT", timeout=0.05)
+        assert quit_ is not None, "the slow reader was never cut off"
+        assert quit_.source is not None and quit_.source.startswith("slow!")
+        assert quit_.params == ("SendQ exceeded",)
+
+
+def test_client_limits(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(max_clients_per_ip=2)
+    with server.client("one"), server.client("two"), server.client() as third:
+        assert "Too many connections" in third.expect("ERROR").params[0]
+    server = make_server(max_clients=1)
+    with server.client("one"), server.client() as second:
+        assert "Server is full" in second.expect("ERROR").params[0]
+
+
+@pytest.fixture
+def broken_command() -> object:
+    def explode(ctx: Context, msg: object) -> None:
+        raise RuntimeError("handler bug")
+
+    COMMANDS["EXPLODE"] = CommandSpec(explode)
+    yield
+    del COMMANDS["EXPLODE"]
+
+
+def test_handler_exception_is_contained(
+    server: RunningServer, broken_command: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    with server.client("alice") as a, server.client("bob") as b:
+        a.send("EXPLODE now")
+        assert a.expect("400").params[1] == "EXPLODE"
+        a.send("PRIVMSG bob :still works")
+        assert b.expect("PRIVMSG").params[1] == "still works"
+    assert any("EXPLODE now" in r.getMessage() for r in caplog.records)
+
+
+def test_many_clients_at_once(server: RunningServer) -> None:
+    clients = [IrcClient(server.host, server.port) for _ in range(100)]
+    try:
+        for i, c in enumerate(clients):
+            c.send(f"NICK user{i}", f"USER u{i} 0 * :U", "JOIN #crowd")
+        for i, c in enumerate(clients):
+            c.expect("366", f"user{i}", "#crowd")
+        clients[0].send("PRIVMSG #crowd :hello everyone")
+        for c in clients[1:]:
+            assert c.expect("PRIVMSG").params == ("#crowd", "hello everyone")
+    finally:
+        for c in clients:
+            c.close()
