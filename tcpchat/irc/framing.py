@@ -48,7 +48,8 @@ def line_too_long(raw: bytes) -> bool:
     if raw[:1] == b"@":
         space = raw.find(b" ")
         tags_len = space + 1 if space != -1 else len(raw)
-        return tags_len > MAX_CLIENT_TAG_BYTES or len(raw) - tags_len > MAX_BODY_BYTES - 2
+        # The 4094 bytes of tag data do not count the '@' and the space after.
+        return tags_len - 2 > MAX_CLIENT_TAG_BYTES or len(raw) - tags_len > MAX_BODY_BYTES - 2
     return len(raw) > MAX_BODY_BYTES - 2
 
 

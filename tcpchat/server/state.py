@@ -141,6 +141,8 @@ class State:
         self.by_uid: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.whowas: deque[WhowasEntry] = deque(maxlen=whowas_size)
+        # The most users seen at once, for LUSERS.
+        self.max_users = 0
         self._appliers: dict[type[Any], Callable[[Any, Stamp], None]] = {
             UserRegistered: self._registered,
             NickChanged: self._nick,
@@ -181,6 +183,7 @@ class State:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
+        self.max_users = max(self.max_users, len(self.users))
 
     def _remember(self, user: User, time: float) -> None:
         self.whowas.appendleft(

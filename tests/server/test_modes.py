@@ -60,3 +60,12 @@ def test_user_modes(server: RunningServer) -> None:
         a.expect("501")
         a.send("MODE bob +i")
         a.expect("502")
+
+
+def test_invalid_key_is_refused_without_echoing_it(server: RunningServer) -> None:
+    with server.client("alice") as a:
+        a.join("#key")
+        a.send("MODE #key +k :a b")
+        assert a.expect("696").params[1:4] == ("#key", "k", "*")
+        a.send("MODE #key +l :")
+        assert a.expect("696").params[1:4] == ("#key", "l", "*")

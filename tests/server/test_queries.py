@@ -80,3 +80,15 @@ def test_motd_missing(make_server) -> None:  # type: ignore[no-untyped-def]
     with server.client() as c:
         burst = c.register("alice")
         assert burst[-1].command == "422"
+
+
+def test_info_and_lusers_peak(server: RunningServer) -> None:
+    with server.client("alice") as a:
+        with server.client("bob") as b:
+            b.send("QUIT")
+            b.expect("ERROR")
+        a.send("INFO")
+        assert a.expect("371").params[1].startswith("tcpchat-")
+        a.expect("374")
+        a.send("LUSERS")
+        assert a.expect("265").params[1:3] == ("1", "2")  # one now, two at most

@@ -133,3 +133,11 @@ def test_nick_change_seen_by_channel(server: RunningServer) -> None:
         assert a.expect("NICK").params == ("robert",)
         a.send("NICK Robert")
         a.expect("433")
+
+
+def test_user_with_empty_realname_is_refused(server: RunningServer) -> None:
+    with server.client() as c:
+        c.send("NICK alice", "USER u * * :")
+        c.expect("461")
+        c.send("USER u * * :Alice")
+        c.expect("001")

@@ -88,7 +88,8 @@ def _channel_changes(
         elif letter == "k":
             if adding:
                 if not arg or any(c in arg for c in " ,:") or len(arg) > 23:
-                    ctx.numeric(ERR_INVALIDMODEPARAM, channel.name, "k", arg or "*", "Invalid key")
+                    # The key is not echoed: it may hold a space, and it is a secret.
+                    ctx.numeric(ERR_INVALIDMODEPARAM, channel.name, "k", "*", "Invalid key")
                 elif key != arg:
                     key = arg
                     changes.append(ModeChange(True, "k", arg))
@@ -98,7 +99,8 @@ def _channel_changes(
         elif letter == "l":
             if adding:
                 if not arg.isdigit() or int(arg) <= 0:
-                    ctx.numeric(ERR_INVALIDMODEPARAM, channel.name, "l", arg, "Invalid limit")
+                    shown = arg if arg.isalnum() else "*"
+                    ctx.numeric(ERR_INVALIDMODEPARAM, channel.name, "l", shown, "Invalid limit")
                 elif user_limit != int(arg):
                     user_limit = int(arg)
                     changes.append(ModeChange(True, "l", str(user_limit)))

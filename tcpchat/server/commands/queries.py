@@ -21,8 +21,10 @@ from tcpchat.irc.numerics import (
     RPL_ENDOFMOTD,
     RPL_ENDOFWHO,
     RPL_ENDOFWHOIS,
+    RPL_ENDOFINFO,
     RPL_ENDOFWHOWAS,
     RPL_GLOBALUSERS,
+    RPL_INFO,
     RPL_ISON,
     RPL_ISUPPORT,
     RPL_LOCALUSERS,
@@ -96,9 +98,10 @@ def send_lusers(ctx: Context) -> None:
     ctx.numeric(RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     ctx.numeric(RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
     ctx.numeric(RPL_LUSERME, f"I have {users} clients and 0 servers")
-    ctx.numeric(RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}, max {users}")
+    peak = state.max_users
+    ctx.numeric(RPL_LOCALUSERS, str(users), str(peak), f"Current local users {users}, max {peak}")
     ctx.numeric(
-        RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}, max {users}"
+        RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}"
     )
 
 
@@ -128,6 +131,18 @@ def handle_motd(ctx: Context, msg: Message) -> None:
     """MOTD [<target>]"""
     if _our_server(ctx, msg):
         send_motd(ctx)
+
+
+def handle_info(ctx: Context, msg: Message) -> None:
+    """INFO [<target>]"""
+    if _our_server(ctx, msg):
+        for line in (
+            f"{ctx.core.version}: a self-hosted TCP chat that speaks IRC.",
+            "Written in Python; the protocol layer has no I/O in it.",
+            f"Up since {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(ctx.core.started))}.",
+        ):
+            ctx.numeric(RPL_INFO, line)
+        ctx.numeric(RPL_ENDOFINFO, "End of INFO list")
 
 
 def handle_lusers(ctx: Context, msg: Message) -> None:
@@ -294,6 +309,7 @@ def handle_userhost(ctx: Context, msg: Message) -> None:
 COMMANDS: Final = {
     "MOTD": CommandSpec(handle_motd),
     "LUSERS": CommandSpec(handle_lusers),
+    "INFO": CommandSpec(handle_info),
     "VERSION": CommandSpec(handle_version),
     "TIME": CommandSpec(handle_time),
     "WHO": CommandSpec(handle_who),

@@ -17,6 +17,7 @@ from tcpchat.irc import Message, valid_nick
 from tcpchat.irc.numerics import (
     ERR_ALREADYREGISTERED,
     ERR_ERRONEUSNICKNAME,
+    ERR_NEEDMOREPARAMS,
     ERR_NICKNAMEINUSE,
     ERR_NONICKNAMEGIVEN,
     ERR_NOORIGIN,
@@ -115,6 +116,9 @@ def handle_user(ctx: Context, msg: Message) -> None:
     session = ctx.session
     if session.user is not None:
         ctx.error(ERR_ALREADYREGISTERED)
+        return
+    if not msg.params[0] or not msg.params[3]:
+        ctx.error(ERR_NEEDMOREPARAMS, "USER")
         return
     # No ident lookup, so the username is the client's word: marked with '~'.
     name = _USERNAME_BAD.sub("", msg.params[0])[:USERLEN] or "user"
