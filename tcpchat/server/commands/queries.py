@@ -18,10 +18,10 @@ from tcpchat.irc.numerics import (
     ERR_NOSUCHSERVER,
     ERR_WASNOSUCHNICK,
     RPL_AWAY,
+    RPL_ENDOFINFO,
     RPL_ENDOFMOTD,
     RPL_ENDOFWHO,
     RPL_ENDOFWHOIS,
-    RPL_ENDOFINFO,
     RPL_ENDOFWHOWAS,
     RPL_GLOBALUSERS,
     RPL_INFO,
@@ -100,9 +100,7 @@ def send_lusers(ctx: Context) -> None:
     ctx.numeric(RPL_LUSERME, f"I have {users} clients and 0 servers")
     peak = state.max_users
     ctx.numeric(RPL_LOCALUSERS, str(users), str(peak), f"Current local users {users}, max {peak}")
-    ctx.numeric(
-        RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}"
-    )
+    ctx.numeric(RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}")
 
 
 def send_motd(ctx: Context) -> None:
