@@ -34,6 +34,13 @@ log = logging.getLogger("tcpchat.server")
 WRITE_HIGH_WATER: Final = 64 * 1024
 
 
+def _describe(exc: Exception) -> str:
+    """A quit reason for a broken connection, without errno noise."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"Connection error: {exc}"
+
+
 class Flusher:
     """Writes each connection's queued output once per event-loop turn."""
 
@@ -120,7 +127,7 @@ class Connection(asyncio.Protocol):
         if self.resume_timer is not None:
             self.resume_timer.cancel()
         if self.session is not None:
-            reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+            reason = "Connection closed" if exc is None else _describe(exc)
             self.core.quit(self.session, reason)
 
     def pause_writing(self) -> None:

@@ -66,7 +66,7 @@ class ServerCore:
         self._uids = itertools.count(1)
         if config.default_channel:
             self.state.add_permanent_channel(
-                config.default_channel, config.default_topic, self.started
+                config.default_channel, config.default_topic, self.started, config.name
             )
 
     # -- sessions -----------------------------------------------------------

@@ -167,10 +167,13 @@ class State:
     def channel(self, name: str) -> Channel | None:
         return self.channels.get(casefold(name))
 
-    def add_permanent_channel(self, name: str, topic: str, now: float) -> None:
-        """Create a channel that stays when empty (the default meeting place)."""
-        channel = Channel(name, now, permanent=True, topic=topic, topic_time=now)
-        channel.topic_setter = "tcpchat"
+    def add_permanent_channel(self, name: str, topic: str, now: float, setter: str) -> None:
+        """Create a channel that stays when empty (the default meeting place).
+
+        It has no operator, so its topic is open to everyone (no +t).
+        """
+        channel = Channel(name, now, permanent=True, topic=topic, topic_time=now, modes={"n"})
+        channel.topic_setter = setter
         self.channels[channel.folded] = channel
 
     # -- writing ----------------------------------------------------------

@@ -24,6 +24,8 @@ def test_default_channel_always_exists(server: RunningServer) -> None:
         a.join("#lobby")
         a.send("NAMES #lobby")
         assert a.expect("353").params[-1] == "alice"  # nobody owns the lobby
+        a.send("TOPIC #lobby :anyone may set the lobby's topic")
+        a.expect("TOPIC", "#lobby")
         a.send("PART #lobby")
         a.expect("PART")
         a.send("LIST #lobby")
