@@ -10,7 +10,8 @@ For each test the controller writes a TOML config file into a fresh temporary
 directory and starts, in the foreground::
 
     python -m tcpchat server --host H --port P --name My.Little.Server \
-        --config DIR/tcpchat.toml --log-level debug [--password PW]
+        --config DIR/tcpchat.toml --log-level debug \
+        --history DIR/history.sqlite3 [--password PW]
 
 Environment:
 
@@ -231,6 +232,9 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
             config_path,
             "--log-level",
             "debug",
+            # A fresh history per test, beside its config, never the user's own.
+            "--history",
+            self.directory / "history.sqlite3",
         ]
         if password:
             command += ["--password", password]

@@ -48,6 +48,11 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", help="network name shown to clients")
     parser.add_argument("--password", help="connection password every client must give")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="how much to log (default info)")
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history", type=Path, metavar="FILE", help="SQLite file for message history"
+    )
+    history.add_argument("--no-history", action="store_true", help="keep no message history")
     parser.add_argument(
         "--event-loop",
         choices=("auto", "asyncio", "uvloop"),
@@ -88,6 +93,8 @@ def server_config(args: argparse.Namespace) -> Config:
         password=args.password,
         log_level=args.log_level,
         event_loop=args.event_loop,
+        history_path=str(args.history) if args.history else None,
+        history_enabled=False if args.no_history else (True if args.history else None),
     )
 
 

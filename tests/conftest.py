@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ircclient import IrcClient
 
-from tcpchat.server.config import Config, Limits, Operator
+from tcpchat.server.config import Config, HistorySettings, Limits, Operator
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.passwords import hash_password
 
@@ -39,7 +39,8 @@ class RunningServer:
 
 
 def server_config(**settings: Any) -> Config:
-    """A config for tests: ephemeral port, no flood control, per-test overrides."""
+    """A config for tests: ephemeral port, no flood control, no history unless
+    ``history=HistorySettings(path=...)`` is given, per-test overrides."""
     limit_names = set(Limits.__dataclass_fields__)
     limits = {"flood_rate": 0.0, "max_clients_per_ip": 0}
     limits.update({k: v for k, v in settings.items() if k in limit_names})
@@ -47,6 +48,7 @@ def server_config(**settings: Any) -> Config:
     server.setdefault("port", 0)
     server.setdefault("name", "test.server")
     server.setdefault("operators", (Operator(OPER_NAME, _OPER_HASH),))
+    server.setdefault("history", HistorySettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
 
 

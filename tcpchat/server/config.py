@@ -11,7 +11,9 @@ repository root documents every key.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,15 @@ from typing import Any, Final
 
 from tcpchat.irc import valid_channel
 
-__all__ = ["Config", "ConfigError", "Limits", "Operator", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "HistorySettings",
+    "Limits",
+    "Operator",
+    "default_data_dir",
+    "load_config",
+]
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 EVENT_LOOPS: Final = ("auto", "asyncio", "uvloop")
@@ -69,6 +79,36 @@ class Limits:
     whowas_size: int = field(default=200, metadata=_range(0, 100_000))
 
 
+def default_data_dir() -> Path:
+    """Where tcpchat keeps its files for this user, by the platform's convention."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "tcpchat"
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """Message history: where it lives and how long it is kept."""
+
+    enabled: bool = True
+    # The SQLite file; "" means history.sqlite3 in the user's data directory.
+    path: str = ""
+    # Items older than this many days are dropped; 0 keeps them forever.
+    max_age_days: float = field(default=365.0, metadata=_range(0, 100_000))
+    # At most this many items are kept per channel or private conversation; 0 for no limit.
+    max_per_target: int = field(default=100_000, metadata=_range(0, 1 << 40))
+    # The most items one CHATHISTORY request returns (advertised as CHATHISTORY=).
+    request_limit: int = field(default=100, metadata=_range(1, 10_000))
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path).expanduser() if self.path else default_data_dir() / "history.sqlite3"
+
+
 @dataclass(frozen=True, slots=True)
 class Operator:
     """IRC operator credentials; the password is stored only as a hash."""
@@ -96,13 +136,18 @@ class Config:
     event_loop: str = "auto"
     operators: tuple[Operator, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def __post_init__(self) -> None:
         _check(self)
 
 
 def _check(config: Config) -> None:
-    for obj, section in ((config, "server"), (config.limits, "limits")):
+    for obj, section in (
+        (config, "server"),
+        (config.limits, "limits"),
+        (config.history, "history"),
+    ):
         for f in dataclasses.fields(obj):
             if "min" in f.metadata:
                 value = getattr(obj, f.name)
@@ -206,10 +251,12 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     """Defaults, then the TOML file at ``path``, then ``overrides`` (flags).
 
     Overrides whose value is None are ignored, so unset flags keep the file's
-    value. Keys of :class:`Limits` may be overridden by their name too.
+    value. Keys of :class:`Limits` may be overridden by their name too, and
+    those of :class:`HistorySettings` as ``history_<name>``.
     """
     server: dict[str, Any] = {}
     limits: dict[str, Any] = {}
+    history: dict[str, Any] = {}
     operators: tuple[Operator, ...] = ()
     if path is not None:
         try:
@@ -220,24 +267,35 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
             raise ConfigError(f"cannot read config file {path}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        unknown = set(data) - {"server", "limits", "operators"}
+        unknown = set(data) - {"server", "limits", "history", "operators"}
         if unknown:
             raise ConfigError(
                 f"unknown section [{sorted(unknown)[0]}] in {path}; "
-                "known sections are [server], [limits], [[operators]]"
+                "known sections are [server], [limits], [history], [[operators]]"
             )
-        for name in ("server", "limits"):
+        for name in ("server", "limits", "history"):
             if not isinstance(data.get(name, {}), dict):
                 raise ConfigError(f"[{name}] in {path} must be a table")
-        server = _section(Config, data.get("server", {}), "server", ("operators", "limits"))
+        server = _section(
+            Config, data.get("server", {}), "server", ("operators", "limits", "history")
+        )
         limits = _section(Limits, data.get("limits", {}), "limits")
+        history = _section(HistorySettings, data.get("history", {}), "history")
         operators = _operators(data.get("operators", []))
     limit_names = {f.name for f in dataclasses.fields(Limits)}
     for key, value in overrides.items():
         if value is None:
             continue
-        (limits if key in limit_names else server)[key] = value
+        if key.startswith("history_"):
+            history[key.removeprefix("history_")] = value
+        else:
+            (limits if key in limit_names else server)[key] = value
     try:
-        return Config(**server, operators=operators, limits=Limits(**limits))
+        return Config(
+            **server,
+            operators=operators,
+            limits=Limits(**limits),
+            history=HistorySettings(**history),
+        )
     except TypeError as exc:  # an override with an unknown name: a programming error
         raise ConfigError(str(exc)) from None

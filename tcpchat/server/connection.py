@@ -17,13 +17,16 @@ and never reorders a client's lines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 from tcpchat.irc import LineDecoder
 from tcpchat.server.core import ServerCore
 from tcpchat.server.session import Session
+from tcpchat.store import HistoryStore
 
 __all__ = ["Connection", "Flusher"]
 
@@ -42,26 +45,55 @@ def _describe(exc: Exception) -> str:
 
 
 class Flusher:
-    """Writes each connection's queued output once per event-loop turn."""
+    """Writes each connection's queued output once per event-loop turn.
 
-    __slots__ = ("_loop", "_pending", "_scheduled")
+    With a history store, output waits for history: if the turn produced
+    history items, everything queued is held while the store commits them
+    (on its own thread), and written when the commit is durable. Output
+    queued meanwhile waits for the next commit, so no client ever sees a
+    message that a crash could take out of history, and lines to one client
+    never overtake each other.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("_committing", "_history", "_loop", "_pending", "_scheduled")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, history: HistoryStore | None = None
+    ) -> None:
         self._loop = loop
+        self._history = history
         self._pending: list[Connection] = []
         self._scheduled = False
+        self._committing = False
 
     def add(self, conn: Connection) -> None:
         self._pending.append(conn)
-        if not self._scheduled:
+        if not self._scheduled and not self._committing:
             self._scheduled = True
             self._loop.call_soon(self._run)
 
     def _run(self) -> None:
-        pending, self._pending = self._pending, []
         self._scheduled = False
-        for conn in pending:
-            conn.flush()
+        pending, self._pending = self._pending, []
+        history = self._history
+        if history is None or not history.pending():
+            for conn in pending:
+                conn.send(conn.take())
+            return
+        held = [(conn, conn.take()) for conn in pending]
+        self._committing = True
+        history.commit(lambda: self._call_soon_threadsafe(self._committed, held))
+
+    def _call_soon_threadsafe(self, callback: Callable[..., None], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _committed(self, held: list[tuple[Connection, bytes]]) -> None:
+        self._committing = False
+        for conn, data in held:
+            conn.send(data)
+        if self._pending:
+            self._run()
 
 
 class Connection(asyncio.Protocol):
@@ -78,7 +110,10 @@ class Connection(asyncio.Protocol):
         # Output, flushed by the Flusher.
         self.out: list[bytes] = []
         self.queued = False
+        # closed: the session is over, nothing more is read or queued;
+        # closing: the transport closes once the queued output is written.
         self.closed = False
+        self.closing = False
         # Flow control: why reading is paused (either reason keeps it paused).
         self.write_paused = False
         self.throttled = False
@@ -182,23 +217,37 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         self.out.append(data)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self.queued:
             self.queued = True
             self.flusher.add(self)
 
-    def flush(self) -> None:
+    def take(self) -> bytes:
+        """Everything queued, as one bytes object; the queue is left empty."""
         self.queued = False
+        out = self.out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
+
+    def send(self, data: bytes) -> None:
+        """Write taken output to the socket; then close, if the session has ended."""
         transport = self.transport
-        if not self.out or transport is None or transport.is_closing():
-            self.out.clear()
+        if transport is None or transport.is_closing():
             return
-        data = self.out[0] if len(self.out) == 1 else b"".join(self.out)
-        self.out.clear()
-        transport.write(data)
-        # Checked after the write, which takes what the kernel will, so only
-        # bytes the client has not read count: a burst in one loop turn does not.
-        if transport.get_write_buffer_size() > self.core.config.limits.sendq:
-            self._overflow()
+        if data:
+            transport.write(data)
+            # Checked after the write, which takes what the kernel will, so only
+            # bytes the client has not read count: a burst in one loop turn does not.
+            if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+                self._overflow()
+                return
+        if self.closing:
+            transport.close()
 
     def _overflow(self) -> None:
         """The client does not read: drop what it has not taken and cut it off."""
@@ -209,9 +258,12 @@ class Connection(asyncio.Protocol):
         self.core.quit(self.session, "SendQ exceeded")
 
     def close(self) -> None:
-        """Called by the core when the session ends: send what is queued, then close."""
-        if self.transport is None or self.transport.is_closing():
+        """Called by the core when the session ends: send what is queued, then close.
+
+        The closing goes through the flusher, behind any output held for history.
+        """
+        if self.closing or self.transport is None:
             return
-        self.flush()
         self.closed = True
-        self.transport.close()
+        self.closing = True
+        self._schedule()

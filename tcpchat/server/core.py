@@ -18,29 +18,29 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Final
 
 from tcpchat import __version__
-from tcpchat.irc import TOO_LONG, ProtocolError, decode, parse
+from tcpchat.irc import TOO_LONG, Message, ProtocolError, decode, parse
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
 from tcpchat.server.commands import dispatch
 from tcpchat.server.config import Config
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
 from tcpchat.server.events import Event, Observer, Stamp, UserQuit
+from tcpchat.server.history import HistoryRecorder
+from tcpchat.server.labels import run_labeled
 from tcpchat.server.session import Session
 from tcpchat.server.state import State
+from tcpchat.store import HistoryStore
 
 __all__ = ["ServerCore"]
 
 log = logging.getLogger("tcpchat.server")
 
-# How long a session that has been told to go may take to flush ERROR.
-CLOSE_GRACE: Final = 1.0
-
 
 def _random_token() -> str:
-    return os.urandom(4).hex()
+    # 48 random bits: msgids stay unique across restarts in a kept history.
+    return os.urandom(6).hex()
 
 
 class ServerCore:
@@ -51,8 +51,10 @@ class ServerCore:
         config: Config,
         clock: Callable[[], float] = time.time,
         boot_token: str | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.config = config
+        self.history = history
         self.clock = clock
         self.version = f"tcpchat-{__version__}"
         self.started = clock()
@@ -64,6 +66,9 @@ class ServerCore:
         self._boot = boot_token or _random_token()
         self._ids = itertools.count(1)
         self._uids = itertools.count(1)
+        self._batches = itertools.count(1)
+        if history is not None:
+            self.observers.append(HistoryRecorder(self.state, history, config.name))
         if config.default_channel:
             self.state.add_permanent_channel(
                 config.default_channel, config.default_topic, self.started, config.name
@@ -102,10 +107,23 @@ class ServerCore:
             message = parse(decode(raw))
         except ProtocolError:
             return  # a line of spaces or a bare source: nothing to answer
+        label = message.tags.get("label") if message.tags else None
+        if label and "labeled-response" in session.caps:
+            run_labeled(
+                session,
+                label,
+                self.config.name,
+                self.new_batch_id,
+                lambda: self._dispatch(ctx, message, raw),
+            )
+        else:
+            self._dispatch(ctx, message, raw)
+
+    def _dispatch(self, ctx: Context, message: Message, raw: bytes) -> None:
         try:
             dispatch(ctx, message)
         except Exception:
-            log.exception("error handling %r from %s", raw, session.display_nick)
+            log.exception("error handling %r from %s", raw, ctx.session.display_nick)
             ctx.error(ERR_UNKNOWNERROR, message.command)
 
     def quit(self, session: Session, reason: str, *, announce: str | None = None) -> None:
@@ -133,8 +151,12 @@ class ServerCore:
 
     # -- events -------------------------------------------------------------
 
+    def new_batch_id(self) -> str:
+        """A batch reference tag, unique on this server."""
+        return f"{next(self._batches):x}"
+
     def stamp(self) -> Stamp:
-        return Stamp(f"{self._boot}-{next(self._ids)}", self.clock())
+        return Stamp(f"{self._boot}-{next(self._ids)}", int(self.clock() * 1000))
 
     def emit(self, event: Event) -> Stamp:
         """Deliver ``event`` to local clients, tell observers, then apply it."""

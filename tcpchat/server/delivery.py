@@ -13,7 +13,7 @@ is still in its channels and the old nick is still the source of NICK.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tcpchat.irc import casefold, format_params
@@ -38,15 +38,25 @@ from tcpchat.server.events import (
 from tcpchat.server.session import TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
-__all__ = ["OutLine", "deliver", "format_time"]
+__all__ = ["OutLine", "deliver", "format_client_tags", "format_time", "with_tag"]
 
 
-def format_time(t: float) -> str:
+def format_time(time_ms: int) -> str:
     """IRCv3 server-time format: ISO 8601 UTC with milliseconds."""
-    whole = int(t)
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1000):03d}Z"
-    )
+    seconds, ms = divmod(time_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+def format_client_tags(tags: Mapping[str, str]) -> str:
+    """Client-only tags as they stand in a line's tag section (without '@')."""
+    return ";".join(k + ("=" + escape_tag_value(v) if v else "") for k, v in tags.items())
+
+
+def with_tag(data: bytes, tag: str) -> bytes:
+    """An encoded line with one more tag (``key=escaped-value``) in front of the others."""
+    if data[:1] == b"@":
+        return b"@" + tag.encode() + b";" + data[1:]
+    return b"@" + tag.encode() + b" " + data
 
 
 class OutLine:
@@ -66,7 +76,7 @@ class OutLine:
         if data is None:
             tags = []
             if mode & TAG_TIME:
-                tags.append("time=" + format_time(self.stamp.time))
+                tags.append("time=" + format_time(self.stamp.time_ms))
             if mode & TAG_MSGID:
                 tags.append("msgid=" + self.stamp.msgid)
                 if self.client_tags:
@@ -205,11 +215,7 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
     shown = recipient.nick if recipient is not None else e.target
-    client_tags = (
-        ";".join(k + ("=" + escape_tag_value(v) if v else "") for k, v in e.client_tags.items())
-        if e.client_tags
-        else ""
-    )
+    client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     body = f":{source.mask} {e.command} {shown}"
     line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags)
     if channel is not None:
@@ -221,11 +227,16 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
             session.write(variants(session.tag_mode))
     elif (
         recipient is not None
-        and recipient is not source
         and recipient.session is not None
         and (not tagmsg or recipient.session.tag_mode & TAG_MSGID)
     ):
-        line.send(recipient.session)
+        session = recipient.session
+        if recipient is source:
+            # A message to oneself arrives like any other, and is no reply to
+            # the command: it bypasses labeled-response's collector.
+            session.deliver(line.for_mode(session.tag_mode))
+        else:
+            line.send(session)
     own = source.session
     if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
         line.send(own)

@@ -35,10 +35,18 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """When an event happened and its network-wide id (the ``msgid`` tag)."""
+    """When an event happened and its network-wide id (the ``msgid`` tag).
+
+    The time is kept in whole milliseconds, the resolution of ``server-time``,
+    so a timestamp a client quotes back (CHATHISTORY) compares exactly.
+    """
 
     msgid: str
-    time: float
+    time_ms: int
+
+    @property
+    def time(self) -> float:
+        return self.time_ms / 1000
 
 
 @dataclass(frozen=True, slots=True)

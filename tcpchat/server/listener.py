@@ -15,9 +15,10 @@ import logging
 import threading
 from typing import Final
 
-from tcpchat.server.config import Config
+from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.core import ServerCore
+from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 
 __all__ = ["ServerRunner", "ServerThread", "new_event_loop"]
 
@@ -43,12 +44,24 @@ def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def open_history(config: Config) -> SqliteHistory | None:
+    """The history store the config asks for, or None when history is off."""
+    settings = config.history
+    if not settings.enabled:
+        return None
+    try:
+        return SqliteHistory(settings.file, settings.max_age_days, settings.max_per_target)
+    except HistoryDatabaseError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 class ServerRunner:
     """Runs a server on the current event loop until asked to stop."""
 
-    def __init__(self, config: Config, core: ServerCore | None = None) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.core = core or ServerCore(config)
+        self.history = open_history(config)
+        self.core = ServerCore(config, history=self.history)
         self.addresses: list[tuple[str, int]] = []
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,7 +73,7 @@ class ServerRunner:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._stop_reason = loop.create_future()
-        flusher = Flusher(loop)
+        flusher = Flusher(loop, self.history)
 
         def factory() -> Connection:
             conn = Connection(self.core, flusher)
@@ -121,6 +134,8 @@ class ServerRunner:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE)
+        if self.history is not None:
+            self.history.close()
 
 
 class ServerThread:

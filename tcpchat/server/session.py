@@ -32,6 +32,7 @@ class Session:
         "caps",
         "close",
         "connected_at",
+        "deliver",
         "host",
         "ip",
         "last_active",
@@ -65,7 +66,10 @@ class Session:
         # An IPv6 address such as ::1 would start with ':' and so could not
         # stand as a middle parameter; servers write it as 0::1.
         self.host = "0" + ip if ip.startswith(":") else ip
+        # write may be swapped for a collector while a labeled command runs;
+        # deliver always reaches the connection.
         self.write = write
+        self.deliver = write
         self.close = close
         self.connected_at = now
         # Registration progress.

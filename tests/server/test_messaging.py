@@ -117,3 +117,12 @@ def test_extended_join_and_names_caps(server: RunningServer) -> None:
         b.send("JOIN #x")
         assert b.expect("JOIN").params == ("#x", "*", "Real bob")
         assert b.expect("353").params[-1] == "@+alice!~u@127.0.0.1 bob!~u@127.0.0.1"
+
+
+def test_message_to_self(server: RunningServer) -> None:
+    with server.client("alice") as a, server.client("echo", ("echo-message",)) as e:
+        a.send("PRIVMSG alice :note to self")
+        assert a.expect("PRIVMSG").params == ("alice", "note to self")
+        e.send("PRIVMSG echo :twice")
+        assert e.expect("PRIVMSG").params == ("echo", "twice")
+        assert e.expect("PRIVMSG").params == ("echo", "twice")  # delivery and echo

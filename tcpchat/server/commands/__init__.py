@@ -19,6 +19,7 @@ from tcpchat.irc.numerics import (
 from tcpchat.server.commands import (
     capabilities,
     channels,
+    history,
     messaging,
     modes,
     operator,
@@ -37,6 +38,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **messaging.COMMANDS,
     **queries.COMMANDS,
     **operator.COMMANDS,
+    **history.COMMANDS,
 }
 
 

@@ -14,7 +14,7 @@ from tcpchat.irc.numerics import ERR_INVALIDCAPCMD
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
 
-__all__ = ["COMMANDS", "SUPPORTED"]
+__all__ = ["COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
 SUPPORTED: Final = (
     "away-notify",
@@ -22,13 +22,25 @@ SUPPORTED: Final = (
     "cap-notify",
     "echo-message",
     "extended-join",
+    "labeled-response",
     "message-tags",
     "multi-prefix",
     "server-time",
     "setname",
     "userhost-in-names",
 )
-"""Capabilities a client may request, as advertised in ``CAP LS``."""
+"""Capabilities a client may always request, as advertised in ``CAP LS``."""
+
+HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback")
+"""Capabilities offered only while the server keeps history."""
+
+
+def available(ctx: Context) -> tuple[str, ...]:
+    """The capabilities this server offers now, sorted."""
+    if ctx.core.history is None:
+        return SUPPORTED
+    return tuple(sorted(SUPPORTED + HISTORY_CAPS))
+
 
 # Keep each CAP LS line well under 512 bytes with room for the prefix.
 _LS_CHUNK: Final = 400
@@ -52,7 +64,7 @@ def _ls(ctx: Context, msg: Message) -> None:
         session.set_caps(session.caps | {"cap-notify"})
     lines: list[str] = []
     current = ""
-    for cap in SUPPORTED:
+    for cap in available(ctx):
         if current and len(current) + len(cap) + 1 > _LS_CHUNK:
             lines.append(current)
             current = ""
@@ -77,7 +89,7 @@ def _req(ctx: Context, msg: Message) -> None:
     caps = set(session.caps)
     for item in wanted.split():
         name = item.removeprefix("-")
-        if name not in SUPPORTED:
+        if name not in available(ctx):
             _reply(ctx, "NAK", wanted)
             return
         if item.startswith("-"):

@@ -59,7 +59,13 @@ _USERLEN: Final = 11  # "~" and the ten characters USER keeps
 def isupport_tokens(ctx: Context) -> list[str]:
     limits = ctx.config.limits
     targets = limits.max_targets
+    history = (
+        [f"CHATHISTORY={ctx.config.history.request_limit}", "MSGREFTYPES=msgid,timestamp"]
+        if ctx.core.history is not None
+        else []
+    )
     return [
+        *history,
         f"AWAYLEN={limits.awaylen}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANTYPES}:{limits.max_channels}",

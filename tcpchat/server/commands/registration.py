@@ -75,7 +75,7 @@ def _welcome(ctx: Context) -> None:
     version = ctx.core.version
     ctx.numeric(RPL_WELCOME, f"Welcome to the {config.network} IRC Network {user.mask}")
     ctx.numeric(RPL_YOURHOST, f"Your host is {config.name}, running version {version}")
-    ctx.numeric(RPL_CREATED, f"This server was created {format_time(ctx.core.started)}")
+    ctx.numeric(RPL_CREATED, f"This server was created {format_time(int(ctx.core.started * 1000))}")
     ctx.numeric(RPL_MYINFO, config.name, version, "io", "biklmnostv", "bklov")
     send_isupport(ctx)
     send_lusers(ctx)

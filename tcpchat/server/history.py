@@ -1,0 +1,107 @@
+"""What of the network's events is kept as history, and under which conversation.
+
+An observer: it sees each event before it is applied, so the state still
+says who was where (a quitting user's channels, a nick before it changed),
+and it turns the event into one :class:`~tcpchat.store.HistoryItem` per
+conversation the event belongs to. Items go to the store's buffer; the
+connection layer makes them durable before the event's lines leave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tcpchat.irc import casefold
+from tcpchat.server.delivery import mode_params
+from tcpchat.server.events import (
+    ChannelModeChanged,
+    Event,
+    Joined,
+    Kicked,
+    Messaged,
+    NickChanged,
+    Parted,
+    Stamp,
+    TopicChanged,
+    UserQuit,
+)
+from tcpchat.server.state import State
+from tcpchat.store import HistoryItem, HistoryStore, dm_key
+
+__all__ = ["HistoryRecorder"]
+
+
+class HistoryRecorder:
+    """Observer that appends history items for messages and channel events."""
+
+    def __init__(self, state: State, store: HistoryStore, server_name: str) -> None:
+        self.state = state
+        self.store = store
+        self.server_name = server_name
+        self._convert: dict[type[Any], Callable[[Any, Stamp], list[HistoryItem]]] = {
+            Messaged: self._messaged,
+            Joined: lambda e, s: self._channel(s, e.uid, e.channel, "JOIN", (e.channel,)),
+            Parted: lambda e, s: self._channel(
+                s, e.uid, e.channel, "PART", (e.channel, e.reason) if e.reason else (e.channel,)
+            ),
+            Kicked: lambda e, s: self._channel(
+                s, e.source, e.channel, "KICK", (e.channel, self._nick(e.uid), e.reason)
+            ),
+            TopicChanged: lambda e, s: self._channel(
+                s, e.source, e.channel, "TOPIC", (e.channel, e.topic)
+            ),
+            ChannelModeChanged: self._mode,
+            NickChanged: lambda e, s: self._everywhere(s, e.uid, "NICK", (e.nick,)),
+            UserQuit: lambda e, s: self._everywhere(s, e.uid, "QUIT", (e.reason,)),
+        }
+
+    def __call__(self, event: Event, stamp: Stamp) -> None:
+        convert = self._convert.get(type(event))
+        if convert is not None:
+            self.store.append(convert(event, stamp))
+
+    def _nick(self, uid: str) -> str:
+        return self.state.by_uid[uid].nick
+
+    def _item(
+        self,
+        stamp: Stamp,
+        target: str,
+        command: str,
+        source: str,
+        params: tuple[str, ...],
+        tags: dict[str, str] | None = None,
+    ) -> HistoryItem:
+        return HistoryItem(stamp.msgid, stamp.time_ms, target, command, source, params, tags or {})
+
+    def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
+        source = self.state.by_uid[e.source]
+        text = () if e.command == "TAGMSG" else (e.text,)
+        if e.target[:1] == "#":
+            key, shown = casefold(e.target), e.target
+        else:
+            recipient = self.state.by_uid.get(e.target)
+            if recipient is None:
+                return []
+            key, shown = dm_key(source.nick, recipient.nick), recipient.nick
+        return [self._item(stamp, key, e.command, source.mask, (shown, *text), dict(e.client_tags))]
+
+    def _channel(
+        self, stamp: Stamp, uid: str, channel: str, command: str, params: tuple[str, ...]
+    ) -> list[HistoryItem]:
+        source = self.state.by_uid[uid].mask
+        return [self._item(stamp, casefold(channel), command, source, params)]
+
+    def _mode(self, e: ChannelModeChanged, stamp: Stamp) -> list[HistoryItem]:
+        user = self.state.by_uid.get(e.source)
+        source = user.mask if user is not None else self.server_name
+        params = (e.channel, *mode_params(self.state, e))
+        return [self._item(stamp, casefold(e.channel), "MODE", source, params)]
+
+    def _everywhere(
+        self, stamp: Stamp, uid: str, command: str, params: tuple[str, ...]
+    ) -> list[HistoryItem]:
+        """An event of a user, recorded in every channel the user is in."""
+        user = self.state.by_uid[uid]
+        return [self._item(stamp, folded, command, user.mask, params) for folded in user.channels]

@@ -1,0 +1,101 @@
+"""History items and the interface every history back end implements.
+
+Theory of operation: the server turns each event worth keeping into one
+:class:`HistoryItem` per conversation it belongs to (a channel, or the pair
+of people in a private conversation) and :meth:`HistoryStore.append`\\ s
+them. Appending only buffers; :meth:`HistoryStore.commit` makes everything
+appended so far durable and says so through a callback, which is what lets
+the server hold back delivery until a message is safely on disk (group
+commit: one transaction for everything that arrived meanwhile).
+
+Queries follow IRCv3 ``draft/chathistory``: a reference is a msgid or a
+timestamp, bounds are exclusive, and results come oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tcpchat.irc import casefold
+
+__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key"]
+
+MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+"""Kinds shown to every history reader; the rest need ``draft/event-playback``."""
+
+
+def dm_key(nick_a: str, nick_b: str) -> str:
+    """The conversation key of a private conversation: the same from either side."""
+    first, second = sorted((casefold(nick_a), casefold(nick_b)))
+    return f"{first} {second}"  # a space cannot occur in a nick
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One line of a conversation, enough to send it again as it was first sent.
+
+    ``target`` is the conversation key: a casefolded channel name, or
+    :func:`dm_key` of the two nicks. ``time`` is in whole milliseconds, as
+    clients see it in ``server-time``, so that a timestamp a client quotes
+    back compares exactly.
+    """
+
+    msgid: str
+    time_ms: int
+    target: str
+    command: str
+    source: str
+    params: tuple[str, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_message(self) -> bool:
+        return self.command in MESSAGE_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A point in a conversation: a msgid, or a time in milliseconds."""
+
+    msgid: str | None = None
+    time_ms: int | None = None
+
+
+class HistoryStore(Protocol):
+    """Where history lives. Reads happen on the server's thread and do not block for long."""
+
+    def append(self, items: Sequence[HistoryItem]) -> None:
+        """Buffer items; they become durable at the next :meth:`commit`."""
+
+    def pending(self) -> bool:
+        """Whether anything appended is not yet committed."""
+
+    def commit(self, done: Callable[[], None]) -> None:
+        """Make everything appended so far durable, then call ``done`` (from any thread)."""
+
+    def select(
+        self,
+        target: str,
+        after: Reference | None,
+        before: Reference | None,
+        limit: int,
+        kinds: frozenset[str],
+        newest: bool,
+    ) -> list[HistoryItem]:
+        """Up to ``limit`` items of ``kinds`` strictly between the references
+        (None: unbounded), the newest or the oldest of them, oldest first."""
+
+    def find(self, target: str, ref: Reference) -> HistoryItem | None:
+        """The item a msgid reference names, if it is in this conversation."""
+
+    def targets(
+        self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        """Conversations with activity between the times (exclusive): the given
+        channel keys, and private conversations of the folded ``nick``. Each
+        as (key, time of its latest item), earliest first."""
+
+    def close(self) -> None:
+        """Commit what is pending and release the database."""

@@ -1,0 +1,268 @@
+"""History in an SQLite file: the embedded, durable default.
+
+Theory of operation: the database runs in WAL mode with ``synchronous =
+FULL``, so a committed transaction survives a killed process and a power
+cut. Writes go through one writer thread that owns its own connection:
+:meth:`SqliteHistory.commit` hands it everything appended since the last
+commit, and the thread writes it in one transaction and then calls back.
+While it works, new items pile up for the next transaction (group commit),
+so the cost of an fsync is shared by every message that arrived during it.
+Reads use a second connection on the caller's thread; WAL lets them run
+beside the writer.
+
+The schema carries a version in ``PRAGMA user_version``; a file with a
+version this code does not know is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+from tcpchat.store.history import HistoryItem, Reference
+
+__all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
+
+log = logging.getLogger("tcpchat.history")
+
+SCHEMA_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    msgid TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    command TEXT NOT NULL,
+    source TEXT NOT NULL,
+    params TEXT NOT NULL,
+    tags TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_target_msgid ON messages (target, msgid);
+CREATE INDEX IF NOT EXISTS messages_target_id ON messages (target, id);
+CREATE INDEX IF NOT EXISTS messages_time ON messages (time_ms);
+"""
+# Retention runs in the writer thread at most this often (seconds).
+PRUNE_INTERVAL: Final = 600.0
+
+
+class HistoryDatabaseError(RuntimeError):
+    """The history file cannot be used; the message says why and what to do."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Each connection is used by one thread at a time, but the reader may be
+    # opened on one thread (startup) and used on another (the event loop's).
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
+    msgid, time_ms, target, command, source, params, tags = row
+    return HistoryItem(
+        msgid, time_ms, target, command, source, tuple(json.loads(params)), json.loads(tags)
+    )
+
+
+_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags"
+
+
+class SqliteHistory:
+    """A :class:`~tcpchat.store.history.HistoryStore` in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        max_age_days: float = 0,
+        max_per_target: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.max_age_days = max_age_days
+        self.max_per_target = max_per_target
+        self.clock = clock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._reader = _connect(path)
+            self._migrate(self._reader)
+        except sqlite3.Error as exc:
+            raise HistoryDatabaseError(
+                f"cannot open the history file {path}: {exc}. "
+                "Check the path and its permissions, or turn history off."
+            ) from None
+        self._buffer: list[HistoryItem] = []
+        self._jobs: queue.Queue[tuple[list[HistoryItem], Callable[[], None]] | None] = queue.Queue()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="tcpchat-history", daemon=True
+        )
+        self._writer.start()
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version != SCHEMA_VERSION:
+            raise HistoryDatabaseError(
+                f"the history file {self.path} has schema version {version}, but this "
+                f"tcpchat knows version {SCHEMA_VERSION}; use a matching tcpchat or another file"
+            )
+
+    # -- writing ---------------------------------------------------------
+
+    def append(self, items: Sequence[HistoryItem]) -> None:
+        self._buffer.extend(items)
+
+    def pending(self) -> bool:
+        return bool(self._buffer)
+
+    def commit(self, done: Callable[[], None]) -> None:
+        batch, self._buffer = self._buffer, []
+        self._jobs.put((batch, done))
+
+    def _write_loop(self) -> None:
+        db = _connect(self.path)
+        next_prune = 0.0
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            batch, done = job
+            try:
+                self._insert(db, batch)
+            except sqlite3.Error:
+                # The messages were delivered anyway; losing them from history
+                # is better than holding every client's output forever.
+                log.exception("could not write %d history items", len(batch))
+            done()
+            if self.clock() >= next_prune:
+                next_prune = self.clock() + PRUNE_INTERVAL
+                self._prune(db)
+        db.close()
+
+    def _insert(self, db: sqlite3.Connection, batch: list[HistoryItem]) -> None:
+        if not batch:
+            return
+        rows = [
+            (
+                item.msgid,
+                item.time_ms,
+                item.target,
+                item.command,
+                item.source,
+                json.dumps(item.params, ensure_ascii=False),
+                json.dumps(item.tags, ensure_ascii=False),
+            )
+            for item in batch
+        ]
+        with db:
+            db.execute("BEGIN")
+            db.executemany(
+                f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        """Apply retention: drop items older than max_age_days, and past max_per_target."""
+        try:
+            with db:
+                db.execute("BEGIN")
+                if self.max_age_days > 0:
+                    cutoff = int((self.clock() - self.max_age_days * 86400) * 1000)
+                    db.execute("DELETE FROM messages WHERE time_ms < ?", (cutoff,))
+                if self.max_per_target > 0:
+                    db.execute(
+                        """DELETE FROM messages WHERE id IN (
+                            SELECT id FROM (
+                                SELECT id, ROW_NUMBER() OVER (
+                                    PARTITION BY target ORDER BY id DESC) AS n
+                                FROM messages)
+                            WHERE n > ?)""",
+                        (self.max_per_target,),
+                    )
+        except sqlite3.Error:
+            log.exception("history retention failed")
+
+    def prune_now(self) -> None:
+        """Apply retention at once, on the caller's thread (for tools and tests)."""
+        self._prune(self._reader)
+
+    def close(self) -> None:
+        """Write what is pending, stop the writer, close the files."""
+        self.commit(lambda: None)
+        self._jobs.put(None)
+        self._writer.join(30)
+        self._reader.close()
+
+    # -- reading ---------------------------------------------------------
+
+    def _bound(self, target: str, ref: Reference, op: str) -> tuple[str, int] | None:
+        """An SQL condition placing an item ``op`` ``ref``: by row order for a
+        msgid (exact, even within one millisecond), by time for a timestamp."""
+        if ref.msgid is None:
+            return (f"time_ms {op} ?", int(ref.time_ms or 0))
+        row = self._reader.execute(
+            "SELECT id FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
+        ).fetchone()
+        return (f"id {op} ?", int(row[0])) if row else None
+
+    def select(
+        self,
+        target: str,
+        after: Reference | None,
+        before: Reference | None,
+        limit: int,
+        kinds: frozenset[str],
+        newest: bool,
+    ) -> list[HistoryItem]:
+        conditions = ["target = ?", f"command IN ({','.join('?' * len(kinds))})"]
+        args: list[object] = [target, *sorted(kinds)]
+        for ref, op in ((after, ">"), (before, "<")):
+            if ref is not None:
+                bound = self._bound(target, ref, op)
+                if bound is None:
+                    return []  # an unknown msgid places nothing
+                conditions.append(bound[0])
+                args.append(bound[1])
+        order = "DESC" if newest else "ASC"
+        rows = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
+            f"ORDER BY id {order} LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        items = [_row(r) for r in rows]
+        if newest:
+            items.reverse()
+        return items
+
+    def find(self, target: str, ref: Reference) -> HistoryItem | None:
+        if ref.msgid is None:
+            return None
+        row = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
+        ).fetchone()
+        return _row(row) if row else None
+
+    def targets(
+        self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        marks = ",".join("?" * len(channels)) or "NULL"
+        rows = self._reader.execute(
+            f"""SELECT target, MAX(time_ms) AS latest FROM messages
+                WHERE time_ms > ? AND time_ms < ?
+                  AND (target IN ({marks})
+                       OR (instr(target, ' ') > 0
+                           AND (substr(target, 1, instr(target, ' ') - 1) = ?
+                                OR substr(target, instr(target, ' ') + 1) = ?)))
+                GROUP BY target ORDER BY latest ASC, target LIMIT ?""",
+            (start_ms, end_ms, *channels, nick, nick, limit),
+        ).fetchall()
+        return [(str(t), int(latest)) for t, latest in rows]

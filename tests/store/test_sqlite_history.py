@@ -1,0 +1,155 @@
+"""The SQLite history store on real files: order, paging, retention, concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tcpchat.store import HistoryItem, Reference, dm_key
+from tcpchat.store.history import MESSAGE_KINDS
+from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
+
+ALL = MESSAGE_KINDS | {"JOIN"}
+
+
+def item(
+    n: int, target: str = "#c", command: str = "PRIVMSG", time_ms: int | None = None
+) -> HistoryItem:
+    return HistoryItem(
+        f"id{n}",
+        1000 * n if time_ms is None else time_ms,
+        target,
+        command,
+        "a!u@h",
+        (target, f"message {n}"),
+        {"+k": "v"} if n % 2 else {},
+    )
+
+
+def committed(store: SqliteHistory, items: list[HistoryItem]) -> None:
+    done = threading.Event()
+    store.append(items)
+    assert store.pending()
+    store.commit(done.set)
+    assert done.wait(10)
+    assert not store.pending()
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = SqliteHistory(tmp_path / "h.sqlite3")
+    yield s
+    s.close()
+
+
+def texts(items: list[HistoryItem]) -> list[str]:
+    return [i.params[1] for i in items]
+
+
+def test_round_trip_keeps_everything(store: SqliteHistory) -> None:
+    original = item(1)
+    committed(store, [original])
+    assert store.select("#c", None, None, 10, ALL, newest=True) == [original]
+
+
+def test_paging_both_directions(store: SqliteHistory) -> None:
+    committed(store, [item(n) for n in range(10)])
+    latest = store.select("#c", None, None, 3, ALL, newest=True)
+    assert texts(latest) == ["message 7", "message 8", "message 9"]
+    older = store.select("#c", None, Reference(msgid="id7"), 3, ALL, newest=True)
+    assert texts(older) == ["message 4", "message 5", "message 6"]
+    newer = store.select("#c", Reference(msgid="id2"), None, 2, ALL, newest=False)
+    assert texts(newer) == ["message 3", "message 4"]
+    by_time = store.select("#c", Reference(time_ms=2000), Reference(time_ms=5000), 10, ALL, False)
+    assert texts(by_time) == ["message 3", "message 4"]
+    assert store.select("#c", Reference(msgid="nope"), None, 5, ALL, False) == []
+
+
+def test_kinds_and_targets_are_separate(store: SqliteHistory) -> None:
+    committed(store, [item(1), item(2, command="JOIN"), item(3, target="#other")])
+    assert texts(store.select("#c", None, None, 10, MESSAGE_KINDS, True)) == ["message 1"]
+    assert len(store.select("#c", None, None, 10, ALL, True)) == 2
+    assert store.find("#c", Reference(msgid="id3")) is None
+    assert store.find("#other", Reference(msgid="id3")) == item(3, target="#other")
+
+
+def test_targets_lists_channels_and_own_conversations(store: SqliteHistory) -> None:
+    committed(
+        store,
+        [
+            item(1, "#a"),
+            item(2, dm_key("alice", "bob")),
+            item(3, "#b"),
+            item(4, dm_key("carol", "dave")),
+        ],
+    )
+    rows = store.targets(["#a", "#b"], "alice", 0, 10_000, 10)
+    assert rows == [("#a", 1000), (dm_key("alice", "bob"), 2000), ("#b", 3000)]
+    assert store.targets(["#a", "#b"], "alice", 1500, 10_000, 1) == [(dm_key("alice", "bob"), 2000)]
+
+
+def test_retention_by_count_and_age(tmp_path: Path) -> None:
+    now = 1_000_000.0
+    store = SqliteHistory(
+        tmp_path / "r.sqlite3", max_age_days=1, max_per_target=3, clock=lambda: now
+    )
+    try:
+        old = item(0, time_ms=int((now - 2 * 86400) * 1000))
+        fresh = [item(n, time_ms=int(now * 1000) + n) for n in range(1, 6)]
+        committed(store, [old, *fresh])
+        store.prune_now()
+        kept = store.select("#c", None, None, 100, ALL, True)
+        assert texts(kept) == ["message 3", "message 4", "message 5"]
+    finally:
+        store.close()
+
+
+def test_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite3"
+    first = SqliteHistory(path)
+    first.append([item(1)])
+    first.close()  # commits what is pending
+    second = SqliteHistory(path)
+    try:
+        assert texts(second.select("#c", None, None, 5, ALL, True)) == ["message 1"]
+    finally:
+        second.close()
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    stores = [SqliteHistory(path) for _ in range(3)]
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda s=s, k=k: [committed(s, [item(k * 1000 + n)]) for n in range(50)]
+            )
+            for k, s in enumerate(stores)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(stores[0].select("#c", None, None, 1000, ALL, True)) == 150
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(HistoryDatabaseError, match="schema version 99"):
+        SqliteHistory(path)
+
+
+def test_database_uses_wal(store: SqliteHistory, tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "h.sqlite3")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
