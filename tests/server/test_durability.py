@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sqlite3
@@ -99,7 +100,7 @@ def test_sigkill_mid_stream_keeps_every_delivered_message(tmp_path: Path) -> Non
     restarted, _ = start_server(history)
     restarted.terminate()
     assert restarted.wait(10) == 0
-    with sqlite3.connect(history) as db:
+    with contextlib.closing(sqlite3.connect(history)) as db:
         stored = {
             row[0] for row in db.execute("SELECT msgid FROM messages WHERE command = 'PRIVMSG'")
         }

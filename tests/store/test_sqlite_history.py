@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -141,8 +142,9 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 
 def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA user_version = 99")
+        db.commit()
     with pytest.raises(HistoryDatabaseError, match="schema version 99"):
         SqliteHistory(path)
 
