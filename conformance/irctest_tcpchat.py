@@ -11,7 +11,7 @@ directory and starts, in the foreground::
 
     python -m tcpchat server --host H --port P --name My.Little.Server \
         --config DIR/tcpchat.toml --log-level debug \
-        --history DIR/history.sqlite3 [--password PW]
+        --data-dir DIR [--password PW]
 
 Environment:
 
@@ -232,9 +232,9 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
             config_path,
             "--log-level",
             "debug",
-            # A fresh history per test, beside its config, never the user's own.
-            "--history",
-            self.directory / "history.sqlite3",
+            # Fresh history and accounts per test, beside the config, never the user's own.
+            "--data-dir",
+            self.directory,
         ]
         if password:
             command += ["--password", password]

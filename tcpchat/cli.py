@@ -48,6 +48,10 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", help="network name shown to clients")
     parser.add_argument("--password", help="connection password every client must give")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="how much to log (default info)")
+    parser.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where history and accounts are kept"
+    )
+    parser.add_argument("--no-accounts", action="store_true", help="no user accounts")
     history = parser.add_mutually_exclusive_group()
     history.add_argument(
         "--history", type=Path, metavar="FILE", help="SQLite file for message history"
@@ -95,6 +99,8 @@ def server_config(args: argparse.Namespace) -> Config:
         event_loop=args.event_loop,
         history_path=str(args.history) if args.history else None,
         history_enabled=False if args.no_history else (True if args.history else None),
+        data_dir=str(args.data_dir) if args.data_dir else None,
+        accounts_enabled=False if args.no_accounts else None,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ircclient import IrcClient
 
-from tcpchat.server.config import Config, HistorySettings, Limits, Operator
+from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits, Operator
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.passwords import hash_password
 
@@ -49,6 +49,7 @@ def server_config(**settings: Any) -> Config:
     server.setdefault("name", "test.server")
     server.setdefault("operators", (Operator(OPER_NAME, _OPER_HASH),))
     server.setdefault("history", HistorySettings(enabled=False))
+    server.setdefault("accounts", AccountSettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
 
 

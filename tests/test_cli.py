@@ -48,7 +48,7 @@ def test_help_lists_commands_and_options() -> None:
 def test_bad_config_is_one_clear_line(tmp_path: Path, config: str, expected: str) -> None:
     path = tmp_path / "tcpchat.toml"
     path.write_text(config)
-    result = run("server", "--config", str(path), "--no-history")
+    result = run("server", "--config", str(path), "--no-history", "--no-accounts")
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
@@ -61,7 +61,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_bad_port_flag() -> None:
-    result = run("server", "--port", "70000", "--no-history")
+    result = run("server", "--port", "70000", "--no-history", "--no-accounts")
     assert result.returncode == 2 and "not a port number" in result.stderr
 
 
@@ -70,7 +70,7 @@ def test_port_in_use_is_one_clear_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("server", "--port", str(port), "--no-history")
+        result = run("server", "--port", str(port), "--no-history", "--no-accounts")
     assert result.returncode == 2
     assert "already in use" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
@@ -88,9 +88,8 @@ def test_hash_password_from_stdin() -> None:
 def server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     config = tmp_path / "tcpchat.toml"
     config.write_text('[server]\nname = "cli.test"\nmotd = "hello"\n')
-    history = tmp_path / "history.sqlite3"
     proc = subprocess.Popen(
-        [*TCPCHAT, "server", "--port", "0", "--config", str(config), "--history", str(history)],
+        [*TCPCHAT, "server", "--port", "0", "--config", str(config), "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
         text=True,
     )

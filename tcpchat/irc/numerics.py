@@ -94,6 +94,14 @@ ERR_NOOPERHOST = "491"
 ERR_UMODEUNKNOWNFLAG = "501"
 ERR_USERSDONTMATCH = "502"
 ERR_INVALIDMODEPARAM = "696"
+RPL_LOGGEDIN = "900"
+RPL_LOGGEDOUT = "901"
+RPL_SASLSUCCESS = "903"
+ERR_SASLFAIL = "904"
+ERR_SASLTOOLONG = "905"
+ERR_SASLABORTED = "906"
+ERR_SASLALREADY = "907"
+RPL_SASLMECHS = "908"
 ERR_INVALIDCAPCMD = "410"
 
 TEXT: dict[str, str] = {
@@ -134,5 +142,9 @@ TEXT: dict[str, str] = {
     ERR_UMODEUNKNOWNFLAG: "Unknown MODE flag",
     ERR_USERSDONTMATCH: "Cant change mode for other users",
     ERR_INVALIDCAPCMD: "Invalid CAP command",
+    ERR_SASLFAIL: "SASL authentication failed",
+    ERR_SASLTOOLONG: "SASL message too long",
+    ERR_SASLABORTED: "SASL authentication aborted",
+    ERR_SASLALREADY: "You have already authenticated using SASL",
 }
 """The human-readable last parameter of each error numeric."""

@@ -20,7 +20,7 @@ _CHANNEL_FORBIDDEN = re.compile(r"[\x00\x07\r\n ,:]")
 
 def is_channel(target: str) -> bool:
     """Whether a message target names a channel rather than a nick."""
-    return target[:1] in CHANTYPES
+    return bool(target) and target[0] in CHANTYPES
 
 
 def valid_nick(nick: str, max_length: int) -> bool:

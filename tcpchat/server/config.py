@@ -23,11 +23,13 @@ from typing import Any, Final
 from tcpchat.irc import valid_channel
 
 __all__ = [
+    "AccountSettings",
     "Config",
     "ConfigError",
     "HistorySettings",
     "Limits",
     "Operator",
+    "TlsSettings",
     "default_data_dir",
     "load_config",
 ]
@@ -95,7 +97,7 @@ class HistorySettings:
     """Message history: where it lives and how long it is kept."""
 
     enabled: bool = True
-    # The SQLite file; "" means history.sqlite3 in the user's data directory.
+    # The SQLite file; "" means history.sqlite3 in the data directory.
     path: str = ""
     # Items older than this many days are dropped; 0 keeps them forever.
     max_age_days: float = field(default=365.0, metadata=_range(0, 100_000))
@@ -104,9 +106,43 @@ class HistorySettings:
     # The most items one CHATHISTORY request returns (advertised as CHATHISTORY=).
     request_limit: int = field(default=100, metadata=_range(1, 10_000))
 
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """User accounts: registration, login (SASL, NickServ) and nick protection."""
+
+    enabled: bool = True
+    # The SQLite file; "" means accounts.sqlite3 in the data directory.
+    path: str = ""
+    # Whether people may create accounts themselves (REGISTER, NickServ REGISTER).
+    allow_registration: bool = True
+    min_password_length: int = field(default=8, metadata=_range(1, 256))
+    # Seconds someone may use a registered nick without logging in before
+    # being renamed; 0 never renames.
+    nick_grace: float = field(default=30.0, metadata=_range(0, 86_400))
+    # Failed logins allowed per address and per account within sasl_window
+    # seconds; past that, logins are refused until the window passes.
+    login_failures: int = field(default=5, metadata=_range(1, 10_000))
+    login_window: float = field(default=60.0, metadata=_range(1, 86_400))
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS: a second, encrypted port, used when a certificate and key are given."""
+
+    # PEM files; both empty means no TLS. `tcpchat cert` makes a self-signed pair.
+    cert: str = ""
+    key: str = ""
+    port: int = field(default=6697, metadata=_range(0, 65535))
+    # Whether to keep the plain port (server.port) open beside the TLS one.
+    plaintext: bool = True
+    # Strict Transport Security (IRCv3 sts): how long clients should insist
+    # on TLS after seeing the policy; 0 advertises no policy.
+    sts_duration: int = field(default=0, metadata=_range(0, 1 << 31))
+
     @property
-    def file(self) -> Path:
-        return Path(self.path).expanduser() if self.path else default_data_dir() / "history.sqlite3"
+    def enabled(self) -> bool:
+        return bool(self.cert and self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +170,31 @@ class Config:
     default_topic: str = "Welcome! Say hello."
     log_level: str = "info"
     event_loop: str = "auto"
+    # Where history and accounts are kept unless their own paths say otherwise;
+    # "" means the user's data directory (~/.local/share/tcpchat on Linux).
+    data_dir: str = ""
     operators: tuple[Operator, ...] = ()
     limits: Limits = field(default_factory=Limits)
     history: HistorySettings = field(default_factory=HistorySettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     def __post_init__(self) -> None:
         _check(self)
+
+    def _data_file(self, path: str, default_name: str) -> Path:
+        if path:
+            return Path(path).expanduser()
+        base = Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+        return base / default_name
+
+    @property
+    def history_file(self) -> Path:
+        return self._data_file(self.history.path, "history.sqlite3")
+
+    @property
+    def accounts_file(self) -> Path:
+        return self._data_file(self.accounts.path, "accounts.sqlite3")
 
 
 def _check(config: Config) -> None:
@@ -147,6 +202,8 @@ def _check(config: Config) -> None:
         (config, "server"),
         (config.limits, "limits"),
         (config.history, "history"),
+        (config.accounts, "accounts"),
+        (config.tls, "tls"),
     ):
         for f in dataclasses.fields(obj):
             if "min" in f.metadata:
@@ -185,6 +242,15 @@ def _check(config: Config) -> None:
     for text, key in ((config.password, "password"), (config.description, "description")):
         if any(c in text for c in "\r\n\0") or (key == "password" and " " in text):
             raise ConfigError(f"server.{key} must be one line without spaces or control characters")
+    if bool(config.tls.cert) != bool(config.tls.key):
+        raise ConfigError(
+            "tls.cert and tls.key go together: give both PEM files, or neither for no TLS"
+        )
+    if not config.tls.enabled and not config.tls.plaintext:
+        raise ConfigError(
+            "tls.plaintext = false leaves no port open; give tls.cert and tls.key, "
+            "or keep the plain port"
+        )
     names = set()
     for op in config.operators:
         if not op.name or " " in op.name or op.name in names:
@@ -247,55 +313,68 @@ def _operators(items: Any) -> tuple[Operator, ...]:
     return tuple(ops)
 
 
+_SECTIONS: Final[dict[str, type[Any]]] = {
+    "limits": Limits,
+    "history": HistorySettings,
+    "accounts": AccountSettings,
+    "tls": TlsSettings,
+}
+"""The nested tables of the config file, each one a settings class."""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 def load_config(path: Path | None = None, **overrides: Any) -> Config:
     """Defaults, then the TOML file at ``path``, then ``overrides`` (flags).
 
     Overrides whose value is None are ignored, so unset flags keep the file's
-    value. Keys of :class:`Limits` may be overridden by their name too, and
-    those of :class:`HistorySettings` as ``history_<name>``.
+    value. An override names a ``[server]`` key, a ``[limits]`` key, or a key
+    of another section as ``<section>_<key>`` (``history_path``).
     """
-    server: dict[str, Any] = {}
-    limits: dict[str, Any] = {}
-    history: dict[str, Any] = {}
+    values: dict[str, dict[str, Any]] = {"server": {}, **{name: {} for name in _SECTIONS}}
     operators: tuple[Operator, ...] = ()
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist; check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        unknown = set(data) - {"server", "limits", "history", "operators"}
+        data = _read_file(path)
+        known = ["server", *_SECTIONS, "operators"]
+        unknown = set(data) - set(known)
         if unknown:
             raise ConfigError(
-                f"unknown section [{sorted(unknown)[0]}] in {path}; "
-                "known sections are [server], [limits], [history], [[operators]]"
+                f"unknown section [{sorted(unknown)[0]}] in {path}; known sections are "
+                + ", ".join(f"[{n}]" for n in known[:-1])
+                + ", [[operators]]"
             )
-        for name in ("server", "limits", "history"):
+        for name in values:
             if not isinstance(data.get(name, {}), dict):
                 raise ConfigError(f"[{name}] in {path} must be a table")
-        server = _section(
-            Config, data.get("server", {}), "server", ("operators", "limits", "history")
+        values["server"] = _section(
+            Config, data.get("server", {}), "server", ("operators", *_SECTIONS)
         )
-        limits = _section(Limits, data.get("limits", {}), "limits")
-        history = _section(HistorySettings, data.get("history", {}), "history")
+        for name, cls in _SECTIONS.items():
+            values[name] = _section(cls, data.get(name, {}), name)
         operators = _operators(data.get("operators", []))
     limit_names = {f.name for f in dataclasses.fields(Limits)}
     for key, value in overrides.items():
         if value is None:
             continue
-        if key.startswith("history_"):
-            history[key.removeprefix("history_")] = value
+        section, _, rest = key.partition("_")
+        if section in _SECTIONS and section != "limits" and rest:
+            values[section][rest] = value
         else:
-            (limits if key in limit_names else server)[key] = value
+            values["limits" if key in limit_names else "server"][key] = value
     try:
         return Config(
-            **server,
+            **values["server"],
             operators=operators,
-            limits=Limits(**limits),
-            history=HistorySettings(**history),
+            **{name: cls(**values[name]) for name, cls in _SECTIONS.items()},
         )
     except TypeError as exc:  # an override with an unknown name: a programming error
         raise ConfigError(str(exc)) from None

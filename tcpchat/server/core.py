@@ -18,22 +18,33 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tcpchat import __version__
 from tcpchat.irc import TOO_LONG, Message, ProtocolError, decode, parse
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
+from tcpchat.server.accounts import NICKSERV, LoginThrottle, enforce_nick
 from tcpchat.server.commands import dispatch
 from tcpchat.server.config import Config
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
-from tcpchat.server.events import Event, Observer, Stamp, UserQuit
+from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
 from tcpchat.server.session import Session
-from tcpchat.server.state import State
+from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.store import HistoryStore
+from tcpchat.store.accounts import AccountStore
 
 __all__ = ["ServerCore"]
+
+T = TypeVar("T")
+Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+
+
+def _inline(work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    then(work())
+
 
 log = logging.getLogger("tcpchat.server")
 
@@ -52,9 +63,17 @@ class ServerCore:
         clock: Callable[[], float] = time.time,
         boot_token: str | None = None,
         history: HistoryStore | None = None,
+        accounts: AccountStore | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.config = config
         self.history = history
+        self.accounts = accounts
+        self._offload = offload or _inline
+        self.login_throttle = LoginThrottle(
+            config.accounts.login_failures, config.accounts.login_window
+        )
+        self._guests = itertools.count(1)
         self.clock = clock
         self.version = f"tcpchat-{__version__}"
         self.started = clock()
@@ -73,6 +92,26 @@ class ServerCore:
             self.state.add_permanent_channel(
                 config.default_channel, config.default_topic, self.started, config.name
             )
+        if accounts is not None:
+            # NickServ is a user like any other to clients (WHOIS, a reserved
+            # nick), but has no session: messages to it go to its handlers.
+            self.emit(
+                UserRegistered(
+                    SERVICES_UID,
+                    NICKSERV,
+                    "services",
+                    config.name,
+                    "127.0.0.1",
+                    "Nickname services",
+                    local=False,
+                )
+            )
+
+    def offload(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        """Run slow, pure ``work`` (password hashing) away from the event loop,
+        then ``then`` with its result back on it. The runner gives a thread
+        pool; without one both run at once, which is what tests of the core want."""
+        self._offload(work, then)
 
     # -- sessions -----------------------------------------------------------
 
@@ -187,3 +226,5 @@ class ServerCore:
             elif idle > limits.ping_interval:
                 session.ping_sent = True
                 session.write(f"PING :{self.config.name}\r\n".encode())
+            if session.nick_deadline is not None and now >= session.nick_deadline:
+                enforce_nick(Context(self, session, now), f"Guest{next(self._guests)}")

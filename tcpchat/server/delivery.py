@@ -19,6 +19,7 @@ from typing import Any
 from tcpchat.irc import casefold, format_params
 from tcpchat.irc.message import escape_tag_value
 from tcpchat.server.events import (
+    AccountChanged,
     AwayChanged,
     ChannelModeChanged,
     Event,
@@ -35,7 +36,7 @@ from tcpchat.server.events import (
     UserQuit,
     UserRegistered,
 )
-from tcpchat.server.session import TAG_MSGID, TAG_TIME, Session
+from tcpchat.server.session import TAG_ACCOUNT, TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
 __all__ = ["OutLine", "deliver", "format_client_tags", "format_time", "with_tag"]
@@ -62,13 +63,17 @@ def with_tag(data: bytes, tag: str) -> bytes:
 class OutLine:
     """One line to relay, with its tag variants encoded on first use."""
 
-    __slots__ = ("_variants", "body", "client_tags", "stamp")
+    __slots__ = ("_variants", "account", "body", "client_tags", "stamp")
 
-    def __init__(self, body: str, stamp: Stamp, client_tags: str = "") -> None:
+    def __init__(
+        self, body: str, stamp: Stamp, client_tags: str = "", account: str | None = None
+    ) -> None:
         self.body = body
         self.stamp = stamp
         self.client_tags = client_tags
-        self._variants: list[bytes | None] = [None, None, None, None]
+        self.account = account  # the source's account, for account-tag
+        # One slot for each combination of the TAG_* bits.
+        self._variants: list[bytes | None] = [None] * 8
 
     def for_mode(self, mode: int) -> bytes:
         """The bytes for a recipient whose :attr:`Session.tag_mode` is ``mode``."""
@@ -77,6 +82,8 @@ class OutLine:
             tags = []
             if mode & TAG_TIME:
                 tags.append("time=" + format_time(self.stamp.time_ms))
+            if mode & TAG_ACCOUNT and self.account:
+                tags.append("account=" + escape_tag_value(self.account))
             if mode & TAG_MSGID:
                 tags.append("msgid=" + self.stamp.msgid)
                 if self.client_tags:
@@ -122,7 +129,7 @@ def _registered(state: State, e: UserRegistered, stamp: Stamp) -> None:
 
 def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} NICK {e.nick}", stamp)
+    line = OutLine(f":{user.mask} NICK {e.nick}", stamp, account=user.account)
     if user.session is not None:
         line.send(user.session)
     for session in neighbours(user):
@@ -131,7 +138,7 @@ def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
 
 def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} QUIT" + format_params((e.reason,)), stamp)
+    line = OutLine(f":{user.mask} QUIT" + format_params((e.reason,)), stamp, account=user.account)
     for session in neighbours(user):
         line.send(session)
 
@@ -139,12 +146,16 @@ def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
 def _joined(state: State, e: Joined, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     channel = state.channel(e.channel)
-    plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp)
+    plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp, account=user.account)
     extended = OutLine(
         f":{user.mask} JOIN {e.channel} {user.account or '*'}" + format_params((user.realname,)),
         stamp,
     )
-    away = OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp) if user.away else None
+    away = (
+        OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp, account=user.account)
+        if user.away
+        else None
+    )
     members = list(channel.members) if channel is not None else []
     members.append(user)
     for session in _sessions(members):
@@ -217,7 +228,7 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     body = f":{source.mask} {e.command} {shown}"
-    line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags)
+    line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags, source.account)
     if channel is not None:
         variants = line.for_mode
         for member in channel.members:
@@ -245,7 +256,7 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
 def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.message,) if e.message else ()
-    line = OutLine(f":{user.mask} AWAY" + format_params(params), stamp)
+    line = OutLine(f":{user.mask} AWAY" + format_params(params), stamp, account=user.account)
     for session in neighbours(user):
         if "away-notify" in session.caps:
             line.send(session)
@@ -253,7 +264,9 @@ def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
 
 def _realname(state: State, e: RealnameChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} SETNAME" + format_params((e.realname,)), stamp)
+    line = OutLine(
+        f":{user.mask} SETNAME" + format_params((e.realname,)), stamp, account=user.account
+    )
     sessions = neighbours(user)
     if user.session is not None:
         sessions[user.session] = None
@@ -266,10 +279,21 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
     source = state.by_uid[e.source]
     target = state.by_uid[e.uid]
     if target.session is not None:
-        OutLine(f":{source.mask} INVITE {target.nick} {e.channel}", stamp).send(target.session)
+        OutLine(
+            f":{source.mask} INVITE {target.nick} {e.channel}", stamp, account=source.account
+        ).send(target.session)
+
+
+def _account(state: State, e: AccountChanged, stamp: Stamp) -> None:
+    user = state.by_uid[e.uid]
+    line = OutLine(f":{user.mask} ACCOUNT {e.account or '*'}", stamp, account=e.account)
+    for session in neighbours(user):
+        if "account-notify" in session.caps:
+            line.send(session)
 
 
 _DELIVER: dict[type[Any], Callable[..., None]] = {
+    AccountChanged: _account,
     UserRegistered: _registered,
     NickChanged: _nick,
     UserQuit: _quit,

@@ -13,6 +13,7 @@ from typing import Any
 
 from tcpchat.server.delivery import mode_params
 from tcpchat.server.events import (
+    AccountChanged,
     AwayChanged,
     ChannelModeChanged,
     Event,
@@ -67,6 +68,10 @@ class EventLog:
                 f"{self._nick(e.uid)} is " + (f"away ({e.message})" if e.message else "back")
             ),
             RealnameChanged: lambda e: f"{self._nick(e.uid)} is now called {e.realname!r}",
+            AccountChanged: lambda e: (
+                f"{self._nick(e.uid)} "
+                + (f"logged in as {e.account}" if e.account else "logged out")
+            ),
             Invited: lambda e: f"{self._nick(e.source)} invited {self._nick(e.uid)} to {e.channel}",
         }
 

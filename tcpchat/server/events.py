@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AccountChanged",
     "AwayChanged",
     "ChannelModeChanged",
     "Event",
@@ -59,6 +60,7 @@ class UserRegistered:
     host: str
     ip: str
     realname: str
+    account: str | None = None
     local: bool = True
 
 
@@ -155,6 +157,14 @@ class RealnameChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountChanged:
+    """A user logged in to an account (or out, when ``account`` is None)."""
+
+    uid: str
+    account: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     source: str
     uid: str
@@ -175,6 +185,7 @@ Event = (
     | AwayChanged
     | RealnameChanged
     | Invited
+    | AccountChanged
 )
 
 Observer = Callable[[Event, Stamp], None]

@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.core import ServerCore
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
+from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
 
 __all__ = ["ServerRunner", "ServerThread", "new_event_loop"]
 
@@ -50,8 +52,18 @@ def open_history(config: Config) -> SqliteHistory | None:
     if not settings.enabled:
         return None
     try:
-        return SqliteHistory(settings.file, settings.max_age_days, settings.max_per_target)
+        return SqliteHistory(config.history_file, settings.max_age_days, settings.max_per_target)
     except HistoryDatabaseError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def open_accounts(config: Config) -> SqliteAccounts | None:
+    """The account store the config asks for, or None when accounts are off."""
+    if not config.accounts.enabled:
+        return None
+    try:
+        return SqliteAccounts(config.accounts_file)
+    except AccountDatabaseError as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -61,7 +73,10 @@ class ServerRunner:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.history = open_history(config)
-        self.core = ServerCore(config, history=self.history)
+        self.accounts = open_accounts(config)
+        self.core = ServerCore(
+            config, history=self.history, accounts=self.accounts, offload=self._offload
+        )
         self.addresses: list[tuple[str, int]] = []
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,6 +151,21 @@ class ServerRunner:
                 await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE)
         if self.history is not None:
             self.history.close()
+        if self.accounts is not None:
+            self.accounts.close()
+
+    def _offload(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Run ``work`` in the loop's thread pool; ``then`` its result on the loop."""
+        assert self._loop is not None
+        future = self._loop.run_in_executor(None, work)
+
+        def finished(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                then(done.result())
+            elif not done.cancelled():
+                log.error("background work failed", exc_info=done.exception())
+
+        future.add_done_callback(finished)
 
 
 class ServerThread:

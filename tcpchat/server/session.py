@@ -15,21 +15,24 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from tcpchat.server.state import User
 
-__all__ = ["TAG_MSGID", "TAG_TIME", "Session"]
+__all__ = ["TAG_ACCOUNT", "TAG_MSGID", "TAG_TIME", "Session"]
 
 # Bits of Session.tag_mode: which tags this client wants on relayed lines.
 # Delivery picks one of four pre-formatted variants of a line by this number.
 TAG_MSGID: Final = 1  # message-tags: msgid and client-only tags
 TAG_TIME: Final = 2  # server-time
+TAG_ACCOUNT: Final = 4  # account-tag
 
 
 class Session:
     """A connected client, registered or not."""
 
     __slots__ = (
+        "account",
         "cap_negotiating",
         "cap_version",
         "caps",
+        "certfp",
         "close",
         "connected_at",
         "deliver",
@@ -38,10 +41,12 @@ class Session:
         "last_active",
         "last_spoke",
         "nick",
+        "nick_deadline",
         "password",
         "ping_sent",
         "port",
         "realname",
+        "sasl",
         "tag_mode",
         "uid",
         "user",
@@ -80,6 +85,13 @@ class Session:
         self.cap_negotiating = False
         self.cap_version = 0
         self.user: User | None = None
+        # Accounts: logged in before registration, a SASL exchange under way
+        # (mechanism and the base64 received so far), the TLS client
+        # certificate's fingerprint, and when a borrowed registered nick is taken back.
+        self.account: str | None = None
+        self.sasl: tuple[str, str] | None = None
+        self.certfp: str | None = None
+        self.nick_deadline: float | None = None
         # Capabilities.
         self.caps: set[str] = set()
         self.tag_mode = 0
@@ -101,6 +113,8 @@ class Session:
 
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
-        self.tag_mode = (TAG_MSGID if "message-tags" in caps else 0) | (
-            TAG_TIME if "server-time" in caps else 0
+        self.tag_mode = (
+            (TAG_MSGID if "message-tags" in caps else 0)
+            | (TAG_TIME if "server-time" in caps else 0)
+            | (TAG_ACCOUNT if "account-tag" in caps else 0)
         )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcpchat.irc import casefold
 from tcpchat.server.events import (
+    AccountChanged,
     AwayChanged,
     ChannelModeChanged,
     Event,
@@ -36,7 +37,10 @@ from tcpchat.server.events import (
 if TYPE_CHECKING:
     from tcpchat.server.session import Session
 
-__all__ = ["Ban", "Channel", "State", "User", "WhowasEntry"]
+__all__ = ["SERVICES_UID", "Ban", "Channel", "State", "User", "WhowasEntry"]
+
+SERVICES_UID = "services"
+"""The uid of the NickServ pseudo-user, which has no session."""
 
 PREFIXES = (("o", "@"), ("v", "+"))
 """Membership modes from highest to lowest, with their NAMES/WHO prefix."""
@@ -157,6 +161,7 @@ class State:
             AwayChanged: self._away,
             RealnameChanged: self._realname,
             Invited: self._invited,
+            AccountChanged: self._account,
         }
 
     # -- reading ----------------------------------------------------------
@@ -184,6 +189,7 @@ class State:
 
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
+        user.account = e.account
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
         self.max_users = max(self.max_users, len(self.users))
@@ -281,6 +287,9 @@ class State:
 
     def _realname(self, e: RealnameChanged, stamp: Stamp) -> None:
         self.by_uid[e.uid].realname = e.realname
+
+    def _account(self, e: AccountChanged, stamp: Stamp) -> None:
+        self.by_uid[e.uid].account = e.account
 
     def _invited(self, e: Invited, stamp: Stamp) -> None:
         channel = self.channels.get(casefold(e.channel))

@@ -33,6 +33,7 @@ def start_server(history: Path) -> tuple[subprocess.Popen[bytes], int]:
                 str(config),
                 "--history",
                 str(history),
+                "--no-accounts",
             ],
             stderr=out,
         )

@@ -17,11 +17,13 @@ from tcpchat.irc.numerics import (
     ERR_UNKNOWNCOMMAND,
 )
 from tcpchat.server.commands import (
+    accounts,
     capabilities,
     channels,
     history,
     messaging,
     modes,
+    nickserv,
     operator,
     queries,
     registration,
@@ -39,6 +41,8 @@ COMMANDS: dict[str, CommandSpec] = {
     **queries.COMMANDS,
     **operator.COMMANDS,
     **history.COMMANDS,
+    **accounts.COMMANDS,
+    **nickserv.COMMANDS,
 }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 from tcpchat.irc import Message
-from tcpchat.irc.numerics import ERR_INVALIDCAPCMD
+from tcpchat.irc.numerics import ERR_INVALIDCAPCMD, ERR_SASLABORTED
+from tcpchat.server.commands.accounts import MECHANISMS
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
 
-__all__ = ["COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
+__all__ = ["ACCOUNT_CAPS", "COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
 SUPPORTED: Final = (
     "away-notify",
@@ -34,12 +35,23 @@ SUPPORTED: Final = (
 HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback")
 """Capabilities offered only while the server keeps history."""
 
+ACCOUNT_CAPS: Final = {
+    "account-notify": "",
+    "account-tag": "",
+    "draft/account-registration": "before-connect",
+    "sasl": ",".join(MECHANISMS),
+}
+"""Capabilities offered only while accounts are on, with their CAP LS 302 values."""
 
-def available(ctx: Context) -> tuple[str, ...]:
-    """The capabilities this server offers now, sorted."""
-    if ctx.core.history is None:
-        return SUPPORTED
-    return tuple(sorted(SUPPORTED + HISTORY_CAPS))
+
+def available(ctx: Context) -> dict[str, str]:
+    """The capabilities this server offers now, sorted, with their values."""
+    caps = dict.fromkeys(SUPPORTED, "")
+    if ctx.core.history is not None:
+        caps.update(dict.fromkeys(HISTORY_CAPS, ""))
+    if ctx.core.accounts is not None:
+        caps.update(ACCOUNT_CAPS)
+    return dict(sorted(caps.items()))
 
 
 # Keep each CAP LS line well under 512 bytes with room for the prefix.
@@ -64,7 +76,8 @@ def _ls(ctx: Context, msg: Message) -> None:
         session.set_caps(session.caps | {"cap-notify"})
     lines: list[str] = []
     current = ""
-    for cap in available(ctx):
+    for name, value in available(ctx).items():
+        cap = f"{name}={value}" if value and session.cap_version >= 302 else name
         if current and len(current) + len(cap) + 1 > _LS_CHUNK:
             lines.append(current)
             current = ""
@@ -101,6 +114,10 @@ def _req(ctx: Context, msg: Message) -> None:
 
 
 def _end(ctx: Context, msg: Message) -> None:
+    if ctx.session.sasl is not None:
+        # Registration does not wait for an unfinished login (sasl-3.1).
+        ctx.session.sasl = None
+        ctx.error(ERR_SASLABORTED)
     if ctx.session.user is None:
         ctx.session.cap_negotiating = False
         try_register(ctx)

@@ -22,8 +22,10 @@ from tcpchat.irc.numerics import (
     RPL_UNAWAY,
 )
 from tcpchat.server.commands.channels import can_speak
+from tcpchat.server.commands.nickserv import handle_nickserv_text
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import AwayChanged, Messaged, RealnameChanged
+from tcpchat.server.state import SERVICES_UID
 
 __all__ = ["COMMANDS"]
 
@@ -67,6 +69,10 @@ def _relay(ctx: Context, msg: Message) -> None:
                 if not quiet:
                     ctx.error(ERR_NOSUCHNICK, target)
                 continue
+            if recipient.uid == SERVICES_UID:
+                if command == "PRIVMSG":
+                    handle_nickserv_text(ctx, text)
+                continue  # what is said to NickServ is for NickServ alone
             ctx.emit(Messaged(user.uid, command, recipient.uid, text, tags))
             if recipient.away and command == "PRIVMSG":
                 ctx.numeric(RPL_AWAY, recipient.nick, recipient.away)

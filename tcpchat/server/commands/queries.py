@@ -38,6 +38,7 @@ from tcpchat.irc.numerics import (
     RPL_TIME,
     RPL_USERHOST,
     RPL_VERSION,
+    RPL_WHOISACCOUNT,
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
     RPL_WHOISOPERATOR,
@@ -261,6 +262,8 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         ctx.numeric(RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
     if user.away:
         ctx.numeric(RPL_AWAY, user.nick, user.away)
+    if user.account:
+        ctx.numeric(RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
     if user.session is not None:
         idle = int(ctx.now - user.session.last_spoke)
         ctx.numeric(

@@ -27,6 +27,7 @@ from tcpchat.irc.numerics import (
     RPL_WELCOME,
     RPL_YOURHOST,
 )
+from tcpchat.server.accounts import protect_nick
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
@@ -61,12 +62,14 @@ def try_register(ctx: Context) -> None:
             session.host,
             session.ip,
             session.realname,
+            session.account,
         )
     )
     user = ctx.state.by_uid[session.uid]
     user.session = session
     session.user = user
     _welcome(ctx)
+    protect_nick(ctx)
 
 
 def _welcome(ctx: Context) -> None:
@@ -109,6 +112,7 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         try_register(ctx)
     elif nick != user.nick:
         ctx.emit(NickChanged(user.uid, nick))
+        protect_nick(ctx)
 
 
 def handle_user(ctx: Context, msg: Message) -> None:

@@ -1,0 +1,51 @@
+"""User accounts: the interface every account back end implements.
+
+An account is a name (which is also the nick it protects), a password hash
+made by :mod:`tcpchat.server.passwords`, and the fingerprints of client
+certificates that may log in to it (SASL EXTERNAL). Names are compared
+casefolded, like nicks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Account", "AccountExists", "AccountStore"]
+
+
+class AccountExists(ValueError):
+    """An account with that name (casefolded) already exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    password_hash: str
+    email: str
+    created_ms: int
+
+
+class AccountStore(Protocol):
+    """Where accounts live. Calls are quick and made on the server's thread."""
+
+    def get(self, name: str) -> Account | None:
+        """The account called ``name`` (any case), if it exists."""
+
+    def create(self, account: Account) -> None:
+        """Store a new account; raises :class:`AccountExists` if the name is taken."""
+
+    def add_certfp(self, name: str, fingerprint: str) -> None:
+        """Let the client certificate with ``fingerprint`` log in to account ``name``."""
+
+    def remove_certfp(self, name: str, fingerprint: str) -> bool:
+        """Forget a fingerprint of ``name``; False if it was not there."""
+
+    def certfps(self, name: str) -> list[str]:
+        """The fingerprints that may log in to ``name``."""
+
+    def by_certfp(self, fingerprint: str) -> Account | None:
+        """The account a client certificate fingerprint logs in to, if any."""
+
+    def close(self) -> None:
+        """Release the database."""

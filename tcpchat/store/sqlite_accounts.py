@@ -1,0 +1,116 @@
+"""Accounts in an SQLite file, beside the history.
+
+Account changes are rare (a registration, a new certificate), so each is
+its own durable transaction on the caller's thread. The schema carries a
+version in ``PRAGMA user_version`` and an unknown one is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+from tcpchat.irc import casefold
+from tcpchat.store.accounts import Account, AccountExists
+
+__all__ = ["AccountDatabaseError", "SqliteAccounts"]
+
+SCHEMA_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS accounts (
+    folded TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    email TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certfps (
+    fingerprint TEXT PRIMARY KEY,
+    folded TEXT NOT NULL REFERENCES accounts (folded)
+);
+"""
+
+
+class AccountDatabaseError(RuntimeError):
+    """The accounts file cannot be used; the message says why and what to do."""
+
+
+class SqliteAccounts:
+    """An :class:`~tcpchat.store.accounts.AccountStore` in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise AccountDatabaseError(
+                    f"the accounts file {path} has schema version {version}, but this tcpchat "
+                    f"knows version {SCHEMA_VERSION}; use a matching tcpchat or another file"
+                )
+        except sqlite3.Error as exc:
+            raise AccountDatabaseError(
+                f"cannot open the accounts file {path}: {exc}. Check the path and its permissions."
+            ) from None
+
+    def get(self, name: str) -> Account | None:
+        row = self._db.execute(
+            "SELECT name, password_hash, email, created_ms FROM accounts WHERE folded = ?",
+            (casefold(name),),
+        ).fetchone()
+        return Account(*row) if row else None
+
+    def create(self, account: Account) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO accounts (folded, name, password_hash, email, created_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    casefold(account.name),
+                    account.name,
+                    account.password_hash,
+                    account.email,
+                    account.created_ms,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise AccountExists(account.name) from None
+
+    def add_certfp(self, name: str, fingerprint: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO certfps (fingerprint, folded) VALUES (?, ?)",
+            (fingerprint.lower(), casefold(name)),
+        )
+
+    def remove_certfp(self, name: str, fingerprint: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM certfps WHERE fingerprint = ? AND folded = ?",
+            (fingerprint.lower(), casefold(name)),
+        )
+        return cursor.rowcount > 0
+
+    def certfps(self, name: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT fingerprint FROM certfps WHERE folded = ? ORDER BY fingerprint",
+            (casefold(name),),
+        )
+        return [str(r[0]) for r in rows]
+
+    def by_certfp(self, fingerprint: str) -> Account | None:
+        row = self._db.execute(
+            "SELECT folded FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
+        ).fetchone()
+        return self.get(row[0]) if row else None
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
