@@ -128,6 +128,8 @@ class Session:
         # Channels to join on the next welcome: the ones asked for, then the ones we were in.
         self._autojoin = list(channels)
         self._offered: set[str] = set()
+        # Channels the person joined with /join, to be shown when the server confirms.
+        self._requested: set[str] = set()
         self._nick_tries = 0
         self._pending: list[Intent] = []
         self._out: list[Message] = []
@@ -223,6 +225,7 @@ class Session:
                 updates = self._open(nick, focus=True)
                 return updates + (self._say(nick, text, False) if text else [])
             case Join(channel, key):
+                self._requested.add(casefold(channel))
                 self._send("JOIN", channel, *([key] if key else []))
             case Part(channel, reason):
                 self._send("PART", channel, *([reason] if reason else []))
@@ -476,7 +479,13 @@ class Session:
             self.user, self.host = user, host
             self.channels[key] = Channel(name)
             self._autojoin = [c for c in self._autojoin if casefold(c) != key]
-            updates += self._open(name, focus=True)
+            # Show a channel the person asked for, or the first one joined; a
+            # rejoin after a reconnect or a later autojoin leaves the view alone.
+            focus = key in self._requested or self.active == SERVER_BUFFER
+            self._requested.discard(key)
+            if focus:
+                self.active = name
+            updates += self._open(name, focus=focus)
             text = f"You joined {name}"
         else:
             text = f"{nick} ({user}@{host}) joined" if user else f"{nick} joined"

@@ -194,8 +194,8 @@ class ClientWindow:
         self.member_list = tk.Listbox(
             right, activestyle="none", borderwidth=0, highlightthickness=0, width=16
         )
-        self.member_list.configure(font="TkDefaultFont")
-        self.member_list.pack(fill="both", expand=True, padx=(0, 4))
+        self.member_list.configure(font="TkDefaultFont", selectbackground="#4a6fa5")
+        self.member_list.pack(fill="both", expand=True, padx=(8, 4))
         self.member_list.bind("<Double-Button-1>", self._on_member_double)
         panes.add(right, weight=0)
 

@@ -295,3 +295,15 @@ def test_ping_is_answered() -> None:
     session = welcomed()
     feed(session, "PING :abc")
     assert sent(session) == ["PONG abc"]
+
+
+def test_first_autojoined_channel_is_shown_and_later_ones_are_not() -> None:
+    session = Session("alice", channels=("#a", "#b"))
+    session.start(NOW)
+    feed(session, ":srv 001 alice :hi")
+    first = feed(session, ":alice!u@h JOIN #a")
+    second = feed(session, ":alice!u@h JOIN #b")
+    assert BufferOpened("#a", focus=True) in first
+    assert BufferOpened("#b", focus=False) in second
+    session.perform(Join("#c"), NOW)
+    assert BufferOpened("#c", focus=True) in feed(session, ":alice!u@h JOIN #c")
