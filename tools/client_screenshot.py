@@ -56,7 +56,9 @@ def main(out: Path) -> int:
     window = ClientWindow(root, settings, None, log_lines=False)
     window.connect(settings)
     pump(root, 1.0)
-    act(root, "bob", SetTopic("#team", "Release 1.0 on Friday 🚀 | notes: https://example.org/plan"))
+    act(
+        root, "bob", SetTopic("#team", "Release 1.0 on Friday 🚀 | notes: https://example.org/plan")
+    )
     act(root, "bob", Raw("MODE #team +v carol"))
     act(root, "bob", Say("#team", "morning all! ☕"))
     link = "https://docs.python.org/3/library/tkinter.html"
