@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Self
 
+from processes import stop_process
+
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 
 
 def find_ngircd() -> str | None:
@@ -80,10 +81,4 @@ class Ngircd:
         raise RuntimeError("ngircd did not start listening in time")
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(STOP_TIMEOUT)
+        stop_process(self._process)

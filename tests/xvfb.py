@@ -13,8 +13,9 @@ import subprocess
 import time
 from typing import Self
 
+from processes import stop_process
+
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 SCREEN = "1280x800x24"
 
 
@@ -61,10 +62,4 @@ class Xvfb:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(STOP_TIMEOUT)
+        stop_process(self._process)
