@@ -185,7 +185,7 @@ class Session:
         return out
 
     def info(self, buffer: str, text: str, now: datetime, error: bool = False) -> Line:
-        """A line of our own (connection news, help) for ``buffer``, counted like others."""
+        """A line of the client's own (connection news) for ``buffer``, or the server buffer."""
         self._now = now
         kind = LineKind.ERROR if error else LineKind.INFO
         return self._line(buffer if self._has_buffer(buffer) else SERVER_BUFFER, kind, text)

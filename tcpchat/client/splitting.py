@@ -46,14 +46,15 @@ def text_room(nick: str, user: str, host: str, command: str, target: str) -> int
 def split_text(text: str, room: int) -> list[str]:
     """``text`` as chunks of at most ``room`` UTF-8 bytes each, in order.
 
-    Line breaks start a new chunk; empty lines are dropped (IRC cannot send
+    Line breaks start a new chunk; blank lines are dropped (IRC cannot send
     an empty message). Joining the chunks with spaces and line breaks gives
     back the text's words unchanged.
     """
     room = max(room, MIN_ROOM)
     chunks: list[str] = []
     for line in text.splitlines():
-        chunks.extend(_split_line(line, room))
+        if line.strip():
+            chunks.extend(_split_line(line, room))
     return chunks
 
 
@@ -72,6 +73,6 @@ def _split_line(line: str, room: int) -> list[str]:
         else:
             out.append(data[:cut].decode())
             data = data[cut:]
-    if data.strip():
+    if data:
         out.append(data.decode())
     return out
