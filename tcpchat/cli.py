@@ -18,6 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tcpchat import __version__
+from tcpchat.client.settings import (
+    DEFAULT_CHANNEL,
+    Settings,
+    config_path,
+    load_settings,
+    suggest_nick,
+)
+from tcpchat.irc import is_channel, valid_nick
 from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerRunner, new_event_loop
@@ -77,6 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the chat server. Flags override the config file.",
     )
     _add_server_options(server)
+    client = commands.add_parser(
+        "client",
+        help="open the desktop chat client",
+        description="Open the chat window. Without flags it connects to the last server "
+        "used (first time: 127.0.0.1:9000), joins #lobby and asks for a nickname.",
+    )
+    client.add_argument("--host", help="server to connect to (default 127.0.0.1)")
+    client.add_argument("--port", type=_port, help="server port (default 9000)")
+    client.add_argument("--nick", help="nickname to use; skips the question")
+    client.add_argument(
+        "--channel",
+        action="append",
+        metavar="C",
+        help="channel to join (repeatable; default #lobby)",
+    )
+    client.add_argument("--password", help="connection password, if the server needs one")
+    client.add_argument(
+        "--quiet", "--no-log", action="store_true", help="do not copy the chat to the terminal"
+    )
     commands.add_parser(
         "hash-password",
         help="hash an operator password for the config file",
@@ -176,11 +203,35 @@ def run_hash_password() -> int:
     return 0
 
 
+def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
+    """The remembered settings with the flags laid over them."""
+    channels = tuple(c if is_channel(c) else f"#{c}" for c in args.channel or ())
+    return Settings(
+        host=args.host or saved.host,
+        port=args.port or saved.port,
+        nick=args.nick or saved.nick or suggest_nick(),
+        password=args.password or "",
+        channels=channels or saved.channels or (DEFAULT_CHANNEL,),
+    )
+
+
+def run_client(args: argparse.Namespace) -> int:
+    if args.nick is not None and not valid_nick(args.nick, 30):
+        raise ConfigError(f"{args.nick!r} is not a valid nickname: use letters, digits, - and _")
+    from tcpchat.gui.app import run_client as run_window  # Tk is loaded only for the client
+
+    path = config_path()
+    settings = client_settings(args, load_settings(path))
+    return run_window(settings, ask_for_nick=args.nick is None, config_file=path, quiet=args.quiet)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "server":
             return run_server(args)
+        if args.command == "client":
+            return run_client(args)
         return run_hash_password()
     except ConfigError as exc:
         print(f"tcpchat: {exc}", file=sys.stderr)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from ircclient import IrcClient
+from xvfb import Xvfb, find_xvfb
 
 from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits, Operator
 from tcpchat.server.listener import ServerThread
@@ -80,3 +82,19 @@ def server(make_server: Callable[..., RunningServer]) -> RunningServer:
 def tcpchat_server(server: RunningServer) -> RunningServer:
     """The server that end-to-end tests point real IRC clients at."""
     return server
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """A virtual X display for the GUI tests, set as DISPLAY; skips without Xvfb."""
+    executable = find_xvfb()
+    if executable is None:
+        pytest.skip("Xvfb is not installed (Debian package xvfb)")
+    with Xvfb(executable) as xvfb:
+        previous = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = xvfb.display
+        yield xvfb.display
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous

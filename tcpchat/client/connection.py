@@ -1,0 +1,241 @@
+"""The client's network side: one asyncio loop in one background thread.
+
+Theory of operation. :class:`ClientThread` owns a :class:`Session` and a
+socket. It reads bytes, cuts them into lines with the shared
+:class:`~tcpchat.irc.LineDecoder`, feeds the session and hands every update
+to ``sink`` (the GUI passes a thread-safe queue's ``put``). Intents from
+other threads arrive through :meth:`ClientThread.submit`, which only
+schedules work on the loop with ``call_soon_threadsafe``; nothing here
+ever touches Tk.
+
+When the link fails (refused, reset, closed, silent) the session is told,
+the person sees why, and the next attempt waits for a delay from
+:class:`~tcpchat.client.reconnect.Backoff`. A connection that gets no
+welcome in time was probably made to something that is not an IRC server,
+and is dropped with a line that says so. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final
+
+from tcpchat.client.intents import Intent, Quit
+from tcpchat.client.reconnect import Backoff
+from tcpchat.client.session import Session
+from tcpchat.client.settings import Settings
+from tcpchat.client.updates import SERVER_BUFFER, ConnState, Status, Update
+from tcpchat.irc import TOO_LONG, FormatError, LineDecoder, ProtocolError, decode, parse
+
+__all__ = ["ClientThread", "describe_error"]
+
+CONNECT_TIMEOUT: Final = 10.0
+"""Seconds for the TCP handshake; a host that does not answer is not worth more."""
+REGISTRATION_TIMEOUT: Final = 30.0
+"""Seconds from connecting to the welcome (001); servers use the same bound."""
+IDLE_BEFORE_PING: Final = 90.0
+"""Seconds of silence before we ask the server whether it is still there."""
+PING_TIMEOUT: Final = 30.0
+"""Seconds the server has to answer that PING before the link counts as dead."""
+STOP_TIMEOUT: Final = 5.0
+"""Seconds :meth:`ClientThread.stop` waits for QUIT to go out and the thread to end."""
+READ_SIZE: Final = 65536
+
+
+def describe_error(exc: BaseException, address: str) -> str:
+    """Why connecting to ``address`` failed, in words a person can act on."""
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"Could not connect to {address}: the connection was refused. "
+            "Is the server running, and is the port right?"
+        )
+    if isinstance(exc, TimeoutError):
+        return f"Could not connect to {address}: no answer within {CONNECT_TIMEOUT:.0f} seconds."
+    if isinstance(exc, socket.gaierror):
+        return f"Could not connect to {address}: no such host. Check the server name."
+    if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
+        return f"Could not connect to {address}: the network is unreachable."
+    return f"Could not connect to {address}: {exc}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClientThread:
+    """A session connected to one server from a background thread, reconnecting as needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Callable[[Update], None],
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
+        registration_timeout: float = REGISTRATION_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.session = Session(
+            settings.nick,
+            server=settings.address,
+            password=settings.password,
+            channels=settings.channels,
+        )
+        self._sink = sink
+        self._now = now
+        self._clock = clock
+        self._backoff = Backoff(rng or random.Random(), clock)
+        self._registration_timeout = registration_timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="tcpchat-client", daemon=True)
+        self._main: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------ any thread
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, intent: Intent) -> None:
+        """Hand an intent to the session; safe from any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            self._loop.call_soon_threadsafe(self._perform, intent)
+
+    def drop_link(self) -> None:
+        """Cut the connection as a network failure would, so it reconnects (for tests)."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._abort)
+
+    def stop(self, reason: str = "", timeout: float = STOP_TIMEOUT) -> None:
+        """Say QUIT, close the link and end the thread, waiting at most ``timeout``."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._shutdown, reason)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------ loop thread
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._main = self._loop.create_task(self._connect_forever())
+        try:
+            self._loop.run_until_complete(self._main)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    def _emit(self, updates: list[Update]) -> None:
+        for update in updates:
+            self._sink(update)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self._emit([self.session.info(SERVER_BUFFER, text, self._now(), error)])
+
+    async def _connect_forever(self) -> None:
+        address = self.settings.address
+        while not self._stopping:
+            self._emit([Status(ConnState.CONNECTING, address, self.session.nick)])
+            self._say(f"Connecting to {address}…")
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.settings.host, self.settings.port),
+                    CONNECT_TIMEOUT,
+                )
+            except (OSError, TimeoutError) as exc:
+                self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
+                self._say(describe_error(exc, address), error=True)
+            else:
+                self._backoff.connected()
+                self._writer = writer
+                self._emit(self.session.start(self._now()))
+                self._flush()
+                reason = await self._read_until_lost(reader)
+                self._writer = None
+                writer.close()
+                if self._stopping:
+                    return
+                self._emit(self.session.connection_lost(reason, self._now()))
+            delay = self._backoff.next_delay()
+            self._say(f"Trying again in {delay:.1f} seconds.")
+            await asyncio.sleep(delay)
+
+    async def _read_until_lost(self, reader: asyncio.StreamReader) -> str:
+        """Feed the session until the link fails; return why, in words."""
+        decoder = LineDecoder()
+        welcome_by = self._clock() + self._registration_timeout
+        pinged = False
+        while True:
+            if self.session.registered:
+                wait = PING_TIMEOUT if pinged else IDLE_BEFORE_PING
+            else:
+                wait = max(0.0, welcome_by - self._clock())
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+            except TimeoutError:
+                if not self.session.registered:
+                    return (
+                        "the server did not welcome us in time. "
+                        "Is it an IRC server, and is the port right?"
+                    )
+                if pinged:
+                    return "the server stopped answering"
+                pinged = True
+                self._write_line(b"PING :tcpchat\r\n")
+                continue
+            except OSError as exc:
+                return exc.strerror or str(exc)
+            if not data:
+                return "the server closed the connection"
+            pinged = False
+            for raw in decoder.feed(data):
+                if raw == TOO_LONG:
+                    continue
+                try:
+                    msg = parse(decode(raw))
+                except ProtocolError:
+                    continue
+                self._emit(self.session.receive(msg, self._now()))
+            self._flush()
+
+    def _perform(self, intent: Intent) -> None:
+        self._emit(self.session.perform(intent, self._now()))
+        self._flush()
+
+    def _flush(self) -> None:
+        for msg in self.session.take_outgoing():
+            try:
+                line = msg.to_bytes()
+            except FormatError as exc:
+                self._say(f"Cannot send that: {exc}", error=True)
+                continue
+            self._write_line(line)
+
+    def _write_line(self, line: bytes) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(line)
+
+    def _abort(self) -> None:
+        if self._writer is not None:
+            transport = self._writer.transport
+            transport.abort()
+
+    def _shutdown(self, reason: str) -> None:
+        self._stopping = True
+        if self.session.registered:
+            self._perform(Quit(reason))
+        if self._writer is not None:
+            self._writer.close()
+        if self._main is not None:
+            # Give QUIT a moment to leave, then end the reading or the waiting.
+            self._loop.call_later(0.2, self._main.cancel)

@@ -1,0 +1,131 @@
+"""What a person asks the client to do: the vocabulary from the front end to the session.
+
+The input line (:mod:`tcpchat.client.commands`) and the window's menus build
+these; :meth:`tcpchat.client.session.Session.perform` turns them into IRC
+messages. Intents are frozen so they can cross threads as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Away",
+    "ChangeNick",
+    "CloseBuffer",
+    "Focus",
+    "Intent",
+    "Join",
+    "Kick",
+    "OpenQuery",
+    "Part",
+    "Quit",
+    "Raw",
+    "Say",
+    "SetTopic",
+    "Whois",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Send text to a channel or nick; ``action`` makes it a ``/me``."""
+
+    target: str
+    text: str
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    channel: str
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    channel: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenQuery:
+    """Open a private chat with ``nick`` (and say ``text`` there, if any)."""
+
+    nick: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseBuffer:
+    """Close a conversation: part a channel, forget a private chat."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNick:
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set a channel's topic, or ask for it when ``text`` is None."""
+
+    channel: str
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """Mark ourselves away with a reason, or back when ``reason`` is empty."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    channel: str
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A line sent as it is (``/quote``), for commands the client has no words for."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The person is now looking at ``buffer``: its unread count goes to zero."""
+
+    buffer: str
+
+
+Intent = (
+    Say
+    | Join
+    | Part
+    | OpenQuery
+    | CloseBuffer
+    | ChangeNick
+    | SetTopic
+    | Away
+    | Whois
+    | Kick
+    | Quit
+    | Raw
+    | Focus
+)

@@ -1,0 +1,717 @@
+"""The client session: IRC messages and user intents in, updates and messages out.
+
+Theory of operation. The session knows no sockets and no clock. The
+connection feeds it each parsed :class:`~tcpchat.irc.Message` with
+:meth:`Session.receive`, and each person's wish with :meth:`Session.perform`;
+both return the :mod:`~tcpchat.client.updates` a front end draws, and leave
+the messages to send in an outbox that :meth:`Session.take_outgoing` empties.
+The current time comes in as an argument, so tests choose it; a
+``server-time`` tag, when the server sends one, wins over it.
+
+One session outlives its connections: :meth:`Session.start` begins a new
+one (capability negotiation, ``NICK``, ``USER``) and keeps the channels and
+buffers, so that on ``001`` the channels are joined again and what was
+typed while offline is sent. Handlers are found in a table by command, as
+in the server; numerics without a handler are shown as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from tcpchat import __version__
+from tcpchat.client.intents import (
+    Away,
+    ChangeNick,
+    CloseBuffer,
+    Focus,
+    Intent,
+    Join,
+    Kick,
+    OpenQuery,
+    Part,
+    Quit,
+    Raw,
+    Say,
+    SetTopic,
+    Whois,
+)
+from tcpchat.client.splitting import split_text, text_room
+from tcpchat.client.state import Channel, ServerRules, split_hostmask
+from tcpchat.client.updates import (
+    SERVER_BUFFER,
+    BufferClosed,
+    BufferOpened,
+    BufferRenamed,
+    BufferState,
+    ConnState,
+    Line,
+    LineKind,
+    Members,
+    Status,
+    Topic,
+    Update,
+)
+from tcpchat.irc import Message, ProtocolError, casefold, is_channel, parse
+from tcpchat.irc import numerics as n
+
+__all__ = ["WANTED_CAPS", "Session"]
+
+WANTED_CAPS: Final = frozenset(
+    {"server-time", "message-tags", "echo-message", "multi-prefix", "away-notify", "extended-join"}
+)
+"""IRCv3 capabilities requested when the server offers them."""
+
+MAX_PENDING: Final = 200
+"""Intents kept while offline; past this the oldest go, so memory stays bounded."""
+
+# The length every server accepts (RFC 2812 section 1.2.1), for alternative nicks.
+_SAFE_NICKLEN: Final = 9
+_CTCP: Final = "\x01"
+# Characters that may be part of a nick: a mention must not be inside a longer name.
+_NICK_CHARS: Final = r"A-Za-z0-9\[\]\\`_^{|}\-"
+# Numerics that only confirm or end a reply; drawing them would be noise.
+_SILENT: Final = frozenset(
+    {
+        n.RPL_MYINFO,
+        n.RPL_LOCALUSERS,
+        n.RPL_GLOBALUSERS,
+        n.RPL_ENDOFWHOIS,
+        n.RPL_ENDOFWHO,
+        n.RPL_TOPICWHOTIME,
+        n.RPL_CREATIONTIME,
+    }
+)
+# Counted as unread: conversation, not comings and goings.
+_COUNTED: Final = frozenset({LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE})
+
+
+@dataclass(slots=True)
+class _Buffer:
+    name: str
+    unread: int = 0
+    mention: bool = False
+
+
+class Session:
+    """One person's IRC session, across reconnections."""
+
+    def __init__(
+        self,
+        nick: str,
+        *,
+        server: str = "",
+        password: str = "",
+        username: str = "tcpchat",
+        realname: str = "tcpchat user",
+        channels: tuple[str, ...] = (),
+    ) -> None:
+        self.server = server
+        self.password = password
+        self.username = username
+        self.realname = realname
+        self.wanted_nick = nick
+        self.nick = nick
+        # Learnt from our own JOIN, for the room a split message may take.
+        self.user = ""
+        self.host = ""
+        self.registered = False
+        self.caps: set[str] = set()
+        self.rules = ServerRules()
+        self.channels: dict[str, Channel] = {}
+        self.active = SERVER_BUFFER
+        self._buffers: dict[str, _Buffer] = {SERVER_BUFFER: _Buffer(SERVER_BUFFER)}
+        # Channels to join on the next welcome: the ones asked for, then the ones we were in.
+        self._autojoin = list(channels)
+        self._offered: set[str] = set()
+        # Channels the person joined with /join, to be shown when the server confirms.
+        self._requested: set[str] = set()
+        self._nick_tries = 0
+        self._pending: list[Intent] = []
+        self._out: list[Message] = []
+        self._now = datetime.min
+
+    # ------------------------------------------------------------------ I/O side
+
+    def start(self, now: datetime) -> list[Update]:
+        """A new connection is up: begin registration, forgetting the old link."""
+        self._now = now
+        self.registered = False
+        self.caps = set()
+        self._offered = set()
+        self.rules = ServerRules()
+        self.nick = self.wanted_nick
+        self._nick_tries = 0
+        self._autojoin = self._rejoin_list()
+        self.channels = {}
+        self._send("CAP", "LS", "302")
+        if self.password:
+            self._send("PASS", self.password)
+        self._send("NICK", self.nick)
+        self._send("USER", self.username, "0", "*", self.realname)
+        return [Status(ConnState.CONNECTING, self.server, self.nick)]
+
+    def connection_lost(self, reason: str, now: datetime) -> list[Update]:
+        """The link is gone: say so in every conversation, and keep what to rejoin."""
+        self._now = now
+        self._autojoin = self._rejoin_list()
+        self.registered = False
+        updates: list[Update] = [Status(ConnState.DISCONNECTED, self.server, self.nick)]
+        for channel in self.channels.values():
+            channel.members.clear()
+            updates.append(Members(channel.name, ()))
+        self.channels = {}
+        for buffer in self._buffers.values():
+            updates.append(self._line(buffer.name, LineKind.ERROR, f"Disconnected: {reason}"))
+        return updates
+
+    def receive(self, msg: Message, now: datetime) -> list[Update]:
+        """Take in one message from the server."""
+        self._now = now
+        handler = _HANDLERS.get(msg.command)
+        if handler is not None:
+            return handler(self, msg)
+        if msg.command.isdigit():
+            return self._numeric(msg)
+        return []
+
+    def take_outgoing(self) -> list[Message]:
+        """The messages to send, in order; the outbox is empty afterwards."""
+        out, self._out = self._out, []
+        return out
+
+    def info(self, buffer: str, text: str, now: datetime, error: bool = False) -> Line:
+        """A line of the client's own (connection news) for ``buffer``, or the server buffer."""
+        self._now = now
+        kind = LineKind.ERROR if error else LineKind.INFO
+        return self._line(buffer if self._has_buffer(buffer) else SERVER_BUFFER, kind, text)
+
+    # -------------------------------------------------------------- user side
+
+    def perform(self, intent: Intent, now: datetime) -> list[Update]:
+        """Carry out what the person asked; while offline, keep it for the next welcome."""
+        self._now = now
+        if isinstance(intent, Focus):
+            return self._focus(intent.buffer)
+        if isinstance(intent, CloseBuffer):
+            return self._close(intent.name)
+        if isinstance(intent, ChangeNick) and not self.registered:
+            self.wanted_nick = intent.nick
+            return [self._line(self.active, LineKind.INFO, f"You will be {intent.nick}")]
+        if not self.registered:
+            if isinstance(intent, Quit):
+                return []
+            if len(self._pending) >= MAX_PENDING:
+                del self._pending[0]
+            self._pending.append(intent)
+            return [
+                self._line(
+                    self.active,
+                    LineKind.INFO,
+                    "Not connected: this will be sent when the connection is back.",
+                )
+            ]
+        return self._do(intent)
+
+    def _do(self, intent: Intent) -> list[Update]:
+        match intent:
+            case Say(target, text, action):
+                return self._say(target, text, action)
+            case OpenQuery(nick, text):
+                updates = self._open(nick, focus=True)
+                return updates + (self._say(nick, text, False) if text else [])
+            case Join(channel, key):
+                self._requested.add(casefold(channel))
+                self._send("JOIN", channel, *([key] if key else []))
+            case Part(channel, reason):
+                self._send("PART", channel, *([reason] if reason else []))
+            case ChangeNick(nick):
+                self.wanted_nick = nick
+                self._send("NICK", nick)
+            case SetTopic(channel, text):
+                self._send("TOPIC", channel, *([] if text is None else [text]))
+            case Away(reason):
+                self._send("AWAY", *([reason] if reason else []))
+            case Whois(nick):
+                self._send("WHOIS", nick)
+            case Kick(channel, nick, reason):
+                self._send("KICK", channel, nick, *([reason] if reason else []))
+            case Quit(reason):
+                self._send("QUIT", reason or "Leaving")
+            case Raw(line):
+                try:
+                    self._out.append(parse(line))
+                except ProtocolError:
+                    return [self._line(self.active, LineKind.ERROR, f"Not an IRC line: {line}")]
+        return []
+
+    def _say(self, target: str, text: str, action: bool) -> list[Update]:
+        updates = [] if is_channel(target) else self._open(target, focus=False)
+        room = text_room(self.nick, self.user, self.host, "PRIVMSG", target)
+        if action:
+            room -= len(f"{_CTCP}ACTION {_CTCP}")
+        for chunk in split_text(text, room):
+            self._send("PRIVMSG", target, f"{_CTCP}ACTION {chunk}{_CTCP}" if action else chunk)
+            if "echo-message" not in self.caps:
+                kind = LineKind.ACTION if action else LineKind.MESSAGE
+                buffer = self._buffer_name(target)
+                updates.append(self._line(buffer, kind, chunk, nick=self.nick, own=True))
+        return updates
+
+    def _focus(self, name: str) -> list[Update]:
+        buffer = self._buffers.get(casefold(name))
+        if buffer is None:
+            return []
+        self.active = buffer.name
+        buffer.unread, buffer.mention = 0, False
+        return [BufferState(buffer.name, 0, False)]
+
+    def _close(self, name: str) -> list[Update]:
+        key = casefold(name)
+        if key == SERVER_BUFFER or key not in self._buffers:
+            return []
+        if key in self.channels and self.registered:
+            self._send("PART", self.channels[key].name)
+            return []  # the server's PART closes it
+        return self._drop_buffer(name)
+
+    # ------------------------------------------------------------ buffers, lines
+
+    def _has_buffer(self, name: str) -> bool:
+        return casefold(name) in self._buffers
+
+    def _buffer_name(self, name: str) -> str:
+        buffer = self._buffers.get(casefold(name))
+        return buffer.name if buffer is not None else name
+
+    def _open(self, name: str, focus: bool) -> list[Update]:
+        if self._has_buffer(name):
+            return [BufferOpened(self._buffer_name(name), focus)] if focus else []
+        self._buffers[casefold(name)] = _Buffer(name)
+        return [BufferOpened(name, focus)]
+
+    def _drop_buffer(self, name: str) -> list[Update]:
+        buffer = self._buffers.pop(casefold(name), None)
+        if buffer is None:
+            return []
+        if casefold(self.active) == casefold(name):
+            self.active = SERVER_BUFFER
+        return [BufferClosed(buffer.name)]
+
+    def _line(
+        self,
+        buffer: str,
+        kind: LineKind,
+        text: str,
+        nick: str = "",
+        own: bool = False,
+        mention: bool = False,
+        time: datetime | None = None,
+    ) -> Line:
+        return Line(self._buffer_name(buffer), kind, text, time or self._now, nick, own, mention)
+
+    def _count(self, line: Line) -> list[Update]:
+        """The line, and the unread state it changes when its buffer is not in view."""
+        buffer = self._buffers.get(casefold(line.buffer))
+        if buffer is None or buffer.name == self.active or line.kind not in _COUNTED or line.own:
+            return [line]
+        buffer.unread += 1
+        buffer.mention = buffer.mention or line.mention
+        return [line, BufferState(buffer.name, buffer.unread, buffer.mention)]
+
+    def _mentions(self, text: str) -> bool:
+        pattern = rf"(?<![{_NICK_CHARS}]){re.escape(casefold(self.nick))}(?![{_NICK_CHARS}])"
+        return re.search(pattern, casefold(text)) is not None
+
+    def _send(self, command: str, *params: str) -> None:
+        self._out.append(Message(command, params))
+
+    def _is_me(self, nick: str) -> bool:
+        return casefold(nick) == casefold(self.nick)
+
+    def _time(self, msg: Message) -> datetime:
+        stamp = msg.tags.get("time")
+        if stamp and "server-time" in self.caps:
+            try:
+                return datetime.fromisoformat(stamp)
+            except ValueError:
+                pass
+        return self._now
+
+    def _rejoin_list(self) -> list[str]:
+        names = [c.name for c in self.channels.values()]
+        folded = {casefold(name) for name in names}
+        return names + [c for c in self._autojoin if casefold(c) not in folded]
+
+    # ---------------------------------------------------------- registration
+
+    def _on_cap(self, msg: Message) -> list[Update]:
+        sub = msg.params[1].upper() if len(msg.params) > 1 else ""
+        if sub == "LS":
+            # A "*" before the list means more LS lines follow (CAP LS 302).
+            more = len(msg.params) > 3 and msg.params[2] == "*"
+            self._offered |= {cap.partition("=")[0] for cap in msg.params[-1].split()}
+            if not more and not self.registered:
+                wanted = sorted(WANTED_CAPS & self._offered)
+                if wanted:
+                    self._send("CAP", "REQ", " ".join(wanted))
+                else:
+                    self._send("CAP", "END")
+        elif sub == "ACK":
+            self.caps |= {c for c in msg.params[-1].split() if not c.startswith("-")}
+            self.caps -= {c[1:] for c in msg.params[-1].split() if c.startswith("-")}
+            if not self.registered:
+                self._send("CAP", "END")
+        elif sub == "NAK" and not self.registered:
+            self._send("CAP", "END")
+        elif sub == "DEL":
+            self.caps -= set(msg.params[-1].split())
+        return []
+
+    def _on_welcome(self, msg: Message) -> list[Update]:
+        self.registered = True
+        self.nick = msg.params[0]
+        updates: list[Update] = [
+            Status(ConnState.CONNECTED, self.server, self.nick),
+            self._line(SERVER_BUFFER, LineKind.INFO, msg.params[-1]),
+        ]
+        if self._autojoin:
+            self._send("JOIN", ",".join(self._autojoin))
+            text = f"Joining {', '.join(self._autojoin)}"
+            updates.append(self._line(SERVER_BUFFER, LineKind.INFO, text))
+        pending, self._pending = self._pending, []
+        for intent in pending:
+            updates += self._do(intent)
+        return updates
+
+    def _on_isupport(self, msg: Message) -> list[Update]:
+        self.rules.apply(list(msg.params[1:-1]))
+        return []
+
+    def _on_nick_unusable(self, msg: Message) -> list[Update]:
+        wanted = msg.params[1] if len(msg.params) > 2 else self.nick
+        if self.registered:
+            text = f"Cannot use the nick {wanted}: {msg.params[-1]}"
+            return [self._line(self.active, LineKind.ERROR, text)]
+        self._nick_tries += 1
+        if msg.command == n.ERR_NICKNAMEINUSE:
+            suffix = "_" if self._nick_tries == 1 else str(self._nick_tries)
+            base = self.wanted_nick[: _SAFE_NICKLEN - len(suffix)]
+            self.nick = base + suffix
+        else:  # erroneous nick: no variation of it will do
+            self.nick = f"guest{self._nick_tries}"
+        self._send("NICK", self.nick)
+        text = f"The nick {wanted} cannot be used ({msg.params[-1]}); trying {self.nick}"
+        return [self._line(SERVER_BUFFER, LineKind.ERROR, text)]
+
+    def _on_ping(self, msg: Message) -> list[Update]:
+        self._send("PONG", *msg.params)
+        return []
+
+    def _on_error(self, msg: Message) -> list[Update]:
+        reason = msg.params[-1] if msg.params else "no reason given"
+        return [self._line(SERVER_BUFFER, LineKind.ERROR, f"The server closed the link: {reason}")]
+
+    # ------------------------------------------------------------- messages
+
+    def _on_privmsg(self, msg: Message) -> list[Update]:
+        if len(msg.params) < 2 or msg.source is None:
+            return []
+        nick = split_hostmask(msg.source)[0]
+        target, text = msg.params[0], msg.params[1]
+        own = self._is_me(nick)
+        if is_channel(target):
+            buffer, updates = target, []
+        else:
+            buffer = target if own else nick
+            updates = self._open(buffer, focus=False)
+        kind = LineKind.MESSAGE
+        if text.startswith(_CTCP):
+            command, _, text = text.strip(_CTCP).partition(" ")
+            if command.upper() != "ACTION":
+                return updates + self._ctcp_request(nick, command.upper(), text, own)
+            kind = LineKind.ACTION
+        mention = not own and self._mentions(text)
+        line = self._line(buffer, kind, text, nick, own, mention, self._time(msg))
+        return updates + self._count(line)
+
+    def _ctcp_request(self, nick: str, command: str, arg: str, own: bool) -> list[Update]:
+        # Answer the two queries every client answers (VERSION, PING); show the rest.
+        if own:
+            return []
+        if command == "VERSION":
+            self._send("NOTICE", nick, f"{_CTCP}VERSION tcpchat {__version__}{_CTCP}")
+        elif command == "PING":
+            self._send("NOTICE", nick, f"{_CTCP}PING {arg}{_CTCP}")
+        text = f"{nick} sent a CTCP {command} request"
+        return [self._line(SERVER_BUFFER, LineKind.INFO, text)]
+
+    def _on_notice(self, msg: Message) -> list[Update]:
+        if len(msg.params) < 2:
+            return []
+        source = msg.source or self.server
+        nick = split_hostmask(source)[0]
+        target, text = msg.params[0], msg.params[1].strip(_CTCP)
+        if "!" not in source or not self.registered:
+            buffer = SERVER_BUFFER
+        elif is_channel(target):
+            buffer = target
+        else:
+            buffer = nick if self._has_buffer(nick) else self.active
+        own = self._is_me(nick)
+        line = self._line(buffer, LineKind.NOTICE, text, nick, own, time=self._time(msg))
+        return self._count(line)
+
+    # ------------------------------------------------------------- channels
+
+    def _on_join(self, msg: Message) -> list[Update]:
+        if not msg.params or msg.source is None:
+            return []
+        nick, user, host = split_hostmask(msg.source)
+        name = msg.params[0]
+        key = casefold(name)
+        updates: list[Update] = []
+        if self._is_me(nick):
+            self.user, self.host = user, host
+            self.channels[key] = Channel(name)
+            self._autojoin = [c for c in self._autojoin if casefold(c) != key]
+            # Show a channel the person asked for, or the first one joined; a
+            # rejoin after a reconnect or a later autojoin leaves the view alone.
+            focus = key in self._requested or self.active == SERVER_BUFFER
+            self._requested.discard(key)
+            if focus:
+                self.active = name
+            updates += self._open(name, focus=focus)
+            text = f"You joined {name}"
+        else:
+            text = f"{nick} ({user}@{host}) joined" if user else f"{nick} joined"
+        channel = self.channels.get(key)
+        if channel is None:
+            return []
+        channel.add(nick)
+        updates.append(self._line(name, LineKind.JOIN, text, nick, time=self._time(msg)))
+        updates.append(Members(channel.name, channel.display_names(self.rules)))
+        return updates
+
+    def _on_part(self, msg: Message) -> list[Update]:
+        if not msg.params or msg.source is None:
+            return []
+        nick = split_hostmask(msg.source)[0]
+        channel = self.channels.get(casefold(msg.params[0]))
+        if channel is None:
+            return []
+        if self._is_me(nick):
+            del self.channels[casefold(channel.name)]
+            return self._drop_buffer(channel.name)
+        channel.remove(nick)
+        reason = f" ({msg.params[1]})" if len(msg.params) > 1 and msg.params[1] else ""
+        return [
+            self._line(channel.name, LineKind.PART, f"{nick} left{reason}", nick),
+            Members(channel.name, channel.display_names(self.rules)),
+        ]
+
+    def _on_kick(self, msg: Message) -> list[Update]:
+        if len(msg.params) < 2 or msg.source is None:
+            return []
+        by = split_hostmask(msg.source)[0]
+        channel = self.channels.get(casefold(msg.params[0]))
+        if channel is None:
+            return []
+        victim = msg.params[1]
+        reason = f" ({msg.params[2]})" if len(msg.params) > 2 and msg.params[2] else ""
+        if self._is_me(victim):
+            del self.channels[casefold(channel.name)]
+            text = (
+                f"You were kicked from {channel.name} by {by}{reason}. "
+                f"Type /join {channel.name} to go back."
+            )
+            return [
+                self._line(channel.name, LineKind.ERROR, text, by),
+                Members(channel.name, ()),
+            ]
+        channel.remove(victim)
+        return [
+            self._line(channel.name, LineKind.KICK, f"{by} kicked {victim}{reason}", by),
+            Members(channel.name, channel.display_names(self.rules)),
+        ]
+
+    def _on_quit(self, msg: Message) -> list[Update]:
+        if msg.source is None:
+            return []
+        nick = split_hostmask(msg.source)[0]
+        reason = f" ({msg.params[0]})" if msg.params and msg.params[0] else ""
+        updates: list[Update] = []
+        for channel in self.channels.values():
+            if channel.remove(nick):
+                updates.append(
+                    self._line(channel.name, LineKind.QUIT, f"{nick} quit{reason}", nick)
+                )
+                updates.append(Members(channel.name, channel.display_names(self.rules)))
+        if self._has_buffer(nick):
+            updates.append(self._line(nick, LineKind.QUIT, f"{nick} quit{reason}", nick))
+        return updates
+
+    def _on_nick(self, msg: Message) -> list[Update]:
+        if not msg.params or msg.source is None:
+            return []
+        old, new = split_hostmask(msg.source)[0], msg.params[0]
+        updates: list[Update] = []
+        if self._is_me(old):
+            self.nick = self.wanted_nick = new
+            updates.append(Status(ConnState.CONNECTED, self.server, new))
+            updates.append(self._line(SERVER_BUFFER, LineKind.NICK, f"You are now {new}", new))
+        for channel in self.channels.values():
+            if channel.rename(old, new):
+                updates.append(self._line(channel.name, LineKind.NICK, f"{old} is now {new}", new))
+                updates.append(Members(channel.name, channel.display_names(self.rules)))
+        buffer = self._buffers.get(casefold(old))
+        if buffer is not None and casefold(old) != SERVER_BUFFER:
+            del self._buffers[casefold(old)]
+            buffer.name = new
+            self._buffers[casefold(new)] = buffer
+            if casefold(self.active) == casefold(old):
+                self.active = new
+            updates.append(BufferRenamed(old, new))
+            updates.append(self._line(new, LineKind.NICK, f"{old} is now {new}", new))
+        return updates
+
+    def _on_topic(self, msg: Message) -> list[Update]:
+        if len(msg.params) < 2:
+            return []
+        by = split_hostmask(msg.source or "")[0]
+        channel = self.channels.get(casefold(msg.params[0]))
+        if channel is None:
+            return []
+        channel.topic = msg.params[1]
+        text = (
+            f"{by} changed the topic to: {channel.topic}"
+            if channel.topic
+            else f"{by} cleared the topic"
+        )
+        return [
+            Topic(channel.name, channel.topic),
+            self._line(channel.name, LineKind.TOPIC, text, by, time=self._time(msg)),
+        ]
+
+    def _on_topic_reply(self, msg: Message) -> list[Update]:
+        # 332 RPL_TOPIC <client> <channel> :<topic>; 331 RPL_NOTOPIC <client> <channel> :...
+        if len(msg.params) < 3:
+            return []
+        channel = self.channels.get(casefold(msg.params[1]))
+        topic = msg.params[2] if msg.command == n.RPL_TOPIC else ""
+        if channel is None:
+            return [self._line(self.active, LineKind.INFO, f"Topic of {msg.params[1]}: {topic}")]
+        channel.topic = topic
+        text = f"Topic: {topic}" if topic else "No topic is set"
+        return [Topic(channel.name, topic), self._line(channel.name, LineKind.TOPIC, text)]
+
+    def _on_names(self, msg: Message) -> list[Update]:
+        # 353 RPL_NAMREPLY <client> <symbol> <channel> :[prefix]<nick>{ [prefix]<nick>}
+        if len(msg.params) < 4:
+            return []
+        channel = self.channels.get(casefold(msg.params[2]))
+        if channel is None:  # a /names for a channel we are not in: show it as text
+            return [self._line(self.active, LineKind.INFO, " ".join(msg.params[2:]))]
+        for entry in msg.params[3].split():
+            symbols, nick = self.rules.split_prefixes(entry)
+            channel.gather_name(nick, symbols)
+        return []
+
+    def _on_names_end(self, msg: Message) -> list[Update]:
+        # 366 RPL_ENDOFNAMES <client> <channel> :End of /NAMES list
+        channel = self.channels.get(casefold(msg.params[1])) if len(msg.params) > 1 else None
+        if channel is None:
+            return []
+        channel.finish_names()
+        return [Members(channel.name, channel.display_names(self.rules))]
+
+    def _on_mode(self, msg: Message) -> list[Update]:
+        if len(msg.params) < 2:
+            return []
+        by = split_hostmask(msg.source or "")[0]
+        target = msg.params[0]
+        change = " ".join(msg.params[1:])
+        channel = self.channels.get(casefold(target))
+        if channel is None:
+            text = f"Your modes are now {change}" if self._is_me(target) else f"{target}: {change}"
+            return [self._line(SERVER_BUFFER, LineKind.MODE, text)]
+        args = list(msg.params[2:])
+        adding = True
+        for mode in msg.params[1]:
+            if mode in "+-":
+                adding = mode == "+"
+                continue
+            arg = args.pop(0) if self.rules.takes_param(mode, adding) and args else ""
+            if mode in self.rules.prefix_modes and arg:
+                symbol = self.rules.prefix_symbols[self.rules.prefix_modes.index(mode)]
+                channel.set_prefix(arg, symbol, adding, self.rules)
+        return [
+            self._line(channel.name, LineKind.MODE, f"{by} sets mode {change}", by),
+            Members(channel.name, channel.display_names(self.rules)),
+        ]
+
+    # ------------------------------------------------------------- replies
+
+    def _numeric(self, msg: Message) -> list[Update]:
+        if msg.command in _SILENT:
+            return []
+        params = msg.params[1:]  # the first is our nick
+        formatter = _REPLIES.get(msg.command)
+        text = formatter(params) if formatter is not None else " ".join(params)
+        if msg.command[0] in "45":
+            return [self._line(self.active, LineKind.ERROR, text)]
+        buffer = self.active if msg.command in _REPLIES else SERVER_BUFFER
+        return [self._line(buffer, LineKind.INFO, text)]
+
+
+def _whois_user(p: tuple[str, ...]) -> str:
+    return f"{p[0]} is {p[1]}@{p[2]} ({p[-1]})" if len(p) >= 4 else " ".join(p)
+
+
+def _with_nick(verb: str) -> Callable[[tuple[str, ...]], str]:
+    def fmt(p: tuple[str, ...]) -> str:
+        return f"{p[0]} {verb} {' '.join(p[1:])}" if p else verb
+
+    return fmt
+
+
+_REPLIES: Final[dict[str, Callable[[tuple[str, ...]], str]]] = {
+    n.RPL_WHOISUSER: _whois_user,
+    n.RPL_WHOISSERVER: _with_nick("is connected to"),
+    n.RPL_WHOISCHANNELS: _with_nick("is in"),
+    n.RPL_WHOISIDLE: lambda p: f"{p[0]} has been idle {p[1]} seconds" if len(p) > 1 else "",
+    n.RPL_WHOISOPERATOR: lambda p: f"{p[0]} is an IRC operator" if p else "",
+    n.RPL_WHOISACCOUNT: lambda p: f"{p[0]} is logged in as {p[1]}" if len(p) > 1 else "",
+    n.RPL_AWAY: lambda p: f"{p[0]} is away: {p[-1]}" if p else "",
+    n.RPL_UNAWAY: lambda p: "You are no longer marked as away",
+    n.RPL_NOWAWAY: lambda p: "You are now marked as away",
+}
+"""Replies worth reading as sentences; they go to the conversation in view."""
+
+
+_HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
+    "CAP": Session._on_cap,
+    n.RPL_WELCOME: Session._on_welcome,
+    n.RPL_ISUPPORT: Session._on_isupport,
+    n.ERR_NICKNAMEINUSE: Session._on_nick_unusable,
+    n.ERR_ERRONEUSNICKNAME: Session._on_nick_unusable,
+    "PING": Session._on_ping,
+    "ERROR": Session._on_error,
+    "PRIVMSG": Session._on_privmsg,
+    "NOTICE": Session._on_notice,
+    "JOIN": Session._on_join,
+    "PART": Session._on_part,
+    "KICK": Session._on_kick,
+    "QUIT": Session._on_quit,
+    "NICK": Session._on_nick,
+    "TOPIC": Session._on_topic,
+    n.RPL_TOPIC: Session._on_topic_reply,
+    n.RPL_NOTOPIC: Session._on_topic_reply,
+    n.RPL_NAMREPLY: Session._on_names,
+    n.RPL_ENDOFNAMES: Session._on_names_end,
+    "MODE": Session._on_mode,
+}

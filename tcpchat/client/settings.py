@@ -1,0 +1,123 @@
+"""Where to connect and as whom, remembered between runs.
+
+Settings live in ``$XDG_CONFIG_HOME/tcpchat/client.json`` (or
+``~/.config/tcpchat/client.json``), following the XDG base directory
+specification. The file carries a version and an unknown one is ignored
+rather than misread. The connection password is never written to disk:
+a file in a home directory is no place for a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+from tcpchat.irc import casefold, valid_channel, valid_nick
+
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Settings",
+    "config_path",
+    "load_settings",
+    "save_settings",
+    "suggest_nick",
+]
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 9000
+DEFAULT_CHANNEL: Final = "#lobby"
+FILE_VERSION: Final = 1
+# RFC 2812 allows only 9 characters; every server accepts at least that.
+SAFE_NICKLEN: Final = 9
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One server to connect to, and how to present ourselves there."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    nick: str = ""
+    password: str = ""
+    channels: tuple[str, ...] = (DEFAULT_CHANNEL,)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The settings file, by the XDG rules, for ``env`` (default: this process's)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "tcpchat" / "client.json"
+
+
+def suggest_nick(login: str | None = None) -> str:
+    """A nickname to offer: the login name when it is a valid nick, else ``guest``."""
+    if login is None:
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):
+            login = ""
+    nick = "".join(c for c in login if c.isascii() and (c.isalnum() or c in "-_"))
+    nick = nick[:SAFE_NICKLEN]
+    return nick if valid_nick(nick, SAFE_NICKLEN) else "guest"
+
+
+def load_settings(path: Path) -> Settings:
+    """The settings saved at ``path``, or the defaults when there are none usable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(data, dict) or data.get("version") != FILE_VERSION:
+        return Settings()
+    settings = Settings()
+    host, port, nick = data.get("host"), data.get("port"), data.get("nick")
+    channels = data.get("channels")
+    if isinstance(host, str) and host:
+        settings = replace(settings, host=host)
+    if isinstance(port, int) and 0 < port < 65536:
+        settings = replace(settings, port=port)
+    if isinstance(nick, str):
+        settings = replace(settings, nick=nick)
+    if isinstance(channels, list):
+        names = tuple(c for c in channels if isinstance(c, str) and valid_channel(c, 200))
+        settings = replace(settings, channels=_unique(names))
+    return settings
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Write ``settings`` to ``path`` (without the password), atomically."""
+    data = {
+        "version": FILE_VERSION,
+        "host": settings.host,
+        "port": settings.port,
+        "nick": settings.nick,
+        "channels": list(settings.channels),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    with contextlib.suppress(OSError):
+        tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _unique(channels: tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    out = []
+    for name in channels:
+        if casefold(name) not in seen:
+            seen.add(casefold(name))
+            out.append(name)
+    return tuple(out)

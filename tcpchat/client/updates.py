@@ -1,0 +1,136 @@
+"""What the client session tells its front end: one typed value per kind of change.
+
+The session (:mod:`tcpchat.client.session`) turns IRC messages and user
+intents into these updates; a front end (the Tk window, the terminal log,
+the tests) only draws them. They are frozen so they can cross from the
+network thread to the GUI thread without copying or locking.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = [
+    "SERVER_BUFFER",
+    "BufferClosed",
+    "BufferOpened",
+    "BufferRenamed",
+    "BufferState",
+    "ConnState",
+    "Line",
+    "LineKind",
+    "Members",
+    "Status",
+    "Topic",
+    "Update",
+]
+
+SERVER_BUFFER = ""
+"""The name of the buffer that holds what belongs to no channel or person."""
+
+
+class LineKind(enum.Enum):
+    """How a line reads, which decides how it is drawn."""
+
+    MESSAGE = "message"
+    ACTION = "action"  # /me
+    NOTICE = "notice"
+    JOIN = "join"
+    PART = "part"
+    QUIT = "quit"
+    NICK = "nick"
+    MODE = "mode"
+    KICK = "kick"
+    TOPIC = "topic"
+    INFO = "info"  # server replies, help text, our own status lines
+    ERROR = "error"  # something went wrong and the user should see it
+
+    @property
+    def quiet(self) -> bool:
+        """Comings and goings, drawn in a quieter style than conversation."""
+        return self in _QUIET
+
+
+_QUIET = frozenset({LineKind.JOIN, LineKind.PART, LineKind.QUIT, LineKind.NICK, LineKind.MODE})
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line to show in a buffer."""
+
+    buffer: str
+    kind: LineKind
+    text: str
+    time: datetime
+    nick: str = ""
+    own: bool = False  # we said it
+    mention: bool = False  # someone said our nick
+
+
+@dataclass(frozen=True, slots=True)
+class BufferOpened:
+    """A conversation appeared: a channel we joined or a private chat.
+
+    ``focus`` is set when the person opened it themselves (``/join``,
+    ``/query``), so the window shows it; one opened by someone else's
+    message only appears in the list.
+    """
+
+    name: str
+    focus: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BufferClosed:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BufferRenamed:
+    """A private chat follows its partner's nick change."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class BufferState:
+    """Unread lines in a buffer that is not being looked at, and whether one named us."""
+
+    name: str
+    unread: int
+    mention: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    buffer: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """Everyone in a channel, sorted by rank then name, each with its prefix (``@bob``)."""
+
+    buffer: str
+    names: tuple[str, ...]
+
+
+class ConnState(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"  # welcomed by the server (001)
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Whether we are connected, to where, and as whom."""
+
+    state: ConnState
+    server: str
+    nick: str
+
+
+Update = Line | BufferOpened | BufferClosed | BufferRenamed | BufferState | Topic | Members | Status

@@ -1,0 +1,6 @@
+"""Tk front ends. They draw state and forward intents; they hold no protocol logic.
+
+:mod:`~tcpchat.gui.widgets` has what every window shares;
+:mod:`~tcpchat.gui.client_window` is the desktop chat client and
+:mod:`~tcpchat.gui.app` starts it.
+"""

@@ -1,0 +1,46 @@
+"""Starting the desktop client: a Tk root, a nickname, a window, a connection.
+
+Kept apart from the window so the command line and ``TCP_CLIENT.py`` share
+one way in, and tests can build the window without the nick prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tkinter as tk
+from dataclasses import replace
+from pathlib import Path
+
+from tcpchat.client.settings import Settings
+from tcpchat.gui.client_window import ClientWindow
+from tcpchat.gui.dialogs import ask_nick
+
+__all__ = ["run_client"]
+
+
+def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, quiet: bool) -> int:
+    """Open the client window and run until it is closed; the process exit status."""
+    if not quiet:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger("tcpchat.client")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        root = tk.Tk(className="tcpchat")
+    except tk.TclError as exc:
+        print(f"tcpchat: cannot open a window ({exc}). Is there a display?", file=sys.stderr)
+        return 2
+    window = ClientWindow(root, settings, config_file, log_lines=not quiet)
+    if ask_for_nick:
+        root.update_idletasks()
+        nick = ask_nick(root, settings.nick)
+        if nick is None:
+            root.destroy()
+            return 0
+        settings = replace(settings, nick=nick)
+    window.connect(settings)
+    window.entry.focus_set()
+    root.mainloop()
+    return 0

@@ -1,0 +1,577 @@
+"""The desktop client's main window: conversations, messages, members, input.
+
+Theory of operation. The window draws :mod:`tcpchat.client.updates` and
+turns what the person does into :mod:`tcpchat.client.intents`; the IRC
+logic lives in :mod:`tcpchat.client`. The network runs in a
+:class:`~tcpchat.client.connection.ClientThread`, which puts updates in a
+thread-safe queue; :meth:`ClientWindow.poll` drains it from Tk's own loop
+with ``after()``, a capped batch per tick so a flood of lines cannot freeze
+the window, sooner again when more is waiting. Intents go the other way
+through :meth:`ClientThread.submit`. No Tk call is made off the Tk thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import tkinter as tk
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from tkinter import messagebox, ttk
+from types import TracebackType
+from typing import Final
+
+from tcpchat.client.commands import Feedback, help_text, parse_input
+from tcpchat.client.completion import InputHistory, NickCompleter
+from tcpchat.client.connection import ClientThread
+from tcpchat.client.intents import Focus, Intent, OpenQuery, Quit, Say
+from tcpchat.client.settings import Settings, save_settings
+from tcpchat.client.textlog import log_update
+from tcpchat.client.updates import (
+    SERVER_BUFFER,
+    BufferClosed,
+    BufferOpened,
+    BufferRenamed,
+    BufferState,
+    ConnState,
+    Line,
+    LineKind,
+    Members,
+    Status,
+    Topic,
+    Update,
+)
+from tcpchat.gui.dialogs import ConnectDialog, ask_yes_no
+from tcpchat.gui.widgets import MessageView, StatusBar, TextSafety, nick_colour, selected_index
+from tcpchat.irc import casefold, is_channel
+
+__all__ = ["ClientWindow"]
+
+log = logging.getLogger("tcpchat.client")
+
+POLL_INTERVAL_MS: Final = 50
+"""How often the queue is looked at when it was empty: quick to the eye, idle to the CPU."""
+POLL_AGAIN_MS: Final = 1
+"""When a batch left updates waiting, come back at once, after Tk has drawn."""
+MAX_BATCH: Final = 200
+"""Updates drawn per tick, so input and redraws are never starved."""
+PASTE_ASK_LINES: Final = 2
+"""A paste of this many lines or more asks before it sends them all."""
+
+_STATUS_COLOURS: Final = {
+    ConnState.CONNECTED: "#2e7d32",
+    ConnState.CONNECTING: "#f9a825",
+    ConnState.DISCONNECTED: "#c62828",
+}
+_QUIET_MARKS: Final = {
+    LineKind.JOIN: "\u2192",  # →
+    LineKind.PART: "\u2190",  # ←
+    LineKind.QUIT: "\u2190",
+    LineKind.NICK: "\u21c4",  # ⇄
+    LineKind.MODE: "\u2022",  # •
+}
+
+
+@dataclass
+class _Conversation:
+    """What the window keeps for one buffer: its view and what the sidebar shows."""
+
+    name: str
+    view: MessageView
+    topic: str = ""
+    members: tuple[str, ...] = ()
+    unread: int = 0
+    mention: bool = False
+    nick_tags: set[str] = field(default_factory=set)
+
+
+class ClientWindow:
+    """One window connected to one server; :meth:`connect` may switch servers."""
+
+    def __init__(
+        self,
+        root: tk.Tk,
+        settings: Settings,
+        config_file: Path | None = None,
+        log_lines: bool = True,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.config_file = config_file
+        self.log_lines = log_lines
+        self.updates: queue.Queue[Update] = queue.Queue()
+        self.safety = TextSafety(root)
+        self.history = InputHistory()
+        self.completer = NickCompleter()
+        self.conversations: dict[str, _Conversation] = {}
+        self.order: list[str] = []  # folded names, in sidebar order
+        self.current = SERVER_BUFFER
+        self.nick = settings.nick
+        self.client: ClientThread | None = None
+        self._poll_job: str | None = None
+        root.report_callback_exception = self.report_callback_exception
+        root.title("tcpchat")
+        root.geometry("980x620")
+        root.minsize(640, 380)
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        self._build()
+        self._open(SERVER_BUFFER)
+        self._select(SERVER_BUFFER)
+
+    # --------------------------------------------------------------- layout
+
+    def _build(self) -> None:
+        root = self.root
+        style = ttk.Style(root)
+        if "clam" in style.theme_names():
+            style.theme_use("clam")
+        style.configure("Topic.TLabel", padding=(10, 6), background="#eef1f5")
+        style.configure("Side.TFrame", background="#2b303b")
+
+        menu = tk.Menu(root)
+        chat = tk.Menu(menu, tearoff=False)
+        chat.add_command(label="Connect to…", accelerator="Ctrl+N", command=self.show_connect)
+        chat.add_command(
+            label="Close conversation", accelerator="Ctrl+W", command=self.close_current
+        )
+        chat.add_separator()
+        chat.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
+        menu.add_cascade(label="Chat", menu=chat)
+        helpmenu = tk.Menu(menu, tearoff=False)
+        helpmenu.add_command(label="Commands", command=lambda: self._feedback(help_text()))
+        menu.add_cascade(label="Help", menu=helpmenu)
+        root.configure(menu=menu)
+        root.bind("<Control-n>", lambda _e: self.show_connect())
+        root.bind("<Control-w>", lambda _e: self.close_current())
+        root.bind("<Control-q>", lambda _e: self.close())
+
+        panes = ttk.PanedWindow(root, orient="horizontal")
+        panes.pack(side="top", fill="both", expand=True)
+
+        side = ttk.Frame(panes, style="Side.TFrame")
+        tk.Label(side, text="CONVERSATIONS", bg="#2b303b", fg="#9aa3b5", anchor="w", padx=10).pack(
+            fill="x", pady=(8, 2)
+        )
+        self.sidebar = tk.Listbox(
+            side,
+            activestyle="none",
+            exportselection=False,
+            borderwidth=0,
+            highlightthickness=0,
+            bg="#2b303b",
+            fg="#dfe3ea",
+            selectbackground="#4a6fa5",
+            selectforeground="#ffffff",
+            width=18,
+        )
+        self.sidebar.pack(fill="both", expand=True, padx=(4, 0))
+        self.sidebar.bind("<<ListboxSelect>>", self._on_sidebar_select)
+        panes.add(side, weight=0)
+
+        centre = ttk.Frame(panes)
+        self.topic = ttk.Label(centre, style="Topic.TLabel", anchor="w", text="")
+        self.topic.pack(side="top", fill="x")
+        self.entry = ttk.Entry(centre)
+        self.entry.pack(side="bottom", fill="x", padx=6, pady=6, ipady=3)
+        self.views = ttk.Frame(centre)
+        self.views.pack(side="top", fill="both", expand=True)
+        self.views.rowconfigure(0, weight=1)
+        self.views.columnconfigure(0, weight=1)
+        self.entry.bind("<Return>", self._on_enter)
+        self.entry.bind("<KP_Enter>", self._on_enter)
+        self.entry.bind("<Up>", self._on_up)
+        self.entry.bind("<Down>", self._on_down)
+        self.entry.bind("<Tab>", self._on_tab)
+        self.entry.bind("<<Paste>>", self._on_paste)
+        panes.add(centre, weight=1)
+
+        right = ttk.Frame(panes)
+        self.member_label = ttk.Label(right, text="", padding=(8, 6))
+        self.member_label.pack(fill="x")
+        self.member_list = tk.Listbox(
+            right, activestyle="none", borderwidth=0, highlightthickness=0, width=16
+        )
+        self.member_list.configure(font="TkDefaultFont", selectbackground="#4a6fa5")
+        self.member_list.pack(fill="both", expand=True, padx=(8, 4))
+        self.member_list.bind("<Double-Button-1>", self._on_member_double)
+        panes.add(right, weight=0)
+
+        self.status = StatusBar(root)
+        self.status.pack(side="bottom", fill="x", before=panes)
+        self.entry.focus_set()
+
+    def _style_view(self, view: MessageView) -> None:
+        view.style("time", foreground="#8a8f98")
+        view.style("nick", font=("TkDefaultFont", 10, "bold"))
+        view.style("own", background="#eef4fb")
+        view.style("mention", background="#fff4c2")
+        view.style("quiet", foreground="#7b8088", font=("TkDefaultFont", 9))
+        view.style("action", font=("TkDefaultFont", 10, "italic"))
+        view.style("notice", foreground="#8d5524")
+        view.style("info", foreground="#4a5a70")
+        view.style("error", foreground="#c62828")
+        view.style("topic", foreground="#2e6b4f")
+        view.text.tag_raise("sel")
+
+    # ------------------------------------------------------------ connection
+
+    def connect(self, settings: Settings) -> None:
+        """Connect to ``settings`` (leaving any server connected before) and remember them."""
+        if self.client is not None:
+            self.client.stop("Changing servers")
+            for key in [k for k in self.order if k != SERVER_BUFFER]:
+                self._close(self.conversations[key].name)
+        self.settings = settings
+        self.nick = settings.nick
+        self.client = ClientThread(settings, self._sink())
+        self.client.start()
+        self._remember()
+        if self._poll_job is None:
+            self.poll()
+
+    def _sink(self) -> Callable[[Update], None]:
+        """What the network thread calls with each update: the queue, and the terminal log.
+
+        It holds no reference to the window, so no Tk object can ever be freed
+        by the network thread (Tcl aborts when that happens).
+        """
+        updates, log_lines = self.updates, self.log_lines
+
+        def sink(update: Update) -> None:
+            updates.put(update)
+            if log_lines:
+                log_update(update)
+
+        return sink
+
+    def _remember(self) -> None:
+        if self.config_file is None:
+            return
+        channels = tuple(c.name for k, c in self.conversations.items() if is_channel(c.name))
+        remembered = Settings(
+            self.settings.host,
+            self.settings.port,
+            self.nick,
+            "",
+            channels or self.settings.channels,
+        )
+        try:
+            save_settings(self.config_file, remembered)
+        except OSError as exc:
+            self._feedback(f"Could not save settings to {self.config_file}: {exc}", error=True)
+
+    def submit(self, intent: Intent) -> None:
+        if self.client is not None:
+            self.client.submit(intent)
+
+    # --------------------------------------------------------------- polling
+
+    def poll(self) -> None:
+        """Draw up to :data:`MAX_BATCH` waiting updates, then come back."""
+        for _ in range(MAX_BATCH):
+            try:
+                update = self.updates.get_nowait()
+            except queue.Empty:
+                delay = POLL_INTERVAL_MS
+                break
+            self.apply(update)
+        else:
+            delay = POLL_AGAIN_MS
+        self._poll_job = self.root.after(delay, self.poll)
+
+    def apply(self, update: Update) -> None:
+        """Draw one update."""
+        match update:
+            case Line():
+                self._draw_line(update)
+            case BufferOpened(name, focus):
+                self._open(name)
+                if focus:
+                    self._select(name)
+            case BufferClosed(name):
+                self._close(name)
+            case BufferRenamed(old, new):
+                self._rename(old, new)
+            case BufferState(name, unread, mention):
+                conversation = self.conversations.get(casefold(name))
+                if conversation is not None:
+                    conversation.unread, conversation.mention = unread, mention
+                    self._refresh_sidebar()
+            case Topic(name, text):
+                conversation = self.conversations.get(casefold(name))
+                if conversation is not None:
+                    conversation.topic = text
+                    self._refresh_header()
+            case Members(name, names):
+                conversation = self.conversations.get(casefold(name))
+                if conversation is not None:
+                    conversation.members = names
+                    self._refresh_header()
+            case Status(state, server, nick):
+                self.nick = nick
+                self._show_status(state, server, nick)
+
+    def _show_status(self, state: ConnState, server: str, nick: str) -> None:
+        words = {
+            ConnState.CONNECTED: f"Connected to {server} as {nick}",
+            ConnState.CONNECTING: f"Connecting to {server} as {nick}…",
+            ConnState.DISCONNECTED: f"Disconnected from {server}; will reconnect",
+        }
+        self.status.show(words[state], _STATUS_COLOURS[state])
+        self.root.title(f"tcpchat: {nick} on {server}")
+
+    # --------------------------------------------------------- conversations
+
+    def _label(self, name: str) -> str:
+        return name or self.settings.host
+
+    def _open(self, name: str) -> _Conversation:
+        key = casefold(name)
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            view = MessageView(self.views, self.safety)
+            self._style_view(view)
+            view.grid(row=0, column=0, sticky="nsew")
+            conversation = _Conversation(name, view)
+            self.conversations[key] = conversation
+            self.order.append(key)
+            self._refresh_sidebar()
+            self._raise(self.current)
+        return conversation
+
+    def _close(self, name: str) -> None:
+        key = casefold(name)
+        conversation = self.conversations.pop(key, None)
+        if conversation is None:
+            return
+        self.order.remove(key)
+        conversation.view.destroy()
+        if casefold(self.current) == key:
+            self._select(SERVER_BUFFER)
+        else:
+            self._refresh_sidebar()
+
+    def _rename(self, old: str, new: str) -> None:
+        conversation = self.conversations.pop(casefold(old), None)
+        if conversation is None:
+            return
+        conversation.name = new
+        self.conversations[casefold(new)] = conversation
+        self.order[self.order.index(casefold(old))] = casefold(new)
+        if casefold(self.current) == casefold(old):
+            self.current = new
+        self._refresh_sidebar()
+
+    def _select(self, name: str) -> None:
+        conversation = self.conversations.get(casefold(name))
+        if conversation is None:
+            return
+        self.current = conversation.name
+        conversation.unread, conversation.mention = 0, False
+        self._raise(conversation.name)
+        self._refresh_sidebar()
+        self._refresh_header()
+        self.submit(Focus(conversation.name))
+        self.entry.focus_set()
+
+    def _raise(self, name: str) -> None:
+        conversation = self.conversations.get(casefold(name))
+        if conversation is not None:
+            conversation.view.tkraise()
+
+    def _refresh_sidebar(self) -> None:
+        self.sidebar.delete(0, "end")
+        for i, key in enumerate(self.order):
+            c = self.conversations[key]
+            text = f" {self.safety.clean(self._label(c.name))}"
+            if c.unread:
+                text += f"  ({c.unread})"
+            if c.mention:
+                text += "  @"
+            self.sidebar.insert("end", text)
+            colour = "#ffb86c" if c.mention else "#ffffff" if c.unread else "#dfe3ea"
+            self.sidebar.itemconfigure(i, foreground=colour)
+            if key == casefold(self.current):
+                self.sidebar.selection_clear(0, "end")
+                self.sidebar.selection_set(i)
+
+    def _refresh_header(self) -> None:
+        conversation = self.conversations.get(casefold(self.current))
+        if conversation is None:
+            return
+        if is_channel(conversation.name):
+            topic = conversation.topic or "(no topic)"
+            self.topic.configure(text=self.safety.clean(f"{conversation.name}: {topic}"))
+        elif conversation.name:
+            self.topic.configure(text=f"Private chat with {conversation.name}")
+        else:
+            self.topic.configure(text=f"Server {self.settings.address}")
+        self.member_list.delete(0, "end")
+        for name in conversation.members:
+            self.member_list.insert("end", self.safety.clean(name))
+        count = len(conversation.members)
+        self.member_label.configure(
+            text=f"{count} member{'s' if count != 1 else ''}" if count else ""
+        )
+
+    # ----------------------------------------------------------------- lines
+
+    def _draw_line(self, line: Line) -> None:
+        conversation = self.conversations.get(casefold(line.buffer)) or self._open(line.buffer)
+        view = conversation.view
+        stamp = line.time.astimezone().strftime("%H:%M")
+        runs: list[tuple[str, tuple[str, ...]]] = [(f"{stamp}  ", ("time",))]
+        line_tags: tuple[str, ...] = ()
+        if line.kind in (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE):
+            nick_tag = self._nick_tag(conversation, line.nick)
+            if line.kind is LineKind.MESSAGE:
+                runs += [(line.nick, ("nick", nick_tag)), ("  ", ()), (line.text, ())]
+            elif line.kind is LineKind.ACTION:
+                runs += [
+                    (f"\u2022 {line.nick} ", ("action", "nick", nick_tag)),
+                    (line.text, ("action",)),
+                ]
+            else:
+                runs += [(f"-{line.nick}- ", ("notice", "nick")), (line.text, ("notice",))]
+            line_tags = ("own",) if line.own else ("mention",) if line.mention else ()
+        elif line.kind.quiet:
+            runs += [(f"{_QUIET_MARKS[line.kind]} {line.text}", ("quiet",))]
+        else:
+            tag = {LineKind.ERROR: "error", LineKind.TOPIC: "topic", LineKind.KICK: "error"}
+            runs += [(line.text, (tag.get(line.kind, "info"),))]
+        view.add_line(runs, line_tags)
+
+    def _nick_tag(self, conversation: _Conversation, nick: str) -> str:
+        tag = f"nick-{casefold(nick)}"
+        if tag not in conversation.nick_tags:
+            conversation.view.style(tag, foreground=nick_colour(nick))
+            conversation.nick_tags.add(tag)
+        return tag
+
+    def _feedback(self, text: str, error: bool = False) -> None:
+        """A line of the window's own in the conversation in view (help, mistakes)."""
+        kind = LineKind.ERROR if error else LineKind.INFO
+        for part in text.splitlines():
+            self._draw_line(Line(self.current, kind, part, datetime.now(UTC)))
+
+    # ------------------------------------------------------------------ input
+
+    def _on_enter(self, _event: object = None) -> str:
+        text = self.entry.get()
+        self.entry.delete(0, "end")
+        self.history.add(text)
+        self.send_text(text)
+        return "break"
+
+    def send_text(self, text: str) -> None:
+        """Act on one typed line: a message for the conversation in view, or a command."""
+        result = parse_input(text, self.current)
+        if result is None:
+            return
+        if isinstance(result, Feedback):
+            self._feedback(result.text, result.error)
+        elif isinstance(result, Quit):
+            self.close(result.reason)
+        else:
+            self.submit(result)
+
+    def _on_up(self, _event: object) -> str:
+        self._set_entry(self.history.older(self.entry.get()))
+        return "break"
+
+    def _on_down(self, _event: object) -> str:
+        self._set_entry(self.history.newer())
+        return "break"
+
+    def _set_entry(self, text: str) -> None:
+        self.entry.delete(0, "end")
+        self.entry.insert(0, text)
+        self.entry.icursor("end")
+
+    def _on_tab(self, _event: object) -> str:
+        conversation = self.conversations.get(casefold(self.current))
+        names = [m.lstrip("~&@%+") for m in conversation.members] if conversation else []
+        if conversation is not None and not is_channel(conversation.name) and conversation.name:
+            names.append(conversation.name)
+        done = self.completer.complete(self.entry.get(), self.entry.index("insert"), names)
+        if done is not None:
+            self._set_entry(done[0])
+            self.entry.icursor(done[1])
+        return "break"
+
+    def _on_paste(self, _event: object) -> str | None:
+        try:
+            pasted = self.root.clipboard_get()
+        except tk.TclError:
+            return None
+        lines = [line for line in pasted.splitlines() if line.strip()]
+        if len(lines) < PASTE_ASK_LINES:
+            return None  # Tk pastes one line as usual
+        self.paste_lines(lines)
+        return "break"
+
+    def paste_lines(self, lines: list[str], ask: Callable[[str, str], bool] | None = None) -> None:
+        """Send pasted lines to the conversation in view, after asking the person."""
+        if self.current == SERVER_BUFFER:
+            self._feedback("Pasted text cannot be sent to the server window.", error=True)
+            return
+        question = f"Send these {len(lines)} lines to {self.current}?\n\n" + "\n".join(lines[:5])
+        if len(lines) > 5:
+            question += "\n…"
+        asker = ask or (lambda title, text: ask_yes_no(self.root, title, text))
+        if asker("Paste several lines", question):
+            self.submit(Say(self.current, "\n".join(lines)))
+        self.entry.focus_set()
+
+    def _on_sidebar_select(self, _event: object) -> None:
+        row = selected_index(self.sidebar)
+        if row is not None:
+            self._select(self.conversations[self.order[row]].name)
+
+    def _on_member_double(self, _event: object) -> None:
+        row = selected_index(self.member_list)
+        conversation = self.conversations.get(casefold(self.current))
+        if row is not None and conversation is not None:
+            nick = conversation.members[row].lstrip("~&@%+")
+            self.submit(OpenQuery(nick))
+
+    # ---------------------------------------------------------------- dialogs
+
+    def show_connect(self) -> None:
+        """The connect dialog; on OK, connect there. Focus returns to the input line."""
+        dialog = ConnectDialog(self.root, self.settings, self.safety)
+        result = dialog.show()
+        self.entry.focus_set()
+        if result is not None:
+            self.connect(result)
+
+    def close_current(self) -> None:
+        if self.current != SERVER_BUFFER:
+            self.send_text("/close")
+
+    # ------------------------------------------------------------- lifecycle
+
+    def close(self, reason: str = "") -> None:
+        """Leave politely (QUIT), remember the settings, and close the window."""
+        self._remember()
+        if self.client is not None:
+            self.client.stop(reason or "Leaving")
+        if self._poll_job is not None:
+            self.root.after_cancel(self._poll_job)
+            self._poll_job = None
+        self.root.destroy()
+
+    def report_callback_exception(
+        self, kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        """An error in a Tk callback: tell the person and the log, and carry on."""
+        log.error("error in the window: %s", "".join(traceback.format_exception(kind, value, tb)))
+        try:
+            self._feedback(
+                f"Something went wrong inside tcpchat: {value!r}. Details are in the log.", True
+            )
+        except tk.TclError:
+            messagebox.showerror("tcpchat", f"Something went wrong: {value!r}")

@@ -1,0 +1,234 @@
+"""Tk widgets shared by tcpchat's windows: the message view, lists, the status bar.
+
+They draw and nothing else: no protocol, no sockets. The client window uses
+them now and the server console will too, which is why they live apart.
+Every string that reaches Tk goes through :class:`TextSafety` first, so a
+Tk build that cannot take characters beyond the Basic Multilingual Plane
+(emoji on Tk 8.6 with narrow strings) shows a stand-in instead of failing,
+while copying still gives the real text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tkinter as tk
+import webbrowser
+import zlib
+from collections.abc import Callable
+from tkinter import ttk
+from typing import Final
+
+from tcpchat.irc import casefold
+
+__all__ = [
+    "NICK_COLOURS",
+    "MessageView",
+    "StatusBar",
+    "TextSafety",
+    "find_urls",
+    "nick_colour",
+    "selected_index",
+]
+
+STAND_IN: Final = "\ufffd"
+"""Drawn for a character this Tk cannot take; the real one is kept for copying."""
+
+NICK_COLOURS: Final = (
+    "#c0392b",
+    "#2471a3",
+    "#1e8449",
+    "#8e44ad",
+    "#b9770e",
+    "#117a65",
+    "#a93226",
+    "#5b2c6f",
+    "#1a5276",
+    "#7d6608",
+    "#943126",
+    "#0e6655",
+)
+"""Dark enough to read on white, far enough apart to tell nicks apart."""
+
+_URL: Final = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+# Punctuation that ends a sentence rather than a URL ("see https://x.org.").
+_URL_TRAILING: Final = ".,;:!?)]}'\""
+
+
+def nick_colour(nick: str) -> str:
+    """The same colour for the same nick (in any case), in every window and run."""
+    return NICK_COLOURS[zlib.crc32(casefold(nick).encode()) % len(NICK_COLOURS)]
+
+
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each web address in ``text``, without trailing punctuation."""
+    spans = []
+    for match in _URL.finditer(text):
+        end = match.end()
+        while end > match.start() and text[end - 1] in _URL_TRAILING:
+            end -= 1
+        spans.append((match.start(), end))
+    return spans
+
+
+class TextSafety:
+    """Whether this Tk takes astral-plane characters, found by trying once."""
+
+    def __init__(self, root: tk.Misc) -> None:
+        probe = tk.Text(root)
+        sample = "\U0001f600"
+        try:
+            probe.insert("1.0", sample)
+            self.astral_ok = probe.get("1.0", "end-1c") == sample
+        except tk.TclError:
+            self.astral_ok = False
+        finally:
+            probe.destroy()
+
+    def needs_stand_in(self, char: str) -> bool:
+        return not self.astral_ok and ord(char) > 0xFFFF
+
+    def clean(self, text: str) -> str:
+        """``text`` with the characters Tk cannot take replaced by the stand-in."""
+        if self.astral_ok:
+            return text
+        return "".join(STAND_IN if ord(c) > 0xFFFF else c for c in text)
+
+
+class MessageView(ttk.Frame):
+    """A read-only, scrolling conversation with styled runs and clickable links.
+
+    Text is added as runs of (text, tags). Links get the ``url`` style and
+    open in the browser on click. Stand-ins carry a tag naming the real
+    character so that copying a selection gives back exactly what was said.
+    """
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        safety: TextSafety,
+        open_url: Callable[[str], object] = webbrowser.open,
+    ) -> None:
+        super().__init__(master)
+        self._safety = safety
+        self._open_url = open_url
+        self._links: dict[str, str] = {}
+        self._originals: dict[str, str] = {}
+        self.text = tk.Text(
+            self,
+            font="TkDefaultFont",
+            wrap="word",
+            state="disabled",
+            cursor="arrow",
+            borderwidth=0,
+            highlightthickness=0,
+            padx=8,
+            pady=6,
+            spacing1=2,
+            spacing3=2,
+        )
+        scroll = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=scroll.set)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(0, weight=1)
+        self.text.tag_configure("url", foreground="#1a5fb4", underline=True)
+        self.text.tag_bind("url", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+        self.text.tag_bind("url", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        self.text.bind("<<Copy>>", self._copy)
+        # Read-only, but selectable and copyable with the keyboard.
+        self.text.bind("<1>", lambda _e: self.text.focus_set())
+
+    def style(self, tag: str, **options: object) -> None:
+        """Configure how runs with ``tag`` are drawn."""
+        self.text.tag_configure(tag, **options)  # type: ignore[call-overload]
+
+    def add_line(self, runs: list[tuple[str, tuple[str, ...]]], line_tags: tuple[str, ...]) -> None:
+        """Append one line made of ``runs``; ``line_tags`` apply to the whole of it."""
+        at_end = self.text.yview()[1] >= 0.999
+        self.text.configure(state="normal")
+        start = self.text.index("end-1c")
+        for run, tags in runs:
+            self._insert_linked(run, tags)
+        # The newline belongs to the line, so a background fills the whole row.
+        self.text.insert("end", "\n")
+        for tag in line_tags:
+            self.text.tag_add(tag, start, "end-1c")
+        self.text.configure(state="disabled")
+        if at_end:
+            self.text.see("end")
+
+    def _insert_linked(self, run: str, tags: tuple[str, ...]) -> None:
+        pos = 0
+        for start, end in find_urls(run):
+            self._insert_safe(run[pos:start], tags)
+            link = f"link{len(self._links)}"
+            self._links[link] = run[start:end]
+            self.text.tag_bind(link, "<Button-1>", functools.partial(self._follow, link))
+            self._insert_safe(run[start:end], (*tags, "url", link))
+            pos = end
+        self._insert_safe(run[pos:], tags)
+
+    def _follow(self, link: str, _event: object) -> None:
+        self._open_url(self._links[link])
+
+    def _insert_safe(self, run: str, tags: tuple[str, ...]) -> None:
+        if not run:
+            return
+        if self._safety.clean(run) == run:
+            self.text.insert("end", run, tags)
+            return
+        for char in run:
+            if self._safety.needs_stand_in(char):
+                original = f"orig{len(self._originals)}"
+                self._originals[original] = char
+                self.text.insert("end", STAND_IN, (*tags, original))
+            else:
+                self.text.insert("end", char, tags)
+
+    def plain_text(self, first: str = "1.0", last: str = "end-1c") -> str:
+        """The text between two indices as it was said, stand-ins put back."""
+        out: list[str] = []
+        active: set[str] = set()
+        for key, value, _index in self.text.dump(first, last, text=True, tag=True):
+            if key == "tagon":
+                active.add(value)
+            elif key == "tagoff":
+                active.discard(value)
+            elif key == "text":
+                originals = [self._originals[t] for t in active if t in self._originals]
+                out.append(originals[0] if originals else value)
+        return "".join(out)
+
+    def _copy(self, _event: object) -> str:
+        ranges = self.text.tag_ranges("sel")
+        if ranges:
+            self.clipboard_clear()
+            self.clipboard_append(self.plain_text(str(ranges[0]), str(ranges[1])))
+        return "break"
+
+
+class StatusBar(ttk.Frame):
+    """One line at the bottom: a coloured dot and what the connection is doing."""
+
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master, padding=(8, 3))
+        self._dot = tk.Label(self, text="\u25cf", fg="#999999")
+        self._label = ttk.Label(self, text="")
+        self._dot.pack(side="left")
+        self._label.pack(side="left", padx=(4, 0))
+
+    def show(self, text: str, colour: str) -> None:
+        self._dot.configure(fg=colour)
+        self._label.configure(text=text)
+
+    @property
+    def text(self) -> str:
+        return str(self._label.cget("text"))
+
+
+def selected_index(listbox: tk.Listbox) -> int | None:
+    """The row selected in a single-selection list, if any."""
+    selection: tuple[int, ...] = listbox.curselection()  # type: ignore[no-untyped-call]
+    return selection[0] if selection else None

@@ -1,0 +1,64 @@
+"""``tcpchat client`` and ``TCP_CLIENT.py``: flags, remembered settings, a real launch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import RunningServer
+
+from tcpchat.cli import build_parser, client_settings
+from tcpchat.client.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_flags_override_remembered_settings() -> None:
+    saved = Settings("irc.example", 6667, "alice", "", ("#old",))
+    args = build_parser().parse_args(["client", "--port", "7000", "--channel", "new"])
+    assert client_settings(args, saved) == Settings("irc.example", 7000, "alice", "", ("#new",))
+    defaults = client_settings(build_parser().parse_args(["client"]), Settings(channels=()))
+    assert (defaults.host, defaults.port, defaults.channels) == ("127.0.0.1", 9000, ("#lobby",))
+    assert defaults.nick  # a suggestion, never empty
+
+
+def test_bad_nick_is_refused_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "client", "--nick", "no spaces"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not a valid nickname" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tcp_client_py_joins_lobby_and_logs_to_the_terminal(
+    server: RunningServer, display: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "TCP_CLIENT.py", "--port", str(server.port), "--nick", "shim"]
+    out = tmp_path / "out.txt"
+    with server.client("bob") as bob, out.open("w") as sink:
+        bob.join("#lobby")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
+        try:
+            bob.expect_where(
+                lambda m: (
+                    m.command == "JOIN" and m.source is not None and m.source.startswith("shim!")
+                ),
+                "shim joins",
+            )
+            bob.send("PRIVMSG #lobby :hello shim")
+            deadline = time.monotonic() + 10
+            while "<bob> hello shim" not in out.read_text():
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.05)
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert load_settings(tmp_path / "tcpchat" / "client.json").nick == "shim"

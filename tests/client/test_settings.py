@@ -1,0 +1,44 @@
+"""Settings are remembered in the XDG config directory, without the password."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tcpchat.client.settings import (
+    Settings,
+    config_path,
+    load_settings,
+    save_settings,
+    suggest_nick,
+)
+
+
+def test_config_path_follows_xdg() -> None:
+    assert config_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/tcpchat/client.json")
+    assert config_path({"HOME": "/home/a"}) == Path("/home/a/.config/tcpchat/client.json")
+
+
+def test_round_trip_without_password(tmp_path: Path) -> None:
+    path = tmp_path / "tcpchat" / "client.json"
+    settings = Settings("irc.example", 6697, "alice", "secret", ("#a", "#b", "#A"))
+    save_settings(path, settings)
+    assert "secret" not in path.read_text()
+    assert load_settings(path) == Settings("irc.example", 6697, "alice", "", ("#a", "#b"))
+
+
+def test_missing_broken_or_unknown_files_give_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    assert load_settings(path) == Settings()
+    path.write_text("{not json")
+    assert load_settings(path) == Settings()
+    path.write_text(json.dumps({"version": 99, "host": "x"}))
+    assert load_settings(path) == Settings()
+    path.write_text(json.dumps({"version": 1, "port": "nine", "channels": ["bad", "#ok"]}))
+    assert load_settings(path) == Settings(channels=("#ok",))
+
+
+def test_suggested_nick_is_valid() -> None:
+    assert suggest_nick("alice.smith") == "alicesmit"
+    assert suggest_nick("1234") == "guest"
+    assert suggest_nick("") == "guest"

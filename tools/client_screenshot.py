@@ -1,0 +1,93 @@
+"""Take the README's screenshot of the desktop client in a lively conversation.
+
+Run it on a display (a virtual one will do) with ImageMagick installed:
+
+    Xvfb :5 -screen 0 1280x800x24 & DISPLAY=:5 python tools/client_screenshot.py out.png
+
+It starts a tcpchat server on a free loopback port, opens the client window
+as alice, and lets a few other people (driven by the client core, in
+threads) chat, act, join and leave, then saves the window as a PNG.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import tkinter as tk
+from pathlib import Path
+
+from tcpchat.client.connection import ClientThread
+from tcpchat.client.intents import Intent, Part, Raw, Say, SetTopic
+from tcpchat.client.settings import Settings
+from tcpchat.gui.client_window import ClientWindow
+from tcpchat.server.config import Config, Limits
+from tcpchat.server.listener import ServerThread
+
+
+def pump(root: tk.Tk, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        root.update()
+        time.sleep(0.01)
+
+
+def main(out: Path) -> int:
+    server = ServerThread(Config(port=0, limits=Limits(flood_rate=0.0)))
+    host, port = server.start().addresses[0]
+    people: dict[str, ClientThread] = {}
+
+    def person(nick: str, *channels: str) -> None:
+        thread = ClientThread(Settings(host, port, nick, "", channels), lambda _u: None)
+        thread.start()
+        people[nick] = thread
+
+    def act(root: tk.Tk, nick: str, *intents: Intent) -> None:
+        for intent in intents:
+            people[nick].submit(intent)
+        pump(root, 0.3)
+
+    person("bob", "#team")
+    time.sleep(0.5)  # bob founds #team and is its operator
+    person("carol", "#team", "#lobby")
+    person("dave", "#team")
+    root = tk.Tk()
+    settings = Settings(host, port, "alice", "", ("#team", "#lobby"))
+    window = ClientWindow(root, settings, None, log_lines=False)
+    window.connect(settings)
+    pump(root, 1.0)
+    act(
+        root, "bob", SetTopic("#team", "Release 1.0 on Friday 🚀 | notes: https://example.org/plan")
+    )
+    act(root, "bob", Raw("MODE #team +v carol"))
+    act(root, "bob", Say("#team", "morning all! ☕"))
+    link = "https://docs.python.org/3/library/tkinter.html"
+    act(root, "carol", Say("#team", f"hey alice, did you see {link} ?"))
+    window.send_text("yes! the new client is lovely 😀")
+    pump(root, 0.3)
+    act(root, "dave", Say("#team", "waves from the train 🚆", action=True))
+    person("erin", "#team")
+    pump(root, 0.6)
+    act(root, "erin", Say("#team", "مرحبا! right-to-left text works too"))
+    act(root, "erin", Part("#team", "lunch"))
+    act(root, "dave", Say("#team", "carol: can you review my patch?"))
+    act(root, "carol", Say("#lobby", "anyone up for lunch?"), Say("alice", "alice, got a minute?"))
+    window.send_text("/me is testing the desktop client")
+    pump(root, 1.0)
+    root.update_idletasks()
+    # The whole window with its menu bar: from the screen's corner to the window's.
+    width = root.winfo_rootx() + root.winfo_width()
+    height = root.winfo_rooty() + root.winfo_height()
+    crop = f"{width}x{height}+0+0"
+    subprocess.run(
+        ["import", "-window", "root", "-crop", crop, "+repage", str(out)], check=True, timeout=30
+    )
+    window.close()
+    for thread in people.values():
+        thread.stop()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "client.png")))
