@@ -30,6 +30,7 @@ from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerRunner, new_event_loop
 from tcpchat.server.passwords import hash_password
+from tcpchat.server.tls import make_self_signed
 
 __all__ = ["main"]
 
@@ -103,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--password", help="connection password, if the server needs one")
     client.add_argument(
         "--quiet", "--no-log", action="store_true", help="do not copy the chat to the terminal"
+    )
+    cert = commands.add_parser(
+        "cert",
+        help="make a self-signed TLS certificate for a LAN",
+        description="Write a self-signed certificate and key, for [tls] cert and key in "
+        "the config file. Clients will show its fingerprint; compare it before trusting it.",
+    )
+    cert.add_argument("--name", default="localhost", help="host name clients connect to")
+    cert.add_argument("--days", type=int, default=825, help="validity in days (default 825)")
+    cert.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="where to write the files"
     )
     commands.add_parser(
         "hash-password",
@@ -188,6 +200,21 @@ def run_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cert(args: argparse.Namespace) -> int:
+    if not 1 <= args.days <= 36_500:
+        raise ConfigError(f"--days {args.days} is out of range; use 1 to 36500")
+    cert, key = args.out / "tcpchat.crt", args.out / "tcpchat.key"
+    for path in (cert, key):
+        if path.exists():
+            raise ConfigError(f"{path} exists already; move it away or choose --out")
+    print_fingerprint = make_self_signed(args.name, args.days, cert, key)
+    print(f"Wrote {cert} and {key} (keep the key private).")
+    print(f"SHA-256 fingerprint: {print_fingerprint}")
+    print("Add to the config file:")
+    print(f'[tls]\ncert = "{cert.resolve()}"\nkey = "{key.resolve()}"')
+    return 0
+
+
 def run_hash_password() -> int:
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -232,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_server(args)
         if args.command == "client":
             return run_client(args)
+        if args.command == "cert":
+            return run_cert(args)
         return run_hash_password()
     except ConfigError as exc:
         print(f"tcpchat: {exc}", file=sys.stderr)

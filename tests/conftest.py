@@ -64,7 +64,7 @@ def make_server() -> Iterator[Callable[..., RunningServer]]:
         thread = ServerThread(server_config(**settings))
         runner = thread.start()
         threads.append(thread)
-        host, port = runner.addresses[0]
+        host, port = (runner.addresses or runner.tls_addresses)[0]
         return RunningServer(thread, host, port)
 
     yield start

@@ -8,6 +8,7 @@ back with :mod:`tcpchat.irc`. Every wait has a deadline.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Self
@@ -20,8 +21,15 @@ DEFAULT_TIMEOUT = 5.0
 class IrcClient:
     """One raw connection to a server."""
 
-    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = DEFAULT_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = tls.wrap_socket(sock, server_hostname="localhost") if tls else sock
         self.timeout = timeout
         self.buffer = b""
         self.nick = ""

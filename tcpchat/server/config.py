@@ -136,8 +136,12 @@ class TlsSettings:
     port: int = field(default=6697, metadata=_range(0, 65535))
     # Whether to keep the plain port (server.port) open beside the TLS one.
     plaintext: bool = True
-    # Strict Transport Security (IRCv3 sts): how long clients should insist
-    # on TLS after seeing the policy; 0 advertises no policy.
+    # A CA certificate (PEM) that signs client certificates; when given, clients
+    # may present one and log in with it (SASL EXTERNAL). "" asks for none.
+    client_ca: str = ""
+    # Strict Transport Security (IRCv3 sts) is advertised whenever TLS is on:
+    # plain connections are told to move to the TLS port, and clients are
+    # asked to insist on TLS for this many seconds (0: only this time).
     sts_duration: int = field(default=0, metadata=_range(0, 1 << 31))
 
     @property

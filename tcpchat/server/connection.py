@@ -26,6 +26,7 @@ from typing import Final
 from tcpchat.irc import LineDecoder
 from tcpchat.server.core import ServerCore
 from tcpchat.server.session import Session
+from tcpchat.server.tls import fingerprint
 from tcpchat.store import HistoryStore
 
 __all__ = ["Connection", "Flusher"]
@@ -141,6 +142,11 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.refilled = asyncio.get_running_loop().time()
         self.session = self.core.open_session(ip, port, self.queue, self.close)
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self.session.tls = True
+            der = tls.getpeercert(binary_form=True)
+            self.session.certfp = fingerprint(der) if der else None
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.session is None:

@@ -70,6 +70,8 @@ class ServerCore:
         self.history = history
         self.accounts = accounts
         self._offload = offload or _inline
+        # The TLS port clients are pointed to (sts); set by the runner once it listens.
+        self.tls_port: int | None = None
         self.login_throttle = LoginThrottle(
             config.accounts.login_failures, config.accounts.login_window
         )

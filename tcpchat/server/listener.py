@@ -19,6 +19,7 @@ from typing import Any, Final
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.core import ServerCore
+from tcpchat.server.tls import server_context
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
 
@@ -77,8 +78,10 @@ class ServerRunner:
         self.core = ServerCore(
             config, history=self.history, accounts=self.accounts, offload=self._offload
         )
+        # Where the server listens, without and with TLS.
         self.addresses: list[tuple[str, int]] = []
-        self._server: asyncio.Server | None = None
+        self.tls_addresses: list[tuple[str, int]] = []
+        self._servers: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: asyncio.Future[str] | None = None
         self._connections: set[Connection] = set()
@@ -95,12 +98,35 @@ class ServerRunner:
             self._connections.add(conn)
             return conn
 
-        self._server = await loop.create_server(
-            factory, self.config.host, self.config.port, reuse_address=True, backlog=1024
-        )
-        self.addresses = [s.getsockname()[:2] for s in self._server.sockets]
+        tls = self.config.tls
+        context = server_context(tls) if tls.enabled else None  # before binding anything
+        try:
+            if tls.plaintext:
+                server = await loop.create_server(
+                    factory, self.config.host, self.config.port, reuse_address=True, backlog=1024
+                )
+                self._servers.append(server)
+                self.addresses = [s.getsockname()[:2] for s in server.sockets]
+            if context is not None:
+                server = await loop.create_server(
+                    factory,
+                    self.config.host,
+                    tls.port,
+                    reuse_address=True,
+                    backlog=1024,
+                    ssl=context,
+                )
+                self._servers.append(server)
+                self.tls_addresses = [s.getsockname()[:2] for s in server.sockets]
+                self.core.tls_port = self.tls_addresses[0][1]
+        except OSError:
+            for server in self._servers:
+                server.close()
+            raise
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)
+        for host, port in self.tls_addresses:
+            log.info("listening with TLS on %s:%d", host, port)
         self._tick(loop)
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -131,8 +157,8 @@ class ServerRunner:
 
     async def stop(self, reason: str) -> None:
         log.info("shutting down: %s", reason)
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         self.core.shutdown(reason)
         deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
         while (
@@ -146,9 +172,9 @@ class ServerRunner:
         for conn in self._connections:
             if conn.transport is not None:
                 conn.transport.abort()
-        if self._server is not None:
+        for server in self._servers:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE)
+                await asyncio.wait_for(server.wait_closed(), SHUTDOWN_GRACE)
         if self.history is not None:
             self.history.close()
         if self.accounts is not None:

@@ -48,6 +48,7 @@ class Session:
         "realname",
         "sasl",
         "tag_mode",
+        "tls",
         "uid",
         "user",
         "username",
@@ -91,6 +92,7 @@ class Session:
         self.account: str | None = None
         self.sasl: tuple[str, str] | None = None
         self.certfp: str | None = None
+        self.tls = False
         self.nick_deadline: float | None = None
         # Capabilities.
         self.caps: set[str] = set()

@@ -51,6 +51,11 @@ def available(ctx: Context) -> dict[str, str]:
         caps.update(dict.fromkeys(HISTORY_CAPS, ""))
     if ctx.core.accounts is not None:
         caps.update(ACCOUNT_CAPS)
+    if ctx.core.tls_port is not None:
+        # IRCv3 sts: a plain connection learns where TLS is; a secure one how
+        # long to insist on it.
+        duration = ctx.config.tls.sts_duration
+        caps["sts"] = f"duration={duration}" if ctx.session.tls else f"port={ctx.core.tls_port}"
     return dict(sorted(caps.items()))
 
 
@@ -102,7 +107,7 @@ def _req(ctx: Context, msg: Message) -> None:
     caps = set(session.caps)
     for item in wanted.split():
         name = item.removeprefix("-")
-        if name not in available(ctx):
+        if name not in available(ctx) or name == "sts":  # sts is a policy, not requested
             _reply(ctx, "NAK", wanted)
             return
         if item.startswith("-"):

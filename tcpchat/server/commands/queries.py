@@ -42,6 +42,7 @@ from tcpchat.irc.numerics import (
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
     RPL_WHOISOPERATOR,
+    RPL_WHOISSECURE,
     RPL_WHOISSERVER,
     RPL_WHOISUSER,
     RPL_WHOREPLY,
@@ -264,6 +265,8 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         ctx.numeric(RPL_AWAY, user.nick, user.away)
     if user.account:
         ctx.numeric(RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
+    if user.session is not None and user.session.tls:
+        ctx.numeric(RPL_WHOISSECURE, user.nick, "is using a secure connection")
     if user.session is not None:
         idle = int(ctx.now - user.session.last_spoke)
         ctx.numeric(
