@@ -51,8 +51,9 @@ CONFIG_TEMPLATE = """\
 default_channel = ""
 
 [limits]
-# Flood control off: tests send bursts of lines.
+# Flood control off: tests send bursts of lines and open many connections.
 flood_rate = 0
+connect_rate = 0
 
 [[operators]]
 name = {oper_name}

@@ -180,7 +180,8 @@ async def _serve(runner: ServerRunner) -> None:
 def run_server(args: argparse.Namespace) -> int:
     config = server_config(args)
     setup_logging(config.log_level)
-    runner = ServerRunner(config)
+    reload = (str(args.config), lambda: server_config(args)) if args.config else None
+    runner = ServerRunner(config, reload)
     runner.core.observers.append(EventLog(runner.core.state))
     try:
         loop = new_event_loop(config.event_loop)

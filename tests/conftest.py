@@ -44,7 +44,7 @@ def server_config(**settings: Any) -> Config:
     """A config for tests: ephemeral port, no flood control, no history unless
     ``history=HistorySettings(path=...)`` is given, per-test overrides."""
     limit_names = set(Limits.__dataclass_fields__)
-    limits = {"flood_rate": 0.0, "max_clients_per_ip": 0}
+    limits = {"flood_rate": 0.0, "max_clients_per_ip": 0, "connect_rate": 0.0}
     limits.update({k: v for k, v in settings.items() if k in limit_names})
     server = {k: v for k, v in settings.items() if k not in limit_names}
     server.setdefault("port", 0)

@@ -84,6 +84,17 @@ def test_hash_password_from_stdin() -> None:
     assert not verify_password("other", stored)
 
 
+def announced_port(proc: subprocess.Popen[str]) -> int:
+    """The port a server process says it listens on, from its log."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        if match:
+            return int(match.group(1))
+    raise AssertionError("the server did not report its port")
+
+
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     config = tmp_path / "tcpchat.toml"
@@ -93,14 +104,7 @@ def server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stderr is not None
-    port = 0
-    deadline = time.monotonic() + 15
-    while not port and time.monotonic() < deadline:
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        if match:
-            port = int(match.group(1))
-    assert port, "the server did not report its port"
+    port = announced_port(proc)
     try:
         yield proc, port
     finally:
@@ -134,3 +138,41 @@ def test_sigint_stops_gracefully(server_process: tuple[subprocess.Popen[str], in
         proc.send_signal(signal.SIGINT)
         assert "Server shutting down" in c.expect("ERROR").params[0]
     assert proc.wait(10) == 0
+
+
+def test_rehash_reads_the_config_again(tmp_path: Path) -> None:
+    password_hash = run("hash-password", stdin="operpass\n").stdout.strip()
+    config = tmp_path / "tcpchat.toml"
+
+    def write(motd: str) -> None:
+        config.write_text(
+            f'[server]\nmotd = "{motd}"\n[[operators]]\nname = "op"\n'
+            f'password_hash = "{password_hash}"\n'
+        )
+
+    write("first motd")
+    proc = subprocess.Popen(
+        [*TCPCHAT, "server", "--port", "0", "--config", str(config), "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with IrcClient("127.0.0.1", announced_port(proc)) as c:
+            c.register("admin")
+            c.send("OPER op operpass")
+            c.expect("381")
+            write("second motd")
+            c.send("REHASH")
+            assert c.expect("382").params[1] == str(config)
+            c.send("MOTD")
+            assert c.expect("372").params[1] == "- second motd"
+            config.write_text("[server]\nport = 'not a number'\n")
+            c.send("REHASH")
+            assert "old settings stay" in c.expect("NOTICE").params[1]
+            c.send("MOTD")
+            assert c.expect("372").params[1] == "- second motd"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()

@@ -56,6 +56,7 @@ RPL_ENDOFMOTD = "376"
 RPL_WHOISHOST = "378"
 RPL_WHOISMODES = "379"
 RPL_YOUREOPER = "381"
+RPL_REHASHING = "382"
 RPL_TIME = "391"
 ERR_UNKNOWNERROR = "400"
 ERR_NOSUCHNICK = "401"
@@ -81,6 +82,7 @@ ERR_NOTREGISTERED = "451"
 ERR_NEEDMOREPARAMS = "461"
 ERR_ALREADYREGISTERED = "462"
 ERR_PASSWDMISMATCH = "464"
+ERR_YOUREBANNEDCREEP = "465"
 ERR_KEYSET = "467"
 ERR_CHANNELISFULL = "471"
 ERR_UNKNOWNMODE = "472"
@@ -130,6 +132,7 @@ TEXT: dict[str, str] = {
     ERR_NEEDMOREPARAMS: "Not enough parameters",
     ERR_ALREADYREGISTERED: "You may not reregister",
     ERR_PASSWDMISMATCH: "Password incorrect",
+    ERR_YOUREBANNEDCREEP: "You are banned from this server",
     ERR_KEYSET: "Channel key already set",
     ERR_CHANNELISFULL: "Cannot join channel (+l)",
     ERR_UNKNOWNMODE: "is unknown mode char to me",

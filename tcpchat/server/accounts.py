@@ -9,8 +9,7 @@ still there before it answers.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final
 
 from tcpchat.irc import casefold, valid_nick
@@ -22,7 +21,6 @@ from tcpchat.store.accounts import Account, AccountExists
 
 __all__ = [
     "NICKSERV",
-    "LoginThrottle",
     "check_password",
     "enforce_nick",
     "log_in",
@@ -36,33 +34,6 @@ NICKSERV: Final = "NickServ"
 # Compared against when an account does not exist, so that a failed login
 # takes as long whether or not the name is registered.
 _DUMMY_HASH: Final = hash_password("tcpchat-dummy", salt=b"tcpchat-dummy-salt")
-
-
-class LoginThrottle:
-    """Failed logins per key (an address, an account) within a sliding window."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def blocked(self, keys: Iterable[str], now: float) -> bool:
-        return any(len(self._recent(key, now)) >= self.limit for key in keys)
-
-    def failed(self, keys: Iterable[str], now: float) -> None:
-        for key in keys:
-            self._recent(key, now)
-            self._failures.setdefault(key, deque()).append(now)
 
 
 def services_notice(ctx: Context, text: str) -> None:

@@ -77,6 +77,10 @@ class Limits:
     # Connections at once, in all and from one address; 0 means no limit.
     max_clients: int = field(default=10_000, metadata=_range(0, 1_000_000))
     max_clients_per_ip: int = field(default=50, metadata=_range(0, 1_000_000))
+    # New connections from one address: connect_burst at once, then
+    # connect_rate per second; connect_rate = 0 turns this off.
+    connect_rate: float = field(default=2.0, metadata=_range(0, 1_000_000))
+    connect_burst: int = field(default=20, metadata=_range(1, 1_000_000))
     # How many departed nicks WHOWAS remembers.
     whowas_size: int = field(default=200, metadata=_range(0, 100_000))
 

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 from tcpchat import __version__
 from tcpchat.irc import TOO_LONG, Message, ProtocolError, decode, parse
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
-from tcpchat.server.accounts import NICKSERV, LoginThrottle, enforce_nick
+from tcpchat.server.accounts import NICKSERV, enforce_nick
 from tcpchat.server.commands import dispatch
-from tcpchat.server.config import Config
+from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
 from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
@@ -33,6 +33,7 @@ from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
 from tcpchat.server.session import Session
 from tcpchat.server.state import SERVICES_UID, State
+from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
 from tcpchat.store import HistoryStore
 from tcpchat.store.accounts import AccountStore
 
@@ -40,6 +41,8 @@ __all__ = ["ServerCore"]
 
 T = TypeVar("T")
 Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+ConfigSource = tuple[str, Callable[[], Config]]
+"""Where the settings come from (for REHASH's reply) and how to read them again."""
 
 
 def _inline(work: Callable[[], Any], then: Callable[[Any], None]) -> None:
@@ -65,6 +68,7 @@ class ServerCore:
         history: HistoryStore | None = None,
         accounts: AccountStore | None = None,
         offload: Offload | None = None,
+        reload: ConfigSource | None = None,
     ) -> None:
         self.config = config
         self.history = history
@@ -75,6 +79,10 @@ class ServerCore:
         self.login_throttle = LoginThrottle(
             config.accounts.login_failures, config.accounts.login_window
         )
+        self.connect_throttle = ConnectThrottle(
+            config.limits.connect_rate, config.limits.connect_burst
+        )
+        self._reload = reload
         self._guests = itertools.count(1)
         self.clock = clock
         self.version = f"tcpchat-{__version__}"
@@ -124,7 +132,28 @@ class ServerCore:
             return "Server is full"
         if limits.max_clients_per_ip and self._per_ip[ip] >= limits.max_clients_per_ip:
             return "Too many connections from your address"
+        if not self.connect_throttle.allow(ip, self.clock()):
+            return "Connecting too fast; wait a little and try again"
         return None
+
+    def rehash(self) -> str:
+        """Read the settings again (REHASH); returns where they came from.
+
+        Limits, operators, the MOTD and the like apply at once; the listening
+        addresses and the files of history and accounts stay as they were
+        until a restart. Raises ConfigError, leaving the old settings, if the
+        new ones are wrong.
+        """
+        if self._reload is None:
+            raise ConfigError("this server was started without a config file to read again")
+        source, load = self._reload
+        self.config = load()
+        limits = self.config.limits
+        self.connect_throttle = ConnectThrottle(limits.connect_rate, limits.connect_burst)
+        accounts = self.config.accounts
+        self.login_throttle = LoginThrottle(accounts.login_failures, accounts.login_window)
+        log.info("settings read again from %s", source)
+        return source
 
     def open_session(
         self, ip: str, port: int, write: Callable[[bytes], None], close: Callable[[], None]
@@ -216,6 +245,7 @@ class ServerCore:
     def tick(self) -> None:
         """Enforce registration and ping timeouts; call about once a second."""
         now = self.clock()
+        self.connect_throttle.forget_idle(now)
         limits = self.config.limits
         for session in list(self.sessions):
             idle = now - session.last_active

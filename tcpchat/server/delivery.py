@@ -30,6 +30,8 @@ from tcpchat.server.events import (
     NickChanged,
     Parted,
     RealnameChanged,
+    ServerBanAdded,
+    ServerBanRemoved,
     Stamp,
     TopicChanged,
     UserModeChanged,
@@ -121,10 +123,6 @@ def _to_channel_and_self(
         members.append(user)
     for session in _sessions(members):
         line.send(session)
-
-
-def _registered(state: State, e: UserRegistered, stamp: Stamp) -> None:
-    """Nobody is told of a registration; the new user gets its welcome from the handler."""
 
 
 def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
@@ -292,9 +290,16 @@ def _account(state: State, e: AccountChanged, stamp: Stamp) -> None:
             line.send(session)
 
 
+def _nobody(state: State, e: Event, stamp: Stamp) -> None:
+    """Events no client sees as a line of their own: a registration (the user
+    gets its welcome from the handler), server bans (they act through quits)."""
+
+
 _DELIVER: dict[type[Any], Callable[..., None]] = {
     AccountChanged: _account,
-    UserRegistered: _registered,
+    ServerBanAdded: _nobody,
+    ServerBanRemoved: _nobody,
+    UserRegistered: _nobody,
     NickChanged: _nick,
     UserQuit: _quit,
     Joined: _joined,

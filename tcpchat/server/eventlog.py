@@ -24,6 +24,8 @@ from tcpchat.server.events import (
     NickChanged,
     Parted,
     RealnameChanged,
+    ServerBanAdded,
+    ServerBanRemoved,
     Stamp,
     TopicChanged,
     UserModeChanged,
@@ -72,6 +74,11 @@ class EventLog:
                 f"{self._nick(e.uid)} "
                 + (f"logged in as {e.account}" if e.account else "logged out")
             ),
+            ServerBanAdded: lambda e: (
+                f"{self._nick(e.source)} banned {e.mask} from the server "
+                f"({e.reason})" + (" until " + str(e.expires_ms // 1000) if e.expires_ms else "")
+            ),
+            ServerBanRemoved: lambda e: f"{self._nick(e.source)} lifted the server ban on {e.mask}",
             Invited: lambda e: f"{self._nick(e.source)} invited {self._nick(e.uid)} to {e.channel}",
         }
 

@@ -26,6 +26,8 @@ __all__ = [
     "Observer",
     "Parted",
     "RealnameChanged",
+    "ServerBanAdded",
+    "ServerBanRemoved",
     "Stamp",
     "TopicChanged",
     "UserModeChanged",
@@ -165,6 +167,22 @@ class AccountChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerBanAdded:
+    """An operator banned ``user@host`` masks from the whole server (KLINE)."""
+
+    source: str  # uid of the operator
+    mask: str
+    reason: str
+    expires_ms: int  # 0: never
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBanRemoved:
+    source: str
+    mask: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     source: str
     uid: str
@@ -186,6 +204,8 @@ Event = (
     | RealnameChanged
     | Invited
     | AccountChanged
+    | ServerBanAdded
+    | ServerBanRemoved
 )
 
 Observer = Callable[[Event, Stamp], None]

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
-from tcpchat.server.core import ServerCore
+from tcpchat.server.core import ConfigSource, ServerCore
 from tcpchat.server.tls import server_context
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
@@ -71,12 +71,16 @@ def open_accounts(config: Config) -> SqliteAccounts | None:
 class ServerRunner:
     """Runs a server on the current event loop until asked to stop."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, reload: ConfigSource | None = None) -> None:
         self.config = config
         self.history = open_history(config)
         self.accounts = open_accounts(config)
         self.core = ServerCore(
-            config, history=self.history, accounts=self.accounts, offload=self._offload
+            config,
+            history=self.history,
+            accounts=self.accounts,
+            offload=self._offload,
+            reload=reload,
         )
         # Where the server listens, without and with TLS.
         self.addresses: list[tuple[str, int]] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tcpchat.irc import casefold
+from tcpchat.irc.masks import mask_matches
 from tcpchat.server.events import (
     AccountChanged,
     AwayChanged,
@@ -27,6 +28,8 @@ from tcpchat.server.events import (
     NickChanged,
     Parted,
     RealnameChanged,
+    ServerBanAdded,
+    ServerBanRemoved,
     Stamp,
     TopicChanged,
     UserModeChanged,
@@ -147,6 +150,8 @@ class State:
         self.whowas: deque[WhowasEntry] = deque(maxlen=whowas_size)
         # The most users seen at once, for LUSERS.
         self.max_users = 0
+        # Server-wide bans (KLINE), by folded user@host mask.
+        self.server_bans: dict[str, ServerBanAdded] = {}
         self._appliers: dict[type[Any], Callable[[Any, Stamp], None]] = {
             UserRegistered: self._registered,
             NickChanged: self._nick,
@@ -162,6 +167,8 @@ class State:
             RealnameChanged: self._realname,
             Invited: self._invited,
             AccountChanged: self._account,
+            ServerBanAdded: self._ban_added,
+            ServerBanRemoved: self._ban_removed,
         }
 
     # -- reading ----------------------------------------------------------
@@ -290,6 +297,20 @@ class State:
 
     def _account(self, e: AccountChanged, stamp: Stamp) -> None:
         self.by_uid[e.uid].account = e.account
+
+    def _ban_added(self, e: ServerBanAdded, stamp: Stamp) -> None:
+        self.server_bans[casefold(e.mask)] = e
+
+    def _ban_removed(self, e: ServerBanRemoved, stamp: Stamp) -> None:
+        self.server_bans.pop(casefold(e.mask), None)
+
+    def server_ban(self, username: str, host: str, now_ms: int) -> ServerBanAdded | None:
+        """The server ban that ``username@host`` falls under, if any is in force."""
+        target = casefold(f"{username}@{host}")
+        for folded, ban in self.server_bans.items():
+            if (not ban.expires_ms or ban.expires_ms > now_ms) and mask_matches(folded, target):
+                return ban
+        return None
 
     def _invited(self, e: Invited, stamp: Stamp) -> None:
         channel = self.channels.get(casefold(e.channel))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
+from ircclient import IrcClient
 
 
 def test_oper_and_kill(server: RunningServer) -> None:
@@ -34,3 +36,68 @@ def test_operator_override_kick_and_mode(server: RunningServer) -> None:
         assert b.expect("MODE").params == ("#own", "+m")
         a.send("KICK #own bob :override")
         assert b.expect("KICK").params == ("#own", "bob", "override")
+
+
+def oper(client: IrcClient) -> None:
+    client.send(f"OPER {OPER_NAME} {OPER_PASSWORD}")
+    client.expect("381")
+
+
+@pytest.mark.parametrize(
+    "command", ["KILL bob", "KLINE *@1.2.3.4", "UNKLINE *@1.2.3.4", "WALLOPS :hi", "REHASH"]
+)
+def test_operator_commands_are_refused_to_others(server: RunningServer, command: str) -> None:
+    with server.client("bob") as b:
+        b.send(command)
+        b.expect("481")
+
+
+def test_kline_removes_and_keeps_out(server: RunningServer) -> None:
+    with server.client("admin") as a, server.client("troll") as t:
+        oper(a)
+        a.send("KLINE 5 ~u@127.0.0.* :behave")
+        assert "would ban you too" in a.expect("NOTICE").params[1]
+        a.send("KLINE 5 ~troll@* :behave")
+        assert "Banned ~troll@*" in a.expect("NOTICE").params[1]
+    with server.client() as t:
+        t.send("NICK troll", "USER troll 0 * :T")
+        t.expect("465")
+        assert "K-Lined: behave" in t.expect("ERROR").params[0]
+    with server.client("admin2") as a:
+        oper(a)
+        a.send("UNKLINE ~troll@*")
+        assert "Lifted" in a.expect("NOTICE").params[1]
+    with server.client() as t:
+        t.send("NICK troll", "USER troll 0 * :T")
+        t.expect("001")
+
+
+def test_kline_disconnects_matching_users(server: RunningServer) -> None:
+    with server.client("admin") as a, server.client() as victim, server.client("witness") as w:
+        victim.nick = "victim"
+        victim.send("NICK victim", "USER bad 0 * :V")
+        victim.expect("001")
+        victim.join("#k")
+        w.join("#k")
+        oper(a)
+        a.send("KLINE ~bad@* :spam")
+        assert "K-Lined: spam" in victim.expect("ERROR").params[0]
+        assert w.expect("QUIT").params == ("K-Lined: spam",)
+
+
+def test_wallops_reach_operators_only(server: RunningServer) -> None:
+    with server.client("op1") as o1, server.client("op2") as o2, server.client("pleb") as p:
+        oper(o1)
+        oper(o2)
+        o1.send("WALLOPS :maintenance at noon")
+        assert o2.expect("WALLOPS").params == ("maintenance at noon",)
+        assert o1.expect("WALLOPS").params == ("maintenance at noon",)
+        p.send("PING :nothing")
+        assert p.expect("PONG").command == "PONG"
+
+
+def test_rehash_without_a_config_file(server: RunningServer) -> None:
+    with server.client("admin") as a:
+        oper(a)
+        a.send("REHASH")
+        assert "REHASH failed" in a.expect("NOTICE").params[1]

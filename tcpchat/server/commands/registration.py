@@ -22,6 +22,7 @@ from tcpchat.irc.numerics import (
     ERR_NONICKNAMEGIVEN,
     ERR_NOORIGIN,
     ERR_PASSWDMISMATCH,
+    ERR_YOUREBANNEDCREEP,
     RPL_CREATED,
     RPL_MYINFO,
     RPL_WELCOME,
@@ -53,6 +54,11 @@ def try_register(ctx: Context) -> None:
         return
     if ctx.state.user(session.nick) is not None:
         ctx.error(ERR_NICKNAMEINUSE, session.nick)
+        return
+    ban = ctx.state.server_ban(session.username, session.host, int(ctx.now * 1000))
+    if ban is not None:
+        ctx.error(ERR_YOUREBANNEDCREEP)
+        ctx.core.quit(session, f"K-Lined: {ban.reason}")
         return
     ctx.emit(
         UserRegistered(
