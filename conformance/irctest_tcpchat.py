@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from irctest import patma
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
@@ -54,6 +55,10 @@ default_channel = ""
 # Flood control off: tests send bursts of lines and open many connections.
 flood_rate = 0
 connect_rate = 0
+
+[accounts]
+# irctest's passwords are short, and it registers accounts as it goes.
+min_password_length = 1
 
 [[operators]]
 name = {oper_name}
@@ -147,7 +152,7 @@ def _oper_password_hash(root: Path) -> str:
 
 class TcpchatController(BaseServerController, DirectoryBasedController):
     software_name = "tcpchat"
-    supported_sasl_mechanisms: set[str] = set()
+    supported_sasl_mechanisms: set[str] = {"PLAIN"}
     supports_sts = False
 
     # What the controller promises irctest. A capability or behaviour listed
@@ -156,6 +161,25 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
     capabilities: frozenset[Capabilities] = frozenset()
     optional_behaviors: frozenset[OptionalBehaviors] = frozenset()
     isupport: dict[str, str | patma.Operator | None] = {}
+
+    def registerUser(  # noqa: N802  (irctest's name)
+        self, case: Any, username: str, password: str | None = None
+    ) -> None:
+        """Create an account with tcpchat's own REGISTER (draft/account-registration):
+        tcpchat is its own services, so no separate services process runs."""
+        assert password
+        client = case.addClient(show_io=False)
+        case.sendLine(client, "NICK " + username)
+        case.sendLine(client, "USER r e g :user")
+        while case.getRegistrationMessage(client).command != "001":
+            pass
+        case.getMessages(client)
+        case.sendLine(client, f"REGISTER * * :{password}")
+        while (msg := case.getMessage(client)).command != "REGISTER":
+            pass
+        assert msg.params[:2] == ["SUCCESS", username], msg
+        case.sendLine(client, "QUIT")
+        case.assertDisconnected(client)
 
     def create_config(self) -> None:
         super().create_config()
@@ -186,10 +210,8 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
-        if ssl:
-            raise NotImplementedByController("TLS")
-        if run_services:
-            raise NotImplementedByController("Services")
+        # tcpchat is its own services (accounts, SASL, NickServ): run_services
+        # needs nothing more started.
         assert self.proc is None
         _stop_leftovers()
         self.port = port
@@ -206,6 +228,14 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
                     oper_hash=_toml_string(_oper_password_hash(root)),
                 )
             )
+            if ssl:
+                # irctest wants TLS, and only TLS, on the port it gave.
+                self.gen_ssl()
+                fd.write(
+                    f"\n[tls]\ncert = {_toml_string(str(self.pem_path))}\n"
+                    f"key = {_toml_string(str(self.key_path))}\nport = {port}\n"
+                    "plaintext = false\n"
+                )
 
         # Listen on loopback only: a wildcard address from irctest is reached
         # through loopback by its clients anyway.

@@ -89,7 +89,7 @@ def check_password(
             core.login_throttle.failed(keys, core.clock())
             then(None, False)
 
-    core.offload(lambda: verify_password(password, stored), done)
+    ctx.offload(lambda: verify_password(password, stored), done)
 
 
 def register_account(
@@ -129,7 +129,7 @@ def register_account(
             return
         then(None, f"Account {name} registered")
 
-    core.offload(lambda: hash_password(password), done)
+    ctx.offload(lambda: hash_password(password), done)
 
 
 def protect_nick(ctx: Context) -> None:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from tcpchat.irc import LineDecoder
 from tcpchat.server.core import ServerCore
@@ -115,9 +115,9 @@ class Connection(asyncio.Protocol):
         # closing: the transport closes once the queued output is written.
         self.closed = False
         self.closing = False
-        # Flow control: why reading is paused (either reason keeps it paused).
+        # Flow control: reading pauses while the client's output is stuck or
+        # while its lines wait (throttled, or behind a command still finishing).
         self.write_paused = False
-        self.throttled = False
         # Flood control, a token bucket refilled on the loop's monotonic clock.
         self.flood_rate = limits.flood_rate
         self.tokens = float(limits.flood_burst)
@@ -128,8 +128,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername") or ("unknown", 0)
         ip, port = str(peer[0]), int(peer[1])
         refusal = self.core.refuse_reason(ip)
@@ -142,6 +142,7 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.refilled = asyncio.get_running_loop().time()
         self.session = self.core.open_session(ip, port, self.queue, self.close)
+        self.session.resume = self._resume
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self.session.tls = True
@@ -152,10 +153,14 @@ class Connection(asyncio.Protocol):
         if self.closed or self.session is None:
             return
         lines = self.decoder.feed(data)
-        if self.flood_rate <= 0:
+        session = self.session
+        if self.flood_rate <= 0 and not self.inbox:
             handle = self.core.handle_line
-            session = self.session
-            for line in lines:
+            for i, line in enumerate(lines):
+                if session.busy:  # a command is finishing off the loop: later lines wait
+                    self.inbox.extend(lines[i:])
+                    self._set_reading()
+                    return
                 handle(session, line)
                 if self.closed:
                     return
@@ -182,35 +187,43 @@ class Connection(asyncio.Protocol):
     # -- flood control -----------------------------------------------------
 
     def _drain(self) -> None:
-        """Handle waiting lines while the bucket has tokens; throttle the rest."""
+        """Handle waiting lines, in order, while the session is not busy and
+        the bucket has tokens; reading stays paused while lines wait."""
         self.resume_timer = None
-        assert self.session is not None and self.transport is not None
+        session = self.session
+        if self.closed or session is None:
+            return
         limits = self.core.config.limits
-        now = asyncio.get_running_loop().time()
-        self.tokens = min(
-            float(limits.flood_burst), self.tokens + (now - self.refilled) * self.flood_rate
-        )
-        self.refilled = now
+        limited = self.flood_rate > 0
+        if limited:
+            now = asyncio.get_running_loop().time()
+            self.tokens = min(
+                float(limits.flood_burst), self.tokens + (now - self.refilled) * self.flood_rate
+            )
+            self.refilled = now
         inbox = self.inbox
-        while inbox and self.tokens >= 1 and not self.closed:
+        while inbox and not session.busy and not self.closed and (not limited or self.tokens >= 1):
             self.tokens -= 1
-            self.core.handle_line(self.session, inbox.popleft())
+            self.core.handle_line(session, inbox.popleft())
         if self.closed:
             return
-        if len(inbox) > limits.flood_excess:
-            self.core.quit(self.session, "Excess Flood")
+        if limited and len(inbox) > limits.flood_excess:
+            self.core.quit(session, "Excess Flood")
             return
-        self.throttled = bool(inbox)
         self._set_reading()
-        if inbox and self.resume_timer is None:
+        if limited and inbox and not session.busy and self.resume_timer is None:
             wait = (1 - self.tokens) / self.flood_rate
             self.resume_timer = asyncio.get_running_loop().call_later(wait, self._drain)
+
+    def _resume(self) -> None:
+        """The session's background work finished: go on with the lines that waited."""
+        asyncio.get_running_loop().call_soon(self._drain)
 
     def _set_reading(self) -> None:
         transport = self.transport
         if transport is None or self.closed or transport.is_closing():
             return
-        paused = self.write_paused or self.throttled
+        paused = self.write_paused or bool(self.inbox)
         if paused and transport.is_reading():
             transport.pause_reading()
         elif not paused and not transport.is_reading():

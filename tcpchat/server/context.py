@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tcpchat.irc import Message, format_params
 from tcpchat.irc.numerics import TEXT
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from tcpchat.server.state import State, User
 
 __all__ = ["CommandSpec", "Context", "Handler"]
+
+T = TypeVar("T")
 
 
 class Context:
@@ -61,6 +63,24 @@ class Context:
 
     def emit(self, event: Event) -> None:
         self.core.emit(event)
+
+    def offload(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        """Run slow ``work`` off the event loop, then ``then`` with its result.
+
+        The session's later lines wait meanwhile, so the replies to this
+        command still come before the replies to the next.
+        """
+        session = self.session
+        session.busy += 1
+
+        def finish(result: T) -> None:
+            session.busy -= 1
+            try:
+                then(result)
+            finally:
+                session.resume()
+
+        self.core.offload(work, finish)
 
 
 Handler = Callable[[Context, Message], None]

@@ -114,6 +114,7 @@ class ServerCore:
                     "127.0.0.1",
                     "Nickname services",
                     local=False,
+                    service=True,
                 )
             )
 

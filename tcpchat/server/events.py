@@ -64,6 +64,8 @@ class UserRegistered:
     realname: str
     account: str | None = None
     local: bool = True
+    # A pseudo-user of the server itself (NickServ): not counted or listed as a person.
+    service: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,16 @@ TAG_TIME: Final = 2  # server-time
 TAG_ACCOUNT: Final = 4  # account-tag
 
 
+def _nothing() -> None:
+    """A session not bound to a connection has nothing to resume."""
+
+
 class Session:
     """A connected client, registered or not."""
 
     __slots__ = (
         "account",
+        "busy",
         "cap_negotiating",
         "cap_version",
         "caps",
@@ -46,6 +51,7 @@ class Session:
         "ping_sent",
         "port",
         "realname",
+        "resume",
         "sasl",
         "tag_mode",
         "tls",
@@ -93,6 +99,11 @@ class Session:
         self.sasl: tuple[str, str] | None = None
         self.certfp: str | None = None
         self.tls = False
+        # Commands finishing off the event loop (password checks); while any
+        # is, the client's later lines wait, so replies keep their order.
+        # resume is called when one finishes; the connection sets it.
+        self.busy = 0
+        self.resume: Callable[[], None] = _nothing
         self.nick_deadline: float | None = None
         # Capabilities.
         self.caps: set[str] = set()

@@ -66,6 +66,7 @@ class User:
     modes: set[str] = field(default_factory=set)
     away: str | None = None
     account: str | None = None
+    service: bool = False
     channels: dict[str, Channel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -148,7 +149,8 @@ class State:
         self.by_uid: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.whowas: deque[WhowasEntry] = deque(maxlen=whowas_size)
-        # The most users seen at once, for LUSERS.
+        # Users who are people (not services), now and at most, for LUSERS.
+        self.people = 0
         self.max_users = 0
         # Server-wide bans (KLINE), by folded user@host mask.
         self.server_bans: dict[str, ServerBanAdded] = {}
@@ -197,9 +199,12 @@ class State:
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
         user.account = e.account
+        user.service = e.service
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
-        self.max_users = max(self.max_users, len(self.users))
+        if not e.service:
+            self.people += 1
+            self.max_users = max(self.max_users, self.people)
 
     def _remember(self, user: User, time: float) -> None:
         self.whowas.appendleft(
@@ -215,6 +220,8 @@ class State:
 
     def _quit(self, e: UserQuit, stamp: Stamp) -> None:
         user = self.by_uid.pop(e.uid)
+        if not user.service:
+            self.people -= 1
         self._remember(user, stamp.time)
         del self.users[user.folded]
         for channel in user.channels.values():

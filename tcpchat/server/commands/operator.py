@@ -56,7 +56,7 @@ def handle_oper(ctx: Context, msg: Message) -> None:
             ctx.emit(UserModeChanged(user.uid, (ModeChange(True, "o"),)))
         ctx.numeric(RPL_YOUREOPER, "You are now an IRC operator")
 
-    core.offload(lambda: verify_password(password, entry.password_hash), done)
+    ctx.offload(lambda: verify_password(password, entry.password_hash), done)
 
 
 def handle_kill(ctx: Context, msg: Message) -> None:

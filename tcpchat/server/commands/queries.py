@@ -94,8 +94,8 @@ def send_isupport(ctx: Context) -> None:
 
 def send_lusers(ctx: Context) -> None:
     state = ctx.state
-    users = len(state.users)
-    invisible = sum(1 for u in state.users.values() if "i" in u.modes)
+    users = state.people
+    invisible = sum(1 for u in state.users.values() if "i" in u.modes and not u.service)
     opers = sum(1 for u in state.users.values() if u.is_oper)
     unknown = len(ctx.core.sessions) - sum(1 for s in ctx.core.sessions if s.user is not None)
     ctx.numeric(
@@ -220,7 +220,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
         else:
             folded = casefold(mask)
             for user in state.users.values():
-                if _visible(ctx, user) and (
+                if not user.service and _visible(ctx, user) and (
                     mask_matches(folded, casefold(user.mask))
                     or mask_matches(folded, user.folded)
                     or mask_matches(folded, casefold(user.host))
