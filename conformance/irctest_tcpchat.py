@@ -181,6 +181,10 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
         case.sendLine(client, "QUIT")
         case.assertDisconnected(client)
 
+    def wait_for_services(self) -> None:
+        """The server is its own services: ready when its port is."""
+        self.wait_for_port()
+
     def create_config(self) -> None:
         super().create_config()
         with self.open_file("tcpchat.toml"):
