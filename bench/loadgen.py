@@ -1,0 +1,746 @@
+"""A load generator for IRC servers: many clients, plain IRC, loopback only.
+
+Theory of operation: a scenario is a list of client *roles* (who sends what
+to whom, at which pace). The parent process deals the roles out to worker
+processes, round robin; each worker runs its clients on one event loop
+(uvloop when installed, else asyncio). Workers and parent speak over a pipe
+in four steps:
+
+1. ``setup``: the worker connects and registers its clients (and joins the
+   channel), with a bounded number of registrations in flight, then says
+   ``ready``.
+2. ``go``: the parent names a window ``[t0, t1]`` on ``CLOCK_MONOTONIC``,
+   which all processes of one machine share. Senders run during the window;
+   every client counts the lines it receives (``bytes.count(b"\\n")``, with
+   no parsing, so receiving stays cheap) and the counts are read at t0 and t1.
+3. The worker reports its counts, latencies and errors.
+4. ``close``: the worker says QUIT on every client and exits.
+
+The parent reads CPU time (``/proc/PID/stat``) of the server and of every
+worker at t0 and t1, so each report shows the generator's CPU beside the
+server's.
+
+Pacing: a flood sender writes one batch of lines per event-loop turn while
+its transport is not paused; the transport pauses it above a small
+high-water mark, and the kernel's socket buffer holds the rest, so the
+generator's own buffers stay bounded however slow the server is.
+Latency: a message carries the sender's ``time.monotonic_ns()`` after a
+marker (``@LAT``); a probe receiver looks for the marker in what it reads
+(``bytes.find``) and subtracts. Every client sets TCP_NODELAY.
+
+Run one scenario by hand (prints JSON)::
+
+    python -m bench.loadgen fanout --port 6667 --clients 200 --senders 10 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
+from typing import Any, Final
+
+__all__ = [
+    "Role",
+    "Scenario",
+    "connect_scenario",
+    "fanout_rate_scenario",
+    "fanout_scenario",
+    "idle_scenario",
+    "pairs_scenario",
+    "proc_cpu_seconds",
+    "run_scenario",
+]
+
+# Text of each flood line: about the size of a chat message.
+PAYLOAD: Final = b"the quick brown fox jumps over the lazy dog 0123456789"
+# Lines per write for flood senders: big enough to amortise a syscall, small
+# enough (about 4 KiB) that a sender reacts to pause_writing promptly.
+FLOOD_BATCH: Final = 50
+# A flood sender's transport pauses above this many unsent bytes.
+SENDER_HIGH_WATER: Final = 32 * 1024
+# SO_SNDBUF of a flood sender's socket (the kernel doubles it).
+SENDER_SNDBUF: Final = 64 * 1024
+# After the window, wait for latency probes still in flight: until none has
+# arrived for DRAIN_QUIET seconds, at most DRAIN_MAX.
+DRAIN_QUIET: Final = 1.0
+DRAIN_MAX: Final = 5.0
+# Marks a line that carries a send timestamp.
+LAT_MARK: Final = b"@LAT "
+# Probe sender rate in the saturated fan-out: slow, so it measures, not loads.
+PROBE_RATE: Final = 20.0
+# Settle time after setup and before t0, so join bursts have drained.
+SETTLE: Final = 0.3
+# Seconds for one registration (connect + NICK/USER + 001) before it counts as failed.
+REGISTER_TIMEOUT: Final = 30.0
+CHANNEL: Final = "#bench"
+
+_CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of process ``pid`` (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    # The command name may hold spaces; fields resume after its closing ")".
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def raise_nofile() -> int:
+    """Raise the soft open-file limit to the hard one; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# -- scenarios --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """One client: its nick and what it does in the window.
+
+    ``kind`` is ``idle`` (registers, reads), ``flood`` (sends to ``target``
+    as fast as the server takes it), ``rate`` (sends timestamped lines to
+    ``target`` at ``rate`` per second) or ``register`` (the connect
+    scenario: registers inside the window, timed).
+    ``probe`` marks a receiver that measures latency.
+    """
+
+    nick: str
+    kind: str = "idle"
+    target: str = ""
+    rate: float = 0.0
+    phase: float = 0.0
+    probe: bool = False
+    join: bool = False
+
+
+@dataclass(slots=True)
+class Scenario:
+    """A named list of roles and how long the window lasts."""
+
+    name: str
+    roles: list[Role]
+    duration: float
+    # Registrations in flight at once, over all workers.
+    in_flight: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fanout_scenario(clients: int, senders: int, duration: float, prefix: str = "f") -> Scenario:
+    """``clients`` in one channel; ``senders`` of them flood it; a probe pair measures latency."""
+    if clients < senders + 2:
+        raise ValueError("fanout needs at least senders + 2 clients")
+    roles = [Role(f"{prefix}{i}", "flood", CHANNEL, join=True) for i in range(senders)]
+    roles.append(Role(f"{prefix}{senders}", "rate", CHANNEL, rate=PROBE_RATE, join=True))
+    roles += [Role(f"{prefix}{i}", join=True) for i in range(senders + 1, clients - 1)]
+    roles.append(Role(f"{prefix}{clients - 1}", probe=True, join=True))
+    return Scenario("fanout", roles, duration)
+
+
+def fanout_rate_scenario(
+    clients: int, senders: int, rate: float, duration: float, probes: int = 4, prefix: str = "r"
+) -> Scenario:
+    """``senders`` send ``rate`` timestamped lines a second in all into a channel of ``clients``."""
+    if clients < senders + probes:
+        raise ValueError("fanout-rate needs at least senders + probes clients")
+    each = rate / senders
+    roles = [
+        Role(f"{prefix}{i}", "rate", CHANNEL, rate=each, phase=i / senders / each, join=True)
+        for i in range(senders)
+    ]
+    receivers = clients - senders
+    # Probes spread over the receivers (and so over the worker processes).
+    probe_at = {senders + (k * receivers) // probes for k in range(probes)}
+    roles += [Role(f"{prefix}{i}", probe=i in probe_at, join=True) for i in range(senders, clients)]
+    return Scenario("fanout-rate", roles, duration, extra={"rate": rate})
+
+
+def pairs_scenario(pairs: int, duration: float, prefix: str = "p") -> Scenario:
+    """``pairs`` pairs of clients, each flooding private messages at the other."""
+    roles: list[Role] = []
+    for i in range(pairs):
+        a, b = f"{prefix}{i}a", f"{prefix}{i}b"
+        roles += [Role(a, "flood", b), Role(b, "flood", a)]
+    return Scenario("pairs", roles, duration)
+
+
+def connect_scenario(clients: int, in_flight: int = 50, prefix: str = "k") -> Scenario:
+    """Register ``clients`` with ``in_flight`` registrations at once; timed."""
+    roles = [Role(f"{prefix}{i}", "register") for i in range(clients)]
+    return Scenario("connect", roles, duration=0.0, in_flight=in_flight)
+
+
+def idle_scenario(clients: int, in_flight: int = 50, prefix: str = "i") -> Scenario:
+    """Hold ``clients`` registered, silent clients (for the server's memory per client)."""
+    roles = [Role(f"{prefix}{i}") for i in range(clients)]
+    return Scenario("idle", roles, duration=0.0, in_flight=in_flight)
+
+
+# -- one client ---------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """The server closed a client, refused it, or did not answer in time."""
+
+
+class Client(asyncio.Protocol):
+    """One IRC connection driven by its role; counts what it receives."""
+
+    def __init__(self, worker: Worker, role: Role) -> None:
+        self.worker = worker
+        self.role = role
+        self.loop = worker.loop
+        self.transport: Any = None
+        self.lines = 0
+        self.closed = False
+        # Setup: a marker we wait for (b" 001 ", b" 366 ") and its future.
+        self.wait_for: bytes | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.tail = b""
+        # Sending.
+        self.sending = False
+        self.paused = False
+        self.pump_pending = False
+        self.sent = 0
+        self.batch = b""
+        self.batch_lines = 0
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: Any) -> None:
+        # Any: uvloop's transports are not subclasses of asyncio.Transport.
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.role.kind == "flood":
+            transport.set_write_buffer_limits(high=SENDER_HIGH_WATER)
+            if sock is not None:
+                # A small kernel buffer too, so "sent" means nearly "taken by the server"
+                # and a flood cannot park megabytes in the generator's socket.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SENDER_SNDBUF)
+
+    def data_received(self, data: bytes) -> None:
+        self.lines += data.count(b"\n")
+        if self.wait_for is not None or self.role.probe:
+            buf = self.tail + data
+            cut = buf.rfind(b"\n") + 1
+            self.tail = buf[cut:][-4096:]
+            if self.role.probe:
+                self.worker.take_latencies(buf[:cut])
+            if self.wait_for is not None:
+                self._scan(buf[:cut])
+        if b"PING " in data:
+            self._pong(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.sending = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ClientError(f"{self.role.nick}: connection closed"))
+        self.worker.client_lost(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.sending and not self.pump_pending:
+            self.pump_pending = True
+            self.loop.call_soon(self._pump)
+
+    # -- setup
+
+    def _scan(self, lines: bytes) -> None:
+        assert self.wait_for is not None and self.waiter is not None
+        for line in lines.split(b"\n"):
+            if self.wait_for in line:
+                self.wait_for = None
+                if not self.waiter.done():
+                    self.waiter.set_result(None)
+                return
+            if line.startswith(b"ERROR") or b" 433 " in line or b" 465 " in line:
+                if not self.waiter.done():
+                    self.waiter.set_exception(
+                        ClientError(f"{self.role.nick}: {line.decode(errors='replace')[:200]}")
+                    )
+                return
+
+    def _pong(self, data: bytes) -> None:
+        assert self.transport is not None
+        for line in data.split(b"\n"):
+            if line.startswith(b"PING "):
+                self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
+
+    async def expect(self, marker: bytes, send: bytes, timeout: float) -> None:
+        """Send ``send`` and wait until a line with ``marker`` arrives."""
+        assert self.transport is not None
+        self.wait_for = marker
+        self.waiter = self.loop.create_future()
+        self.transport.write(send)
+        try:
+            await asyncio.wait_for(self.waiter, timeout)
+        finally:
+            self.wait_for = None
+            self.waiter = None
+
+    async def register(self, host: str, port: int, timeout: float) -> None:
+        nick = self.role.nick
+        await asyncio.wait_for(self.loop.create_connection(lambda: self, host, port), timeout)
+        hello = f"NICK {nick}\r\nUSER {nick} 0 * :tcpchat bench\r\n".encode()
+        await self.expect(b" 001 ", hello, timeout)
+        if self.role.join:
+            await self.expect(b" 366 ", f"JOIN {self.role.target or CHANNEL}\r\n".encode(), timeout)
+
+    # -- sending
+
+    def start(self, t0: float, t1: float) -> None:
+        """Send, by role, from monotonic time t0 until t1."""
+        role = self.role
+        if role.kind == "flood":
+            line = f"PRIVMSG {role.target} :".encode() + PAYLOAD + b"\r\n"
+            self.batch = line * FLOOD_BATCH
+            self.batch_lines = FLOOD_BATCH
+            self.loop.call_later(max(0.0, t0 - time.monotonic()), self._begin_flood)
+            self.loop.call_later(max(0.0, t1 - time.monotonic()), self.stop)
+        elif role.kind == "rate":
+            self.sending = True
+            self.loop.call_later(max(0.0, t0 - time.monotonic()), self._tick, t0, 0, t1)
+
+    def stop(self) -> None:
+        self.sending = False
+
+    def _begin_flood(self) -> None:
+        self.sending = True
+        if not self.pump_pending:
+            self.pump_pending = True
+            self._pump()
+
+    def _pump(self) -> None:
+        self.pump_pending = False
+        transport = self.transport
+        if not self.sending or self.paused or self.closed or transport is None:
+            return
+        transport.write(self.batch)
+        self.sent += self.batch_lines
+        if not self.paused:
+            self.pump_pending = True
+            self.loop.call_soon(self._pump)
+
+    def _tick(self, start: float, k: int, t1: float) -> None:
+        """Send line ``k`` of a fixed-rate schedule (no omission: late lines go at once)."""
+        if not self.sending or self.closed or self.transport is None:
+            return
+        role = self.role
+        now = time.monotonic()
+        if now >= t1:
+            self.sending = False
+            return
+        due = start + role.phase + k / role.rate
+        while due <= now:
+            stamp = time.monotonic_ns()
+            self.transport.write(
+                f"PRIVMSG {role.target} :".encode()
+                + LAT_MARK
+                + str(stamp).encode()
+                + b" "
+                + PAYLOAD
+                + b"\r\n"
+            )
+            self.sent += 1
+            k += 1
+            due = start + role.phase + k / role.rate
+        self.loop.call_later(due - now, self._tick, start, k, t1)
+
+    def quit(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.sending = False
+            with contextlib.suppress(Exception):
+                self.transport.write(b"QUIT :bench done\r\n")
+                self.transport.close()
+
+
+# -- one worker process -------------------------------------------------------
+
+
+class Worker:
+    """The clients of one process and their counters."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> None:
+        self.loop = loop
+        self.host = host
+        self.port = port
+        self.clients: list[Client] = []
+        self.latencies: list[int] = []
+        self.window = (0, 0)  # ns; latencies count for lines sent inside it
+        self.lost = 0
+        self.lost_in_window = 0
+        self.in_window = False
+        self.errors: list[str] = []
+
+    def client_lost(self, client: Client) -> None:
+        self.lost += 1
+        if self.in_window:
+            self.lost_in_window += 1
+
+    def take_latencies(self, lines: bytes) -> None:
+        now = time.monotonic_ns()
+        lo, hi = self.window
+        at = lines.find(LAT_MARK)
+        while at >= 0:
+            start = at + len(LAT_MARK)
+            end = lines.find(b" ", start)
+            try:
+                stamp = int(lines[start:end])
+            except ValueError:
+                stamp = 0
+            if lo <= stamp <= hi:
+                self.latencies.append(now - stamp)
+            at = lines.find(LAT_MARK, start)
+
+    async def register_all(self, roles: list[Role], in_flight: int) -> list[float]:
+        """Register clients for ``roles``, ``in_flight`` at once; returns seconds per client."""
+        slots = asyncio.Semaphore(max(1, in_flight))
+        times: list[float] = []
+
+        async def one(role: Role) -> None:
+            async with slots:
+                client = Client(self, role)
+                begun = time.monotonic()
+                try:
+                    await client.register(self.host, self.port, REGISTER_TIMEOUT)
+                except (OSError, ClientError, TimeoutError) as exc:
+                    self.errors.append(f"{role.nick}: {type(exc).__name__}: {exc}")
+                    client.quit()
+                    return
+                times.append(time.monotonic() - begun)
+                self.clients.append(client)
+
+        await asyncio.gather(*(one(role) for role in roles))
+        return times
+
+    def total_lines(self) -> int:
+        return sum(c.lines for c in self.clients)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+async def _recv(pipe: Pipe) -> Any:
+    """The next message from the parent, without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = pipe.fileno()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        if not pipe.poll():
+            await ready
+    finally:
+        loop.remove_reader(fd)
+    return pipe.recv()
+
+
+async def _worker(pipe: Pipe, spec: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    worker = Worker(loop, spec["host"], spec["port"])
+    roles: list[Role] = [Role(**r) for r in spec["roles"]]
+    kind = spec["scenario"]
+    in_flight = spec["in_flight"]
+    result: dict[str, Any] = {"pid": os.getpid(), "loop": type(loop).__module__}
+    if kind != "connect":
+        await worker.register_all(roles, in_flight)
+        result["registered"] = len(worker.clients)
+    pipe.send({"ready": True, "registered": len(worker.clients), "errors": worker.errors[:20]})
+    go = await _recv(pipe)
+    t0, t1 = go["t0"], go["t1"]
+    if kind == "connect":
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        times = await worker.register_all(roles, in_flight)
+        result.update(registered=len(times), finished=time.monotonic(), reg_times=times)
+    elif kind != "idle":
+        worker.window = (int(t0 * 1e9), int(t1 * 1e9))
+        for client in worker.clients:
+            client.start(t0, t1)
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        worker.in_window = True
+        c0, s0, w0 = worker.total_lines(), sum(c.sent for c in worker.clients), time.monotonic()
+        await asyncio.sleep(max(0.0, t1 - time.monotonic()))
+        c1, s1, w1 = worker.total_lines(), sum(c.sent for c in worker.clients), time.monotonic()
+        timed = sum(c.sent for c in worker.clients if c.role.kind == "rate")
+        worker.in_window = False
+        for client in worker.clients:
+            client.stop()
+        # Probe lines sent late in the window are still on their way: let them land.
+        if any(c.role.probe for c in worker.clients):
+            end = time.monotonic() + DRAIN_MAX
+            seen = -1
+            while len(worker.latencies) != seen and time.monotonic() < end:
+                seen = len(worker.latencies)
+                await asyncio.sleep(DRAIN_QUIET)
+        result.update(
+            lines=c1 - c0,
+            sent=s1 - s0,
+            elapsed=w1 - w0,
+            latencies=worker.latencies,
+            timed_sent=timed,
+            probes=sum(c.role.probe for c in worker.clients),
+        )
+    result.update(lost=worker.lost, lost_in_window=worker.lost_in_window, errors=worker.errors[:20])
+    pipe.send(result)
+    await _recv(pipe)  # close
+    for client in worker.clients:
+        client.quit()
+    await asyncio.sleep(0.1)
+
+
+def _worker_main(pipe: Pipe, spec: dict[str, Any]) -> None:
+    raise_nofile()
+    loop = _new_loop()
+    try:
+        loop.run_until_complete(_worker(pipe, spec))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass
+    except Exception:
+        # Tell the parent what broke instead of leaving it a closed pipe.
+        with contextlib.suppress(OSError):
+            pipe.send({"worker_error": traceback.format_exc()})
+    finally:
+        loop.close()
+
+
+# -- the parent ----------------------------------------------------------------
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += proc_cpu_seconds(pid)
+    return total
+
+
+def run_scenario(
+    scenario: Scenario,
+    host: str = "127.0.0.1",
+    port: int = 6667,
+    procs: int = 2,
+    server_pid: int | None = None,
+    on_ready: Callable[[int], dict[str, Any]] | None = None,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Run ``scenario`` against host:port with ``procs`` worker processes; return a report.
+
+    ``on_ready`` is called with the number of clients set up, once all are
+    and before the window (the idle scenario measures the server's memory
+    there); what it returns is merged into the report. Every wait is bounded by ``timeout``.
+    """
+    procs = max(1, min(procs, len(scenario.roles)))
+    ctx = multiprocessing.get_context("spawn")
+    deadline = time.monotonic() + timeout
+    shares = [scenario.roles[w::procs] for w in range(procs)]
+    flights = [scenario.in_flight // procs + (w < scenario.in_flight % procs) for w in range(procs)]
+    workers: list[tuple[Any, Pipe]] = []
+    report: dict[str, Any] = {"scenario": scenario.name, "clients": len(scenario.roles)}
+    report.update(scenario.extra)
+
+    def recv_all() -> list[dict[str, Any]]:
+        out = []
+        for proc, pipe in workers:
+            if not pipe.poll(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"worker {proc.pid} did not answer in time")
+            try:
+                message = pipe.recv()
+            except EOFError:
+                raise RuntimeError(f"worker {proc.pid} exited early") from None
+            if isinstance(message, dict) and "worker_error" in message:
+                raise RuntimeError(f"worker {proc.pid} failed:\n{message['worker_error']}")
+            out.append(message)
+        return out
+
+    try:
+        for w in range(procs):
+            mine, theirs = ctx.Pipe()
+            spec = {
+                "host": host,
+                "port": port,
+                "scenario": scenario.name,
+                "in_flight": flights[w],
+                "roles": [_role_dict(r) for r in shares[w]],
+            }
+            proc = ctx.Process(target=_worker_main, args=(theirs, spec), daemon=True)
+            proc.start()
+            theirs.close()
+            workers.append((proc, mine))
+        ready = recv_all()
+        report["setup_errors"] = [e for r in ready for e in r["errors"]][:20]
+        if on_ready is not None:
+            report.update(on_ready(sum(r["registered"] for r in ready)))
+        duration = scenario.duration
+        t0 = time.monotonic() + SETTLE
+        t1 = t0 + duration
+        for _, pipe in workers:
+            pipe.send({"t0": t0, "t1": t1})
+        pids = [proc.pid for proc, _ in workers]
+        time.sleep(max(0.0, t0 - time.monotonic()))
+        gen0 = _cpu(pids)
+        srv0 = _cpu([server_pid]) if server_pid else 0.0
+        w0 = time.monotonic()
+        if duration > 0:
+            time.sleep(max(0.0, t1 - time.monotonic()))
+            gen1 = _cpu(pids)
+            srv1 = _cpu([server_pid]) if server_pid else 0.0
+            w1 = time.monotonic()
+        results = recv_all()
+        if duration <= 0:
+            gen1 = _cpu(pids)
+            srv1 = _cpu([server_pid]) if server_pid else 0.0
+            w1 = time.monotonic()
+        for _, pipe in workers:
+            pipe.send("close")
+        for proc, _ in workers:
+            proc.join(max(1.0, min(10.0, deadline - time.monotonic())))
+    finally:
+        for proc, pipe in workers:
+            if proc.is_alive():
+                proc.kill()  # only our own workers, by their handle
+                proc.join(5)
+            pipe.close()
+
+    wall = max(1e-9, w1 - w0)
+    report["procs"] = procs
+    report["loop"] = results[0].get("loop", "")
+    report["lost"] = sum(r["lost"] for r in results)
+    report["lost_in_window"] = sum(r["lost_in_window"] for r in results)
+    report["errors"] = [e for r in results for e in r["errors"]][:20]
+    report["gen_cpu"] = (gen1 - gen0) / wall  # cores busy
+    if server_pid:
+        report["server_cpu"] = (srv1 - srv0) / wall
+    if scenario.name == "connect":
+        registered = sum(r["registered"] for r in results)
+        elapsed = max(r["finished"] for r in results) - t0
+        times = sorted(t for r in results for t in r["reg_times"])
+        report.update(
+            registered=registered,
+            seconds=elapsed,
+            per_second=registered / elapsed if elapsed > 0 else 0.0,
+            register_p50_ms=_percentile(times, 0.5) * 1e3,
+            register_p99_ms=_percentile(times, 0.99) * 1e3,
+        )
+    elif scenario.name == "idle":
+        report["registered"] = sum(r["registered"] for r in results)
+    else:
+        lines = sum(r["lines"] for r in results)
+        rate = sum(r["lines"] / r["elapsed"] for r in results if r["elapsed"] > 0)
+        lat = sorted(x / 1e6 for r in results for x in r["latencies"])
+        report.update(
+            seconds=duration,
+            lines=lines,
+            lines_per_s=rate,
+            sent_per_s=sum(r["sent"] / r["elapsed"] for r in results if r["elapsed"] > 0),
+            latency_samples=len(lat),
+            # Timestamped lines sent in the window times probe receivers: samples expected.
+            latency_expected=sum(r["timed_sent"] for r in results)
+            * sum(r["probes"] for r in results),
+            p50_ms=_percentile(lat, 0.5),
+            p99_ms=_percentile(lat, 0.99),
+            max_ms=lat[-1] if lat else float("nan"),
+        )
+        if server_pid and lines:
+            report["server_cpu_ms_per_1k"] = (srv1 - srv0) * 1e3 / (rate * wall / 1e3)
+            report["gen_cpu_ms_per_1k"] = (gen1 - gen0) * 1e3 / (rate * wall / 1e3)
+    return report
+
+
+def _role_dict(role: Role) -> dict[str, Any]:
+    return {name: getattr(role, name) for name in Role.__slots__}
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def build_scenario(args: argparse.Namespace) -> Scenario:
+    if args.scenario == "fanout":
+        return fanout_scenario(args.clients, args.senders, args.duration)
+    if args.scenario == "fanout-rate":
+        return fanout_rate_scenario(args.clients, args.senders, args.rate, args.duration)
+    if args.scenario == "pairs":
+        return pairs_scenario(args.pairs, args.duration)
+    if args.scenario == "connect":
+        return connect_scenario(args.clients, args.in_flight)
+    return idle_scenario(args.clients)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.loadgen", description="IRC load generator (one scenario)."
+    )
+    parser.add_argument("scenario", choices=["fanout", "fanout-rate", "pairs", "connect", "idle"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6667)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=1000.0, help="fanout-rate: lines/s in all")
+    parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--procs", type=int, default=2, help="worker processes")
+    parser.add_argument("--server-pid", type=int, help="read this process's CPU time")
+    parser.add_argument("--hold", type=float, default=0.0, help="idle: seconds to hold")
+    args = parser.parse_args(argv)
+    raise_nofile()
+    scenario = build_scenario(args)
+
+    def hold(registered: int) -> dict[str, Any]:
+        time.sleep(args.hold)
+        return {}
+
+    report = run_scenario(
+        scenario,
+        args.host,
+        args.port,
+        procs=args.procs,
+        server_pid=args.server_pid,
+        on_ready=hold if args.hold else None,
+    )
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

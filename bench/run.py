@@ -1,0 +1,542 @@
+"""The benchmark runner: start each server, run the scenarios, stop it, repeat.
+
+Servers are alternated within each round (and the order rotated between
+rounds), so slow drift of the machine falls on all of them alike. Each
+server is started fresh for each round, and once more for the idle
+scenario alone, so its memory per client is measured from a server that
+never held a client and the others do not run on tables grown to 10,000
+clients. The runner stops only the processes it started, by PID.
+
+Usage (from the repository root)::
+
+    python -m bench.run                      # everything: about 20 minutes
+    python -m bench.run --rounds 1 --duration 2 --idle 2000 --servers tcpchat ngircd
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from bench import loadgen
+from bench.servers import ServerSpec, build_nodelay_shim, by_name
+
+__all__ = ["main"]
+
+HERE: Final = Path(__file__).resolve().parent
+START_TIMEOUT: Final = 15.0
+STOP_GRACE: Final = 5.0
+# Seconds the idle clients are held before the server's RSS is read.
+IDLE_SETTLE: Final = 1.0
+BASELINE: Final = "tcpchat"
+PEERS: Final = ("ngircd", "inspircd", "miniircd")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (VmRSS in /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ValueError(f"no VmRSS for {pid}")
+
+
+class RunningServer:
+    """One server process that this runner started; stopped by its PID only."""
+
+    def __init__(self, spec: ServerSpec, shim: Path | None) -> None:
+        self.spec = spec
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
+        argv = spec.render(self.port, self.dir)
+        env = dict(os.environ)
+        if spec.nodelay == "shim":
+            if shim is None:
+                raise RuntimeError("the TCP_NODELAY shim could not be built (no C compiler?)")
+            env["LD_PRELOAD"] = str(shim)
+        self.log = open(self.dir / "server.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            argv, cwd=self.dir, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self.pid = self.proc.pid
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                time.sleep(0.3)  # let it finish starting up after it listens
+                return
+            time.sleep(0.05)
+        self.stop()
+        log = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{self.spec.name} did not start listening; its log:\n{log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP_GRACE)
+        self.log.close()
+
+
+def _scenario_for(name: str, spec: ServerSpec, args: argparse.Namespace) -> loadgen.Scenario:
+    cap = spec.max_clients or 1 << 30
+    if name == "idle":
+        return loadgen.idle_scenario(min(args.idle, cap), in_flight=spec.idle_in_flight)
+    if name == "connect":
+        return loadgen.connect_scenario(min(args.connect, cap), in_flight=50)
+    if name == "fanout":
+        return loadgen.fanout_scenario(args.clients, args.senders, args.duration)
+    if name == "fanout-rate":
+        return loadgen.fanout_rate_scenario(args.clients, args.senders, args.rate, args.duration)
+    return loadgen.pairs_scenario(args.pairs, args.duration)
+
+
+def run_server(
+    spec: ServerSpec, args: argparse.Namespace, shim: Path | None, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Run ``spec``'s scenarios; one report per scenario.
+
+    The idle scenario gets a server of its own, started fresh: its baseline
+    RSS is that of a server that never held a client, and the other
+    scenarios do not run on a server whose tables grew to 10,000 clients
+    (ngIRCd, for one, keeps scanning its grown connection pool every turn).
+    """
+    names = [n for n in args.scenarios if n in spec.scenarios]
+    groups = [[n] for n in names if n == "idle"] + [[n for n in names if n != "idle"]]
+    reports: dict[str, Any] = {}
+    for group in groups:
+        if group:
+            reports.update(_run_group(spec, group, args, shim, say))
+    return reports
+
+
+def _run_group(
+    spec: ServerSpec,
+    names: list[str],
+    args: argparse.Namespace,
+    shim: Path | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    server = RunningServer(spec, shim)
+    reports: dict[str, Any] = {}
+    try:
+        for name in names:
+            scenario = _scenario_for(name, spec, args)
+            on_ready = None
+            if name == "idle":
+                before = rss_kib(server.pid)
+
+                def on_ready(n: int, before: int = before) -> dict[str, Any]:
+                    time.sleep(IDLE_SETTLE)
+                    after = rss_kib(server.pid)
+                    return {
+                        "rss_before_kib": before,
+                        "rss_after_kib": after,
+                        "kib_per_client": (after - before) / max(1, n),
+                    }
+
+            try:
+                report = loadgen.run_scenario(
+                    scenario,
+                    "127.0.0.1",
+                    server.port,
+                    procs=args.procs,
+                    server_pid=server.pid,
+                    on_ready=on_ready,
+                    timeout=args.timeout,
+                )
+            except Exception as exc:  # one failed scenario must not stop the run
+                report = {"scenario": name, "failed": f"{type(exc).__name__}: {exc}"}
+            if server.proc.poll() is not None:
+                report["failed"] = f"server exited with status {server.proc.returncode}"
+            reports[name] = report
+            say(f"  {spec.name:<18} {name:<12} {_brief(report)}")
+            if "failed" in report and server.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    finally:
+        server.stop()
+    return reports
+
+
+def _brief(r: dict[str, Any]) -> str:
+    if "failed" in r:
+        return "FAILED " + r["failed"]
+    bits = []
+    if "lines_per_s" in r:
+        bits.append(f"{r['lines_per_s']:,.0f} lines/s")
+    if r.get("latency_samples"):
+        bits.append(f"p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms")
+    if "per_second" in r:
+        bits.append(f"{r['per_second']:,.0f} reg/s ({r['registered']} in {r['seconds']:.2f} s)")
+    if "kib_per_client" in r:
+        bits.append(f"{r['kib_per_client']:.2f} KiB/client ({r['registered']} held)")
+    if "server_cpu" in r:
+        bits.append(f"cpu server {r['server_cpu']:.2f} gen {r['gen_cpu']:.2f}")
+    if r.get("lost") or r.get("errors"):
+        bits.append(f"lost {r.get('lost')} errors {len(r.get('errors', []))}")
+    return ", ".join(bits)
+
+
+# -- summary -------------------------------------------------------------------
+
+# (column title, scenario, key, format, higher is better)
+METRICS: Final = (
+    ("fan-out lines/s", "fanout", "lines_per_s", "{:,.0f}", True),
+    ("fan-out p50 ms", "fanout", "p50_ms", "{:.1f}", False),
+    ("fan-out p99 ms", "fanout", "p99_ms", "{:.1f}", False),
+    ("server CPU ms / 1k lines", "fanout", "server_cpu_ms_per_1k", "{:.3f}", False),
+    ("fixed-rate p50 ms", "fanout-rate", "p50_ms", "{:.2f}", False),
+    ("fixed-rate p99 ms", "fanout-rate", "p99_ms", "{:.2f}", False),
+    ("pairs lines/s", "pairs", "lines_per_s", "{:,.0f}", True),
+    ("registrations/s", "connect", "per_second", "{:,.0f}", True),
+    ("idle KiB/client", "idle", "kib_per_client", "{:.2f}", False),
+)
+
+
+def median_of(rounds: list[dict[str, Any]], scenario: str, key: str) -> float:
+    values = [
+        r[scenario][key]
+        for r in rounds
+        if scenario in r
+        and "failed" not in r[scenario]
+        and isinstance(r[scenario].get(key), (int, float))
+        and not math.isnan(r[scenario][key])
+    ]
+    return statistics.median(values) if values else math.nan
+
+
+def _fmt(fmt: str, value: float) -> str:
+    return "—" if math.isnan(value) else fmt.format(value)
+
+
+def summarise(
+    results: dict[str, list[dict[str, Any]]], specs: list[ServerSpec]
+) -> dict[str, dict[str, float]]:
+    """Medians per server and metric (``scenario.key``)."""
+    table: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        rounds = results.get(spec.name, [])
+        row = {f"{s}.{k}": median_of(rounds, s, k) for _, s, k, _, _ in METRICS}
+        for scenario in ("fanout", "fanout-rate", "pairs", "connect", "idle"):
+            for key in ("server_cpu", "gen_cpu", "registered", "lost"):
+                row[f"{scenario}.{key}"] = median_of(rounds, scenario, key)
+        table[spec.name] = row
+    return table
+
+
+def markdown_tables(table: dict[str, dict[str, float]], specs: list[ServerSpec]) -> list[str]:
+    full = [s for s in specs if "fanout" in s.scenarios]
+    out = ["## Medians", ""]
+    out.append("| server | " + " | ".join(m[0] for m in METRICS) + " |")
+    out.append("|---" * (len(METRICS) + 1) + "|")
+    for spec in full:
+        row = table[spec.name]
+        cells = [_fmt(fmt, row[f"{s}.{k}"]) for _, s, k, fmt, _ in METRICS]
+        out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
+    out += ["", f"## Ratio to {BASELINE} (value ÷ {BASELINE}'s value)", ""]
+    out.append("| server | " + " | ".join(m[0] for m in METRICS) + " |")
+    out.append("|---" * (len(METRICS) + 1) + "|")
+    base = table.get(BASELINE, {})
+    for spec in full:
+        row = table[spec.name]
+        cells = []
+        for _, s, k, _, _ in METRICS:
+            b, v = base.get(f"{s}.{k}", math.nan), row[f"{s}.{k}"]
+            cells.append("—" if math.isnan(b) or math.isnan(v) or b == 0 else f"{v / b:.2f}x")
+        out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "## CPU: server beside generator (cores busy during the window, medians)",
+        "",
+        "| server | fanout server | fanout generator | fixed-rate server | fixed-rate generator"
+        " | pairs server | pairs generator | connect server | connect generator |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for spec in full:
+        row = table[spec.name]
+        cells = [
+            _fmt("{:.2f}", row[f"{s}.{k}"])
+            for s in ("fanout", "fanout-rate", "pairs", "connect")
+            for k in ("server_cpu", "gen_cpu")
+        ]
+        out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
+    variants = [s for s in specs if s.name.endswith("-nodelay")]
+    if variants:
+        out += [
+            "",
+            "## Fixed-rate latency with TCP_NODELAY forced on (LD_PRELOAD shim)",
+            "",
+            "| server | p50 ms stock | p99 ms stock | p50 ms TCP_NODELAY | p99 ms TCP_NODELAY |",
+            "|---|---|---|---|---|",
+        ]
+        for spec in variants:
+            stock = table.get(spec.name.removesuffix("-nodelay"), {})
+            row = table[spec.name]
+            cells = [
+                _fmt("{:.2f}", stock.get("fanout-rate.p50_ms", math.nan)),
+                _fmt("{:.2f}", stock.get("fanout-rate.p99_ms", math.nan)),
+                _fmt("{:.2f}", row["fanout-rate.p50_ms"]),
+                _fmt("{:.2f}", row["fanout-rate.p99_ms"]),
+            ]
+            out.append(f"| {spec.name.removesuffix('-nodelay')} | " + " | ".join(cells) + " |")
+    out += targets(table)
+    return out
+
+
+def targets(table: dict[str, dict[str, float]]) -> list[str]:
+    """The issue's targets for tcpchat, each against the best peer in this run."""
+    big_two = ("ngircd", "inspircd")
+    rows = [
+        ("fan-out ≥ 1.5x best of ngIRCd/InspIRCd", "fanout.lines_per_s", True, 1.5, big_two),
+        ("pairs ≥ best peer", "pairs.lines_per_s", True, 1.0, PEERS),
+        ("fixed-rate p99 ≤ best peer", "fanout-rate.p99_ms", False, 1.0, PEERS),
+        # Only peers that can hold 10,000 clients (miniircd stops at 900).
+        ("idle memory ≤ 2x best peer (10,000 held)", "idle.kib_per_client", False, 2.0, big_two),
+        ("registrations/s ≥ ngIRCd", "connect.per_second", True, 1.0, ("ngircd",)),
+    ]  # fmt: skip
+    out = ["", "## Targets (tcpchat against the best peer in this run)", ""]
+    out.append(
+        "| target | best peer | peer value | tcpchat | ratio | met | tcpchat-uvloop | ratio | met |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for title, key, higher, factor, peers in rows:
+        cands = []
+        for name in peers:
+            for variant in (name, name + "-nodelay"):
+                v = table.get(variant, {}).get(key, math.nan)
+                if not math.isnan(v):
+                    cands.append((v, variant))
+        if not cands:
+            continue
+        pv, pname = max(cands) if higher else min(cands)
+        cells = [title, pname, f"{pv:,.2f}"]
+        for ours in (BASELINE, BASELINE + "-uvloop"):
+            v = table.get(ours, {}).get(key, math.nan)
+            if math.isnan(v) or pv == 0:
+                cells += ["—", "—", "—"]
+                continue
+            ratio = v / pv
+            met = ratio >= factor if higher else ratio <= factor
+            cells += [f"{v:,.2f}", f"{ratio:.2f}x", "yes" if met else "**no**"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        kib = int(f.readline().split()[1])
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+    }
+
+
+def write_results(
+    path: Path,
+    args: argparse.Namespace,
+    specs: list[ServerSpec],
+    skipped: dict[str, str],
+    versions: dict[str, str],
+    results: dict[str, list[dict[str, Any]]],
+    elapsed: float,
+    gen_loop: str,
+) -> None:
+    table = summarise(results, specs)
+    lines = ["# Benchmark results", ""]
+    lines += [
+        f"Produced by `{' '.join(['python -m bench.run', *args.argv])}` on "
+        f"{time.strftime('%Y-%m-%d')}; {args.rounds} round(s), medians shown; the run "
+        f"took {elapsed / 60:.1f} minutes. Noisy: compare ratios within this run only.",
+        "",
+        "## Machine",
+        "",
+    ]
+    for k, v in machine().items():
+        lines.append(f"- {k}: {v}")
+    lines.append(f"- generator: {args.procs} worker processes, {gen_loop} event loop")
+    lines += ["", "## Servers", ""]
+    for spec in specs:
+        lines.append(f"- **{spec.name}** ({versions.get(spec.name, '?')}): {spec.notes}")
+    for name, why in skipped.items():
+        lines.append(f"- **{name}**: skipped, {why}")
+    lines += [
+        "",
+        "## Scenarios",
+        "",
+        f"- **fanout**: {args.clients} clients in one channel, {args.senders} of them sending "
+        f"as fast as the server takes it for {args.duration:g} s (paced by TCP backpressure); "
+        "delivered lines/s summed over all members; p50/p99 from a probe sender "
+        f"({loadgen.PROBE_RATE:g} lines/s) to a probe receiver, timestamps in the messages.",
+        f"- **fixed-rate** (fanout-rate): {args.rate:g} lines/s in all from {args.senders} "
+        f"senders into the {args.clients}-member channel for {args.duration:g} s; every line "
+        "timestamped, latency read at 4 receivers.",
+        f"- **pairs**: {args.pairs} pairs flooding private messages at each other; lines/s "
+        "received.",
+        f"- **connect**: {args.connect} registrations (NICK/USER until 001), 50 in flight.",
+        f"- **idle**: {args.idle} registered silent clients; (RSS after - RSS before) ÷ "
+        "clients, RSS from /proc/PID/status of a freshly started server.",
+        "- CPU: utime+stime from /proc/PID/stat over the window, for the server and for the "
+        "generator's worker processes; 1.00 = one core busy.",
+        "",
+    ]
+    lines += markdown_tables(table, specs)
+    lines += notes_section()
+    path.write_text("\n".join(lines) + "\n")
+    raw = path.with_name("results.json")
+    raw.write_text(json.dumps({"args": args.argv, "results": results}, indent=1) + "\n")
+
+
+def notes_section() -> list[str]:
+    """How to read the tables: what each number does and does not say."""
+    return [
+        "",
+        "## Notes",
+        "",
+        "- Two cores in all: server and generator share them, so a server at 1.00 core "
+        "leaves the generator one core. The CPU table shows the generator below one core "
+        "wherever the server is saturated, so it is not the bottleneck of the throughput "
+        "figures; in fixed-rate runs both use about 0.6-0.8 cores, so those latencies "
+        "include some scheduling delay on the generator side, alike for every server.",
+        "- fan-out latency is measured while the channel is saturated: it shows how long a "
+        "server lets one client's message wait behind a flood (queueing), not its idle "
+        "latency; fixed-rate latency is the unsaturated figure.",
+        "- TCP_NODELAY: the generator sets it on every socket. tcpchat gets it from "
+        "asyncio/uvloop. For ngIRCd, InspIRCd and miniircd, which do not set it, the "
+        "`-nodelay` rows preload `bench/nodelay.c` (LD_PRELOAD) to set it on each "
+        "accepted socket; the stock rows run them as shipped.",
+        "- registrations/s: ngIRCd and miniircd listen with short backlogs, so with 50 "
+        "connections in flight some SYNs are dropped and retried after 1 s or more, and "
+        "a few registrations time out (miniircd, 30 s); InspIRCd 3.15 took 1.0 s for every "
+        "registration, even a lone one with DNS and ident off. Their figures are set "
+        "by those waits, not by CPU (see the connect CPU columns).",
+        "- idle: each server is started afresh for it; 'held' may be below the target where "
+        "a server's backlog dropped connections (counted per client held). miniircd is "
+        "capped at 900 clients by select().",
+        "- A profile of tcpchat under this load, and what would make it faster: "
+        "[PROFILE.md](PROFILE.md). Raw per-round numbers: `results.json`.",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", nargs="*", help="names from bench/servers.py (default: all)")
+    parser.add_argument("--scenarios", nargs="*", default=list(loadgen_scenarios()))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per window")
+    parser.add_argument("--clients", type=int, default=200, help="fanout channel size")
+    parser.add_argument("--senders", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=1000.0, help="fixed-rate lines/s in all")
+    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--connect", type=int, default=1000, help="registrations to time")
+    parser.add_argument("--idle", type=int, default=10000, help="idle clients to hold")
+    parser.add_argument("--procs", type=int, default=2, help="generator worker processes")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per scenario")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    # Stop cleanly on Ctrl-C or kill (also when started in the background,
+    # where SIGINT is ignored): the finally blocks stop our server and workers.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
+    loadgen.raise_nofile()
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    specs, skipped = [], {}
+    for spec in by_name(args.servers):
+        why = spec.missing()
+        if why:
+            skipped[spec.name] = why
+            say(f"skipping {spec.name}: {why}")
+        else:
+            specs.append(spec)
+    shim_dir = Path(tempfile.mkdtemp(prefix="bench-shim-"))
+    shim = build_nodelay_shim(shim_dir)
+    if shim is None:
+        for spec in [s for s in specs if s.nodelay == "shim"]:
+            skipped[spec.name] = "no C compiler to build the TCP_NODELAY shim"
+            specs.remove(spec)
+    versions = {spec.name: spec.version() for spec in specs}
+    results: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
+    for round_no in range(args.rounds):
+        say(f"round {round_no + 1}/{args.rounds}")
+        k = round_no % max(1, len(specs))
+        for spec in specs[k:] + specs[:k]:
+            try:
+                results[spec.name].append(run_server(spec, args, shim, say))
+            except Exception as exc:
+                say(f"  {spec.name}: FAILED to run: {exc}")
+    elapsed = time.monotonic() - started
+    gen_loop = "uvloop" if _has_uvloop() else "asyncio"
+    write_results(args.out, args, specs, skipped, versions, results, elapsed, gen_loop)
+    table = summarise(results, specs)
+    say("")
+    for line in markdown_tables(table, specs):
+        say(line)
+    say(f"\nwrote {args.out} ({elapsed / 60:.1f} min)")
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def loadgen_scenarios() -> tuple[str, ...]:
+    return ("idle", "connect", "fanout", "fanout-rate", "pairs")
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Smoke runs of every benchmark scenario, tiny and quick, so the benchmark never rots.
+
+They check behaviour (lines arrive, numbers come out, nothing is lost), never
+timings: the sizes are far too small to mean anything. tcpchat runs in this
+process on an ephemeral port; the generator's workers are processes of
+their own, as in a real run. The server uses the stdlib event loop: with
+uvloop installed (the ``bench`` extra), ``auto`` would pick uvloop, which
+tcpchat's connection_made does not accept yet (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The benchmark lives beside the package, at the repository root.
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import loadgen, run, servers  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+Server = Callable[..., Any]
+
+
+def _run(scenario: loadgen.Scenario, server: Any, **kwargs: Any) -> dict[str, Any]:
+    return loadgen.run_scenario(
+        scenario, server.host, server.port, server_pid=os.getpid(), timeout=30, **kwargs
+    )
+
+
+def _clean(report: dict[str, Any]) -> None:
+    assert report["errors"] == []
+    assert report["setup_errors"] == []
+    assert report["lost_in_window"] == 0
+    assert report["server_cpu"] >= 0
+    assert report["gen_cpu"] >= 0
+
+
+def test_fanout_delivers_and_measures_latency(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    report = _run(loadgen.fanout_scenario(clients=8, senders=2, duration=1.0), server, procs=2)
+    _clean(report)
+    assert report["procs"] == 2
+    assert report["lines"] > 0
+    assert report["lines_per_s"] > 0
+    assert report["sent_per_s"] > 0
+    assert report["latency_samples"] > 0
+    assert 0 < report["p50_ms"] <= report["p99_ms"] <= report["max_ms"]
+    assert report["server_cpu_ms_per_1k"] > 0
+
+
+def test_fanout_rate_sends_at_the_rate_and_times_every_line(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    scenario = loadgen.fanout_rate_scenario(
+        clients=6, senders=2, rate=100.0, duration=1.0, probes=2
+    )
+    report = _run(scenario, server, procs=1)
+    _clean(report)
+    # About 100 lines in the window; each of the 2 probes receives every one.
+    assert 50 <= report["sent_per_s"] <= 150
+    assert report["latency_samples"] == report["latency_expected"] > 0
+    assert not math.isnan(report["p99_ms"])
+
+
+def test_pairs_exchange_private_messages(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    report = _run(loadgen.pairs_scenario(pairs=2, duration=1.0), server, procs=2)
+    _clean(report)
+    assert report["clients"] == 4
+    assert report["lines_per_s"] > 0
+
+
+def test_connect_registers_every_client(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    report = _run(loadgen.connect_scenario(clients=20, in_flight=5), server, procs=2)
+    _clean(report)
+    assert report["registered"] == 20
+    assert report["per_second"] > 0
+    assert report["register_p50_ms"] <= report["register_p99_ms"]
+
+
+def test_idle_holds_clients_while_on_ready_runs(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    seen: list[int] = []
+
+    def on_ready(registered: int) -> dict[str, Any]:
+        seen.append(len(server.core.sessions))
+        return {"kib_per_client": run.rss_kib(os.getpid()) / registered}
+
+    report = _run(loadgen.idle_scenario(clients=30), server, procs=2, on_ready=on_ready)
+    _clean(report)
+    assert report["registered"] == 30
+    assert seen == [30]
+    assert report["kib_per_client"] > 0
+
+
+def test_cpu_and_memory_readers() -> None:
+    assert loadgen.proc_cpu_seconds(os.getpid()) > 0
+    assert run.rss_kib(os.getpid()) > 0
+
+
+def test_templates_render_and_the_history_slot_waits_for_its_flag(tmp_path: Path) -> None:
+    names = [s.name for s in servers.SERVERS]
+    for expected in ("tcpchat", "tcpchat-uvloop", "tcpchat-history", "ngircd", "inspircd"):
+        assert expected in names
+    for spec in servers.SERVERS:
+        argv = spec.render(12345, tmp_path)
+        assert argv[:2] == ["sh", "-c"] and "12345" in " ".join(argv) + "".join(
+            (tmp_path / f).read_text() for f in spec.files
+        )
+    history = servers.by_name(["tcpchat-history"])[0]
+    assert "--history" in history.missing()
+
+
+def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
+    specs = servers.by_name(["tcpchat", "ngircd", "ngircd-nodelay"])
+
+    def rounds(scale: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "fanout": {"lines_per_s": 1000 * scale * k, "p50_ms": 1.0, "p99_ms": 2.0,
+                           "server_cpu": 1.0, "gen_cpu": 0.5, "server_cpu_ms_per_1k": 0.4},
+                "fanout-rate": {"p50_ms": 1.0, "p99_ms": 2.0 * scale},
+                "pairs": {"lines_per_s": 500 * scale},
+                "connect": {"per_second": 100 * scale},
+                "idle": {"kib_per_client": 2.0 * scale},
+            }
+            for k in (1, 2, 3)
+        ]  # fmt: skip
+
+    results = {"tcpchat": rounds(2.0), "ngircd": rounds(1.0), "ngircd-nodelay": []}
+    table = run.summarise(results, specs)
+    assert table["tcpchat"]["fanout.lines_per_s"] == 4000  # the median of 2000, 4000, 6000
+    text = "\n".join(run.markdown_tables(table, specs))
+    assert "| ngircd | 0.50x |" in text
+    assert "Targets" in text
