@@ -162,9 +162,7 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
     optional_behaviors: frozenset[OptionalBehaviors] = frozenset()
     isupport: dict[str, str | patma.Operator | None] = {}
 
-    def registerUser(  # noqa: N802  (irctest's name)
-        self, case: Any, username: str, password: str | None = None
-    ) -> None:
+    def registerUser(self, case: Any, username: str, password: str | None = None) -> None:
         """Create an account with tcpchat's own REGISTER (draft/account-registration):
         tcpchat is its own services, so no separate services process runs."""
         assert password

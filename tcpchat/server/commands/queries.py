@@ -220,11 +220,15 @@ def handle_who(ctx: Context, msg: Message) -> None:
         else:
             folded = casefold(mask)
             for user in state.users.values():
-                if not user.service and _visible(ctx, user) and (
-                    mask_matches(folded, casefold(user.mask))
-                    or mask_matches(folded, user.folded)
-                    or mask_matches(folded, casefold(user.host))
-                    or mask_matches(folded, casefold(user.realname))
+                if (
+                    not user.service
+                    and _visible(ctx, user)
+                    and (
+                        mask_matches(folded, casefold(user.mask))
+                        or mask_matches(folded, user.folded)
+                        or mask_matches(folded, casefold(user.host))
+                        or mask_matches(folded, casefold(user.realname))
+                    )
                 ):
                     _who_line(ctx, user, _first_channel(ctx, user))
     ctx.numeric(RPL_ENDOFWHO, mask, "End of WHO list")
