@@ -59,6 +59,8 @@ connect_rate = 0
 [accounts]
 # irctest's passwords are short, and it registers accounts as it goes.
 min_password_length = 1
+register_before_connect = {before_connect}
+require_email = {require_email}
 
 [[operators]]
 name = {oper_name}
@@ -163,21 +165,29 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
     isupport: dict[str, str | patma.Operator | None] = {}
 
     def registerUser(self, case: Any, username: str, password: str | None = None) -> None:
-        """Create an account with tcpchat's own REGISTER (draft/account-registration):
-        tcpchat is its own services, so no separate services process runs."""
-        assert password
-        client = case.addClient(show_io=False)
-        case.sendLine(client, "NICK " + username)
-        case.sendLine(client, "USER r e g :user")
-        while case.getRegistrationMessage(client).command != "001":
-            pass
-        case.getMessages(client)
-        case.sendLine(client, f"REGISTER * * :{password}")
-        while (msg := case.getMessage(client)).command != "REGISTER":
-            pass
-        assert msg.params[:2] == ["SUCCESS", username], msg
-        case.sendLine(client, "QUIT")
-        case.assertDisconnected(client)
+        """Create an account with ``tcpchat add-account``, the operator's way:
+        it takes passwords of any length, which a 512-byte line cannot."""
+        assert password and self.directory
+        root = _tcpchat_root()
+        result = subprocess.run(
+            [
+                _python(),
+                "-m",
+                "tcpchat",
+                "add-account",
+                username,
+                "--data-dir",
+                str(self.directory),
+            ],
+            input=password,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env=_server_env(root),
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
 
     def wait_for_services(self) -> None:
         """The server is its own services: ready when its port is."""
@@ -228,6 +238,10 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
                 CONFIG_TEMPLATE.format(
                     oper_name=_toml_string(OPER_NAME),
                     oper_hash=_toml_string(_oper_password_hash(root)),
+                    before_connect=str(
+                        self.test_config.account_registration_before_connect
+                    ).lower(),
+                    require_email=str(self.test_config.account_registration_requires_email).lower(),
                 )
             )
             if ssl:

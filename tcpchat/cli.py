@@ -14,6 +14,7 @@ import getpass
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,9 +29,10 @@ from tcpchat.client.settings import (
 from tcpchat.irc import is_channel, valid_nick
 from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
 from tcpchat.server.eventlog import EventLog
-from tcpchat.server.listener import ServerRunner, new_event_loop
+from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts
 from tcpchat.server.passwords import hash_password
 from tcpchat.server.tls import make_self_signed
+from tcpchat.store.accounts import Account, AccountExists
 
 __all__ = ["main"]
 
@@ -115,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--days", type=int, default=825, help="validity in days (default 825)")
     cert.add_argument(
         "--out", type=Path, default=Path("."), metavar="DIR", help="where to write the files"
+    )
+    add_account = commands.add_parser(
+        "add-account",
+        help="create a user account (e.g. when self-registration is off)",
+        description="Create an account in the server's accounts file; the password is read "
+        "from the terminal, or from stdin when piped. Works while the server runs.",
+    )
+    add_account.add_argument("name", help="account name (also the nick it protects)")
+    add_account.add_argument("--email", default="", help="contact address, kept with the account")
+    add_account.add_argument("--config", type=Path, metavar="FILE", help="the server's TOML file")
+    add_account.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where the server keeps its accounts"
     )
     commands.add_parser(
         "hash-password",
@@ -216,18 +230,43 @@ def run_cert(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_hash_password() -> int:
+def read_password() -> str:
+    """A new password: typed twice at a terminal, or one line of stdin when piped."""
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
-            print("tcpchat: the two passwords differ; try again", file=sys.stderr)
-            return EXIT_USAGE
+            raise ConfigError("the two passwords differ; try again")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        print("tcpchat: the password is empty; give one", file=sys.stderr)
-        return EXIT_USAGE
-    print(hash_password(password))
+        raise ConfigError("the password is empty; give one")
+    return password
+
+
+def run_hash_password() -> int:
+    print(hash_password(read_password()))
+    return 0
+
+
+def run_add_account(args: argparse.Namespace) -> int:
+    config = load_config(
+        args.config,
+        data_dir=str(args.data_dir) if args.data_dir else None,
+    )
+    if not valid_nick(args.name, config.limits.nicklen):
+        raise ConfigError(f"{args.name!r} cannot be an account name: use a valid nickname")
+    accounts = open_accounts(config)
+    if accounts is None:
+        raise ConfigError("accounts are turned off in the config ([accounts] enabled = false)")
+    try:
+        accounts.create(
+            Account(args.name, hash_password(read_password()), args.email, int(time.time() * 1000))
+        )
+    except AccountExists:
+        raise ConfigError(f"an account called {args.name} exists already") from None
+    finally:
+        accounts.close()
+    print(f"Account {args.name} created in {config.accounts_file}.")
     return 0
 
 
@@ -262,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_client(args)
         if args.command == "cert":
             return run_cert(args)
+        if args.command == "add-account":
+            return run_add_account(args)
         return run_hash_password()
     except ConfigError as exc:
         print(f"tcpchat: {exc}", file=sys.stderr)

@@ -120,6 +120,11 @@ class AccountSettings:
     path: str = ""
     # Whether people may create accounts themselves (REGISTER, NickServ REGISTER).
     allow_registration: bool = True
+    # Whether REGISTER works before the connection has registered (IRCv3
+    # account-registration "before-connect").
+    register_before_connect: bool = True
+    # Whether REGISTER must give an email address (it is kept, not verified).
+    require_email: bool = False
     min_password_length: int = field(default=8, metadata=_range(1, 256))
     # Seconds someone may use a registered nick without logging in before
     # being renamed; 0 never renames.

@@ -27,7 +27,7 @@ from tcpchat.server.events import (
     UserQuit,
 )
 from tcpchat.server.state import State
-from tcpchat.store import HistoryItem, HistoryStore, dm_key
+from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
 
 __all__ = ["HistoryRecorder"]
 
@@ -84,7 +84,10 @@ class HistoryRecorder:
             recipient = self.state.by_uid.get(e.target)
             if recipient is None:
                 return []
-            key, shown = dm_key(source.nick, recipient.nick), recipient.nick
+            key = dm_key(
+                party(source.nick, source.account), party(recipient.nick, recipient.account)
+            )
+            shown = recipient.nick
         return [self._item(stamp, key, e.command, source.mask, (shown, *text), dict(e.client_tags))]
 
     def _channel(

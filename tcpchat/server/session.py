@@ -58,6 +58,7 @@ class Session:
         "uid",
         "user",
         "username",
+        "wanted_nick",
         "write",
     )
 
@@ -86,6 +87,7 @@ class Session:
         self.connected_at = now
         # Registration progress.
         self.nick: str | None = None
+        self.wanted_nick: str | None = None
         self.username: str | None = None
         self.realname = ""
         self.password: str | None = None

@@ -11,6 +11,8 @@ from tcpchat.store.history import (
     HistoryStore,
     Reference,
     dm_key,
+    party,
+    party_name,
 )
 
-__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key"]
+__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party_name"]

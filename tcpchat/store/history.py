@@ -20,16 +20,28 @@ from typing import Protocol
 
 from tcpchat.irc import casefold
 
-__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key"]
+__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party_name"]
 
 MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 """Kinds shown to every history reader; the rest need ``draft/event-playback``."""
 
 
-def dm_key(nick_a: str, nick_b: str) -> str:
+def party(nick: str, account: str | None) -> str:
+    """Who someone is in a private conversation: their account when logged in,
+    else their nick. Keying by account keeps a conversation from passing to
+    whoever later takes a nick (or registers it)."""
+    return f"a:{casefold(account)}" if account else f"n:{casefold(nick)}"
+
+
+def party_name(party_id: str) -> str:
+    """The name in a :func:`party` id."""
+    return party_id[2:]
+
+
+def dm_key(party_a: str, party_b: str) -> str:
     """The conversation key of a private conversation: the same from either side."""
-    first, second = sorted((casefold(nick_a), casefold(nick_b)))
-    return f"{first} {second}"  # a space cannot occur in a nick
+    first, second = sorted((party_a, party_b))
+    return f"{first} {second}"  # a space cannot occur in a nick or an account
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +49,7 @@ class HistoryItem:
     """One line of a conversation, enough to send it again as it was first sent.
 
     ``target`` is the conversation key: a casefolded channel name, or
-    :func:`dm_key` of the two nicks. ``time`` is in whole milliseconds, as
+    :func:`dm_key` of the two :func:`party` ids. ``time`` is in whole milliseconds, as
     clients see it in ``server-time``, so that a timestamp a client quotes
     back compares exactly.
     """
@@ -94,8 +106,8 @@ class HistoryStore(Protocol):
         self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[str, int]]:
         """Conversations with activity between the times (exclusive): the given
-        channel keys, and private conversations of the folded ``nick``. Each
-        as (key, time of its latest item), earliest first."""
+        channel keys, and private conversations of the :func:`party` id
+        ``nick``. Each as (key, time of its latest item), earliest first."""
 
     def close(self) -> None:
         """Commit what is pending and release the database."""

@@ -51,7 +51,7 @@ def test_caps_advertise_sasl_mechanisms(accounts_server: RunningServer) -> None:
         c.send("CAP LS 302")
         caps = c.expect("CAP").params[-1].split()
         assert "sasl=PLAIN,EXTERNAL" in caps
-        assert "draft/account-registration=before-connect" in caps
+        assert "draft/account-registration=before-connect,custom-account-name" in caps
         assert {"account-tag", "account-notify"} <= set(caps)
 
 

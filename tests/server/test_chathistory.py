@@ -160,6 +160,13 @@ def test_event_playback_only_when_asked(history_server: RunningServer) -> None:
         assert [m.command for m in batch_of(a)] == ["PRIVMSG"]
         b.send("CHATHISTORY LATEST #ev * 10")
         assert [m.command for m in batch_of(b)] == ["JOIN", "JOIN", "TOPIC", "PRIVMSG"]
+        a.send("@+typing=active TAGMSG #ev")
+        b.expect("TAGMSG")
+        a.send("CHATHISTORY LATEST #ev * 10")
+        assert "TAGMSG" not in [m.command for m in batch_of(a)]
+        b.send("CHATHISTORY LATEST #ev * 1")
+        replayed = batch_of(b)
+        assert replayed[0].command == "TAGMSG" and replayed[0].tags["+typing"] == "active"
 
 
 def test_targets(history_server: RunningServer) -> None:

@@ -82,14 +82,16 @@ def test_targets_lists_channels_and_own_conversations(store: SqliteHistory) -> N
         store,
         [
             item(1, "#a"),
-            item(2, dm_key("alice", "bob")),
+            item(2, dm_key("n:alice", "n:bob")),
             item(3, "#b"),
-            item(4, dm_key("carol", "dave")),
+            item(4, dm_key("n:carol", "n:dave")),
         ],
     )
-    rows = store.targets(["#a", "#b"], "alice", 0, 10_000, 10)
-    assert rows == [("#a", 1000), (dm_key("alice", "bob"), 2000), ("#b", 3000)]
-    assert store.targets(["#a", "#b"], "alice", 1500, 10_000, 1) == [(dm_key("alice", "bob"), 2000)]
+    rows = store.targets(["#a", "#b"], "n:alice", 0, 10_000, 10)
+    assert rows == [("#a", 1000), (dm_key("n:alice", "n:bob"), 2000), ("#b", 3000)]
+    assert store.targets(["#a", "#b"], "n:alice", 1500, 10_000, 1) == [
+        (dm_key("n:alice", "n:bob"), 2000)
+    ]
 
 
 def test_retention_by_count_and_age(tmp_path: Path) -> None:

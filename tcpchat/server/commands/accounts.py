@@ -104,9 +104,13 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
         session.sasl = None
         ctx.error(ERR_SASLABORTED)
         return
-    if len(arg) > _CHUNK or len(received) + len(arg) > _MAX_PAYLOAD:
+    if len(arg) > _CHUNK:
         session.sasl = None
         ctx.error(ERR_SASLTOOLONG)
+        return
+    if len(received) + len(arg) > _MAX_PAYLOAD:  # endless chunks: give up on this login
+        session.sasl = None
+        ctx.error(ERR_SASLFAIL)
         return
     if arg != "+":
         received += arg
@@ -136,8 +140,14 @@ def handle_register(ctx: Context, msg: Message) -> None:
     if _logged_in(ctx):
         fail("ALREADY_AUTHENTICATED", name, "You are already logged in")
         return
+    if session.user is None and not ctx.config.accounts.register_before_connect:
+        fail("COMPLETE_CONNECTION_REQUIRED", name, "Register after connecting")
+        return
+    if ctx.config.accounts.require_email and ("@" not in email or email == "*"):
+        fail("INVALID_EMAIL", name, "This server needs an email address to register")
+        return
     if name == "*":
-        name = session.user.nick if session.user is not None else session.nick or ""
+        name = session.user.nick if session.user is not None else session.wanted_nick or ""
     if not name:
         fail("BAD_ACCOUNT_NAME", "*", "Choose a nickname first, or name the account")
         return

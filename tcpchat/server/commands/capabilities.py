@@ -38,10 +38,18 @@ HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback")
 ACCOUNT_CAPS: Final = {
     "account-notify": "",
     "account-tag": "",
-    "draft/account-registration": "before-connect",
     "sasl": ",".join(MECHANISMS),
 }
 """Capabilities offered only while accounts are on, with their CAP LS 302 values."""
+
+
+def _registration_cap(ctx: Context) -> str:
+    """draft/account-registration's value: any account name (it protects the nick
+    of the same name), and whether registering before connecting is allowed."""
+    settings = ctx.config.accounts
+    before = ["before-connect"] if settings.register_before_connect else []
+    email = ["email-required"] if settings.require_email else []
+    return ",".join([*before, "custom-account-name", *email])
 
 
 def available(ctx: Context) -> dict[str, str]:
@@ -51,6 +59,8 @@ def available(ctx: Context) -> dict[str, str]:
         caps.update(dict.fromkeys(HISTORY_CAPS, ""))
     if ctx.core.accounts is not None:
         caps.update(ACCOUNT_CAPS)
+        if ctx.config.accounts.allow_registration:
+            caps["draft/account-registration"] = _registration_cap(ctx)
     if ctx.core.tls_port is not None:
         # IRCv3 sts: a plain connection learns where TLS is; a secure one how
         # long to insist on it.

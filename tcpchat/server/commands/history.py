@@ -21,7 +21,7 @@ from tcpchat.irc.numerics import ERR_UNKNOWNCOMMAND
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import OutLine, format_client_tags, format_time, with_tag
 from tcpchat.server.events import Stamp
-from tcpchat.store import HistoryItem, HistoryStore, Reference, dm_key
+from tcpchat.store import HistoryItem, HistoryStore, Reference, dm_key, party, party_name
 from tcpchat.store.history import MESSAGE_KINDS
 
 __all__ = ["COMMANDS", "EVENT_KINDS", "parse_reference"]
@@ -89,7 +89,14 @@ def _conversation(ctx: Context, target: str, sub: str) -> str:
                 "INVALID_TARGET", sub, target, text="Messages could not be retrieved"
             )
         return channel.folded
-    return dm_key(user.nick, target)
+    other = ctx.state.user(target)
+    if other is not None:
+        them = party(other.nick, other.account)
+    else:
+        accounts = ctx.core.accounts
+        known = accounts is not None and accounts.get(target) is not None
+        them = party(target, target if known else None)
+    return dm_key(party(user.nick, user.account), them)
 
 
 def _time_of(store: HistoryStore, key: str, ref: Reference) -> int | None:
@@ -103,10 +110,10 @@ def _items(
     ctx: Context, store: HistoryStore, sub: str, key: str, params: tuple[str, ...]
 ) -> list[HistoryItem]:
     """The items a LATEST/BEFORE/AFTER/AROUND/BETWEEN request asks for."""
-    caps = ctx.session.caps
-    kinds = MESSAGE_KINDS if "message-tags" in caps else _MESSAGES_ONLY
-    if "draft/event-playback" in caps:
-        kinds = kinds | EVENT_KINDS
+    # TAGMSG and channel events replay only with event-playback.
+    kinds = _MESSAGES_ONLY
+    if "draft/event-playback" in ctx.session.caps:
+        kinds = MESSAGE_KINDS | EVENT_KINDS
 
     def select(
         after: Reference | None, before: Reference | None, n: int, newest: bool
@@ -184,16 +191,17 @@ def _targets(ctx: Context, store: HistoryStore, params: tuple[str, ...]) -> None
         raise HistoryRequestError("INVALID_PARAMS", sub, text="TARGETS takes timestamps")
     low, high = sorted((start.time_ms, end.time_ms))
     user = ctx.user
-    rows = store.targets(list(user.channels), user.folded, low, high, limit)
+    me = party(user.nick, user.account)
+    rows = store.targets(list(user.channels), me, low, high, limit)
 
     def fill(batch: str) -> None:
         for key, latest in rows:
             if " " in key:  # a private conversation: name the other person
                 first, _, second = key.partition(" ")
-                name = second if first == user.folded else first
+                name = party_name(second if first == me else first)
             else:
                 name = user.channels[key].name if key in user.channels else key
-            line = f":{ctx.config.name} CHATHISTORY TARGETS {name} timestamp={format_time(latest)}"
+            line = f":{ctx.config.name} CHATHISTORY TARGETS {name} {format_time(latest)}"
             data = (line + "\r\n").encode()
             ctx.session.write(with_tag(data, f"batch={batch}") if batch else data)
 

@@ -110,13 +110,19 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         return
     holder = ctx.state.user(nick)
     user = ctx.session.user
+    if user is None:
+        # Remembered even when taken: REGISTER * names the nick asked for.
+        ctx.session.wanted_nick = nick
+        if holder is not None:
+            ctx.error(ERR_NICKNAMEINUSE, nick)
+            return
+        ctx.session.nick = nick
+        try_register(ctx)
+        return
     if holder is not None and holder is not user:
         ctx.error(ERR_NICKNAMEINUSE, nick)
         return
-    if user is None:
-        ctx.session.nick = nick
-        try_register(ctx)
-    elif nick != user.nick:
+    if nick != user.nick:
         ctx.emit(NickChanged(user.uid, nick))
         protect_nick(ctx)
 
