@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the chat server. Flags override the config file.",
     )
     _add_server_options(server)
+    console = commands.add_parser(
+        "console",
+        help="run the chat server with its console window",
+        description="Run the chat server and open its console: the live log, the users and "
+        "channels, and a place to talk as the operator. Without a display it runs like "
+        "'tcpchat server'. Flags override the config file.",
+    )
+    _add_server_options(console)
     client = commands.add_parser(
         "client",
         help="open the desktop chat client",
@@ -165,18 +173,23 @@ async def _serve(runner: ServerRunner) -> None:
     await runner.serve()
 
 
-def run_server(args: argparse.Namespace) -> int:
-    config = server_config(args)
-    setup_logging(config.log_level)
-    runner = ServerRunner(config)
-    runner.core.observers.append(EventLog(runner.core.state))
+def check_event_loop(config: Config) -> None:
+    """Fail early, in one line, when the config asks for an event loop that is missing."""
     try:
-        loop = new_event_loop(config.event_loop)
+        new_event_loop(config.event_loop).close()
     except ImportError:
         raise ConfigError(
             "event_loop = uvloop, but uvloop is not installed; "
             "install it with: pip install 'tcpchat[fast]'"
         ) from None
+
+
+def run_server(config: Config) -> int:
+    setup_logging(config.log_level)
+    check_event_loop(config)
+    runner = ServerRunner(config)
+    runner.core.observers.append(EventLog(runner.core.state))
+    loop = new_event_loop(config.event_loop)
     try:
         loop.run_until_complete(_serve(runner))
     except OSError as exc:
@@ -186,6 +199,22 @@ def run_server(args: argparse.Namespace) -> int:
         loop.close()
     logging.getLogger("tcpchat.server").info("stopped")
     return 0
+
+
+def run_console(config: Config) -> int:
+    """The server with its console window; headless, as ``server``, without a display."""
+    setup_logging(config.log_level)
+    check_event_loop(config)
+    try:
+        from tcpchat.gui.console_app import run_console as run_window  # Tk only for the console
+    except ImportError as exc:
+        print(f"tcpchat: no Tk for the console ({exc}); serving without it", file=sys.stderr)
+        return run_server(config)
+    try:
+        return run_window(config, headless=lambda: run_server(config))
+    except OSError as exc:
+        print(f"tcpchat: {bind_error(config, exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run_hash_password() -> int:
@@ -229,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "server":
-            return run_server(args)
+            return run_server(server_config(args))
+        if args.command == "console":
+            return run_console(server_config(args))
         if args.command == "client":
             return run_client(args)
         return run_hash_password()

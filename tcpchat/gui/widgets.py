@@ -1,7 +1,7 @@
 """Tk widgets shared by tcpchat's windows: the message view, lists, the status bar.
 
-They draw and nothing else: no protocol, no sockets. The client window uses
-them now and the server console will too, which is why they live apart.
+They draw and nothing else: no protocol, no sockets. The client window and
+the server console both use them, which is why they live apart.
 Every string that reaches Tk goes through :class:`TextSafety` first, so a
 Tk build that cannot take characters beyond the Basic Multilingual Plane
 (emoji on Tk 8.6 with narrow strings) shows a stand-in instead of failing,
@@ -158,6 +158,20 @@ class MessageView(ttk.Frame):
         self.text.configure(state="disabled")
         if at_end:
             self.text.see("end")
+
+    def clear(self) -> None:
+        """Remove every line (the console redraws its log when the filter changes)."""
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.configure(state="disabled")
+
+    def trim(self, keep: int) -> None:
+        """Drop the oldest lines beyond the last ``keep``, so a long run cannot grow memory."""
+        excess = int(self.text.index("end-1c").split(".")[0]) - 1 - keep
+        if excess > 0:
+            self.text.configure(state="normal")
+            self.text.delete("1.0", f"{excess + 1}.0")
+            self.text.configure(state="disabled")
 
     def _insert_linked(self, run: str, tags: tuple[str, ...]) -> None:
         pos = 0
