@@ -76,11 +76,12 @@ class LogPane(ttk.Frame):
         self.add(LogEntry(time.time(), kind, text))
 
     def redraw(self) -> None:
-        """Draw again the kept entries that match the filter."""
+        """Draw again the kept entries that match the filter, and show the newest."""
         self.view.clear()
         for entry in self.entries:
             if self._matches(entry):
                 self._draw(entry)
+        self.view.text.see("end")
 
     def shown_text(self) -> str:
         return self.view.plain_text()
