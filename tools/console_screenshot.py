@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import time
 import tkinter as tk
 from pathlib import Path
+
+from client_screenshot import pump  # beside this file: run as a script, tools/ is on the path
 
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.intents import Intent, Part, Say, SetTopic
@@ -25,13 +26,6 @@ from tcpchat.gui.console_window import ConsoleWindow
 from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import ConsoleLink, Kick
-
-
-def pump(root: tk.Tk, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.01)
 
 
 def main(out: Path) -> int:

@@ -3,8 +3,9 @@
 Theory of operation. The server runs in its own thread; this window never
 reads its state. Everything drawn arrives as values in the
 :class:`~tcpchat.server.operator_console.ConsoleLink`'s queue (log entries
-as events happen, a snapshot of the tables once a second), which
-:meth:`ConsoleWindow.poll` drains with ``after()``, a capped batch per tick.
+as events happen, a snapshot of the tables once a second), which a
+:class:`~tcpchat.gui.widgets.QueueDrain` drains with ``after()``, a capped
+batch per tick.
 What the operator does becomes an intent (Say, Kick, Ban, ...) handed to
 :meth:`ConsoleLink.submit`, which runs it on the server thread, where the
 operator is the pseudo-user ``Server``. No Tk call is made off the Tk thread.
@@ -13,7 +14,6 @@ operator is the pseudo-user ``Server``. No Tk call is made off the Tk thread.
 from __future__ import annotations
 
 import logging
-import queue
 import tkinter as tk
 import traceback
 from collections import deque
@@ -32,9 +32,9 @@ from tcpchat.gui.console_tables import (
     user_values,
 )
 from tcpchat.gui.dialogs import FormDialog, FormField, ask_yes_no
-from tcpchat.gui.widgets import StatusBar, TextSafety
+from tcpchat.gui.widgets import QueueDrain, StatusBar, TextSafety
 from tcpchat.irc import casefold
-from tcpchat.server.console_feed import ChannelRow, LogEntry, Snapshot, UserRow
+from tcpchat.server.console_feed import ChannelRow, FeedItem, LogEntry, Snapshot, UserRow
 from tcpchat.server.operator_console import (
     Ban,
     ConsoleLink,
@@ -49,12 +49,6 @@ __all__ = ["ConsoleWindow"]
 
 log = logging.getLogger("tcpchat.console")
 
-POLL_INTERVAL_MS: Final = 50
-"""How often the queue is looked at when it was empty: quick to the eye, idle to the CPU."""
-POLL_AGAIN_MS: Final = 1
-"""When a batch left items waiting, come back at once, after Tk has drawn."""
-MAX_BATCH: Final = 200
-"""Items drawn per tick, so typing and redraws are never starved by a busy server."""
 REFRESH_MS: Final = 1000
 """How often the tables and counters are asked for: a second is fresh enough for idle times."""
 RATE_WINDOW: Final = 6
@@ -84,7 +78,8 @@ class ConsoleWindow:
         self.users: dict[str, UserRow] = {}
         self.channels: dict[str, ChannelRow] = {}
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
-        self._jobs: dict[str, str] = {}
+        self._drain = QueueDrain(root, link.items, self._show)
+        self._refresh_job = ""
         self.stopped = False
         # Replaceable by tests, which cannot click in a modal dialog of their own.
         self.ask: Ask = lambda title, fields: FormDialog(root, title, fields).show()
@@ -95,7 +90,7 @@ class ConsoleWindow:
         root.minsize(760, 420)
         root.protocol("WM_DELETE_WINDOW", self.ask_to_stop)
         self._build(default_channel)
-        self.poll()
+        self._drain.start()
         self._refresh()
 
     # ---------------------------------------------------------------- layout
@@ -189,27 +184,17 @@ class ConsoleWindow:
         for text, command in buttons:
             ttk.Button(row, text=text, command=command).pack(side="left", padx=(0, 4))
 
-    # --------------------------------------------------------------- polling
+    # ---------------------------------------------------------------- drawing
 
-    def poll(self) -> None:
-        """Draw up to :data:`MAX_BATCH` waiting items, then come back."""
-        for _ in range(MAX_BATCH):
-            try:
-                item = self.link.items.get_nowait()
-            except queue.Empty:
-                delay = POLL_INTERVAL_MS
-                break
-            if isinstance(item, LogEntry):
-                self.log.add(item)
-            else:
-                self._show_snapshot(item)
+    def _show(self, item: FeedItem) -> None:
+        if isinstance(item, LogEntry):
+            self.log.add(item)
         else:
-            delay = POLL_AGAIN_MS
-        self._jobs["poll"] = self.root.after(delay, self.poll)
+            self._show_snapshot(item)
 
     def _refresh(self) -> None:
         self.link.refresh()
-        self._jobs["refresh"] = self.root.after(REFRESH_MS, self._refresh)
+        self._refresh_job = self.root.after(REFRESH_MS, self._refresh)
 
     def _show_snapshot(self, snap: Snapshot) -> None:
         self.users = {casefold(u.nick): u for u in snap.users}
@@ -267,37 +252,30 @@ class ConsoleWindow:
 
     def kick_selected(self) -> None:
         """Kick the selected user from one of their channels, with a reason."""
-        user = self._selected_user()
-        if user is None:
-            return
-        if not user.channels:
-            self.log.say("error", f"{user.nick} is in no channel.")
-            return
-        answer = self.ask(
-            f"Kick {user.nick}",
-            [
-                FormField("Channel", self._preferred(user.channels), user.channels),
-                FormField("Reason", "Please behave"),
-            ],
-        )
-        if answer is not None:
-            self.link.submit(Kick(answer[0], user.nick, answer[1] or self.link.nick))
+        self._remove_selected(Kick, "Please behave", among_all=False)
 
     def ban_selected(self) -> None:
         """Ban the selected user's nick from a channel, and kick them if there."""
+        self._remove_selected(Ban, "Banned", among_all=True)
+
+    def _remove_selected(self, action: type[Kick | Ban], reason: str, among_all: bool) -> None:
+        """Ask for the channel (theirs, or ``among_all`` channels) and reason, then act."""
         user = self._selected_user()
         if user is None:
             return
-        names = tuple(c.name for c in self.channels.values())
+        choices = tuple(c.name for c in self.channels.values()) if among_all else user.channels
+        if not choices:
+            self.log.say("error", f"{user.nick} is in no channel.")
+            return
         answer = self.ask(
-            f"Ban {user.nick}",
+            f"{action.__name__} {user.nick}",
             [
-                FormField("Channel", self._preferred(user.channels or names), names),
-                FormField("Reason", "Banned"),
+                FormField("Channel", self._preferred(user.channels or choices), choices),
+                FormField("Reason", reason),
             ],
         )
         if answer is not None and answer[0]:
-            self.link.submit(Ban(answer[0], user.nick, answer[1] or self.link.nick))
+            self.link.submit(action(answer[0], user.nick, answer[1] or self.link.nick))
 
     def disconnect_selected(self) -> None:
         user = self._selected_user()
@@ -358,8 +336,8 @@ class ConsoleWindow:
         self.stopped = True
         self.status.show("Stopping the server…", "#f9a825")
         self.root.update_idletasks()
-        for job in self._jobs.values():
-            self.root.after_cancel(job)
+        self._drain.stop()
+        self.root.after_cancel(self._refresh_job)
         self.link.close()
         self.stop_server(reason)
         self.root.destroy()

@@ -12,12 +12,13 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import RunningServer, server_config
 
-from tcpchat.server.config import ConsoleSettings
+from tcpchat.server.config import ConfigError, ConsoleSettings, load_config
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
@@ -204,3 +205,10 @@ def test_operator_nick_comes_from_the_config(console: Callable[..., Any]) -> Non
     with server.client("alice") as alice:
         alice.send("NICK Boss")
         alice.expect("433")
+
+
+def test_operator_nick_is_checked_and_documented() -> None:
+    with pytest.raises(ConfigError, match=r"console\.operator_nick"):
+        load_config(console_operator_nick="no spaces")
+    example = Path(__file__).resolve().parents[2] / "tcpchat.example.toml"
+    assert load_config(example).console == ConsoleSettings()
