@@ -12,12 +12,14 @@ leave, has the operator answer, then saves the window as a PNG.
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 import tkinter as tk
 from pathlib import Path
 
-from client_screenshot import pump  # beside this file: run as a script, tools/ is on the path
+from client_screenshot import (
+    pump,
+    save_window,
+)  # beside this file: run as a script, tools/ is on the path
 
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.intents import Intent, Part, Say, SetTopic
@@ -74,13 +76,7 @@ def main(out: Path) -> int:
     pump(root, 2.5)
     window.user_table.select("carol")
     pump(root, 0.3)
-    root.update_idletasks()
-    width = root.winfo_rootx() + root.winfo_width()
-    height = root.winfo_rooty() + root.winfo_height()
-    crop = f"{width}x{height}+0+0"
-    subprocess.run(
-        ["import", "-window", "root", "-crop", crop, "+repage", str(out)], check=True, timeout=30
-    )
+    save_window(root, out)
     for thread in people.values():
         thread.stop()
     window.stop()
