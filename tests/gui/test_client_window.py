@@ -45,11 +45,12 @@ def open_window(
         return window
 
     yield start
-    for window in windows:
+    # Popped, not looped over: a loop variable would keep the last window alive
+    # past the collection below.
+    while windows:
         with contextlib.suppress(tk.TclError):  # the test closed it already
-            window.close()
+            windows.pop().close()
     # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
-    windows.clear()
     gc.collect()
 
 

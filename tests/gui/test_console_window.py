@@ -35,16 +35,24 @@ Console = tuple[ConsoleWindow, RunningServer]
 
 
 @pytest.fixture
-def console(display: str) -> Iterator[Console]:
-    thread = ServerThread(server_config())
-    link = ConsoleLink(thread.runner)
-    host, port = thread.start().addresses[0]
-    window = ConsoleWindow(tk.Tk(), link, f"{host}:{port}", thread.stop, "#lobby")
-    yield window, RunningServer(thread, host, port)
-    if not window.stopped:
-        window.stop()
+def console(display: str) -> Iterator[Callable[[], Console]]:
+    """Open a console on a new server; stopped, and its Tk objects freed, at the end."""
+    opened: list[ConsoleWindow] = []
+
+    def start() -> Console:
+        thread = ServerThread(server_config())
+        link = ConsoleLink(thread.runner)
+        host, port = thread.start().addresses[0]
+        window = ConsoleWindow(tk.Tk(), link, f"{host}:{port}", thread.stop, "#lobby")
+        opened.append(window)
+        return window, RunningServer(thread, host, port)
+
+    yield start
+    # Popped, not looped over: a loop variable would keep the last window alive
+    # past the collection below.
+    while opened:
+        opened.pop().stop()  # does nothing if the test stopped it
     # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
-    del window
     gc.collect()
 
 
@@ -76,8 +84,8 @@ def select_user(window: ConsoleWindow, nick: str) -> None:
     window.user_table.select(nick)
 
 
-def test_client_appears_and_the_conversation_goes_both_ways(console: Console) -> None:
-    window, server = console
+def test_client_appears_and_the_conversation_goes_both_ways(console: Callable[[], Console]) -> None:
+    window, server = console()
     pump_until(window.root, lambda: window.root.focus_get() is window.entry, "focus in the input")
     updates = UpdateLog()
     alice = ClientThread(Settings(server.host, server.port, "alice", "", ("#lobby",)), updates.put)
@@ -109,8 +117,8 @@ def test_client_appears_and_the_conversation_goes_both_ways(console: Console) ->
         alice.stop()
 
 
-def test_messaging_a_user_from_the_table(console: Console) -> None:
-    window, server = console
+def test_messaging_a_user_from_the_table(console: Callable[[], Console]) -> None:
+    window, server = console()
     with server.client("bob") as bob:
         select_user(window, "bob")
         window.message_selected_user()
@@ -119,8 +127,8 @@ def test_messaging_a_user_from_the_table(console: Console) -> None:
         assert bob.expect("PRIVMSG").params == ("bob", "psst")
 
 
-def test_kick_ban_topic_notice_and_disconnect_reach_clients(console: Console) -> None:
-    window, server = console
+def test_kick_ban_topic_notice_and_disconnect_reach_clients(console: Callable[[], Console]) -> None:
+    window, server = console()
     with server.client("alice") as alice, server.client("bob") as bob:
         alice.join("#lobby")
         bob.join("#lobby")
@@ -155,8 +163,8 @@ def test_kick_ban_topic_notice_and_disconnect_reach_clients(console: Console) ->
         pump_until(window.root, lambda: not window.user_table.tree.exists("bob"), "bob gone")
 
 
-def test_actions_without_a_selection_explain_themselves(console: Console) -> None:
-    window, _server = console
+def test_actions_without_a_selection_explain_themselves(console: Callable[[], Console]) -> None:
+    window, _server = console()
     window.ask = answer("never asked")
     window.kick_selected()
     window.topic_selected()
@@ -168,8 +176,8 @@ def test_actions_without_a_selection_explain_themselves(console: Console) -> Non
     pump_until(window.root, lambda: "There is no channel #nowhere" in log_text(window), "error")
 
 
-def test_the_form_dialog_returns_what_was_entered(console: Console) -> None:
-    window, _server = console
+def test_the_form_dialog_returns_what_was_entered(console: Callable[[], Console]) -> None:
+    window, _server = console()
     fields = [FormField("Channel", "#a", ("#a", "#b")), FormField("Reason", "because")]
     dialog = FormDialog(window.root, "Kick bob", fields)
 
@@ -186,8 +194,8 @@ def test_the_form_dialog_returns_what_was_entered(console: Console) -> None:
     assert cancelled.show() is None
 
 
-def test_log_filter_colours_and_follows_the_bottom(console: Console) -> None:
-    window, _server = console
+def test_log_filter_colours_and_follows_the_bottom(console: Callable[[], Console]) -> None:
+    window, _server = console()
     pane = window.log
     window.root.update()  # mapped, as the operator sees it
     for i in range(200):
@@ -212,8 +220,8 @@ def test_log_filter_colours_and_follows_the_bottom(console: Console) -> None:
     assert pane.view.text.yview()[1] == 1.0
 
 
-def test_stopping_asks_first_then_tells_every_client(console: Console) -> None:
-    window, server = console
+def test_stopping_asks_first_then_tells_every_client(console: Callable[[], Console]) -> None:
+    window, server = console()
     with server.client("bob") as bob:
         select_user(window, "bob")
         questions: list[str] = []
@@ -234,8 +242,8 @@ def test_stopping_asks_first_then_tells_every_client(console: Console) -> None:
         assert bob.closed_by_server()
 
 
-def test_callback_errors_reach_the_operator(console: Console) -> None:
-    window, _server = console
+def test_callback_errors_reach_the_operator(console: Callable[[], Console]) -> None:
+    window, _server = console()
 
     def broken() -> Any:
         raise ValueError("boom")
