@@ -1,7 +1,10 @@
-"""The original launch command: ``python TCP_SERVER.py`` starts the chat server.
+"""The original launch command: ``python TCP_SERVER.py`` opens the server console.
 
-It listens on 127.0.0.1:9000 as the classroom version did; any flag of
-``tcpchat server`` works here too (try ``--help``).
+The classroom version opened a window that showed the conversation and let
+the person at the server reply; this starts the chat server on
+127.0.0.1:9000 with its console window (``tcpchat console``), or the plain
+server when there is no display. Any flag of ``tcpchat console`` works here
+too (try ``--help``).
 """
 
 import sys
@@ -9,4 +12,4 @@ import sys
 from tcpchat.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["server", *sys.argv[1:]]))
+    sys.exit(main(["console", *sys.argv[1:]]))

@@ -28,6 +28,7 @@ from tcpchat.client.settings import (
 )
 from tcpchat.irc import is_channel, valid_nick
 from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
+from tcpchat.server.core import ConfigSource
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts
 from tcpchat.server.passwords import hash_password
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the chat server. Flags override the config file.",
     )
     _add_server_options(server)
+    console = commands.add_parser(
+        "console",
+        help="run the chat server with its console window",
+        description="Run the chat server and open its console: the live log, the users and "
+        "channels, and a place to talk as the operator. Without a display it runs like "
+        "'tcpchat server'. Flags override the config file.",
+    )
+    _add_server_options(console)
     client = commands.add_parser(
         "client",
         help="open the desktop chat client",
@@ -191,19 +200,23 @@ async def _serve(runner: ServerRunner) -> None:
     await runner.serve()
 
 
-def run_server(args: argparse.Namespace) -> int:
-    config = server_config(args)
-    setup_logging(config.log_level)
-    reload = (str(args.config), lambda: server_config(args)) if args.config else None
-    runner = ServerRunner(config, reload)
-    runner.core.observers.append(EventLog(runner.core.state))
+def check_event_loop(config: Config) -> None:
+    """Fail early, in one line, when the config asks for an event loop that is missing."""
     try:
-        loop = new_event_loop(config.event_loop)
+        new_event_loop(config.event_loop).close()
     except ImportError:
         raise ConfigError(
             "event_loop = uvloop, but uvloop is not installed; "
             "install it with: pip install 'tcpchat[fast]'"
         ) from None
+
+
+def run_server(config: Config, reload: ConfigSource | None = None) -> int:
+    setup_logging(config.log_level)
+    check_event_loop(config)
+    runner = ServerRunner(config, reload)
+    runner.core.observers.append(EventLog(runner.core.state))
+    loop = new_event_loop(config.event_loop)
     try:
         loop.run_until_complete(_serve(runner))
     except OSError as exc:
@@ -213,6 +226,22 @@ def run_server(args: argparse.Namespace) -> int:
         loop.close()
     logging.getLogger("tcpchat.server").info("stopped")
     return 0
+
+
+def run_console(config: Config) -> int:
+    """The server with its console window; headless, as ``server``, without a display."""
+    setup_logging(config.log_level)
+    check_event_loop(config)
+    try:
+        from tcpchat.gui.console_app import run_console as run_window  # Tk only for the console
+    except ImportError as exc:
+        print(f"tcpchat: no Tk for the console ({exc}); serving without it", file=sys.stderr)
+        return run_server(config)
+    try:
+        return run_window(config, headless=lambda: run_server(config))
+    except OSError as exc:
+        print(f"tcpchat: {bind_error(config, exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run_cert(args: argparse.Namespace) -> int:
@@ -296,7 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "server":
-            return run_server(args)
+            reload = (str(args.config), lambda: server_config(args)) if args.config else None
+            return run_server(server_config(args), reload)
+        if args.command == "console":
+            return run_console(server_config(args))
         if args.command == "client":
             return run_client(args)
         if args.command == "cert":

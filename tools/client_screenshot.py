@@ -32,6 +32,17 @@ def pump(root: tk.Tk, seconds: float) -> None:
         time.sleep(0.01)
 
 
+def save_window(root: tk.Tk, out: Path) -> None:
+    """Save the whole window with its menu bar, from the screen's corner to the window's."""
+    root.update_idletasks()
+    width = root.winfo_rootx() + root.winfo_width()
+    height = root.winfo_rooty() + root.winfo_height()
+    crop = f"{width}x{height}+0+0"
+    subprocess.run(
+        ["import", "-window", "root", "-crop", crop, "+repage", str(out)], check=True, timeout=30
+    )
+
+
 def main(out: Path) -> int:
     server = ServerThread(Config(port=0, limits=Limits(flood_rate=0.0)))
     host, port = server.start().addresses[0]
@@ -74,14 +85,7 @@ def main(out: Path) -> int:
     act(root, "carol", Say("#lobby", "anyone up for lunch?"), Say("alice", "alice, got a minute?"))
     window.send_text("/me is testing the desktop client")
     pump(root, 1.0)
-    root.update_idletasks()
-    # The whole window with its menu bar: from the screen's corner to the window's.
-    width = root.winfo_rootx() + root.winfo_width()
-    height = root.winfo_rooty() + root.winfo_height()
-    crop = f"{width}x{height}+0+0"
-    subprocess.run(
-        ["import", "-window", "root", "-crop", crop, "+repage", str(out)], check=True, timeout=30
-    )
+    save_window(root, out)
     window.close()
     for thread in people.values():
         thread.stop()

@@ -4,9 +4,9 @@ Theory of operation. The window draws :mod:`tcpchat.client.updates` and
 turns what the person does into :mod:`tcpchat.client.intents`; the IRC
 logic lives in :mod:`tcpchat.client`. The network runs in a
 :class:`~tcpchat.client.connection.ClientThread`, which puts updates in a
-thread-safe queue; :meth:`ClientWindow.poll` drains it from Tk's own loop
-with ``after()``, a capped batch per tick so a flood of lines cannot freeze
-the window, sooner again when more is waiting. Intents go the other way
+thread-safe queue; a :class:`~tcpchat.gui.widgets.QueueDrain` drains it
+from Tk's own loop with ``after()``, a capped batch per tick so a flood of
+lines cannot freeze the window, sooner again when more is waiting. Intents go the other way
 through :meth:`ClientThread.submit`. No Tk call is made off the Tk thread.
 """
 
@@ -45,19 +45,20 @@ from tcpchat.client.updates import (
     Update,
 )
 from tcpchat.gui.dialogs import ConnectDialog, ask_yes_no
-from tcpchat.gui.widgets import MessageView, StatusBar, TextSafety, nick_colour, selected_index
+from tcpchat.gui.widgets import (
+    MessageView,
+    QueueDrain,
+    StatusBar,
+    TextSafety,
+    nick_colour,
+    selected_index,
+)
 from tcpchat.irc import casefold, is_channel
 
 __all__ = ["ClientWindow"]
 
 log = logging.getLogger("tcpchat.client")
 
-POLL_INTERVAL_MS: Final = 50
-"""How often the queue is looked at when it was empty: quick to the eye, idle to the CPU."""
-POLL_AGAIN_MS: Final = 1
-"""When a batch left updates waiting, come back at once, after Tk has drawn."""
-MAX_BATCH: Final = 200
-"""Updates drawn per tick, so input and redraws are never starved."""
 PASTE_ASK_LINES: Final = 2
 """A paste of this many lines or more asks before it sends them all."""
 
@@ -111,7 +112,7 @@ class ClientWindow:
         self.current = SERVER_BUFFER
         self.nick = settings.nick
         self.client: ClientThread | None = None
-        self._poll_job: str | None = None
+        self._drain = QueueDrain(root, self.updates, self.apply)
         root.report_callback_exception = self.report_callback_exception
         root.title("tcpchat")
         root.geometry("980x620")
@@ -229,8 +230,7 @@ class ClientWindow:
         self.client = ClientThread(settings, self._sink())
         self.client.start()
         self._remember()
-        if self._poll_job is None:
-            self.poll()
+        self._drain.start()
 
     def _sink(self) -> Callable[[Update], None]:
         """What the network thread calls with each update: the queue, and the terminal log.
@@ -267,20 +267,7 @@ class ClientWindow:
         if self.client is not None:
             self.client.submit(intent)
 
-    # --------------------------------------------------------------- polling
-
-    def poll(self) -> None:
-        """Draw up to :data:`MAX_BATCH` waiting updates, then come back."""
-        for _ in range(MAX_BATCH):
-            try:
-                update = self.updates.get_nowait()
-            except queue.Empty:
-                delay = POLL_INTERVAL_MS
-                break
-            self.apply(update)
-        else:
-            delay = POLL_AGAIN_MS
-        self._poll_job = self.root.after(delay, self.poll)
+    # --------------------------------------------------------------- updates
 
     def apply(self, update: Update) -> None:
         """Draw one update."""
@@ -559,9 +546,7 @@ class ClientWindow:
         self._remember()
         if self.client is not None:
             self.client.stop(reason or "Leaving")
-        if self._poll_job is not None:
-            self.root.after_cancel(self._poll_job)
-            self._poll_job = None
+        self._drain.stop()
         self.root.destroy()
 
     def report_callback_exception(

@@ -1,4 +1,5 @@
-"""Small dialogs: the connect form, the first nick prompt, a yes/no question.
+"""Small dialogs: the connect form, the first nick prompt, a yes/no question,
+and the console's short forms (a reason, a channel and a reason, a topic).
 
 The checks a form makes are plain functions (:func:`check_connect_form`), so
 they are tested without a display, as IDLE's query dialogs are. Every
@@ -8,13 +9,14 @@ dialog is modal and returns focus to whoever opened it.
 from __future__ import annotations
 
 import tkinter as tk
+from dataclasses import dataclass
 from tkinter import messagebox, ttk
 
 from tcpchat.client.settings import SAFE_NICKLEN, Settings
 from tcpchat.gui.widgets import TextSafety
 from tcpchat.irc import valid_nick
 
-__all__ = ["ConnectDialog", "ask_yes_no", "check_connect_form"]
+__all__ = ["ConnectDialog", "FormDialog", "FormField", "ask_yes_no", "check_connect_form"]
 
 # A generous limit for the form: servers advertise their own NICKLEN (often 30).
 _FORM_NICKLEN = 30
@@ -136,3 +138,68 @@ def ask_nick(master: tk.Tk, suggested: str) -> str | None:
 
 def ask_yes_no(master: tk.Misc, title: str, question: str) -> bool:
     return bool(messagebox.askyesno(title, question, parent=master))
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One line of a :class:`FormDialog`: free text, or a pick from ``choices``."""
+
+    label: str
+    initial: str = ""
+    choices: tuple[str, ...] = ()
+
+
+class FormDialog:
+    """A modal form of a few fields; :meth:`show` gives their values, or None if cancelled.
+
+    The fields are plain attributes, so a test can fill them and press OK
+    from an ``after()`` callback while :meth:`show` waits.
+    """
+
+    def __init__(self, master: tk.Misc, title: str, fields: list[FormField]) -> None:
+        self.master = master
+        self.result: list[str] | None = None
+        self.top = tk.Toplevel(master)
+        self.top.title(title)
+        self.top.transient(master)  # type: ignore[call-overload]
+        self.top.resizable(False, False)
+        frame = ttk.Frame(self.top, padding=14)
+        frame.pack(fill="both", expand=True)
+        self.entries: list[ttk.Entry] = []
+        for row, field in enumerate(fields):
+            ttk.Label(frame, text=field.label).grid(row=row, column=0, sticky="w", pady=3)
+            entry: ttk.Entry = (
+                ttk.Combobox(frame, values=field.choices, width=34, state="readonly")
+                if field.choices
+                else ttk.Entry(frame, width=36)
+            )
+            if field.choices:
+                entry.set(field.initial)  # type: ignore[attr-defined]
+            else:
+                entry.insert(0, field.initial)
+                entry.select_range(0, "end")
+            entry.grid(row=row, column=1, sticky="ew", padx=(10, 0), pady=3)
+            self.entries.append(entry)
+        buttons = ttk.Frame(frame)
+        buttons.grid(row=len(fields), column=0, columnspan=2, sticky="e", pady=(10, 0))
+        ttk.Button(buttons, text="Cancel", command=self.cancel).pack(side="right")
+        ttk.Button(buttons, text="OK", command=self.ok).pack(side="right", padx=(0, 6))
+        self.top.bind("<Return>", lambda _e: self.ok())
+        self.top.bind("<Escape>", lambda _e: self.cancel())
+        self.top.protocol("WM_DELETE_WINDOW", self.cancel)
+
+    def ok(self) -> None:
+        self.result = [entry.get().strip() for entry in self.entries]
+        self.top.destroy()
+
+    def cancel(self) -> None:
+        self.result = None
+        self.top.destroy()
+
+    def show(self) -> list[str] | None:
+        """Wait until the form closes; the values in field order, or None if cancelled."""
+        self.top.wait_visibility()
+        self.top.grab_set()
+        self.entries[-1].focus_set()
+        self.master.wait_window(self.top)
+        return self.result

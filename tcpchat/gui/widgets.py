@@ -1,7 +1,7 @@
 """Tk widgets shared by tcpchat's windows: the message view, lists, the status bar.
 
-They draw and nothing else: no protocol, no sockets. The client window uses
-them now and the server console will too, which is why they live apart.
+They draw and nothing else: no protocol, no sockets. The client window and
+the server console both use them, which is why they live apart.
 Every string that reaches Tk goes through :class:`TextSafety` first, so a
 Tk build that cannot take characters beyond the Basic Multilingual Plane
 (emoji on Tk 8.6 with narrow strings) shows a stand-in instead of failing,
@@ -11,25 +11,36 @@ while copying still gives the real text.
 from __future__ import annotations
 
 import functools
+import queue
 import re
 import tkinter as tk
 import webbrowser
 import zlib
 from collections.abc import Callable
 from tkinter import ttk
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from tcpchat.irc import casefold
 
 __all__ = [
     "NICK_COLOURS",
     "MessageView",
+    "QueueDrain",
     "StatusBar",
     "TextSafety",
     "find_urls",
     "nick_colour",
     "selected_index",
 ]
+
+T = TypeVar("T")
+
+POLL_INTERVAL_MS: Final = 50
+"""How often a queue is looked at when it was empty: quick to the eye, idle to the CPU."""
+POLL_AGAIN_MS: Final = 1
+"""When a batch left items waiting, come back at once, after Tk has drawn."""
+MAX_BATCH: Final = 200
+"""Items handled per tick, so input and redraws are never starved by a busy network."""
 
 STAND_IN: Final = "\ufffd"
 """Drawn for a character this Tk cannot take; the real one is kept for copying."""
@@ -159,6 +170,20 @@ class MessageView(ttk.Frame):
         if at_end:
             self.text.see("end")
 
+    def clear(self) -> None:
+        """Remove every line (the console redraws its log when the filter changes)."""
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.configure(state="disabled")
+
+    def trim(self, keep: int) -> None:
+        """Drop the oldest lines beyond the last ``keep``, so a long run cannot grow memory."""
+        excess = int(self.text.index("end-1c").split(".")[0]) - 1 - keep
+        if excess > 0:
+            self.text.configure(state="normal")
+            self.text.delete("1.0", f"{excess + 1}.0")
+            self.text.configure(state="disabled")
+
     def _insert_linked(self, run: str, tags: tuple[str, ...]) -> None:
         pos = 0
         for start, end in find_urls(run):
@@ -226,6 +251,42 @@ class StatusBar(ttk.Frame):
     @property
     def text(self) -> str:
         return str(self._label.cget("text"))
+
+
+class QueueDrain(Generic[T]):
+    """Hands what another thread put in a queue to ``handle``, on Tk's own thread.
+
+    The other thread only fills the queue; this polls it with ``after()``,
+    up to :data:`MAX_BATCH` items a tick, and comes back at once when more
+    are waiting, so a flood cannot freeze the window.
+    """
+
+    def __init__(self, widget: tk.Misc, items: queue.Queue[T], handle: Callable[[T], None]) -> None:
+        self._widget = widget
+        self._items = items
+        self._handle = handle
+        self._job: str | None = None
+
+    def start(self) -> None:
+        if self._job is None:
+            self._tick()
+
+    def stop(self) -> None:
+        if self._job is not None:
+            self._widget.after_cancel(self._job)
+            self._job = None
+
+    def _tick(self) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                item = self._items.get_nowait()
+            except queue.Empty:
+                delay = POLL_INTERVAL_MS
+                break
+            self._handle(item)
+        else:
+            delay = POLL_AGAIN_MS
+        self._job = self._widget.after(delay, self._tick)
 
 
 def selected_index(listbox: tk.Listbox) -> int | None:

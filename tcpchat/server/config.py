@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from tcpchat.irc import valid_channel
+from tcpchat.irc import valid_channel, valid_nick
 
 __all__ = [
     "AccountSettings",
     "Config",
     "ConfigError",
+    "ConsoleSettings",
     "HistorySettings",
     "Limits",
     "Operator",
@@ -159,6 +160,14 @@ class TlsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The server console (``tcpchat console``): how the person at the server appears."""
+
+    # The nick of the pseudo-user the console's operator speaks as.
+    operator_nick: str = "Server"
+
+
+@dataclass(frozen=True, slots=True)
 class Operator:
     """IRC operator credentials; the password is stored only as a hash."""
 
@@ -191,6 +200,7 @@ class Config:
     history: HistorySettings = field(default_factory=HistorySettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -264,6 +274,11 @@ def _check(config: Config) -> None:
             "tls.plaintext = false leaves no port open; give tls.cert and tls.key, "
             "or keep the plain port"
         )
+    if not valid_nick(config.console.operator_nick, config.limits.nicklen):
+        raise ConfigError(
+            f"console.operator_nick = {config.console.operator_nick!r} is not a valid nick; "
+            "use letters, digits, - and _, starting with a letter"
+        )
     names = set()
     for op in config.operators:
         if not op.name or " " in op.name or op.name in names:
@@ -331,6 +346,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "history": HistorySettings,
     "accounts": AccountSettings,
     "tls": TlsSettings,
+    "console": ConsoleSettings,
 }
 """The nested tables of the config file, each one a settings class."""
 

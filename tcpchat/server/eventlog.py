@@ -93,8 +93,12 @@ class EventLog:
         marks = "<>" if e.command == "PRIVMSG" else "--"
         return f"{target} {marks[0]}{self._nick(e.source)}{marks[1]} {e.text}"
 
+    def describe(self, event: Event) -> str | None:
+        """The line for ``event`` (None for what is not worth a line); the console shows it too."""
+        return self._describe[type(event)](event)
+
     def __call__(self, event: Event, stamp: Stamp) -> None:
         if log.isEnabledFor(logging.INFO):
-            text = self._describe[type(event)](event)
+            text = self.describe(event)
             if text is not None:
                 log.info("%s", text)

@@ -159,6 +159,15 @@ class ServerRunner:
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             loop.call_soon_threadsafe(settle)
 
+    def call_soon_threadsafe(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the server's loop, from any thread (the console's intents).
+
+        Dropped once the loop has closed: a stopped server has nobody to act on.
+        """
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(callback)
+
     async def stop(self, reason: str) -> None:
         log.info("shutting down: %s", reason)
         for server in self._servers:

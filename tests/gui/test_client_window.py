@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import RunningServer
+from tkdrive import pump_until, type_and_enter
 
 from tcpchat.client.settings import Settings, load_settings
 
@@ -23,51 +23,10 @@ tk = pytest.importorskip("tkinter")
 from tcpchat.gui.client_window import ClientWindow  # noqa: E402
 from tcpchat.gui.widgets import STAND_IN  # noqa: E402
 
-DEADLINE = 10.0
-
-
-def pump_until(window: ClientWindow, test: Callable[[], bool], what: str) -> None:
-    """Run Tk's loop until ``test()`` holds; fail after :data:`DEADLINE` seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while not test():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"window never showed {what}")
-        window.root.update()
-        time.sleep(0.01)
-
 
 def view_text(window: ClientWindow, buffer: str) -> str:
     conversation = window.conversations.get(buffer.lower())
     return conversation.view.plain_text() if conversation else ""
-
-
-def type_and_enter(window: ClientWindow, text: str) -> None:
-    """Type into the input line as a person would, and press Enter."""
-    entry = window.entry
-    entry.focus_force()
-    window.root.update()
-    for char in text:
-        keysym = _keysym(char)
-        if keysym is None:  # no key for it on this keyboard: enter it as an input method would
-            entry.insert("insert", char)
-        else:
-            entry.event_generate("<KeyPress>", keysym=keysym, when="now")
-    entry.event_generate("<Return>", when="now")
-    window.root.update()
-
-
-def _keysym(char: str) -> str | None:
-    names = {
-        " ": "space",
-        "/": "slash",
-        "!": "exclam",
-        ",": "comma",
-        ".": "period",
-        "#": "numbersign",
-    }
-    if char in names:
-        return names[char]
-    return char if char.isascii() and char.isalnum() else None
 
 
 @pytest.fixture
@@ -82,15 +41,16 @@ def open_window(
         window = ClientWindow(root, settings, tmp_path / "client.json", log_lines=False)
         window.connect(settings)
         windows.append(window)
-        pump_until(window, lambda: "#lobby" in window.conversations, "#lobby")
+        pump_until(window.root, lambda: "#lobby" in window.conversations, "#lobby")
         return window
 
     yield start
-    for window in windows:
+    # Popped, not looped over: a loop variable would keep the last window alive
+    # past the collection below.
+    while windows:
         with contextlib.suppress(tk.TclError):  # the test closed it already
-            window.close()
+            windows.pop().close()
     # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
-    windows.clear()
     gc.collect()
 
 
@@ -98,16 +58,20 @@ def test_message_typed_appears_on_both_sides(
     server: RunningServer, open_window: Callable[[RunningServer, str], ClientWindow]
 ) -> None:
     window = open_window(server, "alice")
-    pump_until(window, lambda: window.root.focus_get() is window.entry, "focus in the input")
+    pump_until(window.root, lambda: window.root.focus_get() is window.entry, "focus in the input")
     with server.client("bob") as bob:
         bob.join("#lobby")
-        type_and_enter(window, "Halo server!")
+        type_and_enter(window.entry, "Halo server!")
         assert bob.expect("PRIVMSG").params == ("#lobby", "Halo server!")
         assert window.entry.get() == ""
-        pump_until(window, lambda: "alice  Halo server!" in view_text(window, "#lobby"), "own line")
+        pump_until(
+            window.root, lambda: "alice  Halo server!" in view_text(window, "#lobby"), "own line"
+        )
         bob.send("PRIVMSG #lobby :Hai client!")
-        pump_until(window, lambda: "bob  Hai client!" in view_text(window, "#lobby"), "bob's line")
-        pump_until(window, lambda: "bob" in window.member_list.get(0, "end"), "bob as member")
+        pump_until(
+            window.root, lambda: "bob  Hai client!" in view_text(window, "#lobby"), "bob's line"
+        )
+        pump_until(window.root, lambda: "bob" in window.member_list.get(0, "end"), "bob as member")
         assert "Connected to" in window.status.text and "as alice" in window.status.text
         assert window.topic.cget("text").startswith("#lobby: ")
 
@@ -117,9 +81,9 @@ def test_two_windows_talk(
 ) -> None:
     alice = open_window(server, "alice")
     carol = open_window(server, "carol")
-    pump_until(alice, lambda: "carol" in alice.member_list.get(0, "end"), "carol joined")
-    type_and_enter(carol, "hi alice")
-    pump_until(alice, lambda: "carol  hi alice" in view_text(alice, "#lobby"), "carol's line")
+    pump_until(alice.root, lambda: "carol" in alice.member_list.get(0, "end"), "carol joined")
+    type_and_enter(carol.entry, "hi alice")
+    pump_until(alice.root, lambda: "carol  hi alice" in view_text(alice, "#lobby"), "carol's line")
     assert alice.conversations["#lobby"].view.text.tag_names("end-2l linestart")
 
 
@@ -127,20 +91,22 @@ def test_commands_help_and_mistakes(
     server: RunningServer, open_window: Callable[[RunningServer, str], ClientWindow]
 ) -> None:
     window = open_window(server, "alice")
-    type_and_enter(window, "/frob")
-    pump_until(window, lambda: "There is no command /frob" in view_text(window, "#lobby"), "help")
+    type_and_enter(window.entry, "/frob")
+    pump_until(
+        window.root, lambda: "There is no command /frob" in view_text(window, "#lobby"), "help"
+    )
     window.send_text("/help")
-    pump_until(window, lambda: "/join #channel" in view_text(window, "#lobby"), "command list")
+    pump_until(window.root, lambda: "/join #channel" in view_text(window, "#lobby"), "command list")
     with server.client("bob") as bob:
         bob.join("#lobby")
         window.send_text("/me waves")
         assert bob.expect("PRIVMSG").params[1] == "\x01ACTION waves\x01"
         window.send_text("/msg bob psst")
         assert bob.expect("PRIVMSG").params == ("bob", "psst")
-        pump_until(window, lambda: "bob" in window.conversations, "a private chat")
+        pump_until(window.root, lambda: "bob" in window.conversations, "a private chat")
         bob.send("PRIVMSG alice :hey alice")
         sidebar = lambda: " ".join(window.sidebar.get(0, "end"))  # noqa: E731
-        pump_until(window, lambda: "bob  (1)  @" in sidebar(), "unread mention mark")
+        pump_until(window.root, lambda: "bob  (1)  @" in sidebar(), "unread mention mark")
 
 
 def test_history_and_nick_completion(
@@ -149,7 +115,7 @@ def test_history_and_nick_completion(
     window = open_window(server, "alice")
     with server.client("bobby") as bob:
         bob.join("#lobby")
-        pump_until(window, lambda: "bobby" in window.member_list.get(0, "end"), "bobby")
+        pump_until(window.root, lambda: "bobby" in window.member_list.get(0, "end"), "bobby")
         window.entry.insert(0, "bo")
         window.entry.event_generate("<Tab>", when="now")
         assert window.entry.get() == "bobby: "
@@ -181,8 +147,10 @@ def test_emoji_and_right_to_left_text(
     with server.client("bob") as bob:
         bob.join("#lobby")
         bob.send("PRIVMSG #lobby :party 🎉 مرحبا 👩‍💻")
-        pump_until(window, lambda: "party 🎉 مرحبا 👩‍💻" in view_text(window, "#lobby"), "emoji")
-        type_and_enter(window, "thanks 😀")
+        pump_until(
+            window.root, lambda: "party 🎉 مرحبا 👩‍💻" in view_text(window, "#lobby"), "emoji"
+        )
+        type_and_enter(window.entry, "thanks 😀")
         assert bob.expect("PRIVMSG").params[1] == "thanks 😀"
 
 
@@ -210,7 +178,9 @@ def test_callback_errors_reach_the_person(
         raise ValueError("boom")
 
     window.root.after(1, broken)
-    pump_until(window, lambda: "Something went wrong" in view_text(window, "#lobby"), "error line")
+    pump_until(
+        window.root, lambda: "Something went wrong" in view_text(window, "#lobby"), "error line"
+    )
 
 
 def test_reconnects_after_the_server_restarts(
@@ -221,17 +191,17 @@ def test_reconnects_after_the_server_restarts(
     server = make_server()
     window = open_window(server, "alice")
     server.thread.stop("restarting")
-    pump_until(window, lambda: "Disconnected" in view_text(window, "#lobby"), "the drop")
-    pump_until(window, lambda: "Disconnected" in window.status.text, "the status")
-    type_and_enter(window, "typed while the server was away")
+    pump_until(window.root, lambda: "Disconnected" in view_text(window, "#lobby"), "the drop")
+    pump_until(window.root, lambda: "Disconnected" in window.status.text, "the status")
+    type_and_enter(window.entry, "typed while the server was away")
     again = make_server(port=server.port)
     with again.client("bob") as bob:
         bob.join("#lobby")
         assert bob.expect("PRIVMSG").params[1] == "typed while the server was away"
     pump_until(
-        window, lambda: view_text(window, "#lobby").count("You joined #lobby") == 2, "rejoin"
+        window.root, lambda: view_text(window, "#lobby").count("You joined #lobby") == 2, "rejoin"
     )
-    pump_until(window, lambda: "Connected to" in window.status.text, "connected again")
+    pump_until(window.root, lambda: "Connected to" in window.status.text, "connected again")
     window.close()
     assert load_settings(tmp_path / "client.json").channels == ("#lobby",)
 
@@ -243,9 +213,9 @@ def test_kick_and_refused_connection_are_shown(
         op.join("#ops")
         window = open_window(server, "alice")
         window.send_text("/join #ops")
-        pump_until(window, lambda: "#ops" in window.conversations, "#ops")
+        pump_until(window.root, lambda: "#ops" in window.conversations, "#ops")
         op.send("KICK #ops alice :out")
-        pump_until(window, lambda: "You were kicked" in view_text(window, "#ops"), "kick line")
+        pump_until(window.root, lambda: "You were kicked" in view_text(window, "#ops"), "kick line")
 
 
 def test_connect_dialog_form_is_checked(display: str) -> None:
@@ -266,7 +236,7 @@ def test_refused_connection_is_explained(display: str) -> None:
         window = ClientWindow(tk.Tk(), settings, None, log_lines=False)
         window.connect(settings)
         try:
-            pump_until(window, lambda: "refused" in view_text(window, ""), "refused line")
+            pump_until(window.root, lambda: "refused" in view_text(window, ""), "refused line")
             assert "Disconnected" in window.status.text
         finally:
             window.close()

@@ -1,0 +1,101 @@
+"""The console's tables of users and channels, redrawn from each snapshot.
+
+Rows are keyed by casefolded name, so a redraw every second keeps the
+operator's selection and scroll position instead of rebuilding the table.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections.abc import Sequence
+from tkinter import ttk
+
+from tcpchat.gui.widgets import TextSafety
+from tcpchat.irc import casefold
+from tcpchat.server.console_feed import ChannelRow, UserRow
+
+__all__ = [
+    "CHANNEL_COLUMNS",
+    "USER_COLUMNS",
+    "Table",
+    "channel_values",
+    "format_duration",
+    "user_values",
+]
+
+USER_COLUMNS = (("Nick", 90), ("Address", 130), ("Channels", 130), ("Idle", 60), ("Since", 55))
+CHANNEL_COLUMNS = (("Channel", 90), ("Members", 75), ("Topic", 240), ("Modes", 60))
+VISIBLE_ROWS = 6
+"""Rows a table asks room for; it grows with the window, and both tables and their
+buttons still fit a small one."""
+
+
+def format_duration(seconds: float) -> str:
+    """A short, readable span: 42s, 3m 04s, 2h 05m, 3d 04h."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def user_values(row: UserRow) -> tuple[str, ...]:
+    since = time.strftime("%H:%M", time.localtime(row.since))
+    channels = " ".join(row.channels) or "\u2014"  # an em dash: in no channel
+    return (row.nick, row.address, channels, format_duration(row.idle), since)
+
+
+def channel_values(row: ChannelRow) -> tuple[str, ...]:
+    return (row.name, str(row.members), row.topic, row.modes)
+
+
+class Table(ttk.Frame):
+    """A Treeview with a scrollbar whose rows are replaced in place by :meth:`show`."""
+
+    def __init__(
+        self, master: tk.Misc, columns: Sequence[tuple[str, int]], safety: TextSafety
+    ) -> None:
+        super().__init__(master)
+        self._safety = safety
+        names = [name for name, _width in columns]
+        self.tree = ttk.Treeview(
+            self, columns=names, show="headings", selectmode="browse", height=VISIBLE_ROWS
+        )
+        for name, width in columns:
+            self.tree.heading(name, text=name, anchor="w")
+            self.tree.column(name, width=width, minwidth=40, stretch=True, anchor="w")
+        scroll = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(0, weight=1)
+
+    def show(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """Make the table hold ``rows`` (first value is the key), sorted by that key."""
+        wanted = {casefold(values[0]): values for values in rows}
+        for iid in self.tree.get_children():
+            if iid not in wanted:
+                self.tree.delete(iid)
+        for index, key in enumerate(sorted(wanted)):
+            values = tuple(self._safety.clean(v) for v in wanted[key])
+            if self.tree.exists(key):
+                self.tree.item(key, values=values)
+                self.tree.move(key, "", index)
+            else:
+                self.tree.insert("", index, iid=key, values=values)
+
+    def selected_key(self) -> str | None:
+        """The key (casefolded name) of the selected row, if any."""
+        selection = self.tree.selection()
+        return str(selection[0]) if selection else None
+
+    def select(self, name: str) -> None:
+        key = casefold(name)
+        if self.tree.exists(key):
+            self.tree.selection_set(key)
+            self.tree.see(key)

@@ -1,0 +1,176 @@
+"""What the server console shows, made on the server thread as plain values.
+
+Theory of operation. The console's window runs on Tk's thread and must never
+read the server's state, which only the server thread may touch. So
+everything it draws is made here, on the server thread, as frozen values and
+handed to a ``sink`` (a thread-safe queue's ``put``):
+
+- :class:`ConsoleFeed` observes events: each becomes a :class:`LogEntry`
+  worded as the terminal log words it (:meth:`EventLog.describe`), with a
+  kind for its colour and the nick of who did it. It counts messages, for
+  the messages-per-second figure.
+- :class:`LogRelay` is a logging handler: the server's own log lines
+  (connections, disconnections, errors) become entries too, so the console
+  shows what the terminal shows.
+- :meth:`ConsoleFeed.publish_snapshot` sends the tables (users, channels)
+  and the counters, when the console asks for them through the server's loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from tcpchat.server.core import ServerCore
+from tcpchat.server.eventlog import EventLog
+from tcpchat.server.events import (
+    ChannelModeChanged,
+    Event,
+    Joined,
+    Kicked,
+    Messaged,
+    NickChanged,
+    Parted,
+    Stamp,
+    TopicChanged,
+    UserModeChanged,
+    UserQuit,
+    UserRegistered,
+)
+
+__all__ = [
+    "ChannelRow",
+    "ConsoleFeed",
+    "FeedItem",
+    "LogEntry",
+    "LogRelay",
+    "Sink",
+    "Snapshot",
+    "UserRow",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the console's live log."""
+
+    time: float
+    kind: str  # what happened, for its colour: "join", "message", "error", ...
+    text: str
+    actor: str = ""  # the nick of who did it, drawn in that nick's colour
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A connected user as the users table shows it."""
+
+    nick: str
+    address: str
+    channels: tuple[str, ...]
+    idle: float  # seconds since the user last spoke
+    since: float  # when the connection was opened (epoch seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """A channel as the channels table shows it."""
+
+    name: str
+    members: int
+    topic: str
+    modes: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The server at one moment: the tables and the counters of the status line."""
+
+    time: float
+    started: float
+    messages: int  # PRIVMSGs and NOTICEs relayed since the console started
+    users: tuple[UserRow, ...]
+    channels: tuple[ChannelRow, ...]
+
+
+FeedItem = LogEntry | Snapshot
+Sink = Callable[[FeedItem], None]
+
+_KINDS: Final[dict[type[object], str]] = {
+    UserRegistered: "register",
+    NickChanged: "nick",
+    UserQuit: "quit",
+    Joined: "join",
+    Parted: "part",
+    Kicked: "kick",
+    TopicChanged: "topic",
+    ChannelModeChanged: "mode",
+    UserModeChanged: "mode",
+}
+"""The kind of each event that has a colour of its own; the rest are "other"."""
+
+
+def _kind(event: Event) -> str:
+    if isinstance(event, Messaged):
+        if event.command == "NOTICE":
+            return "notice"
+        return "message" if event.target.startswith("#") else "private"
+    return _KINDS.get(type(event), "other")
+
+
+class ConsoleFeed:
+    """An observer that turns events into log entries; runs on the server thread."""
+
+    def __init__(self, core: ServerCore, sink: Sink) -> None:
+        self.core = core
+        self.sink = sink
+        self.messages = 0
+        self._words = EventLog(core.state)
+
+    def __call__(self, event: Event, stamp: Stamp) -> None:
+        if isinstance(event, Messaged) and event.command != "TAGMSG":
+            self.messages += 1
+        text = self._words.describe(event)
+        if text is None:
+            return
+        # Called before the event is applied, so a quitting user's nick is still there.
+        actor = self.core.state.by_uid.get(
+            getattr(event, "source", "") or getattr(event, "uid", "")
+        )
+        self.sink(LogEntry(stamp.time, _kind(event), text, actor.nick if actor else ""))
+
+    def publish_snapshot(self) -> None:
+        """Send the tables and counters to the console; call on the server thread."""
+        core = self.core
+        now = core.clock()
+        users = tuple(
+            UserRow(
+                user.nick,
+                f"{session.ip}:{session.port}",
+                tuple(channel.name for channel in user.channels.values()),
+                now - session.last_spoke,
+                session.connected_at,
+            )
+            for user in core.state.users.values()
+            if (session := user.session) is not None
+        )
+        channels = tuple(
+            ChannelRow(
+                channel.name, len(channel.members), channel.topic, " ".join(channel.mode_string())
+            )
+            for channel in core.state.channels.values()
+        )
+        self.sink(Snapshot(now, core.started, self.messages, users, channels))
+
+
+class LogRelay(logging.Handler):
+    """Copies the server's log records into the console's log, from whichever thread logs."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__(logging.INFO)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = "error" if record.levelno >= logging.WARNING else "server"
+        self.sink(LogEntry(record.created, kind, record.getMessage()))

@@ -1,0 +1,252 @@
+"""The real console window under Xvfb, with a real server and real clients.
+
+Each test starts a server with a console link, builds the real window, and
+drives it as the operator would: typing in the input, selecting rows in the
+tables, pressing the action buttons. Clients on the other side (the raw
+test client and the tcpchat client core) check what arrived on the wire.
+Modal dialogs are answered by stand-ins, except in the test of the form itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from conftest import RunningServer, server_config
+from tkdrive import pump_until, type_and_enter
+from updatelog import UpdateLog
+
+from tcpchat.client.connection import ClientThread
+from tcpchat.client.settings import Settings
+from tcpchat.client.updates import Line
+from tcpchat.server.console_feed import LogEntry
+from tcpchat.server.listener import ServerThread
+from tcpchat.server.operator_console import ConsoleLink
+
+tk = pytest.importorskip("tkinter")
+
+from tcpchat.gui.console_window import ConsoleWindow  # noqa: E402
+from tcpchat.gui.dialogs import FormDialog, FormField  # noqa: E402
+
+Console = tuple[ConsoleWindow, RunningServer]
+
+
+@pytest.fixture
+def console(display: str) -> Iterator[Callable[[], Console]]:
+    """Open a console on a new server; stopped, and its Tk objects freed, at the end."""
+    opened: list[ConsoleWindow] = []
+
+    def start() -> Console:
+        thread = ServerThread(server_config())
+        link = ConsoleLink(thread.runner)
+        host, port = thread.start().addresses[0]
+        window = ConsoleWindow(tk.Tk(), link, f"{host}:{port}", thread.stop, "#lobby")
+        opened.append(window)
+        return window, RunningServer(thread, host, port)
+
+    yield start
+    # Popped, not looped over: a loop variable would keep the last window alive
+    # past the collection below.
+    while opened:
+        opened.pop().stop()  # does nothing if the test stopped it
+    # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
+    gc.collect()
+
+
+def log_text(window: ConsoleWindow) -> str:
+    return window.log.shown_text()
+
+
+def answer(*values: str) -> Callable[[str, list[FormField]], list[str]]:
+    """A stand-in for the modal form that answers ``values`` and remembers what it was asked."""
+
+    def ask(title: str, fields: list[FormField]) -> list[str]:
+        asked.append((title, fields))
+        return list(values)
+
+    asked: list[tuple[str, list[FormField]]] = []
+    ask.asked = asked  # type: ignore[attr-defined]
+    return ask
+
+
+def press(widget: tk.Misc, key: str) -> None:
+    """A key pressed in ``widget``: it takes the focus first, as a click would give it."""
+    widget.focus_force()
+    widget.update()
+    widget.event_generate(key, when="now")
+
+
+def select_user(window: ConsoleWindow, nick: str) -> None:
+    pump_until(window.root, lambda: window.user_table.tree.exists(nick), f"{nick} in the table")
+    window.user_table.select(nick)
+
+
+def test_client_appears_and_the_conversation_goes_both_ways(console: Callable[[], Console]) -> None:
+    window, server = console()
+    pump_until(window.root, lambda: window.root.focus_get() is window.entry, "focus in the input")
+    updates = UpdateLog()
+    alice = ClientThread(Settings(server.host, server.port, "alice", "", ("#lobby",)), updates.put)
+    alice.start()
+    try:
+        with server.client("bob") as bob:
+            bob.join("#lobby")
+            select_user(window, "alice")
+            row = window.user_table.tree.item("alice", "values")
+            assert row[1].startswith("127.0.0.1:") and row[2] == "#lobby"
+            pump_until(window.root, lambda: window.channel_table.tree.exists("#lobby"), "#lobby")
+            bob.send("PRIVMSG #lobby :Halo server!")
+            pump_until(
+                window.root, lambda: "#lobby <bob> Halo server!" in log_text(window), "bob's line"
+            )
+            type_and_enter(window.entry, "Hai client!")
+            said = bob.expect("PRIVMSG")
+            assert said.source is not None and said.source.startswith("Server!")
+            assert said.params == ("#lobby", "Hai client!")
+            line = updates.wait_for(
+                lambda u: isinstance(u, Line) and u.text == "Hai client!", "Hai client!"
+            )
+            assert isinstance(line, Line) and line.nick == "Server" and line.buffer == "#lobby"
+            pump_until(window.root, lambda: "<Server> Hai client!" in log_text(window), "own line")
+            assert window.entry.get() == ""
+            pump_until(window.root, lambda: "2 users" in window.stats.cget("text"), "counts")
+            assert "1 channel" in window.stats.cget("text")
+    finally:
+        alice.stop()
+
+
+def test_messaging_a_user_from_the_table(console: Callable[[], Console]) -> None:
+    window, server = console()
+    with server.client("bob") as bob:
+        select_user(window, "bob")
+        window.message_selected_user()
+        assert window.target.get() == "bob"
+        type_and_enter(window.entry, "psst")
+        assert bob.expect("PRIVMSG").params == ("bob", "psst")
+
+
+def test_kick_ban_topic_notice_and_disconnect_reach_clients(console: Callable[[], Console]) -> None:
+    window, server = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        select_user(window, "bob")
+        pump_until(window.root, lambda: "#lobby" in window.users["bob"].channels, "bob's channels")
+        kick = answer("#lobby", "calm down")
+        window.ask = kick
+        window.kick_selected()
+        assert kick.asked[0][1][0].choices == ("#lobby",)  # type: ignore[attr-defined]
+        assert alice.expect("KICK").params == ("#lobby", "bob", "calm down")
+        bob.join("#lobby")
+        window.ask = answer("#lobby", "enough")
+        window.ban_selected()
+        assert alice.expect("MODE").params == ("#lobby", "+b", "bob!*@*")
+        assert alice.expect("KICK").params == ("#lobby", "bob", "enough")
+        bob.send("JOIN #lobby")
+        bob.expect("474", "bob", "#lobby")
+        window.channel_table.select("#lobby")
+        window.ask = answer("Be kind")
+        window.topic_selected()
+        assert alice.expect("TOPIC").params == ("#lobby", "Be kind")
+        window.ask = answer("Back in five")
+        window.notice_all()
+        for client in (alice, bob):
+            notice = client.expect("NOTICE")
+            assert notice.source is not None and notice.source.startswith("Server!")
+            assert notice.params[1] == "Back in five"
+        window.ask = answer("bye now")
+        window.disconnect_selected()
+        assert bob.expect("ERROR").params[0].endswith("(Killed (Server (bye now)))")
+        pump_until(window.root, lambda: "Server kicked bob" in log_text(window), "kick line")
+        pump_until(window.root, lambda: not window.user_table.tree.exists("bob"), "bob gone")
+
+
+def test_actions_without_a_selection_explain_themselves(console: Callable[[], Console]) -> None:
+    window, _server = console()
+    window.ask = answer("never asked")
+    window.kick_selected()
+    window.topic_selected()
+    text = log_text(window)
+    assert "Pick a user in the users table first." in text
+    assert "Pick a channel in the channels table first." in text
+    window.target.set("#nowhere")
+    window.send_text("hello?")
+    pump_until(window.root, lambda: "There is no channel #nowhere" in log_text(window), "error")
+
+
+def test_the_form_dialog_returns_what_was_entered(console: Callable[[], Console]) -> None:
+    window, _server = console()
+    fields = [FormField("Channel", "#a", ("#a", "#b")), FormField("Reason", "because")]
+    dialog = FormDialog(window.root, "Kick bob", fields)
+
+    def fill() -> None:
+        dialog.entries[0].set("#b")  # type: ignore[attr-defined]
+        dialog.entries[1].delete(0, "end")
+        dialog.entries[1].insert(0, "too loud")
+        press(dialog.entries[1], "<Return>")
+
+    window.root.after(100, fill)
+    assert dialog.show() == ["#b", "too loud"]
+    cancelled = FormDialog(window.root, "Topic", [FormField("Topic", "x")])
+    window.root.after(100, lambda: press(cancelled.entries[0], "<Escape>"))
+    assert cancelled.show() is None
+
+
+def test_log_filter_colours_and_follows_the_bottom(console: Callable[[], Console]) -> None:
+    window, _server = console()
+    pane = window.log
+    window.root.update()  # mapped, as the operator sees it
+    for i in range(200):
+        pane.add(LogEntry(time.time(), "join" if i % 2 else "kick", f"line {i}", ""))
+    pane.filter.insert(0, "KICK")
+    pane.redraw()
+    shown = pane.shown_text()
+    assert "line 198" in shown and "line 199" not in shown
+    assert "kind-kick" in pane.view.text.tag_names("end-2l linestart +12c")
+    pane.filter.delete(0, "end")
+    pane.redraw()
+    window.root.update()
+    assert pane.view.text.yview()[1] == 1.0  # following the newest line
+    pane.view.text.yview_moveto(0)
+    window.root.update()
+    pane.add(LogEntry(time.time(), "message", "while reading", ""))
+    window.root.update()
+    assert pane.view.text.yview()[0] == 0.0  # the operator's place is kept
+    pane.view.text.yview_moveto(1.0)
+    pane.add(LogEntry(time.time(), "message", "newest", ""))
+    window.root.update()
+    assert pane.view.text.yview()[1] == 1.0
+
+
+def test_stopping_asks_first_then_tells_every_client(console: Callable[[], Console]) -> None:
+    window, server = console()
+    with server.client("bob") as bob:
+        select_user(window, "bob")
+        questions: list[str] = []
+
+        def refuse(_title: str, question: str) -> bool:
+            questions.append(question)
+            return False
+
+        window.confirm = refuse
+        window.ask_to_stop()
+        assert "1 connected user will be disconnected" in questions[0]
+        bob.send("PING :still")
+        bob.expect("PONG")
+        window.confirm = lambda _title, _question: True
+        window.ask_to_stop()
+        assert window.stopped
+        assert bob.expect("ERROR").params[0].endswith("(Server shutting down)")
+        assert bob.closed_by_server()
+
+
+def test_callback_errors_reach_the_operator(console: Callable[[], Console]) -> None:
+    window, _server = console()
+
+    def broken() -> Any:
+        raise ValueError("boom")
+
+    window.root.after(1, broken)
+    pump_until(window.root, lambda: "Something went wrong" in log_text(window), "error line")
