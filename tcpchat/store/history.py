@@ -105,9 +105,10 @@ class HistoryStore(Protocol):
     def targets(
         self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[str, int]]:
-        """Conversations with activity between the times (exclusive): the given
-        channel keys, and private conversations of the :func:`party` id
-        ``nick``. Each as (key, time of its latest item), earliest first."""
+        """Conversations whose latest activity falls between the times
+        (exclusive): of the given channel keys, and the private conversations
+        of the :func:`party` id ``nick``. Each as (key, time of its latest
+        item), earliest first."""
 
     def close(self) -> None:
         """Commit what is pending and release the database."""

@@ -257,12 +257,12 @@ class SqliteHistory:
         marks = ",".join("?" * len(channels)) or "NULL"
         rows = self._reader.execute(
             f"""SELECT target, MAX(time_ms) AS latest FROM messages
-                WHERE time_ms > ? AND time_ms < ?
-                  AND (target IN ({marks})
-                       OR (instr(target, ' ') > 0
-                           AND (substr(target, 1, instr(target, ' ') - 1) = ?
-                                OR substr(target, instr(target, ' ') + 1) = ?)))
-                GROUP BY target ORDER BY latest ASC, target LIMIT ?""",
-            (start_ms, end_ms, *channels, nick, nick, limit),
+                WHERE target IN ({marks})
+                   OR (instr(target, ' ') > 0
+                       AND (substr(target, 1, instr(target, ' ') - 1) = ?
+                            OR substr(target, instr(target, ' ') + 1) = ?))
+                GROUP BY target HAVING latest > ? AND latest < ?
+                ORDER BY latest ASC, target LIMIT ?""",
+            (*channels, nick, nick, start_ms, end_ms, limit),
         ).fetchall()
         return [(str(t), int(latest)) for t, latest in rows]
