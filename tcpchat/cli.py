@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tcpchat import __version__
@@ -233,7 +234,8 @@ def run_hash_password() -> int:
 def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     """The remembered settings with the flags laid over them."""
     channels = tuple(c if is_channel(c) else f"#{c}" for c in args.channel or ())
-    return Settings(
+    return replace(
+        saved,
         host=args.host or saved.host,
         port=args.port or saved.port,
         nick=args.nick or saved.nick or suggest_nick(),

@@ -89,6 +89,7 @@ class ClientThread:
             server=settings.address,
             password=settings.password,
             channels=settings.channels,
+            history_lines=settings.history_lines,
         )
         self._sink = sink
         self._now = now

@@ -18,12 +18,13 @@ in the server; numerics without a handler are shown as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
 from tcpchat import __version__
+from tcpchat.client.history import DEFAULT_LINES, Finished, HistoryTracker, Verdict
 from tcpchat.client.intents import (
     Away,
     ChangeNick,
@@ -32,6 +33,7 @@ from tcpchat.client.intents import (
     Intent,
     Join,
     Kick,
+    LoadOlder,
     OpenQuery,
     Part,
     Quit,
@@ -49,6 +51,8 @@ from tcpchat.client.updates import (
     BufferRenamed,
     BufferState,
     ConnState,
+    HistoryBlock,
+    HistoryKind,
     Line,
     LineKind,
     Members,
@@ -62,7 +66,16 @@ from tcpchat.irc import numerics as n
 __all__ = ["WANTED_CAPS", "Session"]
 
 WANTED_CAPS: Final = frozenset(
-    {"server-time", "message-tags", "echo-message", "multi-prefix", "away-notify", "extended-join"}
+    {
+        "server-time",
+        "message-tags",
+        "echo-message",
+        "multi-prefix",
+        "away-notify",
+        "extended-join",
+        "batch",
+        "draft/chathistory",
+    }
 )
 """IRCv3 capabilities requested when the server offers them."""
 
@@ -109,6 +122,7 @@ class Session:
         username: str = "tcpchat",
         realname: str = "tcpchat user",
         channels: tuple[str, ...] = (),
+        history_lines: int = DEFAULT_LINES,
     ) -> None:
         self.server = server
         self.password = password
@@ -123,6 +137,7 @@ class Session:
         self.caps: set[str] = set()
         self.rules = ServerRules()
         self.channels: dict[str, Channel] = {}
+        self.history = HistoryTracker(history_lines)
         self.active = SERVER_BUFFER
         self._buffers: dict[str, _Buffer] = {SERVER_BUFFER: _Buffer(SERVER_BUFFER)}
         # Channels to join on the next welcome: the ones asked for, then the ones we were in.
@@ -142,6 +157,8 @@ class Session:
         self._now = now
         self.registered = False
         self.caps = set()
+        self.history.enabled = False
+        self.history.server_limit = 0
         self._offered = set()
         self.rules = ServerRules()
         self.nick = self.wanted_nick
@@ -165,6 +182,8 @@ class Session:
             channel.members.clear()
             updates.append(Members(channel.name, ()))
         self.channels = {}
+        for finished in self.history.connection_lost():
+            updates += self._show_history(finished)
         for buffer in self._buffers.values():
             updates.append(self._line(buffer.name, LineKind.ERROR, f"Disconnected: {reason}"))
         return updates
@@ -172,6 +191,8 @@ class Session:
     def receive(self, msg: Message, now: datetime) -> list[Update]:
         """Take in one message from the server."""
         self._now = now
+        if self.history.collect(msg):
+            return []
         handler = _HANDLERS.get(msg.command)
         if handler is not None:
             return handler(self, msg)
@@ -181,7 +202,7 @@ class Session:
 
     def take_outgoing(self) -> list[Message]:
         """The messages to send, in order; the outbox is empty afterwards."""
-        out, self._out = self._out, []
+        out, self._out = [*self._out, *self.history.take_requests()], []
         return out
 
     def info(self, buffer: str, text: str, now: datetime, error: bool = False) -> Line:
@@ -199,6 +220,9 @@ class Session:
             return self._focus(intent.buffer)
         if isinstance(intent, CloseBuffer):
             return self._close(intent.name)
+        if isinstance(intent, LoadOlder):
+            self.history.older(intent.buffer)
+            return []
         if isinstance(intent, ChangeNick) and not self.registered:
             self.wanted_nick = intent.nick
             return [self._line(self.active, LineKind.INFO, f"You will be {intent.nick}")]
@@ -292,12 +316,15 @@ class Session:
         if self._has_buffer(name):
             return [BufferOpened(self._buffer_name(name), focus)] if focus else []
         self._buffers[casefold(name)] = _Buffer(name)
+        if not is_channel(name):
+            self.history.opened(name, self._now)
         return [BufferOpened(name, focus)]
 
     def _drop_buffer(self, name: str) -> list[Update]:
         buffer = self._buffers.pop(casefold(name), None)
         if buffer is None:
             return []
+        self.history.forget(name)
         if casefold(self.active) == casefold(name):
             self.active = SERVER_BUFFER
         return [BufferClosed(buffer.name)]
@@ -316,12 +343,17 @@ class Session:
 
     def _count(self, line: Line) -> list[Update]:
         """The line, and the unread state it changes when its buffer is not in view."""
-        buffer = self._buffers.get(casefold(line.buffer))
-        if buffer is None or buffer.name == self.active or line.kind not in _COUNTED or line.own:
-            return [line]
-        buffer.unread += 1
-        buffer.mention = buffer.mention or line.mention
-        return [line, BufferState(buffer.name, buffer.unread, buffer.mention)]
+        return [line, *self._tally(line.buffer, [line])]
+
+    def _tally(self, name: str, lines: Sequence[Line]) -> list[Update]:
+        """Count ``lines`` as unread in ``name`` when it is not in view; the new state, if any."""
+        buffer = self._buffers.get(casefold(name))
+        counted = [line for line in lines if line.kind in _COUNTED and not line.own]
+        if buffer is None or buffer.name == self.active or not counted:
+            return []
+        buffer.unread += len(counted)
+        buffer.mention = buffer.mention or any(line.mention for line in counted)
+        return [BufferState(buffer.name, buffer.unread, buffer.mention)]
 
     def _mentions(self, text: str) -> bool:
         pattern = rf"(?<![{_NICK_CHARS}]){re.escape(casefold(self.nick))}(?![{_NICK_CHARS}])"
@@ -370,6 +402,7 @@ class Session:
             self._send("CAP", "END")
         elif sub == "DEL":
             self.caps -= set(msg.params[-1].split())
+        self.history.enabled = {"draft/chathistory", "batch"} <= self.caps
         return []
 
     def _on_welcome(self, msg: Message) -> list[Update]:
@@ -388,8 +421,15 @@ class Session:
             updates += self._do(intent)
         return updates
 
+    def _on_motd_end(self, msg: Message) -> list[Update]:
+        # The welcome burst is over, ISUPPORT included: CHATHISTORY=<n> is known, so the
+        # private chats can be caught up now (channels are, as each JOIN comes back).
+        self.history.welcomed()
+        return self._numeric(msg)
+
     def _on_isupport(self, msg: Message) -> list[Update]:
         self.rules.apply(list(msg.params[1:-1]))
+        self.history.server_limit = self.rules.history_limit
         return []
 
     def _on_nick_unusable(self, msg: Message) -> list[Update]:
@@ -429,15 +469,34 @@ class Session:
         else:
             buffer = target if own else nick
             updates = self._open(buffer, focus=False)
+        line = self._message_line(msg, buffer)
+        if line is None:
+            command, _, arg = text.strip(_CTCP).partition(" ")
+            return updates + self._ctcp_request(nick, command.upper(), arg, own)
+        return updates + self._live(msg, line)
+
+    def _message_line(self, msg: Message, buffer: str) -> Line | None:
+        """A PRIVMSG or NOTICE as drawn in ``buffer``; None for a CTCP request."""
+        nick = split_hostmask(msg.source or self.server)[0]
+        text = msg.params[1]
+        own = self._is_me(nick)
+        if msg.command == "NOTICE":
+            return self._line(
+                buffer, LineKind.NOTICE, text.strip(_CTCP), nick, own, time=self._time(msg)
+            )
         kind = LineKind.MESSAGE
         if text.startswith(_CTCP):
             command, _, text = text.strip(_CTCP).partition(" ")
             if command.upper() != "ACTION":
-                return updates + self._ctcp_request(nick, command.upper(), text, own)
+                return None
             kind = LineKind.ACTION
         mention = not own and self._mentions(text)
-        line = self._line(buffer, kind, text, nick, own, mention, self._time(msg))
-        return updates + self._count(line)
+        return self._line(buffer, kind, text, nick, own, mention, self._time(msg))
+
+    def _live(self, msg: Message, line: Line) -> list[Update]:
+        """A message heard live: shown once, after any history being fetched for its buffer."""
+        verdict = self.history.live(line.buffer, msg, line)
+        return self._count(line) if verdict is Verdict.SHOW else []
 
     def _ctcp_request(self, nick: str, command: str, arg: str, own: bool) -> list[Update]:
         # Answer the two queries every client answers (VERSION, PING); show the rest.
@@ -455,16 +514,46 @@ class Session:
             return []
         source = msg.source or self.server
         nick = split_hostmask(source)[0]
-        target, text = msg.params[0], msg.params[1].strip(_CTCP)
+        target = msg.params[0]
         if "!" not in source or not self.registered:
             buffer = SERVER_BUFFER
         elif is_channel(target):
             buffer = target
         else:
             buffer = nick if self._has_buffer(nick) else self.active
-        own = self._is_me(nick)
-        line = self._line(buffer, LineKind.NOTICE, text, nick, own, time=self._time(msg))
-        return self._count(line)
+        line = self._message_line(msg, buffer)
+        return self._live(msg, line) if line is not None else []
+
+    # ------------------------------------------------------------- history
+
+    def _on_batch(self, msg: Message) -> list[Update]:
+        return self._show_history(self.history.batch(msg))
+
+    def _on_fail(self, msg: Message) -> list[Update]:
+        # FAIL <command> <code> [<context>...] :<description> (IRCv3 standard replies)
+        if msg.params and msg.params[0] == "CHATHISTORY":
+            return self._show_history(self.history.failed(msg))
+        text = msg.params[-1] if msg.params else "failed"
+        return [self._line(self.active, LineKind.ERROR, text)]
+
+    def _show_history(self, finished: Finished | None) -> list[Update]:
+        """History that arrived: one block of lines, then the live lines held back for it."""
+        if finished is None or not self._has_buffer(finished.target):
+            return []
+        buffer = self._buffer_name(finished.target)
+        lines = []
+        for msg in finished.messages:
+            line = self._message_line(msg, buffer)
+            if line is not None:
+                lines.append(replace(line, history=True))
+        updates: list[Update] = []
+        if lines or finished.kind is HistoryKind.OLDER:
+            updates.append(HistoryBlock(buffer, finished.kind, tuple(lines), finished.complete))
+        if finished.kind is HistoryKind.MISSED:
+            updates += self._tally(buffer, lines)
+        for line in finished.held:
+            updates += self._count(line)
+        return updates
 
     # ------------------------------------------------------------- channels
 
@@ -486,6 +575,7 @@ class Session:
             if focus:
                 self.active = name
             updates += self._open(name, focus=focus)
+            self.history.joined(name, self._time(msg))
             text = f"You joined {name}"
         else:
             text = f"{nick} ({user}@{host}) joined" if user else f"{nick} joined"
@@ -575,6 +665,7 @@ class Session:
             self._buffers[casefold(new)] = buffer
             if casefold(self.active) == casefold(old):
                 self.active = new
+            self.history.rename(old, new)
             updates.append(BufferRenamed(old, new))
             updates.append(self._line(new, LineKind.NICK, f"{old} is now {new}", new))
         return updates
@@ -695,8 +786,12 @@ _REPLIES: Final[dict[str, Callable[[tuple[str, ...]], str]]] = {
 
 _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     "CAP": Session._on_cap,
+    "BATCH": Session._on_batch,
+    "FAIL": Session._on_fail,
     n.RPL_WELCOME: Session._on_welcome,
     n.RPL_ISUPPORT: Session._on_isupport,
+    n.RPL_ENDOFMOTD: Session._on_motd_end,
+    n.ERR_NOMOTD: Session._on_motd_end,
     n.ERR_NICKNAMEINUSE: Session._on_nick_unusable,
     n.ERR_ERRONEUSNICKNAME: Session._on_nick_unusable,
     "PING": Session._on_ping,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from tcpchat.client.history import DEFAULT_LINES
 from tcpchat.irc import casefold, valid_channel, valid_nick
 
 __all__ = [
@@ -37,6 +38,8 @@ DEFAULT_CHANNEL: Final = "#lobby"
 FILE_VERSION: Final = 1
 # RFC 2812 allows only 9 characters; every server accepts at least that.
 SAFE_NICKLEN: Final = 9
+MAX_HISTORY_LINES: Final = 10_000
+"""More history lines than this at a join would only slow the window down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class Settings:
     nick: str = ""
     password: str = ""
     channels: tuple[str, ...] = (DEFAULT_CHANNEL,)
+    history_lines: int = DEFAULT_LINES  # shown on joining a channel, and per scroll to the top
 
     @property
     def address(self) -> str:
@@ -83,7 +87,7 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     settings = Settings()
     host, port, nick = data.get("host"), data.get("port"), data.get("nick")
-    channels = data.get("channels")
+    channels, history_lines = data.get("channels"), data.get("history_lines")
     if isinstance(host, str) and host:
         settings = replace(settings, host=host)
     if isinstance(port, int) and 0 < port < 65536:
@@ -93,6 +97,8 @@ def load_settings(path: Path) -> Settings:
     if isinstance(channels, list):
         names = tuple(c for c in channels if isinstance(c, str) and valid_channel(c, 200))
         settings = replace(settings, channels=_unique(names))
+    if isinstance(history_lines, int) and 0 < history_lines <= MAX_HISTORY_LINES:
+        settings = replace(settings, history_lines=history_lines)
     return settings
 
 
@@ -104,6 +110,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         "port": settings.port,
         "nick": settings.nick,
         "channels": list(settings.channels),
+        "history_lines": settings.history_lines,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -19,6 +19,8 @@ __all__ = [
     "BufferRenamed",
     "BufferState",
     "ConnState",
+    "HistoryBlock",
+    "HistoryKind",
     "Line",
     "LineKind",
     "Members",
@@ -67,6 +69,30 @@ class Line:
     nick: str = ""
     own: bool = False  # we said it
     mention: bool = False  # someone said our nick
+    history: bool = False  # replayed from the server's history, not heard live
+
+
+class HistoryKind(enum.Enum):
+    """Why history was fetched, which decides where and how it is drawn."""
+
+    RECENT = "recent"  # the last lines of a channel just joined
+    MISSED = "missed"  # what was said while the connection was down
+    OLDER = "older"  # earlier lines, asked for by scrolling to the top
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBlock:
+    """Lines from the server's history for one buffer, oldest first.
+
+    RECENT and MISSED blocks go at the end of the buffer; OLDER ones at the
+    top. ``complete`` says the server has nothing older, so scrolling up
+    further would fetch nothing.
+    """
+
+    buffer: str
+    kind: HistoryKind
+    lines: tuple[Line, ...]
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,4 +159,14 @@ class Status:
     nick: str
 
 
-Update = Line | BufferOpened | BufferClosed | BufferRenamed | BufferState | Topic | Members | Status
+Update = (
+    Line
+    | HistoryBlock
+    | BufferOpened
+    | BufferClosed
+    | BufferRenamed
+    | BufferState
+    | Topic
+    | Members
+    | Status
+)

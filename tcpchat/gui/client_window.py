@@ -17,7 +17,7 @@ import queue
 import tkinter as tk
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tkinter import messagebox, ttk
@@ -27,7 +27,7 @@ from typing import Final
 from tcpchat.client.commands import Feedback, help_text, parse_input
 from tcpchat.client.completion import InputHistory, NickCompleter
 from tcpchat.client.connection import ClientThread
-from tcpchat.client.intents import Focus, Intent, OpenQuery, Quit, Say
+from tcpchat.client.intents import Focus, Intent, LoadOlder, OpenQuery, Quit, Say
 from tcpchat.client.settings import Settings, save_settings
 from tcpchat.client.textlog import log_update
 from tcpchat.client.updates import (
@@ -37,6 +37,8 @@ from tcpchat.client.updates import (
     BufferRenamed,
     BufferState,
     ConnState,
+    HistoryBlock,
+    HistoryKind,
     Line,
     LineKind,
     Members,
@@ -45,7 +47,14 @@ from tcpchat.client.updates import (
     Update,
 )
 from tcpchat.gui.dialogs import ConnectDialog, ask_yes_no
-from tcpchat.gui.widgets import MessageView, StatusBar, TextSafety, nick_colour, selected_index
+from tcpchat.gui.widgets import (
+    MessageView,
+    Runs,
+    StatusBar,
+    TextSafety,
+    nick_colour,
+    selected_index,
+)
 from tcpchat.irc import casefold, is_channel
 
 __all__ = ["ClientWindow"]
@@ -73,6 +82,16 @@ _QUIET_MARKS: Final = {
     LineKind.NICK: "\u21c4",  # ⇄
     LineKind.MODE: "\u2022",  # •
 }
+
+_HISTORY_HEADINGS: Final = {
+    HistoryKind.RECENT: "Earlier in this channel",
+    HistoryKind.MISSED: "While you were away",
+}
+
+
+def _heading(text: str) -> tuple[Runs, tuple[str, ...]]:
+    """A separator line above (or at the top of) history."""
+    return [(f"\u2500\u2500\u2500  {text}  \u2500\u2500\u2500", ("heading",))], ()
 
 
 @dataclass
@@ -214,6 +233,8 @@ class ClientWindow:
         view.style("info", foreground="#4a5a70")
         view.style("error", foreground="#c62828")
         view.style("topic", foreground="#2e6b4f")
+        view.style("history", foreground="#6b7280", background="#f4f5f7")
+        view.style("heading", foreground="#8a8f98", justify="center", font=("TkDefaultFont", 9))
         view.text.tag_raise("sel")
 
     # ------------------------------------------------------------ connection
@@ -251,12 +272,8 @@ class ClientWindow:
         if self.config_file is None:
             return
         channels = tuple(c.name for k, c in self.conversations.items() if is_channel(c.name))
-        remembered = Settings(
-            self.settings.host,
-            self.settings.port,
-            self.nick,
-            "",
-            channels or self.settings.channels,
+        remembered = replace(
+            self.settings, nick=self.nick, password="", channels=channels or self.settings.channels
         )
         try:
             save_settings(self.config_file, remembered)
@@ -287,6 +304,8 @@ class ClientWindow:
         match update:
             case Line():
                 self._draw_line(update)
+            case HistoryBlock():
+                self._draw_history(update)
             case BufferOpened(name, focus):
                 self._open(name)
                 if focus:
@@ -336,6 +355,7 @@ class ClientWindow:
             self._style_view(view)
             view.grid(row=0, column=0, sticky="nsew")
             conversation = _Conversation(name, view)
+            view.on_top = lambda: self.submit(LoadOlder(conversation.name))
             self.conversations[key] = conversation
             self.order.append(key)
             self._refresh_sidebar()
@@ -419,9 +439,28 @@ class ClientWindow:
 
     # ----------------------------------------------------------------- lines
 
+    def _conversation(self, name: str) -> _Conversation:
+        return self.conversations.get(casefold(name)) or self._open(name)
+
     def _draw_line(self, line: Line) -> None:
-        conversation = self.conversations.get(casefold(line.buffer)) or self._open(line.buffer)
-        view = conversation.view
+        conversation = self._conversation(line.buffer)
+        conversation.view.add_line(*self._runs(conversation, line))
+
+    def _draw_history(self, block: HistoryBlock) -> None:
+        """History lines in the quieter style: below a heading, or above everything (older)."""
+        conversation = self._conversation(block.buffer)
+        drawn = [self._runs(conversation, line) for line in block.lines]
+        if block.kind is HistoryKind.OLDER:
+            if block.complete:
+                drawn.insert(0, _heading("Beginning of the conversation"))
+            conversation.view.prepend_lines(drawn)
+            return
+        conversation.view.add_line(*_heading(_HISTORY_HEADINGS[block.kind]))
+        for runs, tags in drawn:
+            conversation.view.add_line(runs, tags)
+
+    def _runs(self, conversation: _Conversation, line: Line) -> tuple[Runs, tuple[str, ...]]:
+        """How ``line`` is drawn: its styled runs, and the tags of the whole line."""
         stamp = line.time.astimezone().strftime("%H:%M")
         runs: list[tuple[str, tuple[str, ...]]] = [(f"{stamp}  ", ("time",))]
         line_tags: tuple[str, ...] = ()
@@ -442,7 +481,9 @@ class ClientWindow:
         else:
             tag = {LineKind.ERROR: "error", LineKind.TOPIC: "topic", LineKind.KICK: "error"}
             runs += [(line.text, (tag.get(line.kind, "info"),))]
-        view.add_line(runs, line_tags)
+        if line.history:
+            line_tags = (*line_tags, "history")
+        return runs, line_tags
 
     def _nick_tag(self, conversation: _Conversation, nick: str) -> str:
         tag = f"nick-{casefold(nick)}"

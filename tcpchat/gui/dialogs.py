@@ -8,6 +8,7 @@ dialog is modal and returns focus to whoever opened it.
 from __future__ import annotations
 
 import tkinter as tk
+from dataclasses import replace
 from tkinter import messagebox, ttk
 
 from tcpchat.client.settings import SAFE_NICKLEN, Settings
@@ -34,7 +35,7 @@ def check_connect_form(
             "A nickname starts with a letter and has letters, digits, - or _, "
             f"no spaces (at most {SAFE_NICKLEN} characters are safe everywhere)."
         )
-    return Settings(host, int(port), nick, password, base.channels)
+    return replace(base, host=host, port=int(port), nick=nick, password=password)
 
 
 class ConnectDialog:

@@ -7,14 +7,13 @@ client, so what went over the wire is checked exactly.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import RunningServer
+from tkwindow import pump_until, view_text
 
 from tcpchat.client.settings import Settings, load_settings
 
@@ -22,23 +21,6 @@ tk = pytest.importorskip("tkinter")
 
 from tcpchat.gui.client_window import ClientWindow  # noqa: E402
 from tcpchat.gui.widgets import STAND_IN  # noqa: E402
-
-DEADLINE = 10.0
-
-
-def pump_until(window: ClientWindow, test: Callable[[], bool], what: str) -> None:
-    """Run Tk's loop until ``test()`` holds; fail after :data:`DEADLINE` seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while not test():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"window never showed {what}")
-        window.root.update()
-        time.sleep(0.01)
-
-
-def view_text(window: ClientWindow, buffer: str) -> str:
-    conversation = window.conversations.get(buffer.lower())
-    return conversation.view.plain_text() if conversation else ""
 
 
 def type_and_enter(window: ClientWindow, text: str) -> None:
@@ -68,30 +50,6 @@ def _keysym(char: str) -> str | None:
     if char in names:
         return names[char]
     return char if char.isascii() and char.isalnum() else None
-
-
-@pytest.fixture
-def open_window(
-    display: str, tmp_path: Path
-) -> Iterator[Callable[[RunningServer, str], ClientWindow]]:
-    windows: list[ClientWindow] = []
-
-    def start(server: RunningServer, nick: str, port: int | None = None) -> ClientWindow:
-        root = tk.Tk()
-        settings = Settings(server.host, port or server.port, nick, "", ("#lobby",))
-        window = ClientWindow(root, settings, tmp_path / "client.json", log_lines=False)
-        window.connect(settings)
-        windows.append(window)
-        pump_until(window, lambda: "#lobby" in window.conversations, "#lobby")
-        return window
-
-    yield start
-    for window in windows:
-        with contextlib.suppress(tk.TclError):  # the test closed it already
-            window.close()
-    # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
-    windows.clear()
-    gc.collect()
 
 
 def test_message_typed_appears_on_both_sides(
