@@ -24,6 +24,14 @@ from datetime import datetime
 from typing import Final
 
 from tcpchat import __version__
+from tcpchat.client.accounts import (
+    AccountAction,
+    Credentials,
+    offers_plain,
+    plain_chunks,
+    register_failure,
+    sasl_failure,
+)
 from tcpchat.client.history import DEFAULT_LINES, Finished, HistoryTracker, Verdict
 from tcpchat.client.intents import (
     Away,
@@ -55,6 +63,7 @@ from tcpchat.client.updates import (
     HistoryKind,
     Line,
     LineKind,
+    LoggedIn,
     Members,
     Status,
     Topic,
@@ -97,8 +106,11 @@ _SILENT: Final = frozenset(
         n.RPL_ENDOFWHO,
         n.RPL_TOPICWHOTIME,
         n.RPL_CREATIONTIME,
+        n.RPL_SASLMECHS,
     }
 )
+NICKSERV: Final = "NickServ"
+"""Where servers without IRCv3 accounts take logins and registrations."""
 # Counted as unread: conversation, not comings and goings.
 _COUNTED: Final = frozenset({LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE})
 
@@ -123,8 +135,11 @@ class Session:
         realname: str = "tcpchat user",
         channels: tuple[str, ...] = (),
         history_lines: int = DEFAULT_LINES,
+        credentials: Credentials | None = None,
     ) -> None:
         self.server = server
+        self.credentials = credentials
+        self.account = ""  # logged in as, on this connection
         self.password = password
         self.username = username
         self.realname = realname
@@ -142,7 +157,7 @@ class Session:
         self._buffers: dict[str, _Buffer] = {SERVER_BUFFER: _Buffer(SERVER_BUFFER)}
         # Channels to join on the next welcome: the ones asked for, then the ones we were in.
         self._autojoin = list(channels)
-        self._offered: set[str] = set()
+        self._offered: dict[str, str] = {}  # capability: value (CAP LS 302)
         # Channels the person joined with /join, to be shown when the server confirms.
         self._requested: set[str] = set()
         self._nick_tries = 0
@@ -159,7 +174,8 @@ class Session:
         self.caps = set()
         self.history.enabled = False
         self.history.server_limit = 0
-        self._offered = set()
+        self._offered = {}
+        self.account = ""
         self.rules = ServerRules()
         self.nick = self.wanted_nick
         self._nick_tries = 0
@@ -386,9 +402,13 @@ class Session:
         if sub == "LS":
             # A "*" before the list means more LS lines follow (CAP LS 302).
             more = len(msg.params) > 3 and msg.params[2] == "*"
-            self._offered |= {cap.partition("=")[0] for cap in msg.params[-1].split()}
+            for cap in msg.params[-1].split():
+                name, _, value = cap.partition("=")
+                self._offered[name] = value
             if not more and not self.registered:
-                wanted = sorted(WANTED_CAPS & self._offered)
+                wanted = sorted(WANTED_CAPS & self._offered.keys())
+                if self._logging_in() and offers_plain(self._offered.get("sasl", "-")):
+                    wanted.append("sasl")
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
                 else:
@@ -396,7 +416,9 @@ class Session:
         elif sub == "ACK":
             self.caps |= {c for c in msg.params[-1].split() if not c.startswith("-")}
             self.caps -= {c[1:] for c in msg.params[-1].split() if c.startswith("-")}
-            if not self.registered:
+            if not self.registered and "sasl" in self.caps and self._logging_in():
+                self._send("AUTHENTICATE", "PLAIN")
+            elif not self.registered:
                 self._send("CAP", "END")
         elif sub == "NAK" and not self.registered:
             self._send("CAP", "END")
@@ -412,6 +434,7 @@ class Session:
             Status(ConnState.CONNECTED, self.server, self.nick),
             self._line(SERVER_BUFFER, LineKind.INFO, msg.params[-1]),
         ]
+        updates += self._account_after_welcome()
         if self._autojoin:
             self._send("JOIN", ",".join(self._autojoin))
             text = f"Joining {', '.join(self._autojoin)}"
@@ -420,6 +443,62 @@ class Session:
         for intent in pending:
             updates += self._do(intent)
         return updates
+
+    # ------------------------------------------------------------- accounts
+
+    def _logging_in(self) -> bool:
+        creds = self.credentials
+        return creds is not None and creds.action is AccountAction.LOGIN and not self.account
+
+    def _account_after_welcome(self) -> list[Update]:
+        """Without SASL, log in through NickServ; register with REGISTER or NickServ."""
+        creds = self.credentials
+        if creds is None or self.account:
+            return []
+        if creds.action is AccountAction.LOGIN and "sasl" not in self.caps:
+            self._send("PRIVMSG", NICKSERV, f"IDENTIFY {creds.account} {creds.password}")
+            return [self._line(SERVER_BUFFER, LineKind.INFO, f"Logging in as {creds.account}…")]
+        if creds.action is AccountAction.REGISTER:
+            if "draft/account-registration" in self._offered:
+                self._send("REGISTER", creds.account, "*", creds.password)
+            else:
+                self._send("PRIVMSG", NICKSERV, f"REGISTER {creds.password}")
+            text = f"Registering the account {creds.account}…"
+            return [self._line(SERVER_BUFFER, LineKind.INFO, text)]
+        return []
+
+    def _on_authenticate(self, msg: Message) -> list[Update]:
+        if msg.params and msg.params[0] == "+" and self.credentials is not None:
+            for chunk in plain_chunks(self.credentials.account, self.credentials.password):
+                self._send("AUTHENTICATE", chunk)
+        return []
+
+    def _on_sasl_done(self, msg: Message) -> list[Update]:
+        # 903 success; 904, 905, 906 failure: either way registration goes on.
+        if not self.registered:
+            self._send("CAP", "END")
+        if msg.command == n.RPL_SASLSUCCESS or self.credentials is None:
+            return []
+        text = sasl_failure(msg.command, self.credentials.account)
+        return [self._line(self.active, LineKind.ERROR, text)]
+
+    def _on_logged_in(self, msg: Message) -> list[Update]:
+        # 900 RPL_LOGGEDIN <nick> <nick>!<user>@<host> <account> :You are now logged in as …
+        if len(msg.params) < 3:
+            return []
+        self.account = msg.params[2]
+        if self.credentials is not None and self.credentials.action is AccountAction.REGISTER:
+            # Registered: from now on (and on the next connection) it is a login.
+            self.credentials = replace(self.credentials, action=AccountAction.LOGIN)
+        text = f"You are logged in as {self.account}."
+        return [LoggedIn(self.account), self._line(SERVER_BUFFER, LineKind.INFO, text)]
+
+    def _on_register(self, msg: Message) -> list[Update]:
+        # REGISTER SUCCESS <account> :<message> (draft/account-registration)
+        if len(msg.params) >= 2 and msg.params[0] == "SUCCESS":
+            text = f"The account {msg.params[1]} is registered."
+            return [self._line(SERVER_BUFFER, LineKind.INFO, text)]
+        return []
 
     def _on_motd_end(self, msg: Message) -> list[Update]:
         # The welcome burst is over, ISUPPORT included: CHATHISTORY=<n> is known, so the
@@ -533,6 +612,9 @@ class Session:
         # FAIL <command> <code> [<context>...] :<description> (IRCv3 standard replies)
         if msg.params and msg.params[0] == "CHATHISTORY":
             return self._show_history(self.history.failed(msg))
+        if len(msg.params) >= 4 and msg.params[0] == "REGISTER":
+            text = register_failure(msg.params[1], msg.params[2], msg.params[-1])
+            return [self._line(self.active, LineKind.ERROR, text)]
         text = msg.params[-1] if msg.params else "failed"
         return [self._line(self.active, LineKind.ERROR, text)]
 
@@ -786,6 +868,13 @@ _REPLIES: Final[dict[str, Callable[[tuple[str, ...]], str]]] = {
 
 _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     "CAP": Session._on_cap,
+    "AUTHENTICATE": Session._on_authenticate,
+    "REGISTER": Session._on_register,
+    n.RPL_LOGGEDIN: Session._on_logged_in,
+    n.RPL_SASLSUCCESS: Session._on_sasl_done,
+    n.ERR_SASLFAIL: Session._on_sasl_done,
+    n.ERR_SASLTOOLONG: Session._on_sasl_done,
+    n.ERR_SASLABORTED: Session._on_sasl_done,
     "BATCH": Session._on_batch,
     "FAIL": Session._on_fail,
     n.RPL_WELCOME: Session._on_welcome,

@@ -18,11 +18,13 @@ __all__ = [
     "BufferOpened",
     "BufferRenamed",
     "BufferState",
+    "CertificateProblem",
     "ConnState",
     "HistoryBlock",
     "HistoryKind",
     "Line",
     "LineKind",
+    "LoggedIn",
     "Members",
     "Status",
     "Topic",
@@ -159,6 +161,29 @@ class Status:
     nick: str
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The server says we are logged in to ``account`` (900), after a login or registration."""
+
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateProblem:
+    """A TLS server's certificate was not accepted, so the client stopped connecting.
+
+    ``pinned`` is empty when the certificate is simply not trusted (self-signed,
+    unknown authority): the person may choose to trust ``fingerprint``. When
+    it holds the fingerprint trusted before, the certificate has changed, which
+    is what an attacker in the middle would cause: nothing is offered.
+    """
+
+    address: str
+    fingerprint: str
+    pinned: str
+    reason: str
+
+
 Update = (
     Line
     | HistoryBlock
@@ -169,4 +194,6 @@ Update = (
     | Topic
     | Members
     | Status
+    | LoggedIn
+    | CertificateProblem
 )
