@@ -21,6 +21,7 @@ from pathlib import Path
 from tcpchat import __version__
 from tcpchat.client.settings import (
     DEFAULT_CHANNEL,
+    DEFAULT_TLS_PORT,
     Settings,
     config_path,
     load_settings,
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="channel to join (repeatable; default #lobby)",
     )
     client.add_argument("--password", help="connection password, if the server needs one")
+    client.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS (default port 6697) and check the certificate",
+    )
     client.add_argument(
         "--quiet", "--no-log", action="store_true", help="do not copy the chat to the terminal"
     )
@@ -237,7 +243,8 @@ def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     return replace(
         saved,
         host=args.host or saved.host,
-        port=args.port or saved.port,
+        port=args.port or (DEFAULT_TLS_PORT if args.tls and not saved.tls else saved.port),
+        tls=args.tls or saved.tls,
         nick=args.nick or saved.nick or suggest_nick(),
         password=args.password or "",
         channels=channels or saved.channels or (DEFAULT_CHANNEL,),

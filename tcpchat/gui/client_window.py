@@ -24,6 +24,8 @@ from tkinter import messagebox, ttk
 from types import TracebackType
 from typing import Final
 
+from tcpchat.client import keychain
+from tcpchat.client.accounts import AccountAction
 from tcpchat.client.commands import Feedback, help_text, parse_input
 from tcpchat.client.completion import InputHistory, NickCompleter
 from tcpchat.client.connection import ClientThread
@@ -36,17 +38,19 @@ from tcpchat.client.updates import (
     BufferOpened,
     BufferRenamed,
     BufferState,
+    CertificateProblem,
     ConnState,
     HistoryBlock,
     HistoryKind,
     Line,
     LineKind,
+    LoggedIn,
     Members,
     Status,
     Topic,
     Update,
 )
-from tcpchat.gui.dialogs import ConnectDialog, ask_yes_no
+from tcpchat.gui.dialogs import ConnectDialog, TrustDialog, ask_yes_no
 from tcpchat.gui.widgets import (
     MessageView,
     Runs,
@@ -130,6 +134,9 @@ class ClientWindow:
         self.current = SERVER_BUFFER
         self.nick = settings.nick
         self.client: ClientThread | None = None
+        self.trust_dialog: TrustDialog | None = None  # while it is open
+        self.account = ""  # logged in as, on this connection
+        self._status: Status | None = None
         self._poll_job: str | None = None
         root.report_callback_exception = self.report_callback_exception
         root.title("tcpchat")
@@ -331,11 +338,40 @@ class ClientWindow:
                     self._refresh_header()
             case Status(state, server, nick):
                 self.nick = nick
+                if state is not ConnState.CONNECTED:
+                    self.account = ""
+                self._status = update
                 self._show_status(state, server, nick)
+            case LoggedIn(account):
+                self._logged_in(account)
+            case CertificateProblem():
+                self._certificate_problem(update)
+
+    def _logged_in(self, account: str) -> None:
+        """Logged in; a registration that worked is a login from now on."""
+        self.account = account
+        if self._status is not None:
+            self._show_status(self._status.state, self._status.server, self._status.nick)
+        if self.settings.account_action is AccountAction.REGISTER:
+            self.settings = replace(self.settings, account_action=AccountAction.LOGIN)
+            self._remember()
+
+    def _certificate_problem(self, problem: CertificateProblem) -> None:
+        """Offer to trust an untrusted certificate; a changed one is only refused."""
+        if problem.pinned:
+            self.status.show("Refused: the server's certificate has changed", "#c62828")
+            return
+        self.status.show("Not connected: the server's certificate is not trusted", "#c62828")
+        self.trust_dialog = TrustDialog(self.root, problem)
+        trusted = self.trust_dialog.show()
+        self.trust_dialog = None
+        if trusted and problem.address == self.settings.address:
+            self.connect(self.settings.trusting(problem.fingerprint))
 
     def _show_status(self, state: ConnState, server: str, nick: str) -> None:
         words = {
-            ConnState.CONNECTED: f"Connected to {server} as {nick}",
+            ConnState.CONNECTED: f"Connected to {server} as {nick}"
+            + (f", logged in as {self.account}" if self.account else ""),
             ConnState.CONNECTING: f"Connecting to {server} as {nick}…",
             ConnState.DISCONNECTED: f"Disconnected from {server}; will reconnect",
         }
@@ -583,11 +619,16 @@ class ClientWindow:
 
     def show_connect(self) -> None:
         """The connect dialog; on OK, connect there. Focus returns to the input line."""
-        dialog = ConnectDialog(self.root, self.settings, self.safety)
+        dialog = ConnectDialog(self.root, self.settings, self.safety, keychain.available())
         result = dialog.show()
         self.entry.focus_set()
-        if result is not None:
-            self.connect(result)
+        if result is None:
+            return
+        if result.credentials() is not None and dialog.remember.get():
+            saved = keychain.save_password(result.address, result.account, result.account_password)
+            if not saved:
+                self._feedback("No keyring answered: the password will be asked for next time.")
+        self.connect(result)
 
     def close_current(self) -> None:
         if self.current != SERVER_BUFFER:

@@ -206,16 +206,6 @@ def test_kick_and_refused_connection_are_shown(
         pump_until(window, lambda: "You were kicked" in view_text(window, "#ops"), "kick line")
 
 
-def test_connect_dialog_form_is_checked(display: str) -> None:
-    from tcpchat.gui.dialogs import check_connect_form
-
-    base = Settings()
-    assert isinstance(check_connect_form("", "9000", "al", "", base), str)
-    assert "port" in str(check_connect_form("h", "99999", "al", "", base))
-    assert isinstance(check_connect_form("h", "6667", "bad nick", "", base), str)
-    assert check_connect_form(" h ", "6667", "al", "pw", base) == Settings("h", 6667, "al", "pw")
-
-
 def test_refused_connection_is_explained(display: str) -> None:
     from ngircd import free_port
 
