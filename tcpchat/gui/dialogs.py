@@ -40,6 +40,21 @@ _ACTION_LABELS: Final = {
 _FORM_NICKLEN: Final = 30
 
 
+def _window(master: tk.Tk, title: str, transient: bool = True) -> tuple[tk.Toplevel, ttk.Frame]:
+    """A dialog's window, fixed in size, and the padded frame its widgets go in.
+
+    The first-run nick question is not transient: the main window is not shown yet.
+    """
+    top = tk.Toplevel(master)
+    top.title(title)
+    if transient:
+        top.transient(master)
+    top.resizable(False, False)
+    frame = ttk.Frame(top, padding=16)
+    frame.pack(fill="both", expand=True)
+    return top, frame
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectForm:
     """What the connect dialog's fields hold, as typed."""
@@ -98,12 +113,7 @@ class ConnectDialog:
         self.master = master
         self.settings = settings
         self.result: Settings | None = None
-        self.top = tk.Toplevel(master)
-        self.top.title("Connect to a server")
-        self.top.transient(master)
-        self.top.resizable(False, False)
-        frame = ttk.Frame(self.top, padding=14)
-        frame.pack(fill="both", expand=True)
+        self.top, frame = _window(master, "Connect to a server")
         self.fields: dict[str, ttk.Entry] = {}
         self.tls = tk.BooleanVar(self.top, settings.tls)
         self.action = tk.StringVar(self.top, settings.account_action.value)
@@ -225,12 +235,7 @@ class TrustDialog:
     def __init__(self, master: tk.Tk, problem: CertificateProblem) -> None:
         self.master = master
         self.trusted = False
-        self.top = tk.Toplevel(master)
-        self.top.title("Untrusted certificate")
-        self.top.transient(master)
-        self.top.resizable(False, False)
-        frame = ttk.Frame(self.top, padding=16)
-        frame.pack(fill="both", expand=True)
+        self.top, frame = _window(master, "Untrusted certificate")
         ttk.Label(
             frame,
             text=f"{problem.address} is not vouched for by any authority this computer knows.",
@@ -291,11 +296,7 @@ def ask_password(master: tk.Tk, account: str, address: str) -> str | None:
 
 def ask_nick(master: tk.Tk, suggested: str) -> str | None:
     """The nickname to use on this first run, asked with a suggestion filled in."""
-    top = tk.Toplevel(master)
-    top.title("Welcome to tcpchat")
-    top.resizable(False, False)
-    frame = ttk.Frame(top, padding=16)
-    frame.pack(fill="both", expand=True)
+    top, frame = _window(master, "Welcome to tcpchat", transient=False)
     ttk.Label(frame, text="Choose a nickname, the name others will see:").pack(anchor="w")
     entry = ttk.Entry(frame, width=30)
     entry.insert(0, suggested)

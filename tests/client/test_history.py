@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from sessionfeed import NOW, feed, sent
 
 from tcpchat.client.history import MAX_SEEN
 from tcpchat.client.intents import LoadOlder
 from tcpchat.client.session import Session
 from tcpchat.client.updates import HistoryBlock, HistoryKind, Line, Update
-from tcpchat.irc import parse
 
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CAPS = "batch draft/chathistory message-tags server-time echo-message"
-
-
-def feed(session: Session, *lines: str) -> list[Update]:
-    updates: list[Update] = []
-    for line in lines:
-        updates += session.receive(parse(line), NOW)
-    return updates
-
-
-def sent(session: Session) -> list[str]:
-    return [m.format() for m in session.take_outgoing()]
 
 
 def texts(updates: list[Update]) -> list[str]:
