@@ -46,7 +46,8 @@ def test_sasl_login(accounts_server: RunningServer, connect: Connect) -> None:
         "alice",
         **account(AccountAction.LOGIN, "alice", "correct horse"),
     )
-    logged_in(log, "alice")
+    logged_in(log, "alice")  # during registration (SASL), before the welcome
+    log.wait_for(lambda u: isinstance(u, Status) and u.state is ConnState.CONNECTED, "welcome")
     assert "sasl" in client.session.caps
     assert client.session.account == "alice"
     with accounts_server.client("bob") as bob:

@@ -87,7 +87,8 @@ def test_trusting_a_certificate_connects_and_pins_it(
 
         def accept_when_asked() -> None:
             dialog = window.trust_dialog
-            if dialog is None:
+            # As a person would: once the dialog is up (shown, and holding the grab).
+            if dialog is None or dialog.top.grab_status() is None:
                 root.after(20, accept_when_asked)
                 return
             shown.append(str(dialog.fingerprint.cget("text")).replace("\n", ""))
