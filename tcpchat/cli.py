@@ -16,11 +16,13 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tcpchat import __version__
 from tcpchat.client.settings import (
     DEFAULT_CHANNEL,
+    DEFAULT_TLS_PORT,
     Settings,
     config_path,
     load_settings,
@@ -113,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="channel to join (repeatable; default #lobby)",
     )
     client.add_argument("--password", help="connection password, if the server needs one")
+    client.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS (default port 6697) and check the certificate",
+    )
     client.add_argument(
         "--quiet", "--no-log", action="store_true", help="do not copy the chat to the terminal"
     )
@@ -302,9 +309,11 @@ def run_add_account(args: argparse.Namespace) -> int:
 def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     """The remembered settings with the flags laid over them."""
     channels = tuple(c if is_channel(c) else f"#{c}" for c in args.channel or ())
-    return Settings(
+    return replace(
+        saved,
         host=args.host or saved.host,
-        port=args.port or saved.port,
+        port=args.port or (DEFAULT_TLS_PORT if args.tls and not saved.tls else saved.port),
+        tls=args.tls or saved.tls,
         nick=args.nick or saved.nick or suggest_nick(),
         password=args.password or "",
         channels=channels or saved.channels or (DEFAULT_CHANNEL,),

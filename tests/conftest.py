@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from ircclient import IrcClient
+from tkdrive import pump_until
+from updatelog import UpdateLog
 from xvfb import Xvfb, find_xvfb
 
+from tcpchat.client.connection import ClientThread
+from tcpchat.client.settings import Settings
 from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits, Operator
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.passwords import hash_password
+
+if TYPE_CHECKING:
+    from tcpchat.gui.client_window import ClientWindow
 
 OPER_NAME = "operuser"
 OPER_PASSWORD = "operpassword"
@@ -84,6 +94,33 @@ def tcpchat_server(server: RunningServer) -> RunningServer:
     return server
 
 
+@pytest.fixture
+def connect() -> Iterator[Callable[..., tuple[ClientThread, UpdateLog]]]:
+    """Start client threads (the client core, no window); all stop at the end of the test.
+
+    ``connect(host, port, nick, *channels, **options)``: options are
+    :class:`Settings` fields, or ClientThread's own keyword arguments.
+    """
+    threads: list[ClientThread] = []
+    thread_options = {"registration_timeout", "ca_file"}
+
+    def start(
+        host: str, port: int, nick: str, *channels: str, **options: Any
+    ) -> tuple[ClientThread, UpdateLog]:
+        log = UpdateLog()
+        own = {k: v for k, v in options.items() if k in thread_options}
+        fields = {k: v for k, v in options.items() if k not in thread_options}
+        settings = Settings(host, port, nick, "", channels, **fields)
+        thread = ClientThread(settings, log.put, **own)
+        thread.start()
+        threads.append(thread)
+        return thread, log
+
+    yield start
+    for thread in threads:
+        thread.stop("test over")
+
+
 @pytest.fixture(scope="session")
 def display() -> Iterator[str]:
     """A virtual X display for the GUI tests, set as DISPLAY; skips without Xvfb."""
@@ -98,3 +135,36 @@ def display() -> Iterator[str]:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = previous
+
+
+@pytest.fixture
+def open_window(display: str, tmp_path: Path) -> Iterator[Callable[..., ClientWindow]]:
+    """Open real client windows connected to a test server; all close at the end.
+
+    ``open_window(server, nick, port=None, **settings)``: settings are
+    :class:`Settings` fields; the window remembers them in tmp_path/client.json.
+    """
+    tk = pytest.importorskip("tkinter")
+    from tcpchat.gui.client_window import ClientWindow
+
+    windows: list[ClientWindow] = []
+
+    def start(
+        server: RunningServer, nick: str, port: int | None = None, **fields: Any
+    ) -> ClientWindow:
+        root = tk.Tk()
+        settings = Settings(server.host, port or server.port, nick, "", ("#lobby",), **fields)
+        window = ClientWindow(root, settings, tmp_path / "client.json", log_lines=False)
+        window.connect(settings)
+        windows.append(window)
+        pump_until(window.root, lambda: "#lobby" in window.conversations, "#lobby")
+        return window
+
+    yield start
+    # Popped, not looped over: a loop variable would keep the last window alive
+    # past the collection below.
+    while windows:
+        with contextlib.suppress(tk.TclError):  # the test closed it already
+            windows.pop().close()
+    # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
+    gc.collect()

@@ -6,6 +6,10 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tcpchat.gui.client_window import ClientWindow
 
 DEADLINE = 10.0
 
@@ -47,3 +51,9 @@ def _keysym(char: str) -> str | None:
     if char in _KEYSYMS:
         return _KEYSYMS[char]
     return char if char.isascii() and char.isalnum() else None
+
+
+def view_text(window: ClientWindow, buffer: str) -> str:
+    """What a conversation of the client window shows, as plain text."""
+    conversation = window.conversations.get(buffer.lower())
+    return conversation.view.plain_text() if conversation else ""

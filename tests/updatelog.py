@@ -6,7 +6,7 @@ import queue
 import time
 from collections.abc import Callable
 
-from tcpchat.client.updates import Line, Update
+from tcpchat.client.updates import HistoryBlock, HistoryKind, Line, LineKind, Members, Update
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -44,3 +44,35 @@ class UpdateLog:
         line = self.wait_for(lambda u: isinstance(u, Line) and text in u.text, repr(text), timeout)
         assert isinstance(line, Line)
         return line
+
+    def said(self, buffer: str) -> list[str]:
+        """The conversation in ``buffer`` as a window draws it from the updates seen so far:
+        messages only, older history at the top, the rest in arrival order."""
+        older: list[str] = []
+        rest: list[str] = []
+        for update in self.seen:
+            if isinstance(update, HistoryBlock) and update.buffer.lower() == buffer.lower():
+                texts = [line.text for line in update.lines if line.kind is LineKind.MESSAGE]
+                if update.kind is HistoryKind.OLDER:
+                    older[:0] = texts
+                else:
+                    rest += texts
+            elif (
+                isinstance(update, Line)
+                and update.buffer.lower() == buffer.lower()
+                and update.kind is LineKind.MESSAGE
+            ):
+                rest.append(update.text)
+        return older + rest
+
+
+def joined(log: UpdateLog, channel: str, *nicks: str) -> None:
+    """Wait until ``channel``'s member list holds every one of ``nicks``."""
+
+    def test(u: object) -> bool:
+        if not isinstance(u, Members) or u.buffer.lower() != channel.lower():
+            return False
+        names = {name.lstrip("@+") for name in u.names}
+        return set(nicks) <= names
+
+    log.wait_for(test, f"{nicks} in {channel}")

@@ -4,15 +4,18 @@ Run it on a display (a virtual one will do) with ImageMagick installed:
 
     Xvfb :5 -screen 0 1280x800x24 & DISPLAY=:5 python tools/client_screenshot.py out.png
 
-It starts a tcpchat server on a free loopback port, opens the client window
-as alice, and lets a few other people (driven by the client core, in
-threads) chat, act, join and leave, then saves the window as a PNG.
+It starts a tcpchat server with history (in a temporary directory) on a free
+loopback port, lets bob and carol talk in #team, then opens the client
+window as alice, so the last lines show as history; a few other people
+(driven by the client core, in threads) chat, act, join and leave, and the
+window is saved as a PNG.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 import tkinter as tk
 from pathlib import Path
@@ -21,7 +24,7 @@ from tcpchat.client.connection import ClientThread
 from tcpchat.client.intents import Intent, Part, Raw, Say, SetTopic
 from tcpchat.client.settings import Settings
 from tcpchat.gui.client_window import ClientWindow
-from tcpchat.server.config import Config, Limits
+from tcpchat.server.config import Config, HistorySettings, Limits
 from tcpchat.server.listener import ServerThread
 
 
@@ -44,7 +47,12 @@ def save_window(root: tk.Tk, out: Path) -> None:
 
 
 def main(out: Path) -> int:
-    server = ServerThread(Config(port=0, limits=Limits(flood_rate=0.0)))
+    with tempfile.TemporaryDirectory() as data:
+        return take(out, HistorySettings(path=str(Path(data) / "history.sqlite3")))
+
+
+def take(out: Path, history: HistorySettings) -> int:
+    server = ServerThread(Config(port=0, history=history, limits=Limits(flood_rate=0.0)))
     host, port = server.start().addresses[0]
     people: dict[str, ClientThread] = {}
 
@@ -62,6 +70,14 @@ def main(out: Path) -> int:
     time.sleep(0.5)  # bob founds #team and is its operator
     person("carol", "#team", "#lobby")
     person("dave", "#team")
+    time.sleep(0.5)
+    for nick, text in (
+        ("bob", "standup in 10 minutes"),
+        ("carol", "the build is green again"),
+        ("bob", "great, thanks carol"),
+    ):
+        people[nick].submit(Say("#team", text))
+        time.sleep(0.2)
     root = tk.Tk()
     settings = Settings(host, port, "alice", "", ("#team", "#lobby"))
     window = ClientWindow(root, settings, None, log_lines=False)

@@ -13,6 +13,12 @@ the person sees why, and the next attempt waits for a delay from
 :class:`~tcpchat.client.reconnect.Backoff`. A connection that gets no
 welcome in time was probably made to something that is not an IRC server,
 and is dropped with a line that says so. Every wait has a deadline.
+
+With ``tls`` the link is TLS (:mod:`~tcpchat.client.trust`): verified as
+usual, or, for a server whose fingerprint the person trusted, checked
+against that pin. A certificate that fails either way ends the thread with
+a :class:`CertificateProblem` update instead of retrying: the same
+certificate would fail again, and only the person can decide.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import errno
 import random
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +39,8 @@ from tcpchat.client.intents import Intent, Quit
 from tcpchat.client.reconnect import Backoff
 from tcpchat.client.session import Session
 from tcpchat.client.settings import Settings
-from tcpchat.client.updates import SERVER_BUFFER, ConnState, Status, Update
+from tcpchat.client.trust import check_pin, pinning_context, untrusted, verifying_context
+from tcpchat.client.updates import SERVER_BUFFER, CertificateProblem, ConnState, Status, Update
 from tcpchat.irc import TOO_LONG, FormatError, LineDecoder, ProtocolError, decode, parse
 
 __all__ = ["ClientThread", "describe_error"]
@@ -52,6 +60,11 @@ READ_SIZE: Final = 65536
 
 def describe_error(exc: BaseException, address: str) -> str:
     """Why connecting to ``address`` failed, in words a person can act on."""
+    if isinstance(exc, ssl.SSLError):
+        return (
+            f"Could not connect to {address} over TLS ({exc.reason or exc}). "
+            "Is that the server's TLS port (often 6697)?"
+        )
     if isinstance(exc, ConnectionRefusedError):
         return (
             f"Could not connect to {address}: the connection was refused. "
@@ -64,6 +77,17 @@ def describe_error(exc: BaseException, address: str) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
         return f"Could not connect to {address}: the network is unreachable."
     return f"Could not connect to {address}: {exc}"
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        await asyncio.wait_for(writer.wait_closed(), CONNECT_TIMEOUT)
+
+
+def _peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
+    ssl_object = writer.get_extra_info("ssl_object")
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 
 def _utc_now() -> datetime:
@@ -82,13 +106,17 @@ class ClientThread:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
         registration_timeout: float = REGISTRATION_TIMEOUT,
+        ca_file: str = "",
     ) -> None:
         self.settings = settings
+        self._ca_file = ca_file  # authorities to trust instead of the system's (tests)
         self.session = Session(
             settings.nick,
             server=settings.address,
             password=settings.password,
             channels=settings.channels,
+            history_lines=settings.history_lines,
+            credentials=settings.credentials(),
         )
         self._sink = sink
         self._now = now
@@ -133,6 +161,8 @@ class ClientThread:
         except asyncio.CancelledError:
             pass
         finally:
+            # Transports closed on the way out release their sockets on the next pass.
+            self._loop.run_until_complete(asyncio.sleep(0))
             self._loop.close()
 
     def _emit(self, updates: list[Update]) -> None:
@@ -148,14 +178,18 @@ class ClientThread:
             self._emit([Status(ConnState.CONNECTING, address, self.session.nick)])
             self._say(f"Connecting to {address}…")
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.settings.host, self.settings.port),
-                    CONNECT_TIMEOUT,
-                )
+                opened = await self._open()
             except (OSError, TimeoutError) as exc:
                 self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
                 self._say(describe_error(exc, address), error=True)
             else:
+                if isinstance(opened, CertificateProblem):
+                    # Trying again would meet the same certificate: wait for the person.
+                    self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
+                    self._say(opened.reason, error=True)
+                    self._emit([opened])
+                    return
+                reader, writer = opened
                 self._backoff.connected()
                 self._writer = writer
                 self._emit(self.session.start(self._now()))
@@ -169,6 +203,39 @@ class ClientThread:
             delay = self._backoff.next_delay()
             self._say(f"Trying again in {delay:.1f} seconds.")
             await asyncio.sleep(delay)
+
+    async def _open(
+        self,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | CertificateProblem:
+        """A connection, over TLS if asked; or why its certificate cannot be trusted."""
+        host, port, address = self.settings.host, self.settings.port, self.settings.address
+        if not self.settings.tls:
+            return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
+        pinned = self.settings.pinned()
+        context = pinning_context() if pinned else verifying_context(self._ca_file)
+        try:
+            reader, writer = await self._open_tls(context)
+        except ssl.SSLCertVerificationError as exc:
+            _, peeked = await self._open_tls(pinning_context())  # only to read the certificate
+            der = _peer_certificate(peeked)
+            await _close(peeked)
+            return untrusted(address, der, exc.verify_message or str(exc))
+        problem = check_pin(address, _peer_certificate(writer), pinned) if pinned else None
+        if problem is not None:
+            await _close(writer)
+            return problem
+        return reader, writer
+
+    async def _open_tls(
+        self, context: ssl.SSLContext
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port = self.settings.host, self.settings.port
+        return await asyncio.wait_for(
+            asyncio.open_connection(
+                host, port, ssl=context, server_hostname=host, ssl_handshake_timeout=CONNECT_TIMEOUT
+            ),
+            CONNECT_TIMEOUT,
+        )
 
     async def _read_until_lost(self, reader: asyncio.StreamReader) -> str:
         """Feed the session until the link fails; return why, in words."""

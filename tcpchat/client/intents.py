@@ -17,6 +17,7 @@ __all__ = [
     "Intent",
     "Join",
     "Kick",
+    "LoadOlder",
     "OpenQuery",
     "Part",
     "Quit",
@@ -114,6 +115,13 @@ class Focus:
     buffer: str
 
 
+@dataclass(frozen=True, slots=True)
+class LoadOlder:
+    """The person scrolled to the top of ``buffer``: fetch what was said before."""
+
+    buffer: str
+
+
 Intent = (
     Say
     | Join
@@ -128,4 +136,5 @@ Intent = (
     | Quit
     | Raw
     | Focus
+    | LoadOlder
 )

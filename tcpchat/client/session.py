@@ -18,12 +18,21 @@ in the server; numerics without a handler are shown as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
 from tcpchat import __version__
+from tcpchat.client.accounts import (
+    AccountAction,
+    Credentials,
+    offers_plain,
+    plain_chunks,
+    register_failure,
+    sasl_failure,
+)
+from tcpchat.client.history import DEFAULT_LINES, Finished, HistoryTracker, Verdict
 from tcpchat.client.intents import (
     Away,
     ChangeNick,
@@ -32,6 +41,7 @@ from tcpchat.client.intents import (
     Intent,
     Join,
     Kick,
+    LoadOlder,
     OpenQuery,
     Part,
     Quit,
@@ -49,8 +59,11 @@ from tcpchat.client.updates import (
     BufferRenamed,
     BufferState,
     ConnState,
+    HistoryBlock,
+    HistoryKind,
     Line,
     LineKind,
+    LoggedIn,
     Members,
     Status,
     Topic,
@@ -62,7 +75,16 @@ from tcpchat.irc import numerics as n
 __all__ = ["WANTED_CAPS", "Session"]
 
 WANTED_CAPS: Final = frozenset(
-    {"server-time", "message-tags", "echo-message", "multi-prefix", "away-notify", "extended-join"}
+    {
+        "server-time",
+        "message-tags",
+        "echo-message",
+        "multi-prefix",
+        "away-notify",
+        "extended-join",
+        "batch",
+        "draft/chathistory",
+    }
 )
 """IRCv3 capabilities requested when the server offers them."""
 
@@ -84,8 +106,11 @@ _SILENT: Final = frozenset(
         n.RPL_ENDOFWHO,
         n.RPL_TOPICWHOTIME,
         n.RPL_CREATIONTIME,
+        n.RPL_SASLMECHS,
     }
 )
+NICKSERV: Final = "NickServ"
+"""Where servers without IRCv3 accounts take logins and registrations."""
 # Counted as unread: conversation, not comings and goings.
 _COUNTED: Final = frozenset({LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE})
 
@@ -109,8 +134,12 @@ class Session:
         username: str = "tcpchat",
         realname: str = "tcpchat user",
         channels: tuple[str, ...] = (),
+        history_lines: int = DEFAULT_LINES,
+        credentials: Credentials | None = None,
     ) -> None:
         self.server = server
+        self.credentials = credentials
+        self.account = ""  # logged in as, on this connection
         self.password = password
         self.username = username
         self.realname = realname
@@ -123,11 +152,12 @@ class Session:
         self.caps: set[str] = set()
         self.rules = ServerRules()
         self.channels: dict[str, Channel] = {}
+        self.history = HistoryTracker(history_lines)
         self.active = SERVER_BUFFER
         self._buffers: dict[str, _Buffer] = {SERVER_BUFFER: _Buffer(SERVER_BUFFER)}
         # Channels to join on the next welcome: the ones asked for, then the ones we were in.
         self._autojoin = list(channels)
-        self._offered: set[str] = set()
+        self._offered: dict[str, str] = {}  # capability: value (CAP LS 302)
         # Channels the person joined with /join, to be shown when the server confirms.
         self._requested: set[str] = set()
         self._nick_tries = 0
@@ -142,7 +172,10 @@ class Session:
         self._now = now
         self.registered = False
         self.caps = set()
-        self._offered = set()
+        self.history.enabled = False
+        self.history.server_limit = 0
+        self._offered = {}
+        self.account = ""
         self.rules = ServerRules()
         self.nick = self.wanted_nick
         self._nick_tries = 0
@@ -165,6 +198,8 @@ class Session:
             channel.members.clear()
             updates.append(Members(channel.name, ()))
         self.channels = {}
+        for finished in self.history.connection_lost():
+            updates += self._show_history(finished)
         for buffer in self._buffers.values():
             updates.append(self._line(buffer.name, LineKind.ERROR, f"Disconnected: {reason}"))
         return updates
@@ -172,6 +207,8 @@ class Session:
     def receive(self, msg: Message, now: datetime) -> list[Update]:
         """Take in one message from the server."""
         self._now = now
+        if self.history.collect(msg):
+            return []
         handler = _HANDLERS.get(msg.command)
         if handler is not None:
             return handler(self, msg)
@@ -181,7 +218,7 @@ class Session:
 
     def take_outgoing(self) -> list[Message]:
         """The messages to send, in order; the outbox is empty afterwards."""
-        out, self._out = self._out, []
+        out, self._out = [*self._out, *self.history.take_requests()], []
         return out
 
     def info(self, buffer: str, text: str, now: datetime, error: bool = False) -> Line:
@@ -199,6 +236,9 @@ class Session:
             return self._focus(intent.buffer)
         if isinstance(intent, CloseBuffer):
             return self._close(intent.name)
+        if isinstance(intent, LoadOlder):
+            self.history.older(intent.buffer)
+            return []
         if isinstance(intent, ChangeNick) and not self.registered:
             self.wanted_nick = intent.nick
             return [self._line(self.active, LineKind.INFO, f"You will be {intent.nick}")]
@@ -292,12 +332,15 @@ class Session:
         if self._has_buffer(name):
             return [BufferOpened(self._buffer_name(name), focus)] if focus else []
         self._buffers[casefold(name)] = _Buffer(name)
+        if not is_channel(name):
+            self.history.opened(name, self._now)
         return [BufferOpened(name, focus)]
 
     def _drop_buffer(self, name: str) -> list[Update]:
         buffer = self._buffers.pop(casefold(name), None)
         if buffer is None:
             return []
+        self.history.forget(name)
         if casefold(self.active) == casefold(name):
             self.active = SERVER_BUFFER
         return [BufferClosed(buffer.name)]
@@ -316,12 +359,17 @@ class Session:
 
     def _count(self, line: Line) -> list[Update]:
         """The line, and the unread state it changes when its buffer is not in view."""
-        buffer = self._buffers.get(casefold(line.buffer))
-        if buffer is None or buffer.name == self.active or line.kind not in _COUNTED or line.own:
-            return [line]
-        buffer.unread += 1
-        buffer.mention = buffer.mention or line.mention
-        return [line, BufferState(buffer.name, buffer.unread, buffer.mention)]
+        return [line, *self._tally(line.buffer, [line])]
+
+    def _tally(self, name: str, lines: Sequence[Line]) -> list[Update]:
+        """Count ``lines`` as unread in ``name`` when it is not in view; the new state, if any."""
+        buffer = self._buffers.get(casefold(name))
+        counted = [line for line in lines if line.kind in _COUNTED and not line.own]
+        if buffer is None or buffer.name == self.active or not counted:
+            return []
+        buffer.unread += len(counted)
+        buffer.mention = buffer.mention or any(line.mention for line in counted)
+        return [BufferState(buffer.name, buffer.unread, buffer.mention)]
 
     def _mentions(self, text: str) -> bool:
         pattern = rf"(?<![{_NICK_CHARS}]){re.escape(casefold(self.nick))}(?![{_NICK_CHARS}])"
@@ -354,9 +402,13 @@ class Session:
         if sub == "LS":
             # A "*" before the list means more LS lines follow (CAP LS 302).
             more = len(msg.params) > 3 and msg.params[2] == "*"
-            self._offered |= {cap.partition("=")[0] for cap in msg.params[-1].split()}
+            for cap in msg.params[-1].split():
+                name, _, value = cap.partition("=")
+                self._offered[name] = value
             if not more and not self.registered:
-                wanted = sorted(WANTED_CAPS & self._offered)
+                wanted = sorted(WANTED_CAPS & self._offered.keys())
+                if self._logging_in() and offers_plain(self._offered.get("sasl", "-")):
+                    wanted.append("sasl")
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
                 else:
@@ -364,12 +416,15 @@ class Session:
         elif sub == "ACK":
             self.caps |= {c for c in msg.params[-1].split() if not c.startswith("-")}
             self.caps -= {c[1:] for c in msg.params[-1].split() if c.startswith("-")}
-            if not self.registered:
+            if not self.registered and "sasl" in self.caps and self._logging_in():
+                self._send("AUTHENTICATE", "PLAIN")
+            elif not self.registered:
                 self._send("CAP", "END")
         elif sub == "NAK" and not self.registered:
             self._send("CAP", "END")
         elif sub == "DEL":
             self.caps -= set(msg.params[-1].split())
+        self.history.enabled = {"draft/chathistory", "batch"} <= self.caps
         return []
 
     def _on_welcome(self, msg: Message) -> list[Update]:
@@ -379,6 +434,7 @@ class Session:
             Status(ConnState.CONNECTED, self.server, self.nick),
             self._line(SERVER_BUFFER, LineKind.INFO, msg.params[-1]),
         ]
+        updates += self._account_after_welcome()
         if self._autojoin:
             self._send("JOIN", ",".join(self._autojoin))
             text = f"Joining {', '.join(self._autojoin)}"
@@ -388,8 +444,71 @@ class Session:
             updates += self._do(intent)
         return updates
 
+    # ------------------------------------------------------------- accounts
+
+    def _logging_in(self) -> bool:
+        creds = self.credentials
+        return creds is not None and creds.action is AccountAction.LOGIN and not self.account
+
+    def _account_after_welcome(self) -> list[Update]:
+        """Without SASL, log in through NickServ; register with REGISTER or NickServ."""
+        creds = self.credentials
+        if creds is None or self.account:
+            return []
+        if creds.action is AccountAction.LOGIN and "sasl" not in self.caps:
+            self._send("PRIVMSG", NICKSERV, f"IDENTIFY {creds.account} {creds.password}")
+            return [self._line(SERVER_BUFFER, LineKind.INFO, f"Logging in as {creds.account}…")]
+        if creds.action is AccountAction.REGISTER:
+            if "draft/account-registration" in self._offered:
+                self._send("REGISTER", creds.account, "*", creds.password)
+            else:
+                self._send("PRIVMSG", NICKSERV, f"REGISTER {creds.password}")
+            text = f"Registering the account {creds.account}…"
+            return [self._line(SERVER_BUFFER, LineKind.INFO, text)]
+        return []
+
+    def _on_authenticate(self, msg: Message) -> list[Update]:
+        if msg.params and msg.params[0] == "+" and self.credentials is not None:
+            for chunk in plain_chunks(self.credentials.account, self.credentials.password):
+                self._send("AUTHENTICATE", chunk)
+        return []
+
+    def _on_sasl_done(self, msg: Message) -> list[Update]:
+        # 903 success; 904, 905, 906 failure: either way registration goes on.
+        if not self.registered:
+            self._send("CAP", "END")
+        if msg.command == n.RPL_SASLSUCCESS or self.credentials is None:
+            return []
+        text = sasl_failure(msg.command, self.credentials.account)
+        return [self._line(self.active, LineKind.ERROR, text)]
+
+    def _on_logged_in(self, msg: Message) -> list[Update]:
+        # 900 RPL_LOGGEDIN <nick> <nick>!<user>@<host> <account> :You are now logged in as …
+        if len(msg.params) < 3:
+            return []
+        self.account = msg.params[2]
+        if self.credentials is not None and self.credentials.action is AccountAction.REGISTER:
+            # Registered: from now on (and on the next connection) it is a login.
+            self.credentials = replace(self.credentials, action=AccountAction.LOGIN)
+        text = f"You are logged in as {self.account}."
+        return [LoggedIn(self.account), self._line(SERVER_BUFFER, LineKind.INFO, text)]
+
+    def _on_register(self, msg: Message) -> list[Update]:
+        # REGISTER SUCCESS <account> :<message> (draft/account-registration)
+        if len(msg.params) >= 2 and msg.params[0] == "SUCCESS":
+            text = f"The account {msg.params[1]} is registered."
+            return [self._line(SERVER_BUFFER, LineKind.INFO, text)]
+        return []
+
+    def _on_motd_end(self, msg: Message) -> list[Update]:
+        # The welcome burst is over, ISUPPORT included: CHATHISTORY=<n> is known, so the
+        # private chats can be caught up now (channels are, as each JOIN comes back).
+        self.history.welcomed()
+        return self._numeric(msg)
+
     def _on_isupport(self, msg: Message) -> list[Update]:
         self.rules.apply(list(msg.params[1:-1]))
+        self.history.server_limit = self.rules.history_limit
         return []
 
     def _on_nick_unusable(self, msg: Message) -> list[Update]:
@@ -429,15 +548,34 @@ class Session:
         else:
             buffer = target if own else nick
             updates = self._open(buffer, focus=False)
+        line = self._message_line(msg, buffer)
+        if line is None:
+            command, _, arg = text.strip(_CTCP).partition(" ")
+            return updates + self._ctcp_request(nick, command.upper(), arg, own)
+        return updates + self._live(msg, line)
+
+    def _message_line(self, msg: Message, buffer: str) -> Line | None:
+        """A PRIVMSG or NOTICE as drawn in ``buffer``; None for a CTCP request."""
+        nick = split_hostmask(msg.source or self.server)[0]
+        text = msg.params[1]
+        own = self._is_me(nick)
+        if msg.command == "NOTICE":
+            return self._line(
+                buffer, LineKind.NOTICE, text.strip(_CTCP), nick, own, time=self._time(msg)
+            )
         kind = LineKind.MESSAGE
         if text.startswith(_CTCP):
             command, _, text = text.strip(_CTCP).partition(" ")
             if command.upper() != "ACTION":
-                return updates + self._ctcp_request(nick, command.upper(), text, own)
+                return None
             kind = LineKind.ACTION
         mention = not own and self._mentions(text)
-        line = self._line(buffer, kind, text, nick, own, mention, self._time(msg))
-        return updates + self._count(line)
+        return self._line(buffer, kind, text, nick, own, mention, self._time(msg))
+
+    def _live(self, msg: Message, line: Line) -> list[Update]:
+        """A message heard live: shown once, after any history being fetched for its buffer."""
+        verdict = self.history.live(line.buffer, msg, line)
+        return self._count(line) if verdict is Verdict.SHOW else []
 
     def _ctcp_request(self, nick: str, command: str, arg: str, own: bool) -> list[Update]:
         # Answer the two queries every client answers (VERSION, PING); show the rest.
@@ -455,16 +593,49 @@ class Session:
             return []
         source = msg.source or self.server
         nick = split_hostmask(source)[0]
-        target, text = msg.params[0], msg.params[1].strip(_CTCP)
+        target = msg.params[0]
         if "!" not in source or not self.registered:
             buffer = SERVER_BUFFER
         elif is_channel(target):
             buffer = target
         else:
             buffer = nick if self._has_buffer(nick) else self.active
-        own = self._is_me(nick)
-        line = self._line(buffer, LineKind.NOTICE, text, nick, own, time=self._time(msg))
-        return self._count(line)
+        line = self._message_line(msg, buffer)
+        return self._live(msg, line) if line is not None else []
+
+    # ------------------------------------------------------------- history
+
+    def _on_batch(self, msg: Message) -> list[Update]:
+        return self._show_history(self.history.batch(msg))
+
+    def _on_fail(self, msg: Message) -> list[Update]:
+        # FAIL <command> <code> [<context>...] :<description> (IRCv3 standard replies)
+        if msg.params and msg.params[0] == "CHATHISTORY":
+            return self._show_history(self.history.failed(msg))
+        if len(msg.params) >= 4 and msg.params[0] == "REGISTER":
+            text = register_failure(msg.params[1], msg.params[2], msg.params[-1])
+            return [self._line(self.active, LineKind.ERROR, text)]
+        text = msg.params[-1] if msg.params else "failed"
+        return [self._line(self.active, LineKind.ERROR, text)]
+
+    def _show_history(self, finished: Finished | None) -> list[Update]:
+        """History that arrived: one block of lines, then the live lines held back for it."""
+        if finished is None or not self._has_buffer(finished.target):
+            return []
+        buffer = self._buffer_name(finished.target)
+        lines = []
+        for msg in finished.messages:
+            line = self._message_line(msg, buffer)
+            if line is not None:
+                lines.append(replace(line, history=True))
+        updates: list[Update] = []
+        if lines or finished.kind is HistoryKind.OLDER:
+            updates.append(HistoryBlock(buffer, finished.kind, tuple(lines), finished.complete))
+        if finished.kind is HistoryKind.MISSED:
+            updates += self._tally(buffer, lines)
+        for line in finished.held:
+            updates += self._count(line)
+        return updates
 
     # ------------------------------------------------------------- channels
 
@@ -486,6 +657,7 @@ class Session:
             if focus:
                 self.active = name
             updates += self._open(name, focus=focus)
+            self.history.joined(name, self._time(msg))
             text = f"You joined {name}"
         else:
             text = f"{nick} ({user}@{host}) joined" if user else f"{nick} joined"
@@ -575,6 +747,7 @@ class Session:
             self._buffers[casefold(new)] = buffer
             if casefold(self.active) == casefold(old):
                 self.active = new
+            self.history.rename(old, new)
             updates.append(BufferRenamed(old, new))
             updates.append(self._line(new, LineKind.NICK, f"{old} is now {new}", new))
         return updates
@@ -695,8 +868,19 @@ _REPLIES: Final[dict[str, Callable[[tuple[str, ...]], str]]] = {
 
 _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     "CAP": Session._on_cap,
+    "AUTHENTICATE": Session._on_authenticate,
+    "REGISTER": Session._on_register,
+    n.RPL_LOGGEDIN: Session._on_logged_in,
+    n.RPL_SASLSUCCESS: Session._on_sasl_done,
+    n.ERR_SASLFAIL: Session._on_sasl_done,
+    n.ERR_SASLTOOLONG: Session._on_sasl_done,
+    n.ERR_SASLABORTED: Session._on_sasl_done,
+    "BATCH": Session._on_batch,
+    "FAIL": Session._on_fail,
     n.RPL_WELCOME: Session._on_welcome,
     n.RPL_ISUPPORT: Session._on_isupport,
+    n.RPL_ENDOFMOTD: Session._on_motd_end,
+    n.ERR_NOMOTD: Session._on_motd_end,
     n.ERR_NICKNAMEINUSE: Session._on_nick_unusable,
     n.ERR_ERRONEUSNICKNAME: Session._on_nick_unusable,
     "PING": Session._on_ping,

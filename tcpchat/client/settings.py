@@ -3,8 +3,11 @@
 Settings live in ``$XDG_CONFIG_HOME/tcpchat/client.json`` (or
 ``~/.config/tcpchat/client.json``), following the XDG base directory
 specification. The file carries a version and an unknown one is ignored
-rather than misread. The connection password is never written to disk:
-a file in a home directory is no place for a secret.
+rather than misread. Neither the connection password nor the account's is
+ever written to it: a file in a home directory is no place for a secret
+(:mod:`~tcpchat.client.keychain` hands the account's to the OS keyring).
+The fingerprints of certificates the person chose to trust are kept, per
+host and port, as a browser keeps its exceptions.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from tcpchat.client.accounts import AccountAction, Credentials
+from tcpchat.client.history import DEFAULT_LINES
 from tcpchat.irc import casefold, valid_channel, valid_nick
 
 __all__ = [
     "DEFAULT_CHANNEL",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "DEFAULT_TLS_PORT",
     "Settings",
     "config_path",
     "load_settings",
@@ -33,10 +39,14 @@ __all__ = [
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 9000
+DEFAULT_TLS_PORT: Final = 6697
+"""The port IRC over TLS uses (RFC 7194)."""
 DEFAULT_CHANNEL: Final = "#lobby"
 FILE_VERSION: Final = 1
 # RFC 2812 allows only 9 characters; every server accepts at least that.
 SAFE_NICKLEN: Final = 9
+MAX_HISTORY_LINES: Final = 10_000
+"""More history lines than this at a join would only slow the window down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +58,34 @@ class Settings:
     nick: str = ""
     password: str = ""
     channels: tuple[str, ...] = (DEFAULT_CHANNEL,)
+    history_lines: int = DEFAULT_LINES  # shown on joining a channel, and per scroll to the top
+    tls: bool = False
+    account: str = ""
+    account_action: AccountAction = AccountAction.NONE
+    account_password: str = ""  # never saved: the OS keyring keeps it, if anything does
+    # Certificates trusted by the person, as (host:port, SHA-256 fingerprint).
+    trusted: tuple[tuple[str, str], ...] = ()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def pinned(self) -> str:
+        """The fingerprint trusted for this server, or "" when the usual checks apply."""
+        return dict(self.trusted).get(self.address, "")
+
+    def trusting(self, fingerprint: str) -> Settings:
+        """These settings, with ``fingerprint`` trusted for this server (replacing any)."""
+        kept = tuple((a, f) for a, f in self.trusted if a != self.address)
+        return replace(self, trusted=(*kept, (self.address, fingerprint)))
+
+    def credentials(self) -> Credentials | None:
+        """What to log in or register with, when an account and its password are given."""
+        if self.account_action is AccountAction.NONE or not self.account:
+            return None
+        if not self.account_password:
+            return None
+        return Credentials(self.account, self.account_password, self.account_action)
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -83,7 +117,7 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     settings = Settings()
     host, port, nick = data.get("host"), data.get("port"), data.get("nick")
-    channels = data.get("channels")
+    channels, history_lines = data.get("channels"), data.get("history_lines")
     if isinstance(host, str) and host:
         settings = replace(settings, host=host)
     if isinstance(port, int) and 0 < port < 65536:
@@ -93,7 +127,29 @@ def load_settings(path: Path) -> Settings:
     if isinstance(channels, list):
         names = tuple(c for c in channels if isinstance(c, str) and valid_channel(c, 200))
         settings = replace(settings, channels=_unique(names))
+    if isinstance(history_lines, int) and 0 < history_lines <= MAX_HISTORY_LINES:
+        settings = replace(settings, history_lines=history_lines)
+    return _load_security(settings, data)
+
+
+def _load_security(settings: Settings, data: dict[str, object]) -> Settings:
+    """TLS, the account (never its password) and the trusted certificates."""
+    tls, account, action = data.get("tls"), data.get("account"), data.get("account_action")
+    trusted = data.get("trusted_certificates")
+    if isinstance(tls, bool):
+        settings = replace(settings, tls=tls)
+    if isinstance(account, str):
+        settings = replace(settings, account=account)
+    if action in {a.value for a in AccountAction}:
+        settings = replace(settings, account_action=AccountAction(action))
+    if isinstance(trusted, dict):
+        pins = tuple((a, f) for a, f in trusted.items() if isinstance(f, str) and _hex64(f))
+        settings = replace(settings, trusted=pins)
     return settings
+
+
+def _hex64(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def save_settings(path: Path, settings: Settings) -> None:
@@ -104,6 +160,11 @@ def save_settings(path: Path, settings: Settings) -> None:
         "port": settings.port,
         "nick": settings.nick,
         "channels": list(settings.channels),
+        "history_lines": settings.history_lines,
+        "tls": settings.tls,
+        "account": settings.account,
+        "account_action": settings.account_action.value,
+        "trusted_certificates": dict(settings.trusted),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -36,6 +36,7 @@ class ServerRules:
     prefix_symbols: str = _DEFAULT_PREFIX[1]
     chanmodes: tuple[str, str, str, str] = _DEFAULT_CHANMODES
     network: str = ""
+    history_limit: int = 0  # CHATHISTORY=<n>: the most one history request returns
 
     def apply(self, tokens: list[str]) -> None:
         """Take in the ``KEY=value`` tokens of one 005 line."""
@@ -50,6 +51,8 @@ class ServerRules:
                 self.chanmodes = (parts[0], parts[1], parts[2], parts[3])
             elif key == "NETWORK":
                 self.network = value
+            elif key == "CHATHISTORY" and value.isdigit():
+                self.history_limit = int(value)
 
     def takes_param(self, mode: str, adding: bool) -> bool:
         """Whether ``mode`` consumes a parameter in a MODE line (Modern IRC, "CHANMODES")."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tcpchat.client.updates import SERVER_BUFFER, Line, LineKind, Update
+from tcpchat.client.updates import SERVER_BUFFER, HistoryBlock, HistoryKind, Line, LineKind, Update
 
 __all__ = ["format_line", "log_update"]
 
@@ -32,8 +32,14 @@ def format_line(line: Line) -> str:
 
 
 def log_update(update: Update) -> None:
-    """Log ``update`` if it is a line worth reading; server chatter stays at debug."""
-    if isinstance(update, Line):
+    """Log ``update`` if it is a line worth reading; server chatter stays at debug.
+
+    Of history, only what was missed while disconnected is new to the terminal.
+    """
+    if isinstance(update, HistoryBlock) and update.kind is HistoryKind.MISSED:
+        for line in update.lines:
+            log.info("%s", format_line(line))
+    elif isinstance(update, Line):
         level = (
             logging.DEBUG
             if update.buffer == SERVER_BUFFER and update.kind is LineKind.INFO

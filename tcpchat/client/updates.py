@@ -18,9 +18,13 @@ __all__ = [
     "BufferOpened",
     "BufferRenamed",
     "BufferState",
+    "CertificateProblem",
     "ConnState",
+    "HistoryBlock",
+    "HistoryKind",
     "Line",
     "LineKind",
+    "LoggedIn",
     "Members",
     "Status",
     "Topic",
@@ -67,6 +71,30 @@ class Line:
     nick: str = ""
     own: bool = False  # we said it
     mention: bool = False  # someone said our nick
+    history: bool = False  # replayed from the server's history, not heard live
+
+
+class HistoryKind(enum.Enum):
+    """Why history was fetched, which decides where and how it is drawn."""
+
+    RECENT = "recent"  # the last lines of a channel just joined
+    MISSED = "missed"  # what was said while the connection was down
+    OLDER = "older"  # earlier lines, asked for by scrolling to the top
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBlock:
+    """Lines from the server's history for one buffer, oldest first.
+
+    RECENT and MISSED blocks go at the end of the buffer; OLDER ones at the
+    top. ``complete`` says the server has nothing older, so scrolling up
+    further would fetch nothing.
+    """
+
+    buffer: str
+    kind: HistoryKind
+    lines: tuple[Line, ...]
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,4 +161,39 @@ class Status:
     nick: str
 
 
-Update = Line | BufferOpened | BufferClosed | BufferRenamed | BufferState | Topic | Members | Status
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The server says we are logged in to ``account`` (900), after a login or registration."""
+
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateProblem:
+    """A TLS server's certificate was not accepted, so the client stopped connecting.
+
+    ``pinned`` is empty when the certificate is simply not trusted (self-signed,
+    unknown authority): the person may choose to trust ``fingerprint``. When
+    it holds the fingerprint trusted before, the certificate has changed, which
+    is what an attacker in the middle would cause: nothing is offered.
+    """
+
+    address: str
+    fingerprint: str
+    pinned: str
+    reason: str
+
+
+Update = (
+    Line
+    | HistoryBlock
+    | BufferOpened
+    | BufferClosed
+    | BufferRenamed
+    | BufferState
+    | Topic
+    | Members
+    | Status
+    | LoggedIn
+    | CertificateProblem
+)

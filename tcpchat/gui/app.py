@@ -12,11 +12,27 @@ import tkinter as tk
 from dataclasses import replace
 from pathlib import Path
 
+from tcpchat.client import keychain
+from tcpchat.client.accounts import AccountAction
 from tcpchat.client.settings import Settings
 from tcpchat.gui.client_window import ClientWindow
-from tcpchat.gui.dialogs import ask_nick
+from tcpchat.gui.dialogs import ask_nick, ask_password
 
-__all__ = ["run_client"]
+__all__ = ["run_client", "with_account_password"]
+
+
+def with_account_password(root: tk.Tk, settings: Settings) -> Settings:
+    """The settings with the account's password: from the keyring, else asked for.
+
+    Cancelling the question connects without logging in.
+    """
+    if settings.account_action is AccountAction.NONE or settings.account_password:
+        return settings
+    password = keychain.load_password(settings.address, settings.account)
+    if not password:
+        root.update_idletasks()
+        password = ask_password(root, settings.account, settings.address) or ""
+    return replace(settings, account_password=password)
 
 
 def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, quiet: bool) -> int:
@@ -40,6 +56,7 @@ def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, qui
             root.destroy()
             return 0
         settings = replace(settings, nick=nick)
+    settings = with_account_password(root, settings)
     window.connect(settings)
     window.entry.focus_set()
     root.mainloop()

@@ -17,17 +17,19 @@ import queue
 import tkinter as tk
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tkinter import messagebox, ttk
 from types import TracebackType
 from typing import Final
 
+from tcpchat.client import keychain
+from tcpchat.client.accounts import AccountAction
 from tcpchat.client.commands import Feedback, help_text, parse_input
 from tcpchat.client.completion import InputHistory, NickCompleter
 from tcpchat.client.connection import ClientThread
-from tcpchat.client.intents import Focus, Intent, OpenQuery, Quit, Say
+from tcpchat.client.intents import Focus, Intent, LoadOlder, OpenQuery, Quit, Say
 from tcpchat.client.settings import Settings, save_settings
 from tcpchat.client.textlog import log_update
 from tcpchat.client.updates import (
@@ -36,18 +38,23 @@ from tcpchat.client.updates import (
     BufferOpened,
     BufferRenamed,
     BufferState,
+    CertificateProblem,
     ConnState,
+    HistoryBlock,
+    HistoryKind,
     Line,
     LineKind,
+    LoggedIn,
     Members,
     Status,
     Topic,
     Update,
 )
-from tcpchat.gui.dialogs import ConnectDialog, ask_yes_no
+from tcpchat.gui.dialogs import ConnectDialog, TrustDialog, ask_yes_no
 from tcpchat.gui.widgets import (
     MessageView,
     QueueDrain,
+    Runs,
     StatusBar,
     TextSafety,
     nick_colour,
@@ -74,6 +81,16 @@ _QUIET_MARKS: Final = {
     LineKind.NICK: "\u21c4",  # ⇄
     LineKind.MODE: "\u2022",  # •
 }
+
+_HISTORY_HEADINGS: Final = {
+    HistoryKind.RECENT: "Earlier in this channel",
+    HistoryKind.MISSED: "While you were away",
+}
+
+
+def _heading(text: str) -> tuple[Runs, tuple[str, ...]]:
+    """A separator line above (or at the top of) history."""
+    return [(f"\u2500\u2500\u2500  {text}  \u2500\u2500\u2500", ("heading",))], ()
 
 
 @dataclass
@@ -113,6 +130,9 @@ class ClientWindow:
         self.nick = settings.nick
         self.client: ClientThread | None = None
         self._drain = QueueDrain(root, self.updates, self.apply)
+        self.trust_dialog: TrustDialog | None = None  # while it is open
+        self.account = ""  # logged in as, on this connection
+        self._status: Status | None = None
         root.report_callback_exception = self.report_callback_exception
         root.title("tcpchat")
         root.geometry("980x620")
@@ -215,6 +235,8 @@ class ClientWindow:
         view.style("info", foreground="#4a5a70")
         view.style("error", foreground="#c62828")
         view.style("topic", foreground="#2e6b4f")
+        view.style("history", foreground="#6b7280", background="#f4f5f7")
+        view.style("heading", foreground="#8a8f98", justify="center", font=("TkDefaultFont", 9))
         view.text.tag_raise("sel")
 
     # ------------------------------------------------------------ connection
@@ -251,12 +273,8 @@ class ClientWindow:
         if self.config_file is None:
             return
         channels = tuple(c.name for k, c in self.conversations.items() if is_channel(c.name))
-        remembered = Settings(
-            self.settings.host,
-            self.settings.port,
-            self.nick,
-            "",
-            channels or self.settings.channels,
+        remembered = replace(
+            self.settings, nick=self.nick, password="", channels=channels or self.settings.channels
         )
         try:
             save_settings(self.config_file, remembered)
@@ -274,6 +292,8 @@ class ClientWindow:
         match update:
             case Line():
                 self._draw_line(update)
+            case HistoryBlock():
+                self._draw_history(update)
             case BufferOpened(name, focus):
                 self._open(name)
                 if focus:
@@ -299,11 +319,40 @@ class ClientWindow:
                     self._refresh_header()
             case Status(state, server, nick):
                 self.nick = nick
+                if state is not ConnState.CONNECTED:
+                    self.account = ""
+                self._status = update
                 self._show_status(state, server, nick)
+            case LoggedIn(account):
+                self._logged_in(account)
+            case CertificateProblem():
+                self._certificate_problem(update)
+
+    def _logged_in(self, account: str) -> None:
+        """Logged in; a registration that worked is a login from now on."""
+        self.account = account
+        if self._status is not None:
+            self._show_status(self._status.state, self._status.server, self._status.nick)
+        if self.settings.account_action is AccountAction.REGISTER:
+            self.settings = replace(self.settings, account_action=AccountAction.LOGIN)
+            self._remember()
+
+    def _certificate_problem(self, problem: CertificateProblem) -> None:
+        """Offer to trust an untrusted certificate; a changed one is only refused."""
+        if problem.pinned:
+            self.status.show("Refused: the server's certificate has changed", "#c62828")
+            return
+        self.status.show("Not connected: the server's certificate is not trusted", "#c62828")
+        self.trust_dialog = TrustDialog(self.root, problem)
+        trusted = self.trust_dialog.show()
+        self.trust_dialog = None
+        if trusted and problem.address == self.settings.address:
+            self.connect(self.settings.trusting(problem.fingerprint))
 
     def _show_status(self, state: ConnState, server: str, nick: str) -> None:
         words = {
-            ConnState.CONNECTED: f"Connected to {server} as {nick}",
+            ConnState.CONNECTED: f"Connected to {server} as {nick}"
+            + (f", logged in as {self.account}" if self.account else ""),
             ConnState.CONNECTING: f"Connecting to {server} as {nick}…",
             ConnState.DISCONNECTED: f"Disconnected from {server}; will reconnect",
         }
@@ -323,6 +372,7 @@ class ClientWindow:
             self._style_view(view)
             view.grid(row=0, column=0, sticky="nsew")
             conversation = _Conversation(name, view)
+            view.on_top = lambda: self.submit(LoadOlder(conversation.name))
             self.conversations[key] = conversation
             self.order.append(key)
             self._refresh_sidebar()
@@ -406,9 +456,28 @@ class ClientWindow:
 
     # ----------------------------------------------------------------- lines
 
+    def _conversation(self, name: str) -> _Conversation:
+        return self.conversations.get(casefold(name)) or self._open(name)
+
     def _draw_line(self, line: Line) -> None:
-        conversation = self.conversations.get(casefold(line.buffer)) or self._open(line.buffer)
-        view = conversation.view
+        conversation = self._conversation(line.buffer)
+        conversation.view.add_line(*self._runs(conversation, line))
+
+    def _draw_history(self, block: HistoryBlock) -> None:
+        """History lines in the quieter style: below a heading, or above everything (older)."""
+        conversation = self._conversation(block.buffer)
+        drawn = [self._runs(conversation, line) for line in block.lines]
+        if block.kind is HistoryKind.OLDER:
+            if block.complete:
+                drawn.insert(0, _heading("Beginning of the conversation"))
+            conversation.view.prepend_lines(drawn)
+            return
+        conversation.view.add_line(*_heading(_HISTORY_HEADINGS[block.kind]))
+        for runs, tags in drawn:
+            conversation.view.add_line(runs, tags)
+
+    def _runs(self, conversation: _Conversation, line: Line) -> tuple[Runs, tuple[str, ...]]:
+        """How ``line`` is drawn: its styled runs, and the tags of the whole line."""
         stamp = line.time.astimezone().strftime("%H:%M")
         runs: list[tuple[str, tuple[str, ...]]] = [(f"{stamp}  ", ("time",))]
         line_tags: tuple[str, ...] = ()
@@ -429,7 +498,9 @@ class ClientWindow:
         else:
             tag = {LineKind.ERROR: "error", LineKind.TOPIC: "topic", LineKind.KICK: "error"}
             runs += [(line.text, (tag.get(line.kind, "info"),))]
-        view.add_line(runs, line_tags)
+        if line.history:
+            line_tags = (*line_tags, "history")
+        return runs, line_tags
 
     def _nick_tag(self, conversation: _Conversation, nick: str) -> str:
         tag = f"nick-{casefold(nick)}"
@@ -529,11 +600,16 @@ class ClientWindow:
 
     def show_connect(self) -> None:
         """The connect dialog; on OK, connect there. Focus returns to the input line."""
-        dialog = ConnectDialog(self.root, self.settings, self.safety)
+        dialog = ConnectDialog(self.root, self.settings, self.safety, keychain.available())
         result = dialog.show()
         self.entry.focus_set()
-        if result is not None:
-            self.connect(result)
+        if result is None:
+            return
+        if result.credentials() is not None and dialog.remember.get():
+            saved = keychain.save_password(result.address, result.account, result.account_password)
+            if not saved:
+                self._feedback("No keyring answered: the password will be asked for next time.")
+        self.connect(result)
 
     def close_current(self) -> None:
         if self.current != SERVER_BUFFER:

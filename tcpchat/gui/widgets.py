@@ -26,6 +26,7 @@ __all__ = [
     "NICK_COLOURS",
     "MessageView",
     "QueueDrain",
+    "Runs",
     "StatusBar",
     "TextSafety",
     "find_urls",
@@ -61,6 +62,9 @@ NICK_COLOURS: Final = (
 )
 """Dark enough to read on white, far enough apart to tell nicks apart."""
 
+Runs = list[tuple[str, tuple[str, ...]]]
+"""A line as runs of text, each with the tags that style it."""
+_PREPEND: Final = "prepend"
 _URL: Final = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than a URL ("see https://x.org.").
 _URL_TRAILING: Final = ".,;:!?)]}'\""
@@ -138,7 +142,9 @@ class MessageView(ttk.Frame):
             spacing1=2,
             spacing3=2,
         )
-        scroll = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
+        # Called when the person scrolls to the top, to fetch older history.
+        self.on_top: Callable[[], object] | None = None
+        scroll = ttk.Scrollbar(self, orient="vertical", command=self.scroll)
         self.text.configure(yscrollcommand=scroll.set)
         self.text.grid(row=0, column=0, sticky="nsew")
         scroll.grid(row=0, column=1, sticky="ns")
@@ -150,22 +156,19 @@ class MessageView(ttk.Frame):
         self.text.bind("<<Copy>>", self._copy)
         # Read-only, but selectable and copyable with the keyboard.
         self.text.bind("<1>", lambda _e: self.text.focus_set())
+        # The wheel (X11 sends buttons 4 and 5) and Page Up scroll first, then we look.
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
+            self.text.bind(sequence, lambda _e: self.after_idle(self._scrolled), add=True)
 
     def style(self, tag: str, **options: object) -> None:
         """Configure how runs with ``tag`` are drawn."""
         self.text.tag_configure(tag, **options)  # type: ignore[call-overload]
 
-    def add_line(self, runs: list[tuple[str, tuple[str, ...]]], line_tags: tuple[str, ...]) -> None:
+    def add_line(self, runs: Runs, line_tags: tuple[str, ...]) -> None:
         """Append one line made of ``runs``; ``line_tags`` apply to the whole of it."""
         at_end = self.text.yview()[1] >= 0.999
         self.text.configure(state="normal")
-        start = self.text.index("end-1c")
-        for run, tags in runs:
-            self._insert_linked(run, tags)
-        # The newline belongs to the line, so a background fills the whole row.
-        self.text.insert("end", "\n")
-        for tag in line_tags:
-            self.text.tag_add(tag, start, "end-1c")
+        self._insert_line("end", runs, line_tags)
         self.text.configure(state="disabled")
         if at_end:
             self.text.see("end")
@@ -184,33 +187,65 @@ class MessageView(ttk.Frame):
             self.text.delete("1.0", f"{excess + 1}.0")
             self.text.configure(state="disabled")
 
-    def _insert_linked(self, run: str, tags: tuple[str, ...]) -> None:
+    def prepend_lines(self, lines: list[tuple[Runs, tuple[str, ...]]]) -> None:
+        """Put ``lines`` above everything, keeping in view what the person was reading."""
+        first_visible = self.text.index("@0,0")
+        self.text.configure(state="normal")
+        # A mark with right gravity moves along as text goes in, so lines keep their order.
+        self.text.mark_set(_PREPEND, "1.0")
+        self.text.mark_gravity(_PREPEND, "right")
+        for runs, line_tags in lines:
+            self._insert_line(_PREPEND, runs, line_tags)
+        self.text.mark_unset(_PREPEND)
+        self.text.configure(state="disabled")
+        self.text.yview(f"{first_visible} + {len(lines)} lines")
+
+    def _insert_line(self, at: str, runs: Runs, line_tags: tuple[str, ...]) -> None:
+        start = self.text.index(f"{at}-1c" if at == "end" else at)
+        for run, tags in runs:
+            self._insert_linked(at, run, tags)
+        # The newline belongs to the line, so a background fills the whole row.
+        self.text.insert(at, "\n")
+        for tag in line_tags:
+            self.text.tag_add(tag, start, f"{at}-1c" if at == "end" else at)
+
+    def _insert_linked(self, at: str, run: str, tags: tuple[str, ...]) -> None:
         pos = 0
         for start, end in find_urls(run):
-            self._insert_safe(run[pos:start], tags)
+            self._insert_safe(at, run[pos:start], tags)
             link = f"link{len(self._links)}"
             self._links[link] = run[start:end]
             self.text.tag_bind(link, "<Button-1>", functools.partial(self._follow, link))
-            self._insert_safe(run[start:end], (*tags, "url", link))
+            self._insert_safe(at, run[start:end], (*tags, "url", link))
             pos = end
-        self._insert_safe(run[pos:], tags)
+        self._insert_safe(at, run[pos:], tags)
 
     def _follow(self, link: str, _event: object) -> None:
         self._open_url(self._links[link])
 
-    def _insert_safe(self, run: str, tags: tuple[str, ...]) -> None:
+    def _insert_safe(self, at: str, run: str, tags: tuple[str, ...]) -> None:
         if not run:
             return
         if self._safety.clean(run) == run:
-            self.text.insert("end", run, tags)
+            self.text.insert(at, run, tags)
             return
         for char in run:
             if self._safety.needs_stand_in(char):
                 original = f"orig{len(self._originals)}"
                 self._originals[original] = char
-                self.text.insert("end", STAND_IN, (*tags, original))
+                self.text.insert(at, STAND_IN, (*tags, original))
             else:
-                self.text.insert("end", char, tags)
+                self.text.insert(at, char, tags)
+
+    def _scrolled(self) -> None:
+        """After the person scrolled: at the very top, ask for what came before."""
+        if self.text.yview()[0] <= 0.0 and self.on_top is not None:
+            self.on_top()
+
+    def scroll(self, *args: str) -> None:
+        """What the scroll bar asks (``moveto 0.0``, ``scroll -1 pages``), as a person would."""
+        self.text.yview(*args)
+        self._scrolled()
 
     def plain_text(self, first: str = "1.0", last: str = "end-1c") -> str:
         """The text between two indices as it was said, stand-ins put back."""

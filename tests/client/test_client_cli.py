@@ -25,6 +25,15 @@ def test_flags_override_remembered_settings() -> None:
     assert defaults.nick  # a suggestion, never empty
 
 
+def test_tls_flag_takes_the_tls_port_unless_one_is_given() -> None:
+    tls = client_settings(build_parser().parse_args(["client", "--tls"]), Settings())
+    assert (tls.tls, tls.port) == (True, 6697)
+    chosen = build_parser().parse_args(["client", "--tls", "--port", "7000"])
+    assert client_settings(chosen, Settings()).port == 7000
+    remembered = Settings(port=7001, tls=True)
+    assert client_settings(build_parser().parse_args(["client"]), remembered).port == 7001
+
+
 def test_bad_nick_is_refused_in_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tcpchat", "client", "--nick", "no spaces"],

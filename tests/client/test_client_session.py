@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sessionfeed import NOW, feed, sent
+
 from tcpchat.client.intents import ChangeNick, CloseBuffer, Focus, Join, OpenQuery, Raw, Say
 from tcpchat.client.session import WANTED_CAPS, Session
 from tcpchat.client.updates import (
@@ -20,20 +22,6 @@ from tcpchat.client.updates import (
     Topic,
     Update,
 )
-from tcpchat.irc import parse
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def feed(session: Session, *lines: str) -> list[Update]:
-    updates: list[Update] = []
-    for line in lines:
-        updates += session.receive(parse(line), NOW)
-    return updates
-
-
-def sent(session: Session) -> list[str]:
-    return [m.format() for m in session.take_outgoing()]
 
 
 def lines(updates: list[Update]) -> list[Line]:
@@ -70,7 +58,7 @@ def test_registration_negotiates_only_offered_wanted_caps() -> None:
     ]
     feed(session, ":srv CAP * LS * :sasl server-time multi-prefix=x")
     assert sent(session) == []  # more LS lines follow
-    feed(session, ":srv CAP * LS :echo-message batch")
+    feed(session, ":srv CAP * LS :echo-message draft/multiline")
     assert sent(session) == ["CAP REQ :echo-message multi-prefix server-time"]
     feed(session, ":srv CAP alice ACK :echo-message multi-prefix server-time")
     assert sent(session) == ["CAP END"]

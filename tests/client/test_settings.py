@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+from tcpchat.client.accounts import AccountAction
 from tcpchat.client.settings import (
     Settings,
     config_path,
@@ -42,3 +44,24 @@ def test_suggested_nick_is_valid() -> None:
     assert suggest_nick("alice.smith") == "alicesmit"
     assert suggest_nick("1234") == "guest"
     assert suggest_nick("") == "guest"
+
+
+def test_tls_account_and_trusted_certificates_are_kept_but_no_password(tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    settings = Settings(
+        "irc.example",
+        6697,
+        "alice",
+        history_lines=20,
+        tls=True,
+        account="alice",
+        account_action=AccountAction.LOGIN,
+        account_password="account secret",
+    ).trusting("ab" * 32)
+    save_settings(path, settings)
+    assert "account secret" not in path.read_text()
+    loaded = load_settings(path)
+    assert loaded == replace(settings, account_password="")
+    assert loaded.pinned() == "ab" * 32
+    assert replace(loaded, port=6698).pinned() == ""
+    assert loaded.trusting("cd" * 32).trusted == (("irc.example:6697", "cd" * 32),)

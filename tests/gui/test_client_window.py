@@ -7,14 +7,13 @@ client, so what went over the wire is checked exactly.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import RunningServer
-from tkdrive import pump_until, type_and_enter
+from tkdrive import pump_until, type_and_enter, view_text
 
 from tcpchat.client.settings import Settings, load_settings
 
@@ -22,36 +21,6 @@ tk = pytest.importorskip("tkinter")
 
 from tcpchat.gui.client_window import ClientWindow  # noqa: E402
 from tcpchat.gui.widgets import STAND_IN  # noqa: E402
-
-
-def view_text(window: ClientWindow, buffer: str) -> str:
-    conversation = window.conversations.get(buffer.lower())
-    return conversation.view.plain_text() if conversation else ""
-
-
-@pytest.fixture
-def open_window(
-    display: str, tmp_path: Path
-) -> Iterator[Callable[[RunningServer, str], ClientWindow]]:
-    windows: list[ClientWindow] = []
-
-    def start(server: RunningServer, nick: str, port: int | None = None) -> ClientWindow:
-        root = tk.Tk()
-        settings = Settings(server.host, port or server.port, nick, "", ("#lobby",))
-        window = ClientWindow(root, settings, tmp_path / "client.json", log_lines=False)
-        window.connect(settings)
-        windows.append(window)
-        pump_until(window.root, lambda: "#lobby" in window.conversations, "#lobby")
-        return window
-
-    yield start
-    # Popped, not looped over: a loop variable would keep the last window alive
-    # past the collection below.
-    while windows:
-        with contextlib.suppress(tk.TclError):  # the test closed it already
-            windows.pop().close()
-    # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
-    gc.collect()
 
 
 def test_message_typed_appears_on_both_sides(
@@ -216,16 +185,6 @@ def test_kick_and_refused_connection_are_shown(
         pump_until(window.root, lambda: "#ops" in window.conversations, "#ops")
         op.send("KICK #ops alice :out")
         pump_until(window.root, lambda: "You were kicked" in view_text(window, "#ops"), "kick line")
-
-
-def test_connect_dialog_form_is_checked(display: str) -> None:
-    from tcpchat.gui.dialogs import check_connect_form
-
-    base = Settings()
-    assert isinstance(check_connect_form("", "9000", "al", "", base), str)
-    assert "port" in str(check_connect_form("h", "99999", "al", "", base))
-    assert isinstance(check_connect_form("h", "6667", "bad nick", "", base), str)
-    assert check_connect_form(" h ", "6667", "al", "pw", base) == Settings("h", 6667, "al", "pw")
 
 
 def test_refused_connection_is_explained(display: str) -> None:

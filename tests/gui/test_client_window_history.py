@@ -1,0 +1,72 @@
+"""History in the real window under Xvfb: marked on joining, older lines on scrolling up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import RunningServer
+from tkdrive import pump_until, view_text
+
+from tcpchat.server.config import HistorySettings
+
+pytest.importorskip("tkinter")
+
+from tcpchat.gui.client_window import ClientWindow
+
+
+@pytest.fixture
+def history_server(make_server: Callable[..., RunningServer], tmp_path: Path) -> RunningServer:
+    return make_server(
+        history=HistorySettings(path=str(tmp_path / "history.sqlite3"), request_limit=30)
+    )
+
+
+def line_tags(window: ClientWindow, text: str) -> tuple[str, ...]:
+    view = window.conversations["#lobby"].view.text
+    where = view.search(text, "1.0")
+    assert where, f"{text!r} is not shown"
+    return tuple(str(tag) for tag in view.tag_names(where))
+
+
+def test_history_on_joining_is_marked_and_scrolling_up_loads_more(
+    history_server: RunningServer, open_window: Callable[..., ClientWindow]
+) -> None:
+    with history_server.client("bob") as bob:
+        bob.join("#lobby")
+        for i in range(100):
+            bob.send(f"PRIVMSG #lobby :said {i:02}")
+        bob.send("PING :done")
+        bob.expect("PONG")
+        # More lines than the window shows, so that the view can stay put below new ones.
+        window = open_window(history_server, "alice", history_lines=30)
+        pump_until(window.root, lambda: "said 99" in view_text(window, "#lobby"), "recent history")
+        text = view_text(window, "#lobby")
+        assert "Earlier in this channel" in text and "said 69" not in text
+        assert text.index("Earlier in this channel") < text.index("said 70")
+        assert "history" in line_tags(window, "said 85")
+
+        bob.send("PRIVMSG #lobby :live now")
+        pump_until(window.root, lambda: "live now" in view_text(window, "#lobby"), "a live line")
+        assert "history" not in line_tags(window, "live now")
+
+        view = window.conversations["#lobby"].view
+        view.scroll("moveto", "0")  # as dragging the scroll bar to the top does
+        first_visible = view.text.get("@0,0 linestart", "@0,0 lineend")
+        pump_until(window.root, lambda: "said 40" in view_text(window, "#lobby"), "older lines")
+        text = view_text(window, "#lobby")
+        assert text.index("said 40") < text.index("said 69") < text.index("Earlier")
+        assert "history" in line_tags(window, "said 55")
+        # The view stays where the person was reading; the new lines are above it.
+        assert view.text.get("@0,0 linestart", "@0,0 lineend") == first_visible
+        assert view.text.yview()[0] > 0
+
+        for oldest in ("said 10", "said 00"):
+            view.scroll("moveto", "0")
+            pump_until(window.root, lambda o=oldest: o in view_text(window, "#lobby"), oldest)
+        assert "Beginning of the conversation" in view_text(window, "#lobby")
+        text = view_text(window, "#lobby")
+        assert text.startswith("\u2500\u2500\u2500  Beginning of the conversation")
+        said = [int(t.split()[-1]) for t in text.splitlines() if "said" in t]
+        assert said == list(range(100))
