@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from ircclient import IrcClient
-from tkdrive import pump_until
 from updatelog import UpdateLog
 from xvfb import Xvfb, find_xvfb
 
@@ -58,6 +57,9 @@ def server_config(**settings: Any) -> Config:
     limits.update({k: v for k, v in settings.items() if k in limit_names})
     server = {k: v for k, v in settings.items() if k not in limit_names}
     server.setdefault("port", 0)
+    # The in-process servers run on asyncio unless CI asks for another loop
+    # (TCPCHAT_TEST_EVENT_LOOP=uvloop), whatever happens to be installed.
+    server.setdefault("event_loop", os.environ.get("TCPCHAT_TEST_EVENT_LOOP", "asyncio"))
     server.setdefault("name", "test.server")
     server.setdefault("operators", (Operator(OPER_NAME, _OPER_HASH),))
     server.setdefault("history", HistorySettings(enabled=False))
@@ -145,6 +147,8 @@ def open_window(display: str, tmp_path: Path) -> Iterator[Callable[..., ClientWi
     :class:`Settings` fields; the window remembers them in tmp_path/client.json.
     """
     tk = pytest.importorskip("tkinter")
+    from tkdrive import pump_until
+
     from tcpchat.gui.client_window import ClientWindow
 
     windows: list[ClientWindow] = []
