@@ -31,6 +31,7 @@ from tcpchat.server.delivery import deliver
 from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
+from tcpchat.server.monitor import Monitor
 from tcpchat.server.session import Session
 from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
@@ -98,6 +99,8 @@ class ServerCore:
         self._batches = itertools.count(1)
         if history is not None:
             self.observers.append(HistoryRecorder(self.state, history, config.name))
+        self.monitor = Monitor(self.state, config.name)
+        self.observers.append(self.monitor)
         if config.default_channel:
             self.state.add_permanent_channel(
                 config.default_channel, config.default_topic, self.started, config.name
@@ -208,6 +211,7 @@ class ServerCore:
         self._per_ip[session.ip] -= 1
         if not self._per_ip[session.ip]:
             del self._per_ip[session.ip]
+        self.monitor.forget(session)
         user = session.user
         if user is not None:
             self.emit(UserQuit(user.uid, announce or reason))

@@ -92,3 +92,14 @@ def test_info_and_lusers_peak(server: RunningServer) -> None:
         a.expect("374")
         a.send("LUSERS")
         assert a.expect("265").params[1:3] == ("1", "2")  # one now, two at most
+
+
+def test_whox_fields_token_and_order(server: RunningServer) -> None:
+    with server.client("alice") as a, server.client("bob") as b:
+        b.join("#x")
+        a.send("WHO bob %rnat,42")
+        reply = a.expect("354")
+        assert reply.params == ("alice", "42", "bob", "0", "Real bob")  # t, n, a, r
+        a.expect("315")
+        a.send("WHO #x %cnf")
+        assert a.expect("354").params == ("alice", "#x", "bob", "H@")

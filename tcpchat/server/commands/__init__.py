@@ -23,6 +23,7 @@ from tcpchat.server.commands import (
     history,
     messaging,
     modes,
+    monitor,
     nickserv,
     operator,
     queries,
@@ -43,6 +44,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **history.COMMANDS,
     **accounts.COMMANDS,
     **nickserv.COMMANDS,
+    **monitor.COMMANDS,
 }
 
 

@@ -7,6 +7,7 @@ None of these change state, so none emits an event.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Final
 
 from tcpchat.irc import CASEMAPPING, CHANTYPES, Message, casefold, is_channel
@@ -46,9 +47,11 @@ from tcpchat.irc.numerics import (
     RPL_WHOISSERVER,
     RPL_WHOISUSER,
     RPL_WHOREPLY,
+    RPL_WHOSPCRPL,
     RPL_WHOWASUSER,
 )
 from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.monitor import MONITOR_LIMIT
 from tcpchat.server.state import Channel, User
 
 __all__ = ["COMMANDS", "isupport_tokens", "send_isupport", "send_lusers", "send_motd"]
@@ -77,12 +80,14 @@ def isupport_tokens(ctx: Context) -> list[str]:
         f"KICKLEN={limits.kicklen}",
         f"MAXTARGETS={targets}",
         f"MODES={limits.max_modes}",
+        f"MONITOR={MONITOR_LIMIT}",
         f"NETWORK={ctx.config.network}",
         f"NICKLEN={limits.nicklen}",
         "PREFIX=(ov)@+",
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},TAGMSG:{targets},JOIN:,PART:,KICK:1",
         f"TOPICLEN={limits.topiclen}",
         f"USERLEN={_USERLEN}",
+        "WHOX",
     ]
 
 
@@ -180,18 +185,59 @@ def _who_flags(user: User, channel: Channel | None, multi: bool) -> str:
     return flags
 
 
-def _who_line(ctx: Context, user: User, channel: Channel | None) -> None:
-    multi = "multi-prefix" in ctx.session.caps
-    ctx.numeric(
-        RPL_WHOREPLY,
-        channel.name if channel is not None else "*",
-        user.username,
-        user.host,
-        ctx.config.name,
-        user.nick,
-        _who_flags(user, channel, multi),
-        f"0 {user.realname}",
-    )
+# WHOX (ircv3 PR 482, "WHOX"): the fields a client may ask for, in the order
+# they are always sent, whatever order they were asked in.
+WHOX_FIELDS: Final = "tcuihsnfdlaor"
+
+
+@dataclass(frozen=True, slots=True)
+class WhoRequest:
+    """What WHO was asked: plain (352 replies), or WHOX fields and a token (354)."""
+
+    fields: str = ""
+    token: str = ""
+
+    @classmethod
+    def parse(cls, param: str | None) -> WhoRequest:
+        if not param or not param.startswith("%"):
+            return cls()
+        fields, _, token = param[1:].partition(",")
+        wanted = "".join(f for f in WHOX_FIELDS if f in fields)
+        return cls(wanted, token[:3] if token.isdigit() else "")
+
+
+def _who_line(ctx: Context, user: User, channel: Channel | None, request: WhoRequest) -> None:
+    flags = _who_flags(user, channel, "multi-prefix" in ctx.session.caps)
+    channel_name = channel.name if channel is not None else "*"
+    if not request.fields:
+        ctx.numeric(
+            RPL_WHOREPLY,
+            channel_name,
+            user.username,
+            user.host,
+            ctx.config.name,
+            user.nick,
+            flags,
+            f"0 {user.realname}",
+        )
+        return
+    idle = int(ctx.now - user.session.last_spoke) if user.session is not None else 0
+    values = {
+        "t": request.token or "0",
+        "c": channel_name,
+        "u": user.username,
+        "i": user.ip if user is ctx.session.user or ctx.user.is_oper else "255.255.255.255",
+        "h": user.host,
+        "s": ctx.config.name,
+        "n": user.nick,
+        "f": flags,
+        "d": "0",
+        "l": str(idle),
+        "a": user.account or "0",
+        "o": "n/a",
+        "r": user.realname,
+    }
+    ctx.numeric(RPL_WHOSPCRPL, *(values[f] for f in request.fields))
 
 
 def _visible(ctx: Context, user: User) -> bool:
@@ -203,8 +249,9 @@ def _visible(ctx: Context, user: User) -> bool:
 
 
 def handle_who(ctx: Context, msg: Message) -> None:
-    """WHO <mask>"""
+    """WHO <mask> [%<fields>[,<token>]]"""
     mask = msg.params[0] if msg.params else "*"
+    request = WhoRequest.parse(msg.params[1] if len(msg.params) > 1 else None)
     state = ctx.state
     if is_channel(mask):
         channel = state.channel(mask)
@@ -212,11 +259,11 @@ def handle_who(ctx: Context, msg: Message) -> None:
             "s" not in channel.modes or ctx.user in channel.members or ctx.user.is_oper
         ):
             for member in channel.members:
-                _who_line(ctx, member, channel)
+                _who_line(ctx, member, channel, request)
     else:
         exact = state.user(mask)
         if exact is not None:
-            _who_line(ctx, exact, _first_channel(ctx, exact))
+            _who_line(ctx, exact, _first_channel(ctx, exact), request)
         else:
             folded = casefold(mask)
             for user in state.users.values():
@@ -230,7 +277,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
                         or mask_matches(folded, casefold(user.realname))
                     )
                 ):
-                    _who_line(ctx, user, _first_channel(ctx, user))
+                    _who_line(ctx, user, _first_channel(ctx, user), request)
     ctx.numeric(RPL_ENDOFWHO, mask, "End of WHO list")
 
 
