@@ -124,9 +124,11 @@ class IrcClient:
             if message.command in commands:
                 return out
 
-    def join(self, channel: str) -> None:
-        self.send(f"JOIN {channel}")
-        self.expect("366", self.nick, channel)
+    def join(self, *channels: str) -> None:
+        """Join each channel in turn, waiting for its end of NAMES."""
+        for channel in channels:
+            self.send(f"JOIN {channel}")
+            self.expect("366", self.nick, channel)
 
     def closed_by_server(self, timeout: float | None = None) -> bool:
         """Read until EOF; True if the server closed the connection in time."""

@@ -49,7 +49,8 @@ class LogPane(ttk.Frame):
         super().__init__(master)
         self.entries: deque[LogEntry] = deque(maxlen=LOG_KEEP)
         self._nick_tags: set[str] = set()
-        bar = ttk.Frame(self)
+        # The bar is open to the window, which puts its own buttons after the filter.
+        self.bar = bar = ttk.Frame(self)
         bar.pack(side="top", fill="x", pady=(0, 4))
         ttk.Label(bar, text="Filter:").pack(side="left")
         self.filter = ttk.Entry(bar)

@@ -2,6 +2,7 @@
 
 Rows are keyed by casefolded name, so a redraw every second keeps the
 operator's selection and scroll position instead of rebuilding the table.
+A list of search results is the same widget, filled a page at a time.
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ class Table(ttk.Frame):
                 self.tree.move(key, "", index)
             else:
                 self.tree.insert("", index, iid=key, values=values)
+
+    def append(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """Add ``rows`` at the end, in their order (for a list that is not keyed)."""
+        for values in rows:
+            self.tree.insert("", "end", values=tuple(self._safety.clean(v) for v in values))
+
+    def clear(self) -> None:
+        self.tree.delete(*self.tree.get_children())
 
     def selected_key(self) -> str | None:
         """The key (casefolded name) of the selected row, if any."""

@@ -8,7 +8,9 @@ as events happen, a snapshot of the tables once a second), which a
 batch per tick.
 What the operator does becomes an intent (Say, Kick, Ban, ...) handed to
 :meth:`ConsoleLink.submit`, which runs it on the server thread, where the
-operator is the pseudo-user ``Server``. No Tk call is made off the Tk thread.
+operator is the pseudo-user ``Server``. A history search is one more intent;
+its results come back through the same queue to the search window
+(:mod:`tcpchat.gui.console_search`). No Tk call is made off the Tk thread.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from types import TracebackType
 from typing import Final
 
 from tcpchat.gui.console_log import LogPane
+from tcpchat.gui.console_search import SearchWindow
 from tcpchat.gui.console_tables import (
     CHANNEL_COLUMNS,
     USER_COLUMNS,
@@ -35,6 +38,7 @@ from tcpchat.gui.dialogs import FormDialog, FormField, ask_yes_no
 from tcpchat.gui.widgets import QueueDrain, StatusBar, TextSafety
 from tcpchat.irc import casefold
 from tcpchat.server.console_feed import ChannelRow, FeedItem, LogEntry, Snapshot, UserRow
+from tcpchat.server.console_search import SearchResults
 from tcpchat.server.operator_console import (
     Ban,
     ConsoleLink,
@@ -80,6 +84,7 @@ class ConsoleWindow:
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
         self._drain = QueueDrain(root, link.items, self._show)
         self._refresh_job = ""
+        self.search_window: SearchWindow | None = None
         self.stopped = False
         # Replaceable by tests, which cannot click in a modal dialog of their own.
         self.ask: Ask = lambda title, fields: FormDialog(root, title, fields).show()
@@ -108,11 +113,15 @@ class ConsoleWindow:
         menu = tk.Menu(root)
         server = tk.Menu(menu, tearoff=False)
         server.add_command(label="Notice to everyone…", command=self.notice_all)
+        server.add_command(
+            label="Search history…", accelerator="Ctrl+F", command=self.search_history
+        )
         server.add_separator()
         server.add_command(label="Stop server…", accelerator="Ctrl+Q", command=self.ask_to_stop)
         menu.add_cascade(label="Server", menu=server)
         root.configure(menu=menu)
         root.bind("<Control-q>", lambda _e: self.ask_to_stop())
+        root.bind("<Control-f>", lambda _e: self.search_history())
 
         header = ttk.Frame(root, style="Header.TFrame", padding=(12, 8))
         header.pack(side="top", fill="x")
@@ -148,6 +157,9 @@ class ConsoleWindow:
         ttk.Button(talk, text="Send", command=self._on_enter).pack(side="left", padx=(6, 0))
         self.log = LogPane(left, self.safety)
         self.log.pack(side="top", fill="both", expand=True)
+        ttk.Button(self.log.bar, text="Search history…", command=self.search_history).pack(
+            side="left", padx=(6, 0)
+        )
         panes.add(left, weight=3)
 
         right = ttk.Frame(panes)
@@ -189,6 +201,9 @@ class ConsoleWindow:
     def _show(self, item: FeedItem) -> None:
         if isinstance(item, LogEntry):
             self.log.add(item)
+        elif isinstance(item, SearchResults):
+            if self.search_window is not None and self.search_window.exists():
+                self.search_window.show(item)
         else:
             self._show_snapshot(item)
 
@@ -249,6 +264,15 @@ class ConsoleWindow:
             self.talk_to(channel.name)
 
     # ---------------------------------------------------------------- actions
+
+    def search_history(self) -> None:
+        """Open the history search (or bring it up again, with what it holds)."""
+        if self.search_window is not None and self.search_window.exists():
+            self.search_window.focus()
+        else:
+            self.search_window = SearchWindow(
+                self.root, self.link, self.safety, lambda: [c.name for c in self.channels.values()]
+            )
 
     def kick_selected(self) -> None:
         """Kick the selected user from one of their channels, with a reason."""

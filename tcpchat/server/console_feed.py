@@ -14,6 +14,8 @@ handed to a ``sink`` (a thread-safe queue's ``put``):
   shows what the terminal shows.
 - :meth:`ConsoleFeed.publish_snapshot` sends the tables (users, channels)
   and the counters, when the console asks for them through the server's loop.
+- Answers to the console's history searches come the same way
+  (:mod:`tcpchat.server.console_search`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from tcpchat.server.console_search import SearchResults
 from tcpchat.server.core import ServerCore
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.events import (
@@ -94,7 +97,7 @@ class Snapshot:
     channels: tuple[ChannelRow, ...]
 
 
-FeedItem = LogEntry | Snapshot
+FeedItem = LogEntry | Snapshot | SearchResults
 Sink = Callable[[FeedItem], None]
 
 _KINDS: Final[dict[type[object], str]] = {

@@ -28,6 +28,7 @@ from tcpchat.client.splitting import split_text, text_room
 from tcpchat.irc import is_channel
 from tcpchat.irc.masks import normalize_ban_mask
 from tcpchat.server.console_feed import ConsoleFeed, FeedItem, LogEntry, LogRelay, Sink
+from tcpchat.server.console_search import Search, search_history
 from tcpchat.server.core import ServerCore
 from tcpchat.server.events import (
     ChannelModeChanged,
@@ -52,6 +53,7 @@ __all__ = [
     "NoticeAll",
     "OperatorConsole",
     "Say",
+    "Search",
     "SetTopic",
 ]
 
@@ -103,7 +105,7 @@ class SetTopic:
     topic: str
 
 
-Intent = Say | NoticeAll | Kick | Ban | Disconnect | SetTopic
+Intent = Say | NoticeAll | Kick | Ban | Disconnect | SetTopic | Search
 
 
 class ConsoleError(Exception):
@@ -184,6 +186,8 @@ class OperatorConsole:
             case SetTopic(name, topic):
                 channel = self._channel(name)
                 self.core.emit(TopicChanged(OPERATOR_UID, channel.name, topic[: limits.topiclen]))
+            case Search():
+                self.report(search_history(self.core.history, intent))
 
     @property
     def _me(self) -> User:
@@ -220,6 +224,8 @@ class ConsoleLink:
         self.runner = runner
         self.items: queue.Queue[FeedItem] = queue.Queue()
         core = runner.core
+        # Read here, before the server starts; history is never turned on or off later.
+        self.history_on = core.history is not None
         self.feed = ConsoleFeed(core, self.items.put)
         core.observers.append(self.feed)
         self.operator = OperatorConsole(core, self.items.put)

@@ -9,7 +9,9 @@ the server hold back delivery until a message is safely on disk (group
 commit: one transaction for everything that arrived meanwhile).
 
 Queries follow IRCv3 ``draft/chathistory``: a reference is a msgid or a
-timestamp, bounds are exclusive, and results come oldest first.
+timestamp, bounds are exclusive, and results come oldest first. The
+operator's text search (:meth:`HistoryStore.search`) is the exception: it
+reads backwards from the newest match, as a search result list does.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party
 
 MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 """Kinds shown to every history reader; the rest need ``draft/event-playback``."""
+TEXT_KINDS = frozenset({"PRIVMSG", "NOTICE"})
+"""The kinds a text search looks in: the messages that have text (a TAGMSG has none)."""
 
 
 def party(nick: str, account: str | None) -> str:
@@ -109,6 +113,19 @@ class HistoryStore(Protocol):
         (exclusive): of the given channel keys, and the private conversations
         of the :func:`party` id ``nick``. Each as (key, time of its latest
         item), earliest first."""
+
+    def search(
+        self, text: str, target: str | None, before: HistoryItem | None, limit: int
+    ) -> list[HistoryItem]:
+        """Up to ``limit`` messages (:data:`TEXT_KINDS`) whose text contains
+        ``text``, ignoring the case of ASCII letters, newest first.
+
+        ``target`` limits the search to one conversation key; None searches
+        every channel but no private conversation, so private messages turn
+        up only for someone who asks for that conversation by its key.
+        ``before`` is an item an earlier search returned: the next page is
+        older than it.
+        """
 
     def close(self) -> None:
         """Commit what is pending and release the database."""

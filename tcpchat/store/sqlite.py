@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from tcpchat.store.history import HistoryItem, Reference
+from tcpchat.store.history import TEXT_KINDS, HistoryItem, Reference
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
@@ -74,6 +74,13 @@ def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
 
 
 _COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags"
+
+
+def _contains_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) for "contains ``text``": the
+    text's own ``%`` and ``_`` (and the escape character) match only themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class SqliteHistory:
@@ -266,3 +273,31 @@ class SqliteHistory:
             (*channels, nick, nick, start_ms, end_ms, limit),
         ).fetchall()
         return [(str(t), int(latest)) for t, latest in rows]
+
+    def search(
+        self, text: str, target: str | None, before: HistoryItem | None, limit: int
+    ) -> list[HistoryItem]:
+        # LIKE folds the case of ASCII letters only; that is SQLite's own rule,
+        # and it keeps the scan in C, on the server's thread, rather than
+        # calling back into Python for every row. A message's text is the
+        # second of its params.
+        conditions = [
+            f"command IN ({','.join('?' * len(TEXT_KINDS))})",
+            "json_extract(params, '$[1]') LIKE ? ESCAPE '\\'",
+        ]
+        args: list[object] = [*sorted(TEXT_KINDS), _contains_pattern(text)]
+        if target is None:
+            conditions.append("instr(target, ' ') = 0")  # channels: a private key has a space
+        else:
+            conditions.append("target = ?")
+            args.append(target)
+        if before is not None:
+            # An item that is gone (retention) places nothing: NULL compares false.
+            conditions.append("id < (SELECT id FROM messages WHERE target = ? AND msgid = ?)")
+            args += [before.target, before.msgid]
+        rows = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
+            "ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_row(r) for r in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +23,15 @@ from updatelog import UpdateLog
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.settings import Settings
 from tcpchat.client.updates import Line
+from tcpchat.server.config import HistorySettings
 from tcpchat.server.console_feed import LogEntry
+from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import ConsoleLink
 
 tk = pytest.importorskip("tkinter")
 
+from tcpchat.gui.console_search import SearchWindow  # noqa: E402
 from tcpchat.gui.console_window import ConsoleWindow  # noqa: E402
 from tcpchat.gui.dialogs import FormDialog, FormField  # noqa: E402
 
@@ -35,12 +39,13 @@ Console = tuple[ConsoleWindow, RunningServer]
 
 
 @pytest.fixture
-def console(display: str) -> Iterator[Callable[[], Console]]:
-    """Open a console on a new server; stopped, and its Tk objects freed, at the end."""
+def console(display: str) -> Iterator[Callable[..., Console]]:
+    """Open a console on a new server (with the test's settings); stopped, and its
+    Tk objects freed, at the end."""
     opened: list[ConsoleWindow] = []
 
-    def start() -> Console:
-        thread = ServerThread(server_config())
+    def start(**settings: Any) -> Console:
+        thread = ServerThread(server_config(**settings))
         link = ConsoleLink(thread.runner)
         host, port = thread.start().addresses[0]
         window = ConsoleWindow(tk.Tk(), link, f"{host}:{port}", thread.stop, "#lobby")
@@ -250,3 +255,74 @@ def test_callback_errors_reach_the_operator(console: Callable[[], Console]) -> N
 
     window.root.after(1, broken)
     pump_until(window.root, lambda: "Something went wrong" in log_text(window), "error line")
+
+
+def open_search(window: ConsoleWindow) -> SearchWindow:
+    """Ctrl+F in the console, as the operator opens the search."""
+    press(window.root, "<Control-f>")
+    search = window.search_window
+    assert search is not None
+    pump_until(window.root, lambda: search.top.focus_get() is search.query, "focus in the search")
+    return search
+
+
+def result_rows(search: SearchWindow) -> list[tuple[str, ...]]:
+    tree = search.results.tree
+    return [tuple(tree.item(iid, "values")) for iid in tree.get_children()]
+
+
+def test_searching_the_history_lists_what_clients_said(
+    console: Callable[..., Console], tmp_path: Path
+) -> None:
+    window, server = console(history=HistorySettings(path=str(tmp_path / "h.sqlite3")))
+    with server.client("alice") as alice, server.client("bob") as bob:
+        for client in (alice, bob):
+            client.join("#lobby", "#team")
+        alice.send("PRIVMSG #lobby :Lunch at noon?", "PRIVMSG #team :lunch money")
+        bob.send("PRIVMSG #lobby :see you there", "NOTICE #lobby :LUNCH is served")
+        bob.expect("PRIVMSG", "#lobby")  # delivered, so kept: history is written first
+        bob.expect("PRIVMSG", "#team")
+        alice.expect("NOTICE", "#lobby")
+        search = open_search(window)
+        type_and_enter(search.query, "lunch")
+        pump_until(window.root, lambda: len(result_rows(search)) == 3, "three results")
+        assert [row[1:] for row in result_rows(search)] == [
+            ("#lobby", "bob (notice)", "LUNCH is served"),
+            ("#team", "alice", "lunch money"),
+            ("#lobby", "alice", "Lunch at noon?"),
+        ]
+        assert "3 messages in any channel contain" in search.status.cget("text")
+        assert search.older_button.instate(["disabled"])  # nothing older
+        search.channel.set("#team")
+        type_and_enter(search.query, "")  # Enter again, now in #team only
+        pump_until(window.root, lambda: len(result_rows(search)) == 1, "one result")
+        assert result_rows(search)[0][1:] == ("#team", "alice", "lunch money")
+        assert open_search(window) is search  # Ctrl+F again: the same window, raised
+
+
+def test_older_results_come_below_and_history_off_is_said(
+    console: Callable[..., Console], tmp_path: Path
+) -> None:
+    window, server = console(history=HistorySettings(path=str(tmp_path / "h.sqlite3")))
+    count = SEARCH_PAGE + 3
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        alice.send(*(f"PRIVMSG #lobby :tick {n}" for n in range(count)))
+        for _ in range(count):
+            bob.expect("PRIVMSG")
+    search = open_search(window)
+    type_and_enter(search.query, "tick")
+    pump_until(window.root, lambda: search.older_button.instate(["!disabled"]), "older results")
+    assert len(result_rows(search)) == SEARCH_PAGE
+    search.older_button.invoke()
+    pump_until(window.root, lambda: len(result_rows(search)) == count, "all results")
+    assert [row[3] for row in result_rows(search)][-3:] == ["tick 2", "tick 1", "tick 0"]
+    assert search.older_button.instate(["disabled"])
+
+    off, _server = console()
+    off.search_history()
+    unavailable = off.search_window
+    assert unavailable is not None
+    assert unavailable.status.cget("text") == HISTORY_OFF
+    assert unavailable.query.instate(["disabled"])

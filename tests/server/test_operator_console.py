@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from conftest import RunningServer, server_config
 
-from tcpchat.server.config import ConfigError, ConsoleSettings, load_config
+from tcpchat.server.config import ConfigError, ConsoleSettings, HistorySettings, load_config
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
+from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
     Ban,
@@ -28,6 +29,7 @@ from tcpchat.server.operator_console import (
     Kick,
     NoticeAll,
     Say,
+    Search,
     SetTopic,
 )
 
@@ -212,3 +214,61 @@ def test_operator_nick_is_checked_and_documented() -> None:
         load_config(console_operator_nick="no spaces")
     example = Path(__file__).resolve().parents[2] / "tcpchat.example.toml"
     assert load_config(example).console == ConsoleSettings()
+
+
+def search(link: ConsoleLink, request: Search) -> SearchResults:
+    """Submit ``request`` and wait for its answer, as the search window does."""
+    link.submit(request)
+    found = wait_for(
+        link, lambda i: isinstance(i, SearchResults) and i.request == request, "search results"
+    )
+    assert isinstance(found, SearchResults)
+    return found
+
+
+def test_search_finds_channel_messages_newest_first(
+    console: Callable[..., Any], tmp_path: Path
+) -> None:
+    server, link = console(history=HistorySettings(path=str(tmp_path / "h.sqlite3")))
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby", "#team")
+        bob.join("#lobby", "#team")
+        assert link.history_on
+        alice.send("PRIVMSG #lobby :Lunch at noon?", "PRIVMSG bob :lunch, just us")
+        bob.expect("PRIVMSG", "#lobby")
+        bob.expect("PRIVMSG", "bob")  # delivered, so kept: history is written first
+        bob.send("NOTICE #team :no LUNCH today")
+        alice.expect("NOTICE", "#team")
+        answer = search(link, Search("lunch"))
+        assert [(h.where, h.who, h.text, h.notice) for h in answer.hits] == [
+            ("#team", "bob", "no LUNCH today", True),
+            ("#lobby", "alice", "Lunch at noon?", False),
+        ]  # the private message is not among them
+        assert answer.older is None and answer.problem == ""
+        assert [h.text for h in search(link, Search("lunch", "#LOBBY")).hits] == ["Lunch at noon?"]
+        refused = search(link, Search("lunch", "bob"))
+        assert refused.hits == () and "not a channel" in refused.problem
+
+
+def test_search_pages_older_results(console: Callable[..., Any], tmp_path: Path) -> None:
+    server, link = console(history=HistorySettings(path=str(tmp_path / "h.sqlite3")))
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        count = SEARCH_PAGE + 5
+        alice.send(*(f"PRIVMSG #lobby :tick {n}" for n in range(count)))
+        for _ in range(count):
+            bob.expect("PRIVMSG")
+        first = search(link, Search("tick", "#lobby"))
+        assert len(first.hits) == SEARCH_PAGE and first.hits[0].text == f"tick {count - 1}"
+        assert first.older is not None
+        rest = search(link, Search("tick", "#lobby", first.older))
+        assert [h.text for h in rest.hits] == [f"tick {n}" for n in range(4, -1, -1)]
+        assert rest.older is None
+
+
+def test_search_without_history_says_so(console: Callable[..., Any]) -> None:
+    _server, link = console()
+    assert not link.history_on
+    answer = search(link, Search("anything"))
+    assert answer.hits == () and answer.problem == HISTORY_OFF

@@ -157,3 +157,77 @@ def test_database_uses_wal(store: SqliteHistory, tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         db.close()
+
+
+def said(n: int, text: str, target: str = "#c", command: str = "PRIVMSG") -> HistoryItem:
+    """A message with the given text, for the search tests."""
+    return HistoryItem(f"s{n}", 1000 * n, target, command, "a!u@h", (target, text))
+
+
+def found(store: SqliteHistory, text: str, target: str | None = None) -> list[str]:
+    return texts(store.search(text, target, None, 100))
+
+
+def test_search_finds_text_newest_first_ignoring_case(store: SqliteHistory) -> None:
+    committed(
+        store,
+        [
+            said(1, "Lunch at noon"),
+            said(2, "nothing here"),
+            said(3, "who wants LUNCH?", "#other", "NOTICE"),
+            said(4, "Ärger beim lunch"),
+            HistoryItem("j5", 5000, "#c", "TOPIC", "a!u@h", ("#c", "lunch topic")),
+            HistoryItem("t6", 6000, "#c", "TAGMSG", "a!u@h", ("#c",), {"+react": "lunch"}),
+        ],
+    )
+    assert found(store, "lunch") == ["Ärger beim lunch", "who wants LUNCH?", "Lunch at noon"]
+    assert found(store, "lunch", "#other") == ["who wants LUNCH?"]
+    assert found(store, "#c") == []  # the text, not the channel in the params
+    assert found(store, "zebra") == []
+
+
+def test_search_takes_percent_and_underscore_literally(store: SqliteHistory) -> None:
+    committed(
+        store,
+        [said(1, "50% off"), said(2, "500 off"), said(3, "a_b"), said(4, "axb"), said(5, "c\\d")],
+    )
+    assert found(store, "50%") == ["50% off"]
+    assert found(store, "%") == ["50% off"]
+    assert found(store, "a_b") == ["a_b"]
+    assert found(store, "c\\d") == ["c\\d"]
+
+
+def test_search_pages_older_from_an_earlier_result(store: SqliteHistory) -> None:
+    committed(store, [said(n, f"tick {n}", "#a" if n % 2 else "#b") for n in range(1, 8)])
+    first = store.search("tick", None, None, 3)
+    assert texts(first) == ["tick 7", "tick 6", "tick 5"]
+    second = store.search("tick", None, first[-1], 3)
+    assert texts(second) == ["tick 4", "tick 3", "tick 2"]
+    assert texts(store.search("tick", None, second[-1], 3)) == ["tick 1"]
+    in_a = store.search("tick", "#a", None, 2)
+    assert texts(store.search("tick", "#a", in_a[-1], 10)) == ["tick 3", "tick 1"]
+    gone = said(99, "tick 99", "#a")
+    assert store.search("tick", None, gone, 10) == []  # a cursor that is not there
+
+
+def test_private_messages_are_found_only_by_their_key(store: SqliteHistory) -> None:
+    private = dm_key("n:alice", "n:bob")
+    committed(store, [said(1, "secret plan", private), said(2, "public plan")])
+    assert found(store, "plan") == ["public plan"]
+    assert found(store, "plan", private) == ["secret plan"]
+
+
+def test_version_1_files_are_searchable_as_they_are(tmp_path: Path) -> None:
+    # Search added no table or index: a file written before it has version 1
+    # and is read in place, without a migration.
+    path = tmp_path / "v1.sqlite3"
+    first = SqliteHistory(path)
+    first.append([said(1, "from before")])
+    first.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    second = SqliteHistory(path)
+    try:
+        assert found(second, "BEFORE") == ["from before"]
+    finally:
+        second.close()
