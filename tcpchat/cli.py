@@ -28,6 +28,7 @@ from tcpchat.client.settings import (
     load_settings,
     suggest_nick,
 )
+from tcpchat.client.trust import check_client_certificate
 from tcpchat.irc import is_channel, valid_nick
 from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
 from tcpchat.server.core import ConfigSource
@@ -119,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls",
         action="store_true",
         help="connect with TLS (default port 6697) and check the certificate",
+    )
+    client.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="client certificate (PEM, with its key unless --key) to log in with over TLS",
+    )
+    client.add_argument(
+        "--key", type=Path, metavar="FILE", help="the client certificate's key, if in its own file"
     )
     client.add_argument(
         "--quiet", "--no-log", action="store_true", help="do not copy the chat to the terminal"
@@ -309,6 +319,8 @@ def run_add_account(args: argparse.Namespace) -> int:
 def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     """The remembered settings with the flags laid over them."""
     channels = tuple(c if is_channel(c) else f"#{c}" for c in args.channel or ())
+    if args.cert:  # absolute, so the remembered path works from any directory
+        saved = replace(saved, client_cert=_absolute(args.cert), client_key=_absolute(args.key))
     return replace(
         saved,
         host=args.host or saved.host,
@@ -320,13 +332,31 @@ def client_settings(args: argparse.Namespace, saved: Settings) -> Settings:
     )
 
 
+def _absolute(path: Path | None) -> str:
+    return str(path.expanduser().resolve()) if path is not None else ""
+
+
+def check_certificate_flags(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse --cert and --key that could not be used, before any window opens."""
+    if args.key and not args.cert:
+        raise ConfigError("--key goes with --cert: give the certificate file too")
+    if not args.cert:
+        return
+    if not settings.tls:
+        raise ConfigError("a client certificate is shown only over TLS: add --tls")
+    problem = check_client_certificate(settings.client_cert, settings.client_key)
+    if problem is not None:
+        raise ConfigError(problem)
+
+
 def run_client(args: argparse.Namespace) -> int:
     if args.nick is not None and not valid_nick(args.nick, 30):
         raise ConfigError(f"{args.nick!r} is not a valid nickname: use letters, digits, - and _")
-    from tcpchat.gui.app import run_client as run_window  # Tk is loaded only for the client
-
     path = config_path()
     settings = client_settings(args, load_settings(path))
+    check_certificate_flags(args, settings)
+    from tcpchat.gui.app import run_client as run_window  # Tk is loaded only for the client
+
     return run_window(settings, ask_for_nick=args.nick is None, config_file=path, quiet=args.quiet)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import trustme
 from ircclient import IrcClient
 from updatelog import UpdateLog
 from xvfb import Xvfb, find_xvfb
@@ -42,6 +43,11 @@ class RunningServer:
     def core(self) -> Any:
         return self.thread.runner.core
 
+    @property
+    def tls_port(self) -> int:
+        """The TLS listener's port, for a server started with ``tls=TlsSettings(port=0)``."""
+        return int(self.thread.runner.tls_addresses[0][1])
+
     def client(self, nick: str | None = None, caps: tuple[str, ...] = ()) -> IrcClient:
         client = IrcClient(self.host, self.port)
         if nick is not None:
@@ -65,6 +71,20 @@ def server_config(**settings: Any) -> Config:
     server.setdefault("history", HistorySettings(enabled=False))
     server.setdefault("accounts", AccountSettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """A certificate authority of the tests' own, for server and client certificates."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
+    """``ca``'s certificate as a PEM file, for clients to trust or a server's tls.client_ca."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""Accounts from the client's side: log in with SASL PLAIN, register with REGISTER.
+"""Accounts from the client's side: log in with SASL, register with REGISTER.
 
 What the session needs to know and say, without I/O: the credentials a
 person gave, the SASL PLAIN payload in the chunks ``AUTHENTICATE`` takes
 (IRCv3 "sasl-3.1": 400 bytes a line, a ``+`` after an exact multiple), and
-the failures put in words a person can act on. Servers without SASL get
+the failures put in words a person can act on. A client certificate logs in
+with SASL EXTERNAL (RFC 4422 appendix A): the TLS handshake already proved
+who we are, so the response is empty. Servers without SASL get
 ``NickServ IDENTIFY``; servers without ``draft/account-registration`` get
 ``NickServ REGISTER``, which every services package understands.
 """
@@ -18,10 +20,13 @@ from typing import Final
 from tcpchat.irc import numerics as n
 
 __all__ = [
+    "EXTERNAL",
+    "PLAIN",
     "SASL_CHUNK",
     "AccountAction",
     "Credentials",
-    "offers_plain",
+    "certificate_refused",
+    "offers",
     "plain_chunks",
     "register_failure",
     "sasl_failure",
@@ -29,6 +34,10 @@ __all__ = [
 
 SASL_CHUNK: Final = 400
 """Bytes of base64 per AUTHENTICATE line (IRCv3 sasl-3.1)."""
+EXTERNAL: Final = "EXTERNAL"
+"""The SASL mechanism of a TLS client certificate."""
+PLAIN: Final = "PLAIN"
+"""The SASL mechanism of an account name and password."""
 
 
 class AccountAction(enum.Enum):
@@ -46,9 +55,9 @@ class Credentials:
     action: AccountAction = AccountAction.LOGIN
 
 
-def offers_plain(sasl_value: str) -> bool:
-    """Whether a ``sasl=<mechanisms>`` offer includes PLAIN (no list means any)."""
-    return not sasl_value or "PLAIN" in sasl_value.upper().split(",")
+def offers(sasl_value: str, mechanism: str) -> bool:
+    """Whether a ``sasl=<mechanisms>`` offer includes ``mechanism`` (no list means any)."""
+    return not sasl_value or mechanism in sasl_value.upper().split(",")
 
 
 def plain_chunks(account: str, password: str) -> list[str]:
@@ -69,6 +78,19 @@ def sasl_failure(numeric: str, account: str) -> str:
     return (
         f"Could not log in as {account}: wrong account name or password ({numeric}). "
         "Check them in Chat \u2192 Connect to\u2026"
+    )
+
+
+def certificate_refused(numeric: str, password_next: bool) -> str:
+    """Why the client certificate did not log us in, and what happens or helps now."""
+    if password_next:
+        return (
+            f"The server did not accept your certificate ({numeric}); "
+            "logging in with the password instead."
+        )
+    return (
+        f"The server did not accept your certificate ({numeric}): add it to your account "
+        "with /msg NickServ CERT ADD while logged in (connected with this certificate)."
     )
 
 

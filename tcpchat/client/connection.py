@@ -18,7 +18,8 @@ With ``tls`` the link is TLS (:mod:`~tcpchat.client.trust`): verified as
 usual, or, for a server whose fingerprint the person trusted, checked
 against that pin. A certificate that fails either way ends the thread with
 a :class:`CertificateProblem` update instead of retrying: the same
-certificate would fail again, and only the person can decide.
+certificate would fail again, and only the person can decide. So does a
+client certificate of our own that cannot be loaded (a file moved away).
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from tcpchat.client.intents import Intent, Quit
 from tcpchat.client.reconnect import Backoff
 from tcpchat.client.session import Session
 from tcpchat.client.settings import Settings
-from tcpchat.client.trust import check_pin, pinning_context, untrusted, verifying_context
+from tcpchat.client.trust import (
+    ClientCertificateError,
+    check_pin,
+    load_client_certificate,
+    pinning_context,
+    untrusted,
+    verifying_context,
+)
 from tcpchat.client.updates import SERVER_BUFFER, CertificateProblem, ConnState, Status, Update
 from tcpchat.irc import TOO_LONG, FormatError, LineDecoder, ProtocolError, decode, parse
 
@@ -117,6 +125,7 @@ class ClientThread:
             channels=settings.channels,
             history_lines=settings.history_lines,
             credentials=settings.credentials(),
+            certificate=settings.presents_certificate,
         )
         self._sink = sink
         self._now = now
@@ -182,6 +191,11 @@ class ClientThread:
             except (OSError, TimeoutError) as exc:
                 self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
                 self._say(describe_error(exc, address), error=True)
+            except ClientCertificateError as exc:
+                # The file will not mend itself: wait for the person to choose another.
+                self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
+                self._say(str(exc), error=True)
+                return
             else:
                 if isinstance(opened, CertificateProblem):
                     # Trying again would meet the same certificate: wait for the person.
@@ -213,6 +227,8 @@ class ClientThread:
             return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
         pinned = self.settings.pinned()
         context = pinning_context() if pinned else verifying_context(self._ca_file)
+        if self.settings.presents_certificate:
+            load_client_certificate(context, self.settings.client_cert, self.settings.client_key)
         try:
             reader, writer = await self._open_tls(context)
         except ssl.SSLCertVerificationError as exc:

@@ -25,9 +25,12 @@ from typing import Final
 
 from tcpchat import __version__
 from tcpchat.client.accounts import (
+    EXTERNAL,
+    PLAIN,
     AccountAction,
     Credentials,
-    offers_plain,
+    certificate_refused,
+    offers,
     plain_chunks,
     register_failure,
     sasl_failure,
@@ -136,9 +139,11 @@ class Session:
         channels: tuple[str, ...] = (),
         history_lines: int = DEFAULT_LINES,
         credentials: Credentials | None = None,
+        certificate: bool = False,
     ) -> None:
         self.server = server
         self.credentials = credentials
+        self.certificate = certificate  # the TLS link shows a client certificate
         self.account = ""  # logged in as, on this connection
         self.password = password
         self.username = username
@@ -158,6 +163,9 @@ class Session:
         # Channels to join on the next welcome: the ones asked for, then the ones we were in.
         self._autojoin = list(channels)
         self._offered: dict[str, str] = {}  # capability: value (CAP LS 302)
+        # SASL mechanisms still to try on this connection, the one under way first.
+        self._mechanisms: list[str] = []
+        self._password_sent = False  # by SASL PLAIN on this connection
         # Channels the person joined with /join, to be shown when the server confirms.
         self._requested: set[str] = set()
         self._nick_tries = 0
@@ -175,6 +183,8 @@ class Session:
         self.history.enabled = False
         self.history.server_limit = 0
         self._offered = {}
+        self._mechanisms = []
+        self._password_sent = False
         self.account = ""
         self.rules = ServerRules()
         self.nick = self.wanted_nick
@@ -407,7 +417,8 @@ class Session:
                 self._offered[name] = value
             if not more and not self.registered:
                 wanted = sorted(WANTED_CAPS & self._offered.keys())
-                if self._logging_in() and offers_plain(self._offered.get("sasl", "-")):
+                self._mechanisms = self._sasl_plan()
+                if self._mechanisms:
                     wanted.append("sasl")
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
@@ -416,8 +427,8 @@ class Session:
         elif sub == "ACK":
             self.caps |= {c for c in msg.params[-1].split() if not c.startswith("-")}
             self.caps -= {c[1:] for c in msg.params[-1].split() if c.startswith("-")}
-            if not self.registered and "sasl" in self.caps and self._logging_in():
-                self._send("AUTHENTICATE", "PLAIN")
+            if not self.registered and "sasl" in self.caps and self._mechanisms:
+                self._send("AUTHENTICATE", self._mechanisms[0])
             elif not self.registered:
                 self._send("CAP", "END")
         elif sub == "NAK" and not self.registered:
@@ -450,12 +461,31 @@ class Session:
         creds = self.credentials
         return creds is not None and creds.action is AccountAction.LOGIN and not self.account
 
+    def _sasl_plan(self) -> list[str]:
+        """The SASL mechanisms to try, in order: the certificate, then the password.
+
+        Not the certificate when registering: it cannot be on an account that
+        does not exist yet.
+        """
+        offered = self._offered.get("sasl")
+        if offered is None or self.account:
+            return []
+        creds = self.credentials
+        registering = creds is not None and creds.action is AccountAction.REGISTER
+        plan = []
+        if self.certificate and not registering and offers(offered, EXTERNAL):
+            plan.append(EXTERNAL)
+        if self._logging_in() and offers(offered, PLAIN):
+            plan.append(PLAIN)
+        return plan
+
     def _account_after_welcome(self) -> list[Update]:
-        """Without SASL, log in through NickServ; register with REGISTER or NickServ."""
+        """Log in through NickServ if SASL did not try the password; register with
+        REGISTER or NickServ."""
         creds = self.credentials
         if creds is None or self.account:
             return []
-        if creds.action is AccountAction.LOGIN and "sasl" not in self.caps:
+        if creds.action is AccountAction.LOGIN and not self._password_sent:
             self._send("PRIVMSG", NICKSERV, f"IDENTIFY {creds.account} {creds.password}")
             return [self._line(SERVER_BUFFER, LineKind.INFO, f"Logging in as {creds.account}…")]
         if creds.action is AccountAction.REGISTER:
@@ -468,16 +498,35 @@ class Session:
         return []
 
     def _on_authenticate(self, msg: Message) -> list[Update]:
-        if msg.params and msg.params[0] == "+" and self.credentials is not None:
+        if not msg.params or msg.params[0] != "+" or not self._mechanisms:
+            return []
+        if self._mechanisms[0] == EXTERNAL:
+            # An empty response: the account the certificate is on, whatever it is called.
+            self._send("AUTHENTICATE", "+")
+        elif self.credentials is not None:
+            self._password_sent = True
             for chunk in plain_chunks(self.credentials.account, self.credentials.password):
                 self._send("AUTHENTICATE", chunk)
         return []
 
     def _on_sasl_done(self, msg: Message) -> list[Update]:
-        # 903 success; 904, 905, 906 failure: either way registration goes on.
-        if not self.registered:
-            self._send("CAP", "END")
-        if msg.command == n.RPL_SASLSUCCESS or self.credentials is None:
+        # 903 success; 904, 905, 906 failure: either way registration goes on,
+        # after the password when the certificate was refused (sasl-3.1 allows a retry).
+        tried = self._mechanisms.pop(0) if self._mechanisms else ""
+        refused = msg.command == n.ERR_SASLFAIL
+        if refused and self._mechanisms and not self.registered:
+            self._send("AUTHENTICATE", self._mechanisms[0])
+        else:
+            self._mechanisms = []
+            if not self.registered:
+                self._send("CAP", "END")
+        if msg.command == n.RPL_SASLSUCCESS:
+            return []
+        if tried == EXTERNAL:
+            password_next = self._logging_in()
+            kind = LineKind.INFO if password_next else LineKind.ERROR
+            return [self._line(self.active, kind, certificate_refused(msg.command, password_next))]
+        if self.credentials is None:
             return []
         text = sasl_failure(msg.command, self.credentials.account)
         return [self._line(self.active, LineKind.ERROR, text)]

@@ -7,7 +7,9 @@ rather than misread. Neither the connection password nor the account's is
 ever written to it: a file in a home directory is no place for a secret
 (:mod:`~tcpchat.client.keychain` hands the account's to the OS keyring).
 The fingerprints of certificates the person chose to trust are kept, per
-host and port, as a browser keeps its exceptions.
+host and port, as a browser keeps its exceptions. A client certificate is
+kept as the paths of its files (the certificate, and the key when it is not
+in the same file): the key stays where the person put it.
 """
 
 from __future__ import annotations
@@ -65,10 +67,18 @@ class Settings:
     account_password: str = ""  # never saved: the OS keyring keeps it, if anything does
     # Certificates trusted by the person, as (host:port, SHA-256 fingerprint).
     trusted: tuple[tuple[str, str], ...] = ()
+    # A certificate of our own to show the server (PEM), and its key when in another file.
+    client_cert: str = ""
+    client_key: str = ""
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def presents_certificate(self) -> bool:
+        """Whether the connection shows a client certificate: one is set, and TLS is on."""
+        return self.tls and bool(self.client_cert)
 
     def pinned(self) -> str:
         """The fingerprint trusted for this server, or "" when the usual checks apply."""
@@ -133,11 +143,14 @@ def load_settings(path: Path) -> Settings:
 
 
 def _load_security(settings: Settings, data: dict[str, object]) -> Settings:
-    """TLS, the account (never its password) and the trusted certificates."""
+    """TLS, the account (never its password), the trusted and client certificates."""
     tls, account, action = data.get("tls"), data.get("account"), data.get("account_action")
     trusted = data.get("trusted_certificates")
+    cert, key = data.get("client_certificate"), data.get("client_key")
     if isinstance(tls, bool):
         settings = replace(settings, tls=tls)
+    if isinstance(cert, str) and isinstance(key, str):
+        settings = replace(settings, client_cert=cert, client_key=key if cert else "")
     if isinstance(account, str):
         settings = replace(settings, account=account)
     if action in {a.value for a in AccountAction}:
@@ -165,6 +178,8 @@ def save_settings(path: Path, settings: Settings) -> None:
         "account": settings.account,
         "account_action": settings.account_action.value,
         "trusted_certificates": dict(settings.trusted),
+        "client_certificate": settings.client_cert,
+        "client_key": settings.client_key,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

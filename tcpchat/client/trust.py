@@ -8,23 +8,88 @@ trust it. That fingerprint is then pinned for this host and port: the
 connection goes ahead only while the server shows the very same
 certificate, and a different one is refused, whoever signed it, since a
 changed certificate is what someone in the middle would show.
+
+The client can show a certificate of its own too (a PEM file with the
+certificate and its key, or two files): a server that asks for one can log
+the person in with it (SASL EXTERNAL). A file that cannot be used is said
+in words before any connection is tried, never as a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ssl
+from pathlib import Path
 
 from tcpchat.client.updates import CertificateProblem
 
 __all__ = [
+    "ClientCertificateError",
+    "check_client_certificate",
     "check_pin",
     "fingerprint",
+    "load_client_certificate",
     "pinning_context",
     "readable_fingerprint",
     "untrusted",
     "verifying_context",
 ]
+
+
+class ClientCertificateError(Exception):
+    """A client certificate that cannot be used; the message says why, for the person."""
+
+
+class _Encrypted(Exception):
+    """Raised by the passphrase callback: there is no terminal to ask for one on."""
+
+
+def _no_passphrase() -> bytes:
+    raise _Encrypted
+
+
+def load_client_certificate(context: ssl.SSLContext, cert: str, key: str = "") -> None:
+    """Have ``context`` present the certificate in ``cert`` (its key there or in ``key``).
+
+    Raises :class:`ClientCertificateError`. The standard library would ask for
+    a key's passphrase on the terminal, out of sight of a window; a key with
+    one is refused instead.
+    """
+    cert_path = Path(cert).expanduser()
+    key_path = Path(key).expanduser() if key else None
+    where = f"{cert} and {key}" if key else cert
+    for path in (cert_path, key_path):  # named here: the ssl module's errors do not say which
+        if path is not None and not path.is_file():
+            raise ClientCertificateError(
+                f"Cannot read the client certificate: there is no file {path}. Check the path."
+            )
+    try:
+        context.load_cert_chain(cert_path, key_path, password=_no_passphrase)
+    except _Encrypted:
+        raise ClientCertificateError(
+            f"The key for the client certificate {cert} is protected by a passphrase, which "
+            "tcpchat cannot ask for. Write an unprotected copy that only you can read "
+            "((umask 077; openssl pkey -in KEY -out KEY.plain)) and use that."
+        ) from None
+    except ssl.SSLError as exc:  # before OSError, of which it is a kind
+        detail = f" ({exc.reason})" if exc.reason else ""  # else only "PEM lib": no help
+        raise ClientCertificateError(
+            f"{where} does not hold a PEM client certificate and its matching private "
+            f"key{detail}. Give both in one file, or the key as a second file."
+        ) from None
+    except OSError as exc:
+        raise ClientCertificateError(
+            f"Cannot read the client certificate {where}: {exc.strerror or exc}. Check the path."
+        ) from None
+
+
+def check_client_certificate(cert: str, key: str = "") -> str | None:
+    """What is wrong with a client certificate's files, in words; None when they load."""
+    try:
+        load_client_certificate(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), cert, key)
+    except ClientCertificateError as exc:
+        return str(exc)
+    return None
 
 
 def fingerprint(der: bytes) -> str:

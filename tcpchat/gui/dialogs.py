@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import tkinter as tk
 from dataclasses import dataclass, replace
-from tkinter import messagebox, simpledialog, ttk
+from tkinter import filedialog, messagebox, simpledialog, ttk
 from typing import Final
 
 from tcpchat.client.accounts import AccountAction
 from tcpchat.client.settings import DEFAULT_PORT, DEFAULT_TLS_PORT, SAFE_NICKLEN, Settings
-from tcpchat.client.trust import readable_fingerprint
+from tcpchat.client.trust import check_client_certificate, readable_fingerprint
 from tcpchat.client.updates import CertificateProblem
 from tcpchat.gui.widgets import TextSafety
 from tcpchat.irc import valid_nick
@@ -70,6 +70,7 @@ class ConnectForm:
     action: AccountAction = AccountAction.NONE
     account: str = ""
     account_password: str = ""
+    client_cert: str = ""
 
 
 def check_connect_form(form: ConnectForm, base: Settings) -> Settings | str:
@@ -90,6 +91,13 @@ def check_connect_form(form: ConnectForm, base: Settings) -> Settings | str:
             return "An account name is like a nickname: letters, digits, - and _, no spaces."
         if not form.account_password:
             return "Enter the account's password."
+    cert = form.client_cert.strip()
+    # A key in a file of its own (given with --key) stays with the certificate it belongs to.
+    key = base.client_key if cert == base.client_cert else ""
+    if form.tls and cert:
+        problem = check_client_certificate(cert, key)
+        if problem is not None:
+            return problem
     return replace(
         base,
         host=host,
@@ -100,11 +108,14 @@ def check_connect_form(form: ConnectForm, base: Settings) -> Settings | str:
         account=account,
         account_action=form.action,
         account_password=form.account_password,
+        client_cert=cert,
+        client_key=key if cert else "",
     )
 
 
 class ConnectDialog:
-    """Server, TLS, nickname, passwords and an account; returns Settings or None.
+    """Server, TLS (and a client certificate), nickname, passwords and an account;
+    returns Settings or None.
 
     ``remember`` tells, after OK, whether the person wants the account password
     kept in the OS keyring (offered only when one is available).
@@ -127,9 +138,10 @@ class ConnectDialog:
             frame, text="TLS (encrypted; port 6697)", variable=self.tls, command=self._tls_toggled
         )
         self.tls_check.grid(row=row, column=1, sticky="w", padx=(10, 0))
+        self._certificate_row(frame, row + 1, safety)
         row = self._entries(
             frame,
-            row + 1,
+            row + 2,
             safety,
             [
                 ("nickname", "Nickname", settings.nick, ""),
@@ -191,8 +203,43 @@ class ConnectDialog:
             row += 1
         return row
 
+    def _certificate_row(self, frame: ttk.Frame, row: int, safety: TextSafety) -> None:
+        """The client certificate's path and a Browse… button, shown while TLS is on."""
+        self.cert_label = ttk.Label(frame, text="Client certificate (optional)")
+        self.cert_label.grid(row=row, column=0, sticky="w", pady=3)
+        self.cert_box = ttk.Frame(frame)
+        self.cert_box.grid(row=row, column=1, sticky="ew", padx=(10, 0), pady=3)
+        entry = ttk.Entry(self.cert_box, width=20)
+        entry.insert(0, safety.clean(self.settings.client_cert))
+        entry.pack(side="left", fill="x", expand=True)
+        self.fields["client_cert"] = entry
+        self.browse_button = ttk.Button(self.cert_box, text="Browse\u2026", command=self.browse)
+        self.browse_button.pack(side="left", padx=(6, 0))
+        self._show_certificate()
+
+    def _show_certificate(self) -> None:
+        for widget in (self.cert_label, self.cert_box):
+            if self.tls.get():
+                widget.grid()
+            else:
+                widget.grid_remove()
+
+    def browse(self) -> None:
+        """Choose the certificate's PEM file (with its key) in the system's file dialog."""
+        chosen = filedialog.askopenfilename(
+            parent=self.top,
+            title="Client certificate (PEM, with its key)",
+            filetypes=[("PEM files", "*.pem *.crt"), ("All files", "*")],
+        )
+        if chosen:
+            entry = self.fields["client_cert"]
+            entry.delete(0, "end")
+            entry.insert(0, chosen)
+
     def _tls_toggled(self) -> None:
-        """Switch the port between the usual plain and TLS ones, unless the person chose one."""
+        """Switch the port between the usual plain and TLS ones, unless the person chose one;
+        show the certificate field only with TLS, the only place it is used."""
+        self._show_certificate()
         port = self.fields["port"]
         usual = {str(DEFAULT_PORT), str(DEFAULT_TLS_PORT), "6667"}
         if port.get().strip() in usual:
@@ -209,6 +256,7 @@ class ConnectDialog:
             AccountAction(self.action.get()),
             self.fields["account"].get(),
             self.fields["account_password"].get(),
+            self.fields["client_cert"].get(),
         )
 
     def ok(self) -> None:

@@ -137,3 +137,42 @@ def test_plain_payload_is_cut_in_400_byte_lines() -> None:
     assert [len(c) for c in plain_chunks("alice", "p" * 293)] == [400, 1]
     assert plain_chunks("alice", "p" * 293)[-1] == "+"
     assert [len(c) for c in plain_chunks("alice", "p" * 294)] == [400, 4]
+
+
+def feed(session: Session, *lines: str) -> list[str]:
+    """What the session sends after hearing ``lines``."""
+    for line in lines:
+        session.receive(parse(line), NOW)
+    return [m.format() for m in session.take_outgoing()]
+
+
+def test_certificate_first_then_the_password_on_904() -> None:
+    session = Session("alice", credentials=Credentials("alice", "pw"), certificate=True)
+    session.start(NOW)
+    session.take_outgoing()
+    assert feed(session, ":srv CAP * LS :sasl=PLAIN,EXTERNAL") == ["CAP REQ sasl"]
+    assert feed(session, ":srv CAP * ACK :sasl") == ["AUTHENTICATE EXTERNAL"]
+    assert feed(session, "AUTHENTICATE +") == ["AUTHENTICATE +"]
+    assert feed(session, ":srv 904 * :SASL authentication failed") == ["AUTHENTICATE PLAIN"]
+    assert feed(session, "AUTHENTICATE +") == [f"AUTHENTICATE {plain_chunks('alice', 'pw')[0]}"]
+    assert feed(session, ":srv 903 * :SASL authentication successful") == ["CAP END"]
+
+
+def test_certificate_is_used_only_where_external_is_offered_and_not_to_register() -> None:
+    only_plain = Session("alice", certificate=True)
+    only_plain.start(NOW)
+    only_plain.take_outgoing()
+    assert feed(only_plain, ":srv CAP * LS :sasl=PLAIN") == ["CAP END"]
+    registering = Session(
+        "alice", credentials=Credentials("alice", "pw", AccountAction.REGISTER), certificate=True
+    )
+    assert "CAP REQ sasl" not in welcome(registering, "sasl=PLAIN,EXTERNAL")
+
+
+def test_refused_certificate_without_sasl_plain_falls_back_to_nickserv() -> None:
+    session = Session("alice", credentials=Credentials("alice", "pw"), certificate=True)
+    session.start(NOW)
+    session.take_outgoing()
+    feed(session, ":srv CAP * LS :sasl=EXTERNAL", ":srv CAP * ACK :sasl", "AUTHENTICATE +")
+    assert feed(session, ":srv 904 * :failed") == ["CAP END"]
+    assert "PRIVMSG NickServ :IDENTIFY alice pw" in feed(session, ":srv 001 alice :Hi")

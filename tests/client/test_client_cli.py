@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import trustme
 from conftest import RunningServer
 
-from tcpchat.cli import build_parser, client_settings
+from tcpchat.cli import build_parser, client_settings, main
 from tcpchat.client.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,55 @@ def test_tls_flag_takes_the_tls_port_unless_one_is_given() -> None:
     assert client_settings(chosen, Settings()).port == 7000
     remembered = Settings(port=7001, tls=True)
     assert client_settings(build_parser().parse_args(["client"]), remembered).port == 7001
+
+
+def test_certificate_flags_are_remembered_as_absolute_paths(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["client", "--tls", "--cert", "me.crt", "--key", "me.key"])
+    settings = client_settings(args, Settings())
+    assert Path(settings.client_cert) == Path.cwd() / "me.crt"
+    assert Path(settings.client_key) == Path.cwd() / "me.key"
+    kept = Settings(tls=True, client_cert="/a.pem")
+    assert client_settings(build_parser().parse_args(["client"]), kept).client_cert == "/a.pem"
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--key", "k.pem"], "--key goes with --cert"),
+        (["--cert", "c.pem"], "only over TLS: add --tls"),
+        (["--tls", "--cert", "junk.pem"], "does not hold a PEM client certificate"),
+    ],
+)
+def test_unusable_certificate_flags_are_refused_in_one_line(
+    flags: list[str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    assert main(["client", "--nick", "alice", *flags]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_a_missing_certificate_file_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    identity = trustme.CA().issue_cert("alice@example.org")
+    key = tmp_path / "alice.key"
+    identity.private_key_pem.write_to_path(str(key))
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "client", "--tls", "--cert", "gone.pem", "--key", key],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Cannot read the client certificate" in result.stderr
+    assert "there is no file" in result.stderr and "gone.pem. Check" in result.stderr
 
 
 def test_bad_nick_is_refused_in_one_line() -> None:

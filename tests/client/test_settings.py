@@ -65,3 +65,13 @@ def test_tls_account_and_trusted_certificates_are_kept_but_no_password(tmp_path:
     assert loaded.pinned() == "ab" * 32
     assert replace(loaded, port=6698).pinned() == ""
     assert loaded.trusting("cd" * 32).trusted == (("irc.example:6697", "cd" * 32),)
+
+
+def test_client_certificate_paths_are_kept_and_shown_only_over_tls(tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    settings = Settings(tls=True, client_cert="~/me.crt", client_key="~/me.key")
+    save_settings(path, settings)
+    assert load_settings(path) == settings and settings.presents_certificate
+    assert not replace(settings, tls=False).presents_certificate
+    path.write_text(json.dumps({"version": 1, "client_certificate": "", "client_key": "k"}))
+    assert load_settings(path) == Settings()  # a key without its certificate means nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tcpchat.server.config import TlsSettings
 
 tk = pytest.importorskip("tkinter")
 
+from tcpchat.gui import dialogs  # noqa: E402
 from tcpchat.gui.client_window import ClientWindow  # noqa: E402
 from tcpchat.gui.dialogs import ConnectDialog, ConnectForm, check_connect_form  # noqa: E402
 from tcpchat.gui.widgets import TextSafety  # noqa: E402
@@ -59,6 +61,51 @@ def test_connect_dialog_with_tls_and_a_login(display: str) -> None:
         root.destroy()
 
 
+def test_client_certificate_is_checked_only_with_tls(tmp_path: Path) -> None:
+    issued = trustme.CA().issue_cert("me@example.org")
+    pem, key = tmp_path / "me.pem", tmp_path / "me.key"
+    issued.cert_chain_pems[0].write_to_path(str(pem))
+    issued.private_key_pem.write_to_path(str(key))
+    base = Settings(client_cert=str(pem), client_key=str(key))  # two files, as from --key
+    missing = ConnectForm("h", "6697", "al", tls=True, client_cert=str(tmp_path / "no.pem"))
+    assert "Cannot read the client certificate" in str(check_connect_form(missing, base))
+    plain = replace(missing, tls=False)  # not shown, not used: not in the way either
+    assert isinstance(check_connect_form(plain, base), Settings)
+    same = check_connect_form(replace(missing, client_cert=f" {pem} "), base)
+    assert isinstance(same, Settings) and (same.client_cert, same.client_key) == (
+        str(pem),
+        str(key),  # still the key of this certificate
+    )
+
+
+def test_connect_dialog_certificate_field(
+    display: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pem = tmp_path / "me.pem"
+    trustme.CA().issue_cert("me@example.org").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    root = tk.Tk()
+    try:
+        dialog = ConnectDialog(root, Settings(nick="alice"), TextSafety(root))
+        root.update()
+        assert not dialog.browse_button.winfo_ismapped()  # no TLS, no certificate
+        dialog.tls_check.invoke()
+        root.update()
+        assert dialog.browse_button.winfo_ismapped()
+        dialog.fields["client_cert"].insert(0, str(tmp_path / "missing.pem"))
+        dialog.connect_button.invoke()
+        assert "Cannot read the client certificate" in dialog.error.cget("text")
+        assert dialog.result is None
+        monkeypatch.setattr(dialogs.filedialog, "askopenfilename", lambda **_: str(pem))
+        dialog.browse_button.invoke()
+        assert dialog.fields["client_cert"].get() == str(pem)
+        dialog.connect_button.invoke()
+        result = dialog.result
+        assert result is not None and result.client_cert == str(pem)
+        assert result.presents_certificate
+    finally:
+        root.destroy()
+
+
 @pytest.fixture
 def untrusted_server(
     make_server: Callable[..., RunningServer], tmp_path: Path
@@ -70,7 +117,7 @@ def untrusted_server(
     issued.private_key_pem.write_to_path(str(key))
     server = make_server(tls=TlsSettings(cert=str(cert), key=str(key), port=0))
     der = ssl.PEM_cert_to_DER_cert(issued.cert_chain_pems[0].bytes().decode())
-    return server, int(server.thread.runner.tls_addresses[0][1]), fingerprint(der)
+    return server, server.tls_port, fingerprint(der)
 
 
 def test_trusting_a_certificate_connects_and_pins_it(
