@@ -12,6 +12,7 @@ import pytest
 import trustme
 from conftest import RunningServer
 
+import tcpchat
 from tcpchat.cli import build_parser, client_settings, main
 from tcpchat.client.settings import Settings, load_settings
 
@@ -77,8 +78,13 @@ def test_a_missing_certificate_file_is_one_line_not_a_traceback(tmp_path: Path) 
         text=True,
         timeout=30,
         check=False,
-        cwd=tmp_path,
-        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        cwd=tmp_path,  # "gone.pem" is relative to here
+        env={
+            **os.environ,
+            "XDG_CONFIG_HOME": str(tmp_path),
+            # tcpchat from this checkout, whether or not it is installed
+            "PYTHONPATH": str(Path(tcpchat.__file__).parents[1]),
+        },
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Cannot read the client certificate" in result.stderr
