@@ -108,7 +108,8 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder()
-        # Output, flushed by the Flusher.
+        # Output, flushed by the Flusher: the session's queue (see Session),
+        # until the session ends; queued: this connection waits in the flusher.
         self.out: list[bytes] = []
         self.queued = False
         # closed: the session is over, nothing more is read or queued;
@@ -141,7 +142,8 @@ class Connection(asyncio.Protocol):
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.refilled = asyncio.get_running_loop().time()
-        self.session = self.core.open_session(ip, port, self.queue, self.close)
+        self.session = self.core.open_session(ip, port, self._wake, self.close)
+        self.out = self.session.out
         self.session.resume = self._resume
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
@@ -231,12 +233,10 @@ class Connection(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------
 
-    def queue(self, data: bytes) -> None:
-        """Queue bytes for the client; they go out at the end of this loop turn."""
-        if self.closed:
-            return
-        self.out.append(data)
-        self._schedule()
+    def _wake(self) -> None:
+        """The session queued output: flush it at the end of this loop turn."""
+        if not self.closed:
+            self._schedule()
 
     def _schedule(self) -> None:
         if not self.queued:
@@ -273,6 +273,7 @@ class Connection(asyncio.Protocol):
         assert self.session is not None and self.transport is not None
         self.closed = True
         self.out.clear()
+        self.session.out = []  # whatever is queued from now on goes nowhere
         self.transport.abort()
         self.core.quit(self.session, "SendQ exceeded")
 
@@ -285,4 +286,6 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.closing = True
+        if self.session is not None:
+            self.session.out = []  # whatever is queued from now on goes nowhere
         self._schedule()
