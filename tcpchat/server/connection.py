@@ -89,7 +89,7 @@ class Flusher:
         history = self._history
         if history is None or not history.pending():
             for conn in pending:
-                conn.send(conn.take())
+                conn.flush()
             return
         held = [(conn, conn.take()) for conn in pending]
         self._committing = True
@@ -115,6 +115,7 @@ class Connection(asyncio.Protocol):
         self.flusher = flusher
         limits = core.config.limits
         # Set once in connection_made.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder()
@@ -152,7 +153,8 @@ class Connection(asyncio.Protocol):
             self.closed = True
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.refilled = asyncio.get_running_loop().time()
+        self.loop = asyncio.get_running_loop()
+        self.refilled = self.loop.time()
         self.session = self.core.open_session(ip, port, self._wake, self.close)
         self.out = self.session.out
         self.session.resume = self._resume
@@ -204,12 +206,11 @@ class Connection(asyncio.Protocol):
         session is not busy and the bucket has tokens; the rest wait for the
         next turn (or for tokens), with reading paused."""
         self.resume_timer = None
-        session = self.session
-        if self.closed or session is None:
+        session, loop = self.session, self.loop
+        if self.closed or session is None or loop is None:
             return
         limits = self.core.config.limits
         limited = self.flood_rate > 0
-        loop = asyncio.get_running_loop()
         if limited:
             now = loop.time()
             self.tokens = min(
@@ -218,17 +219,18 @@ class Connection(asyncio.Protocol):
             self.refilled = now
         inbox = self.inbox
         handle = self.core.handle_line
-        budget = LINES_PER_TURN
-        while (
-            inbox
-            and budget
-            and not session.busy
-            and not self.closed
-            and (not limited or self.tokens >= 1)
-        ):
-            budget -= 1
-            self.tokens -= 1
-            handle(session, inbox.popleft())
+        if limited:
+            budget = LINES_PER_TURN
+            while inbox and budget and not session.busy and not self.closed and self.tokens >= 1:
+                budget -= 1
+                self.tokens -= 1
+                handle(session, inbox.popleft())
+        elif not session.busy:
+            popleft = inbox.popleft
+            for _ in range(min(LINES_PER_TURN, len(inbox))):
+                handle(session, popleft())
+                if session.busy or self.closed:
+                    break
         if self.closed:
             return
         if limited and len(inbox) > limits.flood_excess:
@@ -244,7 +246,8 @@ class Connection(asyncio.Protocol):
 
     def _resume(self) -> None:
         """The session's background work finished: go on with the lines that waited."""
-        asyncio.get_running_loop().call_soon(self._drain)
+        if self.loop is not None:
+            self.loop.call_soon(self._drain)
 
     def _set_reading(self) -> None:
         transport = self.transport
@@ -277,6 +280,26 @@ class Connection(asyncio.Protocol):
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         return data
+
+    def flush(self) -> None:
+        """Write everything queued now: :meth:`send` of :meth:`take`, inlined,
+        as it runs once per connection with output per loop turn."""
+        self.queued = False
+        out = self.out
+        if not out:
+            self.send(b"")
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        # Checked after the write, which takes what the kernel will (see send).
+        if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+            self._overflow()
+        elif self.closing:
+            transport.close()
 
     def send(self, data: bytes) -> None:
         """Write taken output to the socket; then close, if the session has ended."""
