@@ -92,7 +92,7 @@ class Session:
         self.out: list[bytes] = []
         self.wake = wake
         self.write: Callable[[bytes], None] = self.queue
-        self.deliver: Callable[[bytes], None] = self.queue
+        self.deliver: Callable[[bytes], None] = self.write
         self.close = close
         self.connected_at = now
         # Registration progress.
