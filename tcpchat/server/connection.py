@@ -46,6 +46,12 @@ WRITE_HIGH_WATER: Final = 64 * 1024
 # lines per flush (per send() to each recipient); 10 kept the saturated
 # fan-out's p99 in milliseconds at little cost in throughput (bench/PROFILE.md).
 LINES_PER_TURN: Final = 10
+# With durable history: while one commit is under way, lines are still
+# handled (they make the next batch, so one fsync serves many messages) until
+# this many history items wait; then clients' lines wait until the commit
+# ends. Without it a flood outran the disk, and the output held for it grew
+# without bound. 2,000 is some 200 loop turns of a 10-sender flood.
+HISTORY_BACKLOG: Final = 2000
 
 
 def _describe(exc: Exception) -> str:
@@ -66,7 +72,7 @@ class Flusher:
     never overtake each other.
     """
 
-    __slots__ = ("_committing", "_history", "_loop", "_pending", "_scheduled")
+    __slots__ = ("_committing", "_history", "_loop", "_parked", "_pending", "_scheduled")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, history: HistoryStore | None = None
@@ -76,6 +82,17 @@ class Flusher:
         self._pending: list[Connection] = []
         self._scheduled = False
         self._committing = False
+        # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
+        self._parked: list[Connection] = []
+
+    def stalled(self) -> bool:
+        """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
+        history = self._history
+        return self._committing and history is not None and history.pending() >= HISTORY_BACKLOG
+
+    def park(self, conn: Connection) -> None:
+        """Go on with ``conn``'s lines when the commit under way ends."""
+        self._parked.append(conn)
 
     def add(self, conn: Connection) -> None:
         self._pending.append(conn)
@@ -105,6 +122,9 @@ class Flusher:
             conn.send(data)
         if self._pending:
             self._run()
+        parked, self._parked = self._parked, []
+        for conn in parked:
+            self._loop.call_soon(conn._drain)
 
 
 class Connection(asyncio.Protocol):
@@ -191,7 +211,12 @@ class Connection(asyncio.Protocol):
             return
         lines = self.decoder.feed(data)
         session = self.session
-        if self.flood_rate <= 0 and not self.inbox and len(lines) <= LINES_PER_TURN:
+        if (
+            self.flood_rate <= 0
+            and not self.inbox
+            and len(lines) <= LINES_PER_TURN
+            and not self.flusher.stalled()
+        ):
             handle = self.core.handle_line
             for i, line in enumerate(lines):
                 if session.busy:  # a command is finishing off the loop: later lines wait
@@ -244,6 +269,10 @@ class Connection(asyncio.Protocol):
             self.refilled = now
         inbox = self.inbox
         if inbox is None:
+            self._set_reading()
+            return
+        if self.flusher.stalled():
+            self.flusher.park(self)
             self._set_reading()
             return
         handle = self.core.handle_line
