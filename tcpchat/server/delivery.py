@@ -5,9 +5,11 @@ capability changes the line itself, as ``extended-join`` does). An OutLine
 formats its body once and encodes at most four variants of it, one per
 combination of the tags a recipient asked for (``message-tags`` and
 ``server-time``), so a message to a thousand members costs a few
-encodings and a thousand ``write`` calls that share the same bytes
-objects. Delivery runs *before* the event is applied, so a quitting user
-is still in its channels and the old nick is still the source of NICK.
+encodings and a thousand appends of the same bytes objects to the
+members' output queues (the channel loop in :func:`_messaged` appends
+to :attr:`Session.out` directly; other events go through ``write``).
+Delivery runs *before* the event is applied, so a quitting user is still
+in its channels and the old nick is still the source of NICK.
 """
 
 from __future__ import annotations
