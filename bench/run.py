@@ -351,6 +351,16 @@ def targets(table: dict[str, dict[str, float]]) -> list[str]:
             met = ratio >= factor if higher else ratio <= factor
             cells += [f"{v:,.2f}", f"{ratio:.2f}x", "yes" if met else "**no**"]
         out.append("| " + " | ".join(cells) + " |")
+    # Durable history against tcpchat's own figure without it, not a peer's.
+    plain = table.get(BASELINE, {}).get("fanout.lines_per_s", math.nan)
+    kept = table.get(BASELINE + "-history", {}).get("fanout.lines_per_s", math.nan)
+    if not math.isnan(plain) and not math.isnan(kept) and plain > 0:
+        ratio = kept / plain
+        out.append(
+            f"| fan-out with durable history ≥ 0.8x without | {BASELINE} (no history) "
+            f"| {plain:,.2f} | {kept:,.2f} (tcpchat-history) | {ratio:.2f}x "
+            f"| {'yes' if ratio >= 0.8 else '**no**'} | — | — | — |"
+        )
     return out
 
 

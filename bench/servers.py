@@ -47,6 +47,7 @@ motd = "bench"
 flood_rate = 0
 max_clients = 0
 max_clients_per_ip = 0
+connect_rate = 0
 ping_interval = 600
 ping_timeout = 600
 registration_timeout = 120
@@ -171,7 +172,8 @@ class ServerSpec:
 
 
 TCPCHAT_NOTES: Final = (
-    "flood_rate = 0, max_clients = 0, max_clients_per_ip = 0; TCP_NODELAY set by the event loop"
+    "flood_rate = 0, max_clients = 0, max_clients_per_ip = 0, connect_rate = 0;"
+    " TCP_NODELAY set by the event loop"
 )
 
 SERVERS: Final[tuple[ServerSpec, ...]] = (

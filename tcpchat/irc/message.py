@@ -153,33 +153,32 @@ def parse(line: str) -> Message:
     line = line.rstrip("\r\n")
     tags: dict[str, str] = {}
     source = None
-    pos = 0
-    n = len(line)
-    if line.startswith("@"):
-        end = line.find(" ")
+    rest = line
+    if rest[:1] == "@":
+        end = rest.find(" ")
         if end == -1:
             raise ProtocolError("a line with tags and no command")
-        tags = parse_tags(line[1:end])
-        pos = end
-    while pos < n and line[pos] == " ":
-        pos += 1
-    if pos < n and line[pos] == ":":
-        end = line.find(" ", pos)
+        tags = parse_tags(rest[1:end])
+        rest = rest[end:].lstrip(" ")
+    elif rest[:1] == " ":
+        rest = rest.lstrip(" ")
+    if rest[:1] == ":":
+        end = rest.find(" ")
         if end == -1:
             raise ProtocolError("a line with a source and no command")
-        source = line[pos + 1 : end]
-        pos = end
-    while pos < n and line[pos] == " ":
-        pos += 1
+        source = rest[1:end]
+        rest = rest[end:].lstrip(" ")
+    # rest starts at the command; what follows " :" is the trailing parameter.
+    colon = rest.find(" :")
     trailing = None
-    colon = line.find(" :", pos)
     if colon != -1:
-        trailing = line[colon + 2 :]
-        words = [w for w in line[pos:colon].split(" ") if w]
-    else:
-        words = [w for w in line[pos:].split(" ") if w]
-    if not words:
-        raise ProtocolError("a line with no command")
+        trailing = rest[colon + 2 :]
+        rest = rest[:colon]
+    words = rest.split(" ")
+    if "" in words:  # several spaces between parameters, or none at all
+        words = [w for w in words if w]
+        if not words:
+            raise ProtocolError("a line with no command")
     command = words[0].upper()
     params = words[1:]
     if trailing is not None:

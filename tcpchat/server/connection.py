@@ -3,9 +3,12 @@
 Contract: this is the only module that touches a transport. It never blocks
 and never reorders a client's lines.
 
-- In: the decoder splits lines; a token bucket (flood control) decides how
-  many are handled now. Lines over the budget wait with reading paused;
-  too many waiting is "Excess Flood".
+- In: the decoder splits lines; at most :data:`LINES_PER_TURN` of one
+  client's lines are handled per event-loop turn, so a flooder cannot make
+  everyone else wait behind a whole read of its lines; a token bucket
+  (flood control) may hold them back further. Lines that wait keep their
+  order, with reading paused; too many waiting under flood control is
+  "Excess Flood".
 - Out: the core's writes are queued per connection and flushed once per
   event-loop turn by the :class:`Flusher`, so a burst of N messages to one
   client costs one ``send()``, not N (see ARCHITECTURE.md, "Writes and
@@ -36,6 +39,19 @@ log = logging.getLogger("tcpchat.server")
 # The transport pauses us (and we stop reading that client) past this many
 # unsent bytes; well below sendq, so a slow reader is throttled before cut off.
 WRITE_HIGH_WATER: Final = 64 * 1024
+# Lines of one client handled per event-loop turn before the other clients
+# get theirs (ngIRCd handles 3). One asyncio read can hold thousands of
+# lines; handling them all at once made a flood's turn last hundreds of
+# milliseconds. Fewer means a shorter turn under a flood, more means more
+# lines per flush (per send() to each recipient); 10 kept the saturated
+# fan-out's p99 in milliseconds at little cost in throughput (bench/PROFILE.md).
+LINES_PER_TURN: Final = 10
+# With durable history: while one commit is under way, lines are still
+# handled (they make the next batch, so one fsync serves many messages) until
+# this many history items wait; then clients' lines wait until the commit
+# ends. Without it a flood outran the disk, and the output held for it grew
+# without bound. 2,000 is some 200 loop turns of a 10-sender flood.
+HISTORY_BACKLOG: Final = 2000
 
 
 def _describe(exc: Exception) -> str:
@@ -56,7 +72,7 @@ class Flusher:
     never overtake each other.
     """
 
-    __slots__ = ("_committing", "_history", "_loop", "_pending", "_scheduled")
+    __slots__ = ("_committing", "_history", "_loop", "_parked", "_pending", "_scheduled")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, history: HistoryStore | None = None
@@ -66,6 +82,17 @@ class Flusher:
         self._pending: list[Connection] = []
         self._scheduled = False
         self._committing = False
+        # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
+        self._parked: list[Connection] = []
+
+    def stalled(self) -> bool:
+        """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
+        history = self._history
+        return self._committing and history is not None and history.pending() >= HISTORY_BACKLOG
+
+    def park(self, conn: Connection) -> None:
+        """Go on with ``conn``'s lines when the commit under way ends."""
+        self._parked.append(conn)
 
     def add(self, conn: Connection) -> None:
         self._pending.append(conn)
@@ -79,7 +106,7 @@ class Flusher:
         history = self._history
         if history is None or not history.pending():
             for conn in pending:
-                conn.send(conn.take())
+                conn.flush()
             return
         held = [(conn, conn.take()) for conn in pending]
         self._committing = True
@@ -95,20 +122,46 @@ class Flusher:
             conn.send(data)
         if self._pending:
             self._run()
+        parked, self._parked = self._parked, []
+        for conn in parked:
+            self._loop.call_soon(conn._drain)
 
 
 class Connection(asyncio.Protocol):
     """One client connection, from accept to close."""
+
+    # Slots, and the inbox made only when lines wait: ten thousand idle
+    # clients should cost little more than their sockets (bench "idle").
+    __slots__ = (
+        "closed",
+        "closing",
+        "core",
+        "decoder",
+        "flood_rate",
+        "flusher",
+        "inbox",
+        "loop",
+        "out",
+        "queued",
+        "refilled",
+        "resume_timer",
+        "session",
+        "tokens",
+        "transport",
+        "write_paused",
+    )
 
     def __init__(self, core: ServerCore, flusher: Flusher) -> None:
         self.core = core
         self.flusher = flusher
         limits = core.config.limits
         # Set once in connection_made.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.decoder = LineDecoder()
-        # Output, flushed by the Flusher.
+        # Output, flushed by the Flusher: the session's queue (see Session),
+        # until the session ends; queued: this connection waits in the flusher.
         self.out: list[bytes] = []
         self.queued = False
         # closed: the session is over, nothing more is read or queued;
@@ -122,8 +175,10 @@ class Connection(asyncio.Protocol):
         self.flood_rate = limits.flood_rate
         self.tokens = float(limits.flood_burst)
         self.refilled = 0.0
-        self.inbox: deque[bytes] = deque()
-        self.resume_timer: asyncio.TimerHandle | None = None
+        # Lines waiting to be handled, in order; None while none wait.
+        self.inbox: deque[bytes] | None = None
+        # The scheduled _drain of waiting lines: next turn, or when tokens refill.
+        self.resume_timer: asyncio.Handle | None = None
 
     # -- asyncio.Protocol --------------------------------------------------
 
@@ -140,8 +195,10 @@ class Connection(asyncio.Protocol):
             self.closed = True
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.refilled = asyncio.get_running_loop().time()
-        self.session = self.core.open_session(ip, port, self.queue, self.close)
+        self.loop = asyncio.get_running_loop()
+        self.refilled = self.loop.time()
+        self.session = self.core.open_session(ip, port, self._wake, self.close)
+        self.out = self.session.out
         self.session.resume = self._resume
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
@@ -154,18 +211,26 @@ class Connection(asyncio.Protocol):
             return
         lines = self.decoder.feed(data)
         session = self.session
-        if self.flood_rate <= 0 and not self.inbox:
+        if (
+            self.flood_rate <= 0
+            and not self.inbox
+            and len(lines) <= LINES_PER_TURN
+            and not self.flusher.stalled()
+        ):
             handle = self.core.handle_line
             for i, line in enumerate(lines):
                 if session.busy:  # a command is finishing off the loop: later lines wait
-                    self.inbox.extend(lines[i:])
+                    self.inbox = deque(lines[i:])
                     self._set_reading()
                     return
                 handle(session, line)
                 if self.closed:
                     return
             return
-        self.inbox.extend(lines)
+        if self.inbox is None:
+            self.inbox = deque(lines)
+        else:
+            self.inbox.extend(lines)
         self._drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -187,37 +252,61 @@ class Connection(asyncio.Protocol):
     # -- flood control -----------------------------------------------------
 
     def _drain(self) -> None:
-        """Handle waiting lines, in order, while the session is not busy and
-        the bucket has tokens; reading stays paused while lines wait."""
+        """Handle up to LINES_PER_TURN waiting lines, in order, while the
+        session is not busy and the bucket has tokens; the rest wait for the
+        next turn (or for tokens), with reading paused."""
         self.resume_timer = None
-        session = self.session
-        if self.closed or session is None:
+        session, loop = self.session, self.loop
+        if self.closed or session is None or loop is None:
             return
         limits = self.core.config.limits
         limited = self.flood_rate > 0
         if limited:
-            now = asyncio.get_running_loop().time()
+            now = loop.time()
             self.tokens = min(
                 float(limits.flood_burst), self.tokens + (now - self.refilled) * self.flood_rate
             )
             self.refilled = now
         inbox = self.inbox
-        while inbox and not session.busy and not self.closed and (not limited or self.tokens >= 1):
-            self.tokens -= 1
-            self.core.handle_line(session, inbox.popleft())
+        if inbox is None:
+            self._set_reading()
+            return
+        if self.flusher.stalled():
+            self.flusher.park(self)
+            self._set_reading()
+            return
+        handle = self.core.handle_line
+        if limited:
+            budget = LINES_PER_TURN
+            while inbox and budget and not session.busy and not self.closed and self.tokens >= 1:
+                budget -= 1
+                self.tokens -= 1
+                handle(session, inbox.popleft())
+        elif not session.busy:
+            popleft = inbox.popleft
+            for _ in range(min(LINES_PER_TURN, len(inbox))):
+                handle(session, popleft())
+                if session.busy or self.closed:
+                    break
         if self.closed:
             return
         if limited and len(inbox) > limits.flood_excess:
             self.core.quit(session, "Excess Flood")
             return
+        if not inbox:
+            self.inbox = None
         self._set_reading()
-        if limited and inbox and not session.busy and self.resume_timer is None:
-            wait = (1 - self.tokens) / self.flood_rate
-            self.resume_timer = asyncio.get_running_loop().call_later(wait, self._drain)
+        if inbox and not session.busy and self.resume_timer is None:
+            if not limited or self.tokens >= 1:
+                self.resume_timer = loop.call_soon(self._drain)
+            else:
+                wait = (1 - self.tokens) / self.flood_rate
+                self.resume_timer = loop.call_later(wait, self._drain)
 
     def _resume(self) -> None:
         """The session's background work finished: go on with the lines that waited."""
-        asyncio.get_running_loop().call_soon(self._drain)
+        if self.loop is not None:
+            self.loop.call_soon(self._drain)
 
     def _set_reading(self) -> None:
         transport = self.transport
@@ -231,12 +320,10 @@ class Connection(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------
 
-    def queue(self, data: bytes) -> None:
-        """Queue bytes for the client; they go out at the end of this loop turn."""
-        if self.closed:
-            return
-        self.out.append(data)
-        self._schedule()
+    def _wake(self) -> None:
+        """The session queued output: flush it at the end of this loop turn."""
+        if not self.closed:
+            self._schedule()
 
     def _schedule(self) -> None:
         if not self.queued:
@@ -252,6 +339,26 @@ class Connection(asyncio.Protocol):
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         return data
+
+    def flush(self) -> None:
+        """Write everything queued now: :meth:`send` of :meth:`take`, inlined,
+        as it runs once per connection with output per loop turn."""
+        self.queued = False
+        out = self.out
+        if not out:
+            self.send(b"")
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        # Checked after the write, which takes what the kernel will (see send).
+        if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+            self._overflow()
+        elif self.closing:
+            transport.close()
 
     def send(self, data: bytes) -> None:
         """Write taken output to the socket; then close, if the session has ended."""
@@ -273,6 +380,7 @@ class Connection(asyncio.Protocol):
         assert self.session is not None and self.transport is not None
         self.closed = True
         self.out.clear()
+        self.session.out = []  # whatever is queued from now on goes nowhere
         self.transport.abort()
         self.core.quit(self.session, "SendQ exceeded")
 
@@ -285,4 +393,6 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.closing = True
+        if self.session is not None:
+            self.session.out = []  # whatever is queued from now on goes nowhere
         self._schedule()

@@ -160,9 +160,10 @@ class ServerCore:
         return source
 
     def open_session(
-        self, ip: str, port: int, write: Callable[[bytes], None], close: Callable[[], None]
+        self, ip: str, port: int, wake: Callable[[], None], close: Callable[[], None]
     ) -> Session:
-        session = Session(f"{self._boot}{next(self._uids)}", ip, port, self.clock(), write, close)
+        """A new session; ``wake`` and ``close`` are the connection's (see Session)."""
+        session = Session(f"{self._boot}{next(self._uids)}", ip, port, self.clock(), wake, close)
         self.sessions[session] = None
         self._per_ip[ip] += 1
         log.info("connection from %s:%d", ip, port)

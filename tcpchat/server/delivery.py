@@ -5,9 +5,11 @@ capability changes the line itself, as ``extended-join`` does). An OutLine
 formats its body once and encodes at most four variants of it, one per
 combination of the tags a recipient asked for (``message-tags`` and
 ``server-time``), so a message to a thousand members costs a few
-encodings and a thousand ``write`` calls that share the same bytes
-objects. Delivery runs *before* the event is applied, so a quitting user
-is still in its channels and the old nick is still the source of NICK.
+encodings and a thousand appends of the same bytes objects to the
+members' output queues (the channel loop in :func:`_messaged` appends
+to :attr:`Session.out` directly; other events go through ``write``).
+Delivery runs *before* the event is applied, so a quitting user is still
+in its channels and the old nick is still the source of NICK.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def with_tag(data: bytes, tag: str) -> bytes:
 class OutLine:
     """One line to relay, with its tag variants encoded on first use."""
 
-    __slots__ = ("_variants", "account", "body", "client_tags", "stamp")
+    __slots__ = ("account", "body", "client_tags", "encoded", "stamp")
 
     def __init__(
         self, body: str, stamp: Stamp, client_tags: str = "", account: str | None = None
@@ -74,12 +76,12 @@ class OutLine:
         self.stamp = stamp
         self.client_tags = client_tags
         self.account = account  # the source's account, for account-tag
-        # One slot for each combination of the TAG_* bits.
-        self._variants: list[bytes | None] = [None] * 8
+        # One slot for each combination of the TAG_* bits, filled by for_mode.
+        self.encoded: list[bytes | None] = [None] * 8
 
     def for_mode(self, mode: int) -> bytes:
         """The bytes for a recipient whose :attr:`Session.tag_mode` is ``mode``."""
-        data = self._variants[mode]
+        data = self.encoded[mode]
         if data is None:
             tags = []
             if mode & TAG_TIME:
@@ -91,7 +93,7 @@ class OutLine:
                 if self.client_tags:
                     tags.append(self.client_tags)
             head = "@" + ";".join(tags) + " " if tags else ""
-            data = self._variants[mode] = (head + self.body + "\r\n").encode()
+            data = self.encoded[mode] = (head + self.body + "\r\n").encode()
         return data
 
     def send(self, session: Session) -> None:
@@ -228,12 +230,23 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
     body = f":{source.mask} {e.command} {shown}"
     line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags, source.account)
     if channel is not None:
-        variants = line.for_mode
+        # The hot loop of a busy channel: per member, an append of shared
+        # bytes straight to its output queue, and a wake-up only for the
+        # first line of the loop turn (see Session). The source is the only
+        # session whose write may be a labeled-response collector, and it is
+        # skipped here.
+        encoded = line.encoded
         for member in channel.members:
             session = member.session
-            if session is None or member is source or (tagmsg and not session.tag_mode & TAG_MSGID):
+            if session is None or member is source:
                 continue
-            session.write(variants(session.tag_mode))
+            mode = session.tag_mode
+            if tagmsg and not mode & TAG_MSGID:
+                continue
+            out = session.out
+            if not out:
+                session.wake()
+            out.append(encoded[mode] or line.for_mode(mode))
     elif (
         recipient is not None
         and recipient.session is not None

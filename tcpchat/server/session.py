@@ -3,8 +3,15 @@
 A :class:`Session` exists from the moment a connection is accepted; it gains
 a :class:`~tcpchat.server.state.User` when registration completes. It holds
 what is private to this connection (capabilities, registration progress,
-keepalive bookkeeping) and two callables given by the transport adapter:
-``write`` queues bytes for the client and ``close`` ends the connection.
+keepalive bookkeeping), its output queue, and two callables given by the
+transport adapter: ``wake`` asks for the queue to be flushed at the end of
+this event-loop turn, and ``close`` ends the connection.
+
+Output: ``out`` is the list of encoded lines waiting for the client. The
+connection takes all of it once per loop turn. Whoever appends to an
+*empty* ``out`` calls ``wake``, so a burst of lines costs one wake-up, and a
+channel message fanned out to many members costs each of them one append
+(see :mod:`tcpchat.server.delivery`); replies go through :meth:`Session.write`.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ TAG_ACCOUNT: Final = 4  # account-tag
 
 
 def _nothing() -> None:
-    """A session not bound to a connection has nothing to resume."""
+    """A session not bound to a connection has nothing to wake, close or resume."""
 
 
 class Session:
@@ -47,6 +54,7 @@ class Session:
         "last_spoke",
         "nick",
         "nick_deadline",
+        "out",
         "password",
         "ping_sent",
         "port",
@@ -58,6 +66,7 @@ class Session:
         "uid",
         "user",
         "username",
+        "wake",
         "wanted_nick",
         "write",
     )
@@ -68,8 +77,8 @@ class Session:
         ip: str,
         port: int,
         now: float,
-        write: Callable[[bytes], None],
-        close: Callable[[], None],
+        wake: Callable[[], None] = _nothing,
+        close: Callable[[], None] = _nothing,
     ) -> None:
         self.uid = uid
         self.ip = ip
@@ -79,10 +88,12 @@ class Session:
         # An IPv6 address such as ::1 would start with ':' and so could not
         # stand as a middle parameter; servers write it as 0::1.
         self.host = "0" + ip if ip.startswith(":") else ip
-        # write may be swapped for a collector while a labeled command runs;
-        # deliver always reaches the connection.
-        self.write = write
-        self.deliver = write
+        # Output (see the module's docstring). write may be swapped for a
+        # collector while a labeled command runs; deliver always queues.
+        self.out: list[bytes] = []
+        self.wake = wake
+        self.write: Callable[[bytes], None] = self.queue
+        self.deliver: Callable[[bytes], None] = self.write
         self.close = close
         self.connected_at = now
         # Registration progress.
@@ -114,6 +125,13 @@ class Session:
         self.last_active = now
         self.last_spoke = now
         self.ping_sent = False
+
+    def queue(self, data: bytes) -> None:
+        """Queue an encoded line for the client; it goes out at the end of this loop turn."""
+        out = self.out
+        if not out:
+            self.wake()
+        out.append(data)
 
     @property
     def registered(self) -> bool:

@@ -85,8 +85,8 @@ class HistoryStore(Protocol):
     def append(self, items: Sequence[HistoryItem]) -> None:
         """Buffer items; they become durable at the next :meth:`commit`."""
 
-    def pending(self) -> bool:
-        """Whether anything appended is not yet committed."""
+    def pending(self) -> int:
+        """How many items appended are not yet committed (0: none)."""
 
     def commit(self, done: Callable[[], None]) -> None:
         """Make everything appended so far durable, then call ``done`` (from any thread)."""

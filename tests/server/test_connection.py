@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
 
 import pytest
@@ -54,6 +55,28 @@ def test_flood_is_throttled_then_cut_off(make_server) -> None:  # type: ignore[n
         # What the bucket let through arrived in order; the rest was never relayed.
         assert 0 < len(received) < 20
         assert received == [str(i) for i in range(len(received))]
+
+
+def test_a_flood_does_not_make_others_wait_for_all_of_it(make_server) -> None:  # type: ignore[no-untyped-def]
+    # Without a per-turn limit, the server handled every line of a read (up
+    # to 256 KiB, some ten thousand lines here) before anyone else's line.
+    server = make_server(sendq=1 << 26)
+    with server.client("flooder") as f, server.client("bystander") as b:
+        flood = 50000
+        data = b"".join(b"PRIVMSG bystander :%d\r\n" % i for i in range(flood))
+        sender = threading.Thread(target=f.send_raw, args=(data,))
+        sender.start()
+        try:
+            got = [b.expect("PRIVMSG")]  # the flood has begun
+            b.send("PING :me first")
+            got += b.collect_until("PONG")
+        finally:
+            sender.join()
+        before = [m.params[1] for m in got if m.command == "PRIVMSG"]
+        assert len(before) < flood // 4
+        # and the flood arrives whole and in order
+        rest = [b.expect("PRIVMSG").params[1] for _ in range(flood - len(before))]
+        assert before + rest == [str(i) for i in range(flood)]
 
 
 def test_long_line_gets_417_and_connection_lives(server: RunningServer) -> None:
