@@ -16,9 +16,10 @@ from tcpchat.client.settings import (
 )
 
 
-def test_config_path_follows_xdg() -> None:
+def test_config_path_follows_xdg(tmp_path: Path) -> None:
     assert config_path({"XDG_CONFIG_HOME": "/x"}) == Path("/x/tcpchat/client.json")
-    assert config_path({"HOME": "/home/a"}) == Path("/home/a/.config/tcpchat/client.json")
+    home = tmp_path / "someone"
+    assert config_path({"HOME": str(home)}) == home / ".config" / "tcpchat" / "client.json"
 
 
 def test_round_trip_without_password(tmp_path: Path) -> None:
