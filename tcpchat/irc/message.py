@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tcpchat.frozen import fast_init
+
 __all__ = [
     "FormatError",
     "Message",
@@ -44,6 +46,7 @@ _ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n
 _FORBIDDEN_ANYWHERE = ("\r", "\n", "\0")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One IRC message, as parsed from or to be formatted into a line."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from tcpchat.frozen import fast_init
+
 __all__ = [
     "AccountChanged",
     "AwayChanged",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 
+@fast_init  # built once per message
 @dataclass(frozen=True, slots=True)
 class Stamp:
     """When an event happened and its network-wide id (the ``msgid`` tag).
@@ -137,6 +140,7 @@ class UserModeChanged:
     changes: tuple[ModeChange, ...]
 
 
+@fast_init  # built once per message
 @dataclass(frozen=True, slots=True)
 class Messaged:
     """PRIVMSG, NOTICE or TAGMSG to a channel (by name) or a user (by uid)."""

@@ -13,6 +13,27 @@ def test_rfc1459_casefolding() -> None:
     assert casefold("#Chan") == "#chan"
 
 
+_REFERENCE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "".join(chr(c) for c in range(128)),
+        "Alice",
+        "bench-client-00042",
+        "[Bot]~",
+        "\\",
+        "ÄÖÜ[Straße]",  # non-ASCII letters keep their case under rfc1459
+        "İstanbul",
+        "ǅ",
+        "",
+    ],
+)
+def test_casefold_folds_exactly_a_to_z_and_the_four_specials(name: str) -> None:
+    assert casefold(name) == name.translate(_REFERENCE)
+
+
 @pytest.mark.parametrize("nick", ["alice", "a", "[bot]", "x-1", "_under", "Zed^"])
 def test_valid_nicks(nick: str) -> None:
     assert valid_nick(nick, 30)
