@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from tcpchat.store.history import TEXT_KINDS, HistoryItem, Reference
+from tcpchat.store.sqlitedb import connect, open_versioned
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
@@ -60,16 +61,6 @@ class HistoryDatabaseError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    # Each connection is used by one thread at a time, but the reader may be
-    # opened on one thread (startup) and used on another (the event loop's).
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA busy_timeout = 5000")
-    return db
-
-
 def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
     msgid, time_ms, target, command, source, params, tags = row
     return HistoryItem(
@@ -101,32 +92,20 @@ class SqliteHistory:
         self.max_age_days = max_age_days
         self.max_per_target = max_per_target
         self.clock = clock
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._reader = _connect(path)
-            self._migrate(self._reader)
-        except sqlite3.Error as exc:
-            raise HistoryDatabaseError(
-                f"cannot open the history file {path}: {exc}. "
-                "Check the path and its permissions, or turn history off."
-            ) from None
+        self._reader = open_versioned(
+            path,
+            _SCHEMA,
+            SCHEMA_VERSION,
+            "history",
+            HistoryDatabaseError,
+            "Check the path and its permissions, or turn history off.",
+        )
         self._buffer: list[HistoryItem] = []
         self._jobs: queue.Queue[tuple[list[HistoryItem], Callable[[], None]] | None] = queue.Queue()
         self._writer = threading.Thread(
             target=self._write_loop, name="tcpchat-history", daemon=True
         )
         self._writer.start()
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version != SCHEMA_VERSION:
-            raise HistoryDatabaseError(
-                f"the history file {self.path} has schema version {version}, but this "
-                f"tcpchat knows version {SCHEMA_VERSION}; use a matching tcpchat or another file"
-            )
 
     # -- writing ---------------------------------------------------------
 
@@ -141,7 +120,7 @@ class SqliteHistory:
         self._jobs.put((batch, done))
 
     def _write_loop(self) -> None:
-        db = _connect(self.path)
+        db = connect(self.path)
         next_prune = 0.0
         while True:
             job = self._jobs.get()

@@ -14,6 +14,7 @@ from typing import Final
 
 from tcpchat.irc import casefold
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.store.sqlitedb import open_versioned
 
 __all__ = ["AccountDatabaseError", "SqliteAccounts"]
 
@@ -42,25 +43,14 @@ class SqliteAccounts:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                raise AccountDatabaseError(
-                    f"the accounts file {path} has schema version {version}, but this tcpchat "
-                    f"knows version {SCHEMA_VERSION}; use a matching tcpchat or another file"
-                )
-        except sqlite3.Error as exc:
-            raise AccountDatabaseError(
-                f"cannot open the accounts file {path}: {exc}. Check the path and its permissions."
-            ) from None
+        self._db = open_versioned(
+            path,
+            _SCHEMA,
+            SCHEMA_VERSION,
+            "accounts",
+            AccountDatabaseError,
+            "Check the path and its permissions.",
+        )
 
     def get(self, name: str) -> Account | None:
         row = self._db.execute(

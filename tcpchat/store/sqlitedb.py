@@ -1,0 +1,53 @@
+"""Opening tcpchat's SQLite files: durable settings and a versioned schema.
+
+History and accounts each live in their own file but open the same way: WAL
+(readers beside one writer), ``synchronous = FULL`` (a commit survives a
+power cut), and a schema version in ``PRAGMA user_version``, so a file
+written by another tcpchat version is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+__all__ = ["connect", "open_versioned"]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the durable settings.
+
+    Each connection is used by one thread at a time, but one may be opened on
+    one thread (startup) and used on another (the event loop's).
+    """
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+def open_versioned(
+    path: Path, schema: str, version: int, what: str, error: type[Exception], advice: str
+) -> sqlite3.Connection:
+    """Open (creating if needed) the file for ``what``, with ``schema`` at ``version``.
+
+    Any failure raises ``error`` with one line naming the file and, for
+    SQLite errors, ``advice``.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = connect(path)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found == 0:
+            db.executescript(schema)
+            db.execute(f"PRAGMA user_version = {version}")
+        elif found != version:
+            db.close()
+            raise error(
+                f"the {what} file {path} has schema version {found}, but this tcpchat "
+                f"knows version {version}; use a matching tcpchat or another file"
+            )
+    except (OSError, sqlite3.Error) as exc:
+        raise error(f"cannot open the {what} file {path}: {exc}. {advice}") from None
+    return db
