@@ -16,6 +16,7 @@ from tcpchat.irc.message import (
     format_tags,
     parse,
     parse_tags,
+    parse_text,
 )
 from tcpchat.irc.validate import CHANTYPES, is_channel, valid_channel, valid_nick
 
@@ -35,6 +36,7 @@ __all__ = [
     "line_too_long",
     "parse",
     "parse_tags",
+    "parse_text",
     "valid_channel",
     "valid_nick",
 ]

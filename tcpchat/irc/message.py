@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from tcpchat.frozen import fast_init
 
@@ -24,6 +25,7 @@ __all__ = [
     "format_tags",
     "parse",
     "parse_tags",
+    "parse_text",
     "unescape_tag_value",
 ]
 
@@ -187,3 +189,27 @@ def parse(line: str) -> Message:
     if trailing is not None:
         params.append(trailing)
     return Message(command, tuple(params), source or None, tags)
+
+
+_TEXT_COMMANDS: Final = frozenset(("PRIVMSG", "NOTICE"))
+
+
+def parse_text(line: str) -> tuple[str, str, str] | None:
+    """``(command, target, text)`` if ``line`` is ``PRIVMSG`` or ``NOTICE`` to
+    one target, with a trailing text and no tags or source; otherwise None.
+
+    Most of what a chat server reads is such a line, and this reads it with
+    three string operations instead of building a :class:`Message`. For any
+    line it accepts, :func:`parse` gives the same command and parameters;
+    everything else (several targets or spaces, tags, a lower-case command)
+    is left to :func:`parse`.
+    """
+    command, _, rest = line.partition(" ")
+    if command not in _TEXT_COMMANDS:
+        return None
+    target, colon, text = rest.partition(" :")
+    if not colon or not target or not text or " " in target or "," in target:
+        return None
+    if target[0] == ":" or text[-1] == "\r":  # what parse reads otherwise
+        return None
+    return command, target, text

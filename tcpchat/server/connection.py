@@ -3,10 +3,11 @@
 Contract: this is the only module that touches a transport. It never blocks
 and never reorders a client's lines.
 
-- In: the decoder splits lines; at most :data:`LINES_PER_TURN` of one
-  client's lines are handled per event-loop turn, so a flooder cannot make
-  everyone else wait behind a whole read of its lines; a token bucket
-  (flood control) may hold them back further. Lines that wait keep their
+- In: the decoder splits lines; one client's lines are handled for at most
+  :data:`TURN_BUDGET` seconds (and :data:`LINES_PER_TURN` lines) per
+  event-loop turn, so a flooder cannot make everyone else wait behind a
+  whole read of its lines; a token bucket (flood control) may hold them
+  back further. Lines that wait keep their
   order, with reading paused; too many waiting under flood control is
   "Excess Flood".
 - Out: the core's writes are queued per connection and flushed once per
@@ -39,13 +40,20 @@ log = logging.getLogger("tcpchat.server")
 # The transport pauses us (and we stop reading that client) past this many
 # unsent bytes; well below sendq, so a slow reader is throttled before cut off.
 WRITE_HIGH_WATER: Final = 64 * 1024
-# Lines of one client handled per event-loop turn before the other clients
-# get theirs (ngIRCd handles 3). One asyncio read can hold thousands of
-# lines; handling them all at once made a flood's turn last hundreds of
-# milliseconds. Fewer means a shorter turn under a flood, more means more
-# lines per flush (per send() to each recipient); 10 kept the saturated
-# fan-out's p99 in milliseconds at little cost in throughput (bench/PROFILE.md).
-LINES_PER_TURN: Final = 10
+# How long one client's lines may hold the event loop per turn before the
+# other clients get theirs. One asyncio read can hold thousands of lines;
+# handling them all at once made a flood's turn last hundreds of
+# milliseconds. A shorter turn means lower latency under a flood, a longer
+# one more lines per flush (per send() to each recipient). A budget of time
+# rather than of lines, because lines differ in cost: a message to a
+# 200-member channel costs as much as dozens of private messages, so a turn
+# takes about ten of the first, and up to LINES_PER_TURN of the second
+# (0.2 ms: the saturated fan-out's latency as with ten lines a turn, and
+# pairs about 10 % faster; bench/PROFILE.md).
+TURN_BUDGET: Final = 0.000_2
+# ...and at most this many lines, so that a flood of cheap lines still lets
+# the others in (ngIRCd handles 3 per turn).
+LINES_PER_TURN: Final = 100
 # With durable history: while one commit is under way, lines are still
 # handled (they make the next batch, so one fsync serves many messages) until
 # this many history items wait; then clients' lines wait until the commit
@@ -210,22 +218,7 @@ class Connection(asyncio.Protocol):
         if self.closed or self.session is None:
             return
         lines = self.decoder.feed(data)
-        session = self.session
-        if (
-            self.flood_rate <= 0
-            and not self.inbox
-            and len(lines) <= LINES_PER_TURN
-            and not self.flusher.stalled()
-        ):
-            handle = self.core.handle_line
-            for i, line in enumerate(lines):
-                if session.busy:  # a command is finishing off the loop: later lines wait
-                    self.inbox = deque(lines[i:])
-                    self._set_reading()
-                    return
-                handle(session, line)
-                if self.closed:
-                    return
+        if not lines:
             return
         if self.inbox is None:
             self.inbox = deque(lines)
@@ -252,9 +245,10 @@ class Connection(asyncio.Protocol):
     # -- flood control -----------------------------------------------------
 
     def _drain(self) -> None:
-        """Handle up to LINES_PER_TURN waiting lines, in order, while the
-        session is not busy and the bucket has tokens; the rest wait for the
-        next turn (or for tokens), with reading paused."""
+        """Handle waiting lines, in order, for up to TURN_BUDGET seconds and
+        LINES_PER_TURN lines, while the session is not busy and the bucket
+        has tokens; the rest wait for the next turn (or for tokens), with
+        reading paused."""
         self.resume_timer = None
         session, loop = self.session, self.loop
         if self.closed or session is None or loop is None:
@@ -276,17 +270,21 @@ class Connection(asyncio.Protocol):
             self._set_reading()
             return
         handle = self.core.handle_line
+        clock = loop.time
+        deadline = clock() + TURN_BUDGET
         if limited:
             budget = LINES_PER_TURN
             while inbox and budget and not session.busy and not self.closed and self.tokens >= 1:
                 budget -= 1
                 self.tokens -= 1
                 handle(session, inbox.popleft())
+                if clock() >= deadline:
+                    break
         elif not session.busy:
             popleft = inbox.popleft
             for _ in range(min(LINES_PER_TURN, len(inbox))):
                 handle(session, popleft())
-                if session.busy or self.closed:
+                if session.busy or self.closed or clock() >= deadline:
                     break
         if self.closed:
             return

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from tcpchat import __version__
-from tcpchat.irc import TOO_LONG, Message, ProtocolError, decode, parse
+from tcpchat.irc import TOO_LONG, Message, ProtocolError, decode, parse, parse_text
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
 from tcpchat.server.accounts import NICKSERV, enforce_nick
 from tcpchat.server.commands import dispatch
+from tcpchat.server.commands.messaging import relay
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
@@ -94,6 +95,7 @@ class ServerCore:
         self.observers: list[Observer] = []
         # msgids: a per-boot token and a counter: unique, short and cheap.
         self._boot = boot_token or _random_token()
+        self._msgid_prefix = self._boot + "-"
         self._ids = itertools.count(1)
         self._uids = itertools.count(1)
         self._batches = itertools.count(1)
@@ -178,8 +180,17 @@ class ServerCore:
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
             return
+        line = decode(raw)
+        if session.user is not None:
+            text = parse_text(line)
+            if text is not None:
+                try:
+                    relay(ctx, *text)
+                except Exception:
+                    self._failed(ctx, raw, text[0])
+                return
         try:
-            message = parse(decode(raw))
+            message = parse(line)
         except ProtocolError:
             return  # a line of spaces or a bare source: nothing to answer
         label = message.tags.get("label") if message.tags else None
@@ -198,8 +209,12 @@ class ServerCore:
         try:
             dispatch(ctx, message)
         except Exception:
-            log.exception("error handling %r from %s", raw, ctx.session.display_nick)
-            ctx.error(ERR_UNKNOWNERROR, message.command)
+            self._failed(ctx, raw, message.command)
+
+    def _failed(self, ctx: Context, raw: bytes, command: str) -> None:
+        """A handler raised: the bug is logged, the client told, and nothing else is lost."""
+        log.exception("error handling %r from %s", raw, ctx.session.display_nick)
+        ctx.error(ERR_UNKNOWNERROR, command)
 
     def quit(self, session: Session, reason: str, *, announce: str | None = None) -> None:
         """End a session: tell its channels (``announce`` or ``reason``), say ERROR, close.
@@ -232,7 +247,7 @@ class ServerCore:
         return f"{next(self._batches):x}"
 
     def stamp(self) -> Stamp:
-        return Stamp(f"{self._boot}-{next(self._ids)}", int(self.clock() * 1000))
+        return Stamp(self._msgid_prefix + str(next(self._ids)), int(self.clock() * 1000))
 
     def emit(self, event: Event) -> Stamp:
         """Deliver ``event`` to local clients, tell observers, then apply it."""

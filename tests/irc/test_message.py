@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpchat.irc import FormatError, Message, ProtocolError, decode, parse
+from tcpchat.irc import FormatError, Message, ProtocolError, decode, parse, parse_text
 from tcpchat.irc.message import escape_tag_value, unescape_tag_value
 
 
@@ -115,3 +115,49 @@ def test_arbitrary_bytes_raise_only_protocol_error(data: bytes) -> None:
 @given(_tag_value)
 def test_tag_escaping_round_trips(value: str) -> None:
     assert unescape_tag_value(escape_tag_value(value)) == value
+
+
+def test_parse_text_reads_the_commonest_lines() -> None:
+    assert parse_text("PRIVMSG bob :Halo server!") == ("PRIVMSG", "bob", "Halo server!")
+    assert parse_text("NOTICE #chat :a :colon") == ("NOTICE", "#chat", "a :colon")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "privmsg bob :lower-case command",
+        "PRIVMSG bob,carol :two targets",
+        "PRIVMSG  bob :two spaces",
+        "PRIVMSG bob no-colon",
+        "PRIVMSG bob :",
+        "PRIVMSG :bob :colon target",
+        "@+a=b PRIVMSG bob :tags",
+        ":alice PRIVMSG bob :source",
+        "JOIN #chat",
+        "PRIVMSG bob :trailing CR\r",
+    ],
+)
+def test_parse_text_leaves_the_rest_to_parse(line: str) -> None:
+    assert parse_text(line) is None
+
+
+_bits = st.text(alphabet=" :,#ab\r", max_size=6)
+_text_lines = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["PRIVMSG", "NOTICE", "privmsg", "JOIN"]),
+        st.sampled_from([" ", "  ", ""]),
+        st.text(alphabet=":,#ab ", max_size=4),
+        st.sampled_from([" :", " ", ""]),
+        _bits,
+    ),
+)
+
+
+@given(st.one_of(_text_lines, st.text(max_size=40)))
+def test_parse_text_agrees_with_parse(line: str) -> None:
+    fast = parse_text(line)
+    if fast is not None:
+        message = parse(line)
+        assert (message.command, *message.params) == fast
+        assert message.source is None and not message.tags

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 from conftest import RunningServer
+from ircclient import IrcClient
+
+from tcpchat.irc import parse_text
 
 
 def test_channel_message_reaches_members_not_sender(server: RunningServer) -> None:
@@ -126,3 +129,38 @@ def test_message_to_self(server: RunningServer) -> None:
         e.send("PRIVMSG echo :twice")
         assert e.expect("PRIVMSG").params == ("echo", "twice")
         assert e.expect("PRIVMSG").params == ("echo", "twice")  # delivery and echo
+
+
+def test_shortcut_for_plain_messages_answers_as_the_full_parser(server: RunningServer) -> None:
+    """``PRIVMSG <target> :<text>`` skips the parser (tcpchat.irc.parse_text);
+    the same line in a form only the parser reads must give the same lines."""
+
+    def exchange(a: IrcClient, b: IrcClient, line: str) -> tuple[list[str], list[str]]:
+        a.send(line, "PING :sent")
+        sent = [m.format() for m in a.collect_until("PONG")]
+        b.send("PING :read")
+        read = [m.format() for m in b.collect_until("PONG")]
+        return sent, read
+
+    caps = ("echo-message",)
+    with server.client("alice", caps) as a, server.client("bob") as b:
+        a.join("#both")
+        b.join("#both")
+        b.send("AWAY :out")
+        b.expect("306")
+        for client in (a, b):  # both have read all of the set-up
+            client.send("PING :settled")
+            client.collect_until("PONG")
+        for shortcut in (
+            "PRIVMSG bob :hi there",
+            "NOTICE bob :psst",
+            "PRIVMSG #both :to all",
+            "PRIVMSG nobody :x",
+            "NOTICE nobody :x",
+            "PRIVMSG #nowhere :x",
+        ):
+            assert parse_text(shortcut) is not None
+            command, rest = shortcut.split(" ", 1)
+            parsed = f"{command.lower()}  {rest}"  # lower case and two spaces: parse only
+            assert parse_text(parsed) is None
+            assert exchange(a, b, shortcut) == exchange(a, b, parsed), shortcut

@@ -8,6 +8,8 @@ sends as a tag is dropped, so a client cannot forge server tags.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 from tcpchat.irc import Message, is_channel
@@ -27,7 +29,7 @@ from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import AwayChanged, Messaged, RealnameChanged
 from tcpchat.server.state import SERVICES_UID
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "relay"]
 
 
 def _relay(ctx: Context, msg: Message) -> None:
@@ -48,34 +50,53 @@ def _relay(ctx: Context, msg: Message) -> None:
         if not quiet:
             ctx.error(ERR_TOOMANYTARGETS, msg.params[0])
         return
-    tags = {k: v for k, v in msg.tags.items() if k[0] == "+"} if msg.tags else {}
-    user = ctx.user
-    ctx.session.last_spoke = ctx.now
-    state = ctx.state
+    tags = {k: v for k, v in msg.tags.items() if k[0] == "+"} if msg.tags else _NO_TAGS
     for target in targets:
-        if is_channel(target):
-            channel = state.channel(target)
-            if channel is None:
-                if not quiet:
-                    ctx.error(ERR_NOSUCHNICK, target)
-            elif not can_speak(channel, user):
-                if not quiet:
-                    ctx.error(ERR_CANNOTSENDTOCHAN, channel.name)
-            else:
-                ctx.emit(Messaged(user.uid, command, channel.name, text, tags))
+        relay(ctx, command, target, text, tags)
+
+
+_NO_TAGS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def relay(
+    ctx: Context, command: str, target: str, text: str, tags: Mapping[str, str] = _NO_TAGS
+) -> None:
+    """Send one message to one target, or answer why not.
+
+    The parameters are already checked: this is also the whole of the
+    server's commonest line, ``PRIVMSG <target> :<text>``, which
+    :meth:`~tcpchat.server.core.ServerCore.handle_line` brings here
+    without building a Message (see :func:`tcpchat.irc.parse_text`).
+    """
+    quiet = command == "NOTICE"
+    session = ctx.session
+    user = session.user
+    assert user is not None, "relay requires registration"
+    session.last_spoke = ctx.now
+    state = ctx.state
+    if is_channel(target):
+        channel = state.channel(target)
+        if channel is None:
+            if not quiet:
+                ctx.error(ERR_NOSUCHNICK, target)
+        elif not can_speak(channel, user):
+            if not quiet:
+                ctx.error(ERR_CANNOTSENDTOCHAN, channel.name)
         else:
-            recipient = state.user(target)
-            if recipient is None:
-                if not quiet:
-                    ctx.error(ERR_NOSUCHNICK, target)
-                continue
-            if recipient.uid == SERVICES_UID:
-                if command == "PRIVMSG":
-                    handle_nickserv_text(ctx, text)
-                continue  # what is said to NickServ is for NickServ alone
-            ctx.emit(Messaged(user.uid, command, recipient.uid, text, tags))
-            if recipient.away and command == "PRIVMSG":
-                ctx.numeric(RPL_AWAY, recipient.nick, recipient.away)
+            ctx.emit(Messaged(user.uid, command, channel.name, text, tags))
+        return
+    recipient = state.user(target)
+    if recipient is None:
+        if not quiet:
+            ctx.error(ERR_NOSUCHNICK, target)
+        return
+    if recipient.uid == SERVICES_UID:
+        if command == "PRIVMSG":
+            handle_nickserv_text(ctx, text)
+        return  # what is said to NickServ is for NickServ alone
+    ctx.emit(Messaged(user.uid, command, recipient.uid, text, tags))
+    if recipient.away and command == "PRIVMSG":
+        ctx.numeric(RPL_AWAY, recipient.nick, recipient.away)
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:
