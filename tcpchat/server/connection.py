@@ -202,10 +202,12 @@ class Connection(asyncio.Protocol):
             transport.close()
             self.closed = True
             return
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        # Never above sendq, so a client past sendq is always paused, and only
+        # a paused client's buffer needs measuring (see send).
+        transport.set_write_buffer_limits(high=min(WRITE_HIGH_WATER, self.core.config.limits.sendq))
         self.loop = asyncio.get_running_loop()
         self.refilled = self.loop.time()
-        self.session = self.core.open_session(ip, port, self._wake, self.close)
+        self.session = self.core.open_session(ip, port, self._schedule, self.close)
         self.out = self.session.out
         self.session.resume = self._resume
         tls = transport.get_extra_info("ssl_object")
@@ -318,12 +320,9 @@ class Connection(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------
 
-    def _wake(self) -> None:
-        """The session queued output: flush it at the end of this loop turn."""
-        if not self.closed:
-            self._schedule()
-
     def _schedule(self) -> None:
+        """Flush at the end of this loop turn (the session's ``wake``: it queued
+        output). Once the transport is closing, the flush does nothing."""
         if not self.queued:
             self.queued = True
             self.flusher.add(self)
@@ -353,7 +352,7 @@ class Connection(asyncio.Protocol):
             return
         transport.write(data)
         # Checked after the write, which takes what the kernel will (see send).
-        if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+        if self.write_paused and transport.get_write_buffer_size() > self.core.config.limits.sendq:
             self._overflow()
         elif self.closing:
             transport.close()
@@ -366,8 +365,11 @@ class Connection(asyncio.Protocol):
         if data:
             transport.write(data)
             # Checked after the write, which takes what the kernel will, so only
-            # bytes the client has not read count: a burst in one loop turn does not.
-            if transport.get_write_buffer_size() > self.core.config.limits.sendq:
+            # bytes the client has not read count: a burst in one loop turn does
+            # not. The write pauses the client first if it passes the high-water
+            # mark, so the size is measured only for paused clients.
+            sendq = self.core.config.limits.sendq
+            if self.write_paused and transport.get_write_buffer_size() > sendq:
                 self._overflow()
                 return
         if self.closing:
