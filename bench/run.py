@@ -250,7 +250,7 @@ def summarise(
         rounds = results.get(spec.name, [])
         row = {f"{s}.{k}": median_of(rounds, s, k) for _, s, k, _, _ in METRICS}
         for scenario in ("fanout", "fanout-rate", "pairs", "connect", "idle"):
-            for key in ("server_cpu", "gen_cpu", "registered", "lost"):
+            for key in ("server_cpu", "server_kernel_cpu", "gen_cpu", "registered", "lost"):
                 row[f"{scenario}.{key}"] = median_of(rounds, scenario, key)
         table[spec.name] = row
     return table
@@ -280,17 +280,21 @@ def markdown_tables(table: dict[str, dict[str, float]], specs: list[ServerSpec])
         "",
         "## CPU: server beside generator (cores busy during the window, medians)",
         "",
+        "In brackets: the server's share spent in the kernel (system time), mostly send().",
+        "",
         "| server | fanout server | fanout generator | fixed-rate server | fixed-rate generator"
         " | pairs server | pairs generator | connect server | connect generator |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for spec in full:
         row = table[spec.name]
-        cells = [
-            _fmt("{:.2f}", row[f"{s}.{k}"])
-            for s in ("fanout", "fanout-rate", "pairs", "connect")
-            for k in ("server_cpu", "gen_cpu")
-        ]
+        cells = []
+        for s in ("fanout", "fanout-rate", "pairs", "connect"):
+            kernel = row[f"{s}.server_kernel_cpu"]
+            server = _fmt("{:.2f}", row[f"{s}.server_cpu"])
+            if not math.isnan(kernel):
+                server += f" ({_fmt('{:.2f}', kernel)})"
+            cells += [server, _fmt("{:.2f}", row[f"{s}.gen_cpu"])]
         out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
     variants = [s for s in specs if s.name.endswith("-nodelay")]
     if variants:

@@ -106,6 +106,10 @@ def test_idle_holds_clients_while_on_ready_runs(make_server: Server) -> None:
 def test_cpu_and_memory_readers() -> None:
     assert loadgen.proc_cpu_seconds(os.getpid()) > 0
     assert run.rss_kib(os.getpid()) > 0
+    # The same clock as os.times(), field by field (it counts in ticks).
+    user, kernel = loadgen.proc_cpu_times(os.getpid())
+    times = os.times()
+    assert abs(user - times.user) < 0.05 and abs(kernel - times.system) < 0.05
 
 
 def test_templates_render(tmp_path: Path) -> None:
