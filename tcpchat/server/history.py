@@ -88,7 +88,8 @@ class HistoryRecorder:
                 party(source.nick, source.account), party(recipient.nick, recipient.account)
             )
             shown = recipient.nick
-        return [self._item(stamp, key, e.command, source.mask, (shown, *text), dict(e.client_tags))]
+        tags = dict(e.client_tags) if e.client_tags else None
+        return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
 
     def _channel(
         self, stamp: Stamp, uid: str, channel: str, command: str, params: tuple[str, ...]

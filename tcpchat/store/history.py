@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tcpchat.frozen import fast_init
 from tcpchat.irc import casefold
 
 __all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party_name"]
@@ -48,6 +49,7 @@ def dm_key(party_a: str, party_b: str) -> str:
     return f"{first} {second}"  # a space cannot occur in a nick or an account
 
 
+@fast_init  # built once per message stored
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
     """One line of a conversation, enough to send it again as it was first sent.

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tcpchat.store import HistoryItem, Reference, dm_key
 from tcpchat.store.history import MESSAGE_KINDS
-from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
+from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory, _params_json
 
 ALL = MESSAGE_KINDS | {"JOIN"}
 
@@ -231,3 +234,17 @@ def test_version_1_files_are_searchable_as_they_are(tmp_path: Path) -> None:
         assert found(second, "BEFORE") == ["from before"]
     finally:
         second.close()
+
+
+@given(st.lists(st.text(max_size=20), max_size=4))
+def test_params_are_stored_as_the_json_encoder_writes_them(params: list[str]) -> None:
+    assert _params_json(tuple(params)) == json.dumps(params, ensure_ascii=False)
+
+
+def test_any_text_comes_back_as_it_was_sent(tmp_path: Path) -> None:
+    store = SqliteHistory(tmp_path / "h.sqlite")
+    odd = ("#c", 'quote " backslash \\ tab \t nul \0 emoji 👍 rtl שלום \u2028')
+    stored = HistoryItem("odd", 1, "#c", "PRIVMSG", "a!u@h", odd, {})
+    committed(store, [stored])
+    assert store.find("#c", Reference(msgid="odd")) == stored
+    store.close()
