@@ -222,6 +222,19 @@ class Connection(asyncio.Protocol):
         lines = self.decoder.feed(data)
         if not lines:
             return
+        # A lone line, the usual read of a client at a human pace, is handled
+        # at once; going through the inbox cost the fixed-rate fan-out 0.05 ms
+        # of median latency (bench/PROFILE.md).
+        session = self.session
+        if (
+            len(lines) == 1
+            and self.inbox is None
+            and self.flood_rate <= 0
+            and not session.busy
+            and not self.flusher.stalled()
+        ):
+            self.core.handle_line(session, lines[0])
+            return
         if self.inbox is None:
             self.inbox = deque(lines)
         else:
