@@ -564,12 +564,13 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _kernel_cpu(pid: int | None) -> float:
-    if not pid:
-        return 0.0
-    with contextlib.suppress(OSError):
-        return proc_cpu_times(pid)[1]
-    return 0.0
+def _server_cpu(pid: int | None) -> tuple[float, float]:
+    """The server's CPU seconds in all, and in the kernel; zeros if there is none."""
+    if pid:
+        with contextlib.suppress(OSError):
+            user, kernel = proc_cpu_times(pid)
+            return user + kernel, kernel
+    return 0.0, 0.0
 
 
 def run_scenario(
@@ -636,20 +637,17 @@ def run_scenario(
         pids = [proc.pid for proc, _ in workers]
         time.sleep(max(0.0, t0 - time.monotonic()))
         gen0 = _cpu(pids)
-        srv0 = _cpu([server_pid]) if server_pid else 0.0
-        sys0 = _kernel_cpu(server_pid)
+        srv0, sys0 = _server_cpu(server_pid)
         w0 = time.monotonic()
         if duration > 0:
             time.sleep(max(0.0, t1 - time.monotonic()))
             gen1 = _cpu(pids)
-            srv1 = _cpu([server_pid]) if server_pid else 0.0
-            sys1 = _kernel_cpu(server_pid)
+            srv1, sys1 = _server_cpu(server_pid)
             w1 = time.monotonic()
         results = recv_all()
         if duration <= 0:
             gen1 = _cpu(pids)
-            srv1 = _cpu([server_pid]) if server_pid else 0.0
-            sys1 = _kernel_cpu(server_pid)
+            srv1, sys1 = _server_cpu(server_pid)
             w1 = time.monotonic()
         for _, pipe in workers:
             pipe.send("close")

@@ -355,24 +355,12 @@ class Connection(asyncio.Protocol):
         return lines
 
     def flush(self) -> None:
-        """Write everything queued now: :meth:`send` of :meth:`take`, inlined,
-        as it runs once per connection with output per loop turn."""
+        """Write everything queued now: :meth:`send` of :meth:`take`, without
+        take's copy of the queue, as nothing is held."""
         self.queued = False
         out = self.out
-        if not out:
-            self.send(out)
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        self.send(out)
         out.clear()
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        transport.write(data)
-        # Checked after the write, which takes what the kernel will (see send).
-        if self.write_paused and transport.get_write_buffer_size() > self.core.config.limits.sendq:
-            self._overflow()
-        elif self.closing:
-            transport.close()
 
     def send(self, lines: list[bytes]) -> None:
         """Write taken output to the socket; then close, if the session has ended."""

@@ -81,6 +81,7 @@ def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
 
 
 _COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags"
+_WIDTH: Final = len(_COLUMNS.split(", "))
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
 # and a row at a time (executemany) handed the GIL back and forth with the
 # event loop for every message; 100 rows keep within the oldest SQLite's
@@ -91,7 +92,7 @@ _ROWS_PER_INSERT: Final = 100
 @functools.cache
 def _insert_sql(rows: int) -> str:
     """An INSERT of ``rows`` rows (duplicate msgids in a conversation are skipped)."""
-    row = "(" + ", ".join("?" * len(_COLUMNS.split(", "))) + ")"
+    row = "(" + ", ".join("?" * _WIDTH) + ")"
     return f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES " + ", ".join([row] * rows)
 
 
@@ -177,12 +178,12 @@ class SqliteHistory:
                 _params_json(item.params),
                 _to_json(item.tags) if item.tags else "{}",
             )
-        width = len(_COLUMNS.split(", "))
+        step = _ROWS_PER_INSERT * _WIDTH
         with db:
             db.execute("BEGIN")
-            for start in range(0, len(values), _ROWS_PER_INSERT * width):
-                chunk = values[start : start + _ROWS_PER_INSERT * width]
-                db.execute(_insert_sql(len(chunk) // width), chunk)
+            for start in range(0, len(values), step):
+                chunk = values[start : start + step]
+                db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
