@@ -9,6 +9,8 @@ memory: the decoder discards it as it arrives and reports it once, as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import Final
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "LineDecoder",
     "decode",
     "line_too_long",
+    "text_run",
 ]
 
 # IRCv3 "Message Tags", "Size limit": 4094 bytes of client tags (with the
@@ -38,6 +41,30 @@ def decode(raw: bytes) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         return raw.decode(errors="replace")
+
+
+def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
+    """The texts of the lines at the start of ``lines`` (at most ``limit``)
+    that are ``head``, an ASCII ``PRIVMSG <target> :``, and a text.
+
+    Each text is what :func:`~tcpchat.irc.parse_text` reads from
+    :func:`decode` of its line; a line it would not read so (an empty text,
+    a CR at the end, another target or command) ends the run. The lines
+    are decoded in one piece: a client that pastes or pipelines sends many
+    such lines at once, and this costs a few C calls for all of them
+    (bench/PROFILE.md). An LF cannot be inside a line, and is ASCII, so
+    decoding the lines joined by LF gives each line's text, even with
+    invalid UTF-8 in it.
+    """
+    size = len(head)
+    run = []
+    for line in islice(lines, limit):
+        if len(line) <= size or not line.startswith(head) or line[-1] == 13:  # CR
+            break
+        run.append(line)
+    if not run:
+        return []
+    return decode(b"\n" + b"\n".join(run)).split("\n" + head.decode("ascii"))[1:]
 
 
 def line_too_long(raw: bytes) -> bool:
@@ -70,19 +97,24 @@ class LineDecoder:
         :data:`TOO_LONG` instead of its content.
         """
         buffer = self._buffer + data if self._buffer else data
-        lines = buffer.split(b"\n")
+        # The common read, of lines all ending in CRLF, none too long or
+        # empty, is split and checked by a few C calls for all its lines
+        # rather than by Python for each (bench/PROFILE.md).
+        crlf = buffer.count(b"\n") == buffer.count(b"\r\n")
+        lines = buffer.split(b"\r\n" if crlf else b"\n")
         self._buffer = lines.pop()
-        out: list[bytes] = []
-        for raw in lines:
-            if self._discarding:
-                self._discarding = False
-                continue
-            line = raw[:-1] if raw.endswith(b"\r") else raw
-            if line:
-                out.append(TOO_LONG if line_too_long(line) else line)
+        if self._discarding and lines:
+            self._discarding = False
+            del lines[0]
+        if not crlf:
+            lines = [raw[:-1] if raw.endswith(b"\r") else raw for raw in lines]
+        if b"" in lines:
+            lines = [line for line in lines if line]
+        if lines and max(map(len, lines)) > MAX_BODY_BYTES - 2:
+            lines = [TOO_LONG if line_too_long(line) else line for line in lines]
         if len(self._buffer) > MAX_LINE_BYTES:
             if not self._discarding:
-                out.append(TOO_LONG)
+                lines.append(TOO_LONG)
             self._discarding = True
             self._buffer = b""
-        return out
+        return lines

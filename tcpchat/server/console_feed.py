@@ -34,6 +34,7 @@ from tcpchat.server.events import (
     Joined,
     Kicked,
     Messaged,
+    MessageRun,
     NickChanged,
     Parted,
     Stamp,
@@ -132,6 +133,10 @@ class ConsoleFeed:
         self._words = EventLog(core.state)
 
     def __call__(self, event: Event, stamp: Stamp) -> None:
+        if type(event) is MessageRun:
+            for message in event.messages():  # an entry for each, as if sent one by one
+                self(message, stamp)
+            return
         if isinstance(event, Messaged) and event.command != "TAGMSG":
             self.messages += 1
         text = self._words.describe(event)

@@ -29,6 +29,7 @@ from tcpchat.server.events import (
     Joined,
     Kicked,
     Messaged,
+    MessageRun,
     NickChanged,
     Parted,
     RealnameChanged,
@@ -264,6 +265,20 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
         line.send(own)
 
 
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
+    """Every line of the run in one piece, to sessions that take no tags
+    (MessageRun is made only for them), formatted with a few C calls."""
+    source = state.by_uid[e.source]
+    recipient = state.by_uid[e.target]
+    head = f":{source.mask} {e.command} {recipient.nick} :"
+    data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
+    if recipient.session is not None:
+        recipient.session.write(data)
+    own = source.session
+    if own is not None and "echo-message" in own.caps:
+        own.write(data)
+
+
 def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.message,) if e.message else ()
@@ -321,6 +336,7 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
     Messaged: _messaged,
+    MessageRun: _message_run,
     AwayChanged: _away,
     RealnameChanged: _realname,
     Invited: _invited,

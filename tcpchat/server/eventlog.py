@@ -21,6 +21,7 @@ from tcpchat.server.events import (
     Joined,
     Kicked,
     Messaged,
+    MessageRun,
     NickChanged,
     Parted,
     RealnameChanged,
@@ -98,7 +99,12 @@ class EventLog:
         return self._describe[type(event)](event)
 
     def __call__(self, event: Event, stamp: Stamp) -> None:
-        if log.isEnabledFor(logging.INFO):
-            text = self.describe(event)
-            if text is not None:
-                log.info("%s", text)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        if type(event) is MessageRun:
+            for message in event.messages():  # a line for each, as if sent one by one
+                self(message, stamp)
+            return
+        text = self.describe(event)
+        if text is not None:
+            log.info("%s", text)

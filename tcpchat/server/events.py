@@ -22,6 +22,7 @@ __all__ = [
     "Invited",
     "Joined",
     "Kicked",
+    "MessageRun",
     "Messaged",
     "ModeChange",
     "NickChanged",
@@ -153,6 +154,27 @@ class Messaged:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRun:
+    """Several PRIVMSGs (or NOTICEs) in a row from one user to another, read
+    together: the same as a :class:`Messaged` for each text, in order, but
+    delivered as one write and told to observers as one event.
+
+    It has one stamp, so it is made only where no msgid of it can be seen:
+    the recipient (and the sender, for echo-message) asked for no tags, and
+    no history is kept (see :func:`tcpchat.server.commands.messaging.run_recipient`).
+    """
+
+    source: str  # uid
+    command: str
+    target: str  # uid
+    texts: tuple[str, ...]
+
+    def messages(self) -> list[Messaged]:
+        """The run as the messages it stands for, for observers that show each one."""
+        return [Messaged(self.source, self.command, self.target, text) for text in self.texts]
+
+
+@dataclass(frozen=True, slots=True)
 class AwayChanged:
     uid: str
     message: str | None
@@ -206,6 +228,7 @@ Event = (
     | ChannelModeChanged
     | UserModeChanged
     | Messaged
+    | MessageRun
     | AwayChanged
     | RealnameChanged
     | Invited

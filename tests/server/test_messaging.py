@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from conftest import RunningServer
 from ircclient import IrcClient
 
-from tcpchat.irc import parse_text
+from tcpchat.irc import parse, parse_text
+from tcpchat.server.config import HistorySettings
+from tcpchat.server.eventlog import EventLog
+from tcpchat.server.events import MessageRun
 
 
 def test_channel_message_reaches_members_not_sender(server: RunningServer) -> None:
@@ -164,3 +171,109 @@ def test_shortcut_for_plain_messages_answers_as_the_full_parser(server: RunningS
             parsed = f"{command.lower()}  {rest}"  # lower case and two spaces: parse only
             assert parse_text(parsed) is None
             assert exchange(a, b, shortcut) == exchange(a, b, parsed), shortcut
+
+
+def _watch_runs(server: RunningServer) -> list[MessageRun]:
+    """The MessageRuns the server emits from now on (an observer, on its thread)."""
+    runs: list[MessageRun] = []
+    server.core.observers.append(
+        lambda event, stamp: runs.append(event) if type(event) is MessageRun else None
+    )
+    return runs
+
+
+def _settle(*clients: IrcClient, token: str = "settle") -> list[list[str]]:
+    """Each client's lines until the server has answered its PING (that PONG left out)."""
+    got = []
+    for client in clients:
+        client.send(f"PING :{token}")
+        lines = []
+        while (message := client.read()).params != ("test.server", token):
+            lines.append(message.format())
+        got.append(lines)
+    return got
+
+
+def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServer) -> None:
+    """Plain messages to one user in a row, in one read, go as one MessageRun
+    (ServerCore.handle_run); every client must see what it would have seen
+    had the server read the lines one at a time."""
+    lines = (
+        [f"PRIVMSG bob :line {i}" for i in range(29)]
+        + ["PRIVMSG bob :caf\u00e9", "NOTICE bob :n1", "NOTICE bob :n2 :with a colon"]
+        + ["PRIVMSG BOB :as typed 1", "PRIVMSG BOB :as typed 2"]  # shown as bob: no run
+        + ["PRIVMSG carol :tags 1", "PRIVMSG carol :tags 2"]  # carol takes tags: no run
+        + ["PRIVMSG bob :before a ping", "PING :between", "PRIVMSG bob :after it"]
+    )
+    data = "".join(line + "\r\n" for line in lines).encode() + b"PRIVMSG bob :bad \xff\r\n" * 2
+    with (
+        server.client("alice", ("echo-message",)) as a,
+        server.client("bob") as b,
+        server.client("carol", ("message-tags",)) as c,
+    ):
+        runs = _watch_runs(server)
+        a.send_raw(data)
+        together = _settle(a, b, c)
+        # alice's echoes take no tags; the run after the PING ends in invalid UTF-8.
+        assert [len(run.texts) for run in runs] == [30, 2, 3]
+        assert runs[0].texts[-1] == "caf\u00e9" and runs[2].texts[-1] == "bad \ufffd"
+        runs.clear()
+        echoes = []
+        for line in data.split(b"\r\n")[:-1]:
+            a.send_raw(line + b"\r\n")
+            echoes += _settle(a, token="one")[0]  # each line read on its own
+        apart = _settle(a, b, c)
+        apart[0][:0] = echoes
+        assert runs == []
+    strip = re.compile(r"@msgid=\S+ ")  # carol's msgids differ between the two
+    assert together[0] == apart[0]
+    assert together[1] == apart[1]
+    assert [strip.sub("", line) for line in together[2]] == [strip.sub("", x) for x in apart[2]]
+    assert len(together[1]) == 38 and together[1][-1].endswith(":bad \ufffd")
+
+
+def test_what_a_run_could_not_show_goes_one_by_one(
+    make_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """An away recipient answers every PRIVMSG; a sender that takes tags sees
+    each echo's msgid; with history, every message is an item of its own."""
+    server = make_server()
+    with server.client("alice", ("echo-message", "message-tags")) as a, server.client("bob") as b:
+        b.send("AWAY :out")
+        b.expect("306")
+        runs = _watch_runs(server)
+        a.send(*[f"PRIVMSG bob :{i}" for i in range(10)])
+        (replies,) = _settle(a)
+        assert sum(" 301 alice bob " in line for line in replies) == 10
+        echoes = [line for line in replies if " PRIVMSG " in line]
+        assert len({echo.split(" ")[0] for echo in echoes}) == 10  # ten msgids
+        assert runs == []
+    kept = make_server(history=HistorySettings(path=str(tmp_path / "history.sqlite3")))
+    caps = ("batch", "draft/chathistory")
+    with kept.client("alice", caps) as a, kept.client("bob") as b:
+        runs = _watch_runs(kept)
+        a.send(*[f"PRIVMSG bob :{i}" for i in range(10)])
+        (got,) = _settle(b)
+        assert [parse(line).params for line in got] == [("bob", str(i)) for i in range(10)]
+        a.send("CHATHISTORY LATEST bob * 20")
+        batch = a.collect_until("BATCH")  # the batch opens
+        batch = a.collect_until("BATCH")  # and closes
+        assert [m.params for m in batch[:-1]] == [("bob", str(i)) for i in range(10)]
+        assert runs == []
+
+
+def test_the_log_has_a_line_for_each_message_of_a_run(server: RunningServer, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="tcpchat.events")
+    server.core.observers.append(EventLog(server.core.state))
+    with server.client("alice") as a, server.client("bob") as b:
+        runs = _watch_runs(server)
+        a.send("PRIVMSG bob :one", "PRIVMSG bob :two", "NOTICE bob :three", "NOTICE bob :four")
+        _settle(a, b)
+        assert [len(run.texts) for run in runs] == [2, 2]
+    logged = [r.getMessage() for r in caplog.records if r.name == "tcpchat.events"]
+    assert [line for line in logged if "-> bob" in line] == [
+        "-> bob <alice> one",
+        "-> bob <alice> two",
+        "-> bob -alice- three",
+        "-> bob -alice- four",
+    ]

@@ -193,6 +193,19 @@ def test_snapshot_has_the_tables_and_counts_messages(console: Callable[..., Any]
         assert channels["#lobby"].members == 2  # alice and Server
 
 
+def test_private_messages_read_together_are_logged_and_counted_each(
+    console: Callable[..., Any],
+) -> None:
+    server, link = console()
+    with server.client("alice") as alice, server.client("bob"):
+        alice.send(*[f"PRIVMSG bob :note {i}" for i in range(5)])  # one read: a MessageRun
+        for i in range(5):
+            assert log_line(link, "private", f"note {i}").actor == "alice"
+        link.refresh()
+        snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
+        assert isinstance(snap, Snapshot) and snap.messages == 5
+
+
 def test_log_records_are_relayed(console: Callable[..., Any], caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="tcpchat.server")
     server, link = console()

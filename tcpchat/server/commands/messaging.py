@@ -26,10 +26,10 @@ from tcpchat.irc.numerics import (
 from tcpchat.server.commands.channels import can_speak
 from tcpchat.server.commands.nickserv import handle_nickserv_text
 from tcpchat.server.context import CommandSpec, Context
-from tcpchat.server.events import AwayChanged, Messaged, RealnameChanged
-from tcpchat.server.state import SERVICES_UID
+from tcpchat.server.events import AwayChanged, Messaged, MessageRun, RealnameChanged
+from tcpchat.server.state import SERVICES_UID, User
 
-__all__ = ["COMMANDS", "relay"]
+__all__ = ["COMMANDS", "relay", "relay_run", "run_recipient"]
 
 
 def _relay(ctx: Context, msg: Message) -> None:
@@ -97,6 +97,40 @@ def relay(
     ctx.emit(Messaged(user.uid, command, recipient.uid, text, tags))
     if recipient.away and command == "PRIVMSG":
         ctx.numeric(RPL_AWAY, recipient.nick, recipient.away)
+
+
+def run_recipient(ctx: Context, command: str, target: str) -> User | None:
+    """The user to whom several plain ``command`` lines to ``target`` in a row
+    may go as one :class:`MessageRun`, or None where they must go one by one.
+
+    A run is the same as its messages relayed in turn, where :func:`relay`
+    would do nothing but emit a Messaged for each: the target is another
+    local user, not NickServ, not away (each PRIVMSG would draw RPL_AWAY);
+    and where no one could see that the run has one msgid: neither the
+    recipient nor the sender (for echo-message) asked for tags. (Nor is
+    history kept: the core takes no runs then.)
+    """
+    if is_channel(target):
+        return None
+    recipient = ctx.state.user(target)
+    session = ctx.session
+    if (
+        recipient is None
+        or recipient.session is None
+        or recipient.session.tag_mode
+        or recipient is session.user
+        or recipient.uid == SERVICES_UID
+        or (recipient.away and command == "PRIVMSG")
+        or (session.tag_mode and "echo-message" in session.caps)
+    ):
+        return None
+    return recipient
+
+
+def relay_run(ctx: Context, command: str, recipient: User, texts: tuple[str, ...]) -> None:
+    """Send several messages to ``recipient``, who :func:`run_recipient` gave."""
+    ctx.session.last_spoke = ctx.now
+    ctx.emit(MessageRun(ctx.user.uid, command, recipient.uid, texts))
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:
