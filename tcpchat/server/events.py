@@ -159,9 +159,10 @@ class MessageRun:
     together: the same as a :class:`Messaged` for each text, in order, but
     delivered as one write and told to observers as one event.
 
-    It has one stamp, so it is made only where no msgid of it can be seen:
-    the recipient (and the sender, for echo-message) asked for no tags, and
-    no history is kept (see :func:`tcpchat.server.commands.messaging.run_recipient`).
+    It has one stamp, so it is made only where no client is shown its
+    msgid: the recipient (and the sender, for echo-message) asked for no
+    tags (see :func:`tcpchat.server.commands.messaging.run_recipient`).
+    History keeps each message with a msgid of its own.
     """
 
     source: str  # uid

@@ -20,6 +20,7 @@ from tcpchat.server.events import (
     Joined,
     Kicked,
     Messaged,
+    MessageRun,
     NickChanged,
     Parted,
     Stamp,
@@ -41,6 +42,7 @@ class HistoryRecorder:
         self.server_name = server_name
         self._convert: dict[type[Any], Callable[[Any, Stamp], list[HistoryItem]]] = {
             Messaged: self._messaged,
+            MessageRun: self._run,
             Joined: lambda e, s: self._channel(s, e.uid, e.channel, "JOIN", (e.channel,)),
             Parted: lambda e, s: self._channel(
                 s, e.uid, e.channel, "PART", (e.channel, e.reason) if e.reason else (e.channel,)
@@ -90,6 +92,27 @@ class HistoryRecorder:
             shown = recipient.nick
         tags = dict(e.client_tags) if e.client_tags else None
         return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
+
+    def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:
+        """An item for each message of the run. They share one stamp, so
+        each gets a msgid of its own made from the stamp's: the run's
+        msgid was seen by no one (see MessageRun), and these are unique, as
+        no stamp's msgid has a '.' in it."""
+        source = self.state.by_uid[e.source]
+        recipient = self.state.by_uid[e.target]
+        key = dm_key(party(source.nick, source.account), party(recipient.nick, recipient.account))
+        return [
+            HistoryItem(
+                f"{stamp.msgid}.{i}",
+                stamp.time_ms,
+                key,
+                e.command,
+                source.mask,
+                (recipient.nick, text),
+                {},
+            )
+            for i, text in enumerate(e.texts)
+        ]
 
     def _channel(
         self, stamp: Stamp, uid: str, channel: str, command: str, params: tuple[str, ...]

@@ -232,12 +232,9 @@ def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServ
     assert len(together[1]) == 38 and together[1][-1].endswith(":bad \ufffd")
 
 
-def test_what_a_run_could_not_show_goes_one_by_one(
-    make_server: Callable[..., RunningServer], tmp_path: Path
-) -> None:
+def test_what_a_run_could_not_show_goes_one_by_one(server: RunningServer) -> None:
     """An away recipient answers every PRIVMSG; a sender that takes tags sees
-    each echo's msgid; with history, every message is an item of its own."""
-    server = make_server()
+    each echo's msgid."""
     with server.client("alice", ("echo-message", "message-tags")) as a, server.client("bob") as b:
         b.send("AWAY :out")
         b.expect("306")
@@ -248,18 +245,32 @@ def test_what_a_run_could_not_show_goes_one_by_one(
         echoes = [line for line in replies if " PRIVMSG " in line]
         assert len({echo.split(" ")[0] for echo in echoes}) == 10  # ten msgids
         assert runs == []
-    kept = make_server(history=HistorySettings(path=str(tmp_path / "history.sqlite3")))
-    caps = ("batch", "draft/chathistory")
-    with kept.client("alice", caps) as a, kept.client("bob") as b:
-        runs = _watch_runs(kept)
-        a.send(*[f"PRIVMSG bob :{i}" for i in range(10)])
+
+
+def test_history_keeps_each_message_of_a_run(
+    make_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    server = make_server(history=HistorySettings(path=str(tmp_path / "history.sqlite3")))
+    caps = ("batch", "draft/chathistory", "message-tags")
+    with server.client("alice", caps) as a, server.client("bob") as b:
+        runs = _watch_runs(server)
+        a.send("PRIVMSG bob :before", *[f"PRIVMSG bob :{i}" for i in range(10)], "PING :x")
+        a.expect("PONG")
+        a.send("PRIVMSG bob :after")
         (got,) = _settle(b)
-        assert [parse(line).params for line in got] == [("bob", str(i)) for i in range(10)]
+        assert [parse(line).params[1] for line in got] == ["before", *map(str, range(10)), "after"]
+        assert [len(run.texts) for run in runs] == [11]
         a.send("CHATHISTORY LATEST bob * 20")
-        batch = a.collect_until("BATCH")  # the batch opens
-        batch = a.collect_until("BATCH")  # and closes
-        assert [m.params for m in batch[:-1]] == [("bob", str(i)) for i in range(10)]
-        assert runs == []
+        a.collect_until("BATCH")  # the batch opens
+        kept = a.collect_until("BATCH")[:-1]  # and closes
+        assert [m.params for m in kept] == [
+            ("bob", text) for text in ["before", *map(str, range(10)), "after"]
+        ]
+        msgids = [m.tags["msgid"] for m in kept]
+        assert len(set(msgids)) == 12
+        a.send(f"CHATHISTORY BEFORE bob msgid={msgids[5]} 3")  # a run's msgid is a reference
+        a.collect_until("BATCH")
+        assert [m.params[1] for m in a.collect_until("BATCH")[:-1]] == ["1", "2", "3"]
 
 
 def test_the_log_has_a_line_for_each_message_of_a_run(server: RunningServer, caplog: Any) -> None:

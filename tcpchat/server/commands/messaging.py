@@ -107,8 +107,8 @@ def run_recipient(ctx: Context, command: str, target: str) -> User | None:
     would do nothing but emit a Messaged for each: the target is another
     local user, not NickServ, not away (each PRIVMSG would draw RPL_AWAY);
     and where no one could see that the run has one msgid: neither the
-    recipient nor the sender (for echo-message) asked for tags. (Nor is
-    history kept: the core takes no runs then.)
+    recipient nor the sender (for echo-message) asked for tags. (History
+    gives each message a msgid of its own; see HistoryRecorder.)
     """
     if is_channel(target):
         return None
