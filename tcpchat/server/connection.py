@@ -56,8 +56,9 @@ TURN_BUDGET: Final = 0.000_2
 # the others in (ngIRCd handles 3 per turn).
 LINES_PER_TURN: Final = 100
 # The most lines taken together as one step of a turn: plain messages to one
-# user in a row (ServerCore.handle_run), which together cost about 0.3 µs
-# each, so a run of this many takes about one TURN_BUDGET.
+# user in a row (ServerCore.handle_run), which together cost about 0.2 µs
+# each (against 3.7 one by one), so a run of this many takes about half a
+# TURN_BUDGET (bench/PROFILE.md).
 RUN_LINES: Final = 500
 # With durable history: while one commit is under way, lines are still
 # handled (they make the next batch, so one fsync serves many messages) until
