@@ -7,7 +7,14 @@ share it, and it can be tested and fuzzed on its own.
 """
 
 from tcpchat.irc.casemap import CASEMAPPING, casefold
-from tcpchat.irc.framing import TOO_LONG, LineDecoder, decode, line_too_long, text_run
+from tcpchat.irc.framing import (
+    TOO_LONG,
+    LineDecoder,
+    decode,
+    line_too_long,
+    text_head,
+    text_run,
+)
 from tcpchat.irc.message import (
     FormatError,
     Message,
@@ -37,6 +44,7 @@ __all__ = [
     "parse",
     "parse_tags",
     "parse_text",
+    "text_head",
     "text_run",
     "valid_channel",
     "valid_nick",

@@ -21,6 +21,7 @@ __all__ = [
     "LineDecoder",
     "decode",
     "line_too_long",
+    "text_head",
     "text_run",
 ]
 
@@ -41,6 +42,13 @@ def decode(raw: bytes) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         return raw.decode(errors="replace")
+
+
+def text_head(line: bytes) -> bytes | None:
+    """What a line of a run of texts would share with the others: all up to
+    and including the first " :", such as ``PRIVMSG bob :``; None if it has none."""
+    cut = line.find(b" :")
+    return line[: cut + 2] if cut > 0 else None
 
 
 def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:

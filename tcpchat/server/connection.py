@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, cast
 
-from tcpchat.irc import LineDecoder
+from tcpchat.irc import LineDecoder, text_head
 from tcpchat.server.core import ServerCore
 from tcpchat.server.session import Session
 from tcpchat.server.tls import fingerprint
@@ -296,13 +296,23 @@ class Connection(asyncio.Protocol):
         clock = loop.time
         deadline = clock() + TURN_BUDGET
         steps = LINES_PER_TURN
+        # The head of lines in a row that made no run this turn: lines that
+        # start the same way go one by one without asking again (a paste to a
+        # user whose client takes tags paid for the question on every line).
+        refused: bytes | None = None
         while inbox and steps and not session.busy and not self.closed:
             allowed = RUN_LINES
             if limited:
                 if self.tokens < 1:
                     break
                 allowed = min(allowed, int(self.tokens))
-            taken = run(session, inbox, allowed) if len(inbox) > 1 and allowed > 1 else 0
+            taken = 0
+            first = inbox[0]
+            if len(inbox) > 1 and allowed > 1 and not (refused and first.startswith(refused)):
+                taken = run(session, inbox, allowed)
+                head = text_head(first)
+                if not taken and head is not None and inbox[1].startswith(head):
+                    refused = head
             if taken:
                 for _ in range(taken):
                     popleft()

@@ -29,6 +29,7 @@ from tcpchat.irc import (
     is_channel,
     parse,
     parse_text,
+    text_head,
     text_run,
 )
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
@@ -229,12 +230,12 @@ class ServerCore:
         if session.user is None:
             return 0
         first = lines[0]
-        cut = first.find(b" :") + 2
+        head = text_head(first)
         space = first.find(b" ")
         if (
-            cut < 2
+            head is None
             or is_channel(first[space + 1 : space + 2].decode("latin-1"))
-            or not lines[1].startswith(first[:cut])
+            or not lines[1].startswith(head)
         ):
             return 0  # cheap checks first: the line goes to handle_line anyway
         text = parse_text(decode(first))

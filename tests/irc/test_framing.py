@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpchat.irc import TOO_LONG, LineDecoder, decode, line_too_long, parse_text, text_run
+from tcpchat.irc import (
+    TOO_LONG,
+    LineDecoder,
+    decode,
+    line_too_long,
+    parse_text,
+    text_head,
+    text_run,
+)
 
 
 def test_lines_split_across_reads() -> None:
@@ -121,3 +129,10 @@ def test_text_run_reads_what_parse_text_reads(lines: list[bytes], limit: int) ->
             break
         expected.append(read[2])
     assert text_run(lines, _HEAD, limit) == expected
+
+
+def test_text_head_is_all_up_to_the_first_space_colon() -> None:
+    assert text_head(b"PRIVMSG bob :hi :there") == b"PRIVMSG bob :"
+    assert text_head(b"NOTICE #c ::)") == b"NOTICE #c :"
+    assert text_head(b"NICK bob") is None
+    assert text_head(b" :x") is None  # nothing before it: no command
