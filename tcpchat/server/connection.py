@@ -310,9 +310,10 @@ class Connection(asyncio.Protocol):
             first = inbox[0]
             if len(inbox) > 1 and allowed > 1 and not (refused and first.startswith(refused)):
                 taken = run(session, inbox, allowed)
-                head = text_head(first)
-                if not taken and head is not None and inbox[1].startswith(head):
-                    refused = head
+                if not taken:
+                    head = text_head(first)
+                    if head is not None and inbox[1].startswith(head):
+                        refused = head
             if taken:
                 for _ in range(taken):
                     popleft()

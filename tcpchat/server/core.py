@@ -227,7 +227,7 @@ class ServerCore:
         bench's pairs; bench/PROFILE.md). The same holds as for handle_line:
         never raises.
         """
-        if session.user is None:
+        if session.user is None or len(lines) < 2:
             return 0
         first = lines[0]
         head = text_head(first)

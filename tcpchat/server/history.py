@@ -27,7 +27,7 @@ from tcpchat.server.events import (
     TopicChanged,
     UserQuit,
 )
-from tcpchat.server.state import State
+from tcpchat.server.state import State, User
 from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
 
 __all__ = ["HistoryRecorder"]
@@ -86,9 +86,7 @@ class HistoryRecorder:
             recipient = self.state.by_uid.get(e.target)
             if recipient is None:
                 return []
-            key = dm_key(
-                party(source.nick, source.account), party(recipient.nick, recipient.account)
-            )
+            key = self._conversation(source, recipient)
             shown = recipient.nick
         tags = dict(e.client_tags) if e.client_tags else None
         return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
@@ -100,7 +98,7 @@ class HistoryRecorder:
         no stamp's msgid has a '.' in it."""
         source = self.state.by_uid[e.source]
         recipient = self.state.by_uid[e.target]
-        key = dm_key(party(source.nick, source.account), party(recipient.nick, recipient.account))
+        key = self._conversation(source, recipient)
         return [
             HistoryItem(
                 f"{stamp.msgid}.{i}",
@@ -113,6 +111,11 @@ class HistoryRecorder:
             )
             for i, text in enumerate(e.texts)
         ]
+
+    @staticmethod
+    def _conversation(source: User, recipient: User) -> str:
+        """The key of the private conversation between two users."""
+        return dm_key(party(source.nick, source.account), party(recipient.nick, recipient.account))
 
     def _channel(
         self, stamp: Stamp, uid: str, channel: str, command: str, params: tuple[str, ...]
