@@ -296,9 +296,11 @@ class Connection(asyncio.Protocol):
         clock = loop.time
         deadline = clock() + TURN_BUDGET
         steps = LINES_PER_TURN
-        # The head of lines in a row that made no run this turn: lines that
-        # start the same way go one by one without asking again (a paste to a
-        # user whose client takes tags paid for the question on every line).
+        # The core is asked for a run only where the next two lines start
+        # alike, and not again in this turn for a head it refused: lines that
+        # start the same way then go one by one (a paste to a user whose
+        # client takes tags paid for the question on every line, and a
+        # channel flood would).
         refused: bytes | None = None
         while inbox and steps and not session.busy and not self.closed:
             allowed = RUN_LINES
@@ -307,12 +309,11 @@ class Connection(asyncio.Protocol):
                     break
                 allowed = min(allowed, int(self.tokens))
             taken = 0
-            first = inbox[0]
-            if len(inbox) > 1 and allowed > 1 and not (refused and first.startswith(refused)):
-                taken = run(session, inbox, allowed)
-                if not taken:
-                    head = text_head(first)
-                    if head is not None and inbox[1].startswith(head):
+            if len(inbox) > 1 and allowed > 1:
+                head = text_head(inbox[0])
+                if head is not None and head != refused and inbox[1].startswith(head):
+                    taken = run(session, inbox, allowed)
+                    if not taken:
                         refused = head
             if taken:
                 for _ in range(taken):
