@@ -99,6 +99,11 @@ class Flusher:
         # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
         self._parked: list[Connection] = []
 
+    @property
+    def holds_output(self) -> bool:
+        """Whether output may be held for history, and so must go through here."""
+        return self._history is not None
+
     def stalled(self) -> bool:
         """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
         history = self._history
@@ -216,6 +221,7 @@ class Connection(asyncio.Protocol):
         self.session = self.core.open_session(ip, port, self._schedule, self.close)
         self.out = self.session.out
         self.session.resume = self._resume
+        self._set_direct()
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self.session.tls = True
@@ -229,8 +235,9 @@ class Connection(asyncio.Protocol):
         if not lines:
             return
         # A lone line, the usual read of a client at a human pace, is handled
-        # at once; going through the inbox cost the fixed-rate fan-out 0.05 ms
-        # of median latency (bench/PROFILE.md).
+        # at once (going through the inbox cost the fixed-rate fan-out 0.05 ms
+        # of median latency), and what it says to a channel is written to the
+        # members at once (handle_alone; bench/PROFILE.md).
         session = self.session
         if (
             len(lines) == 1
@@ -239,7 +246,7 @@ class Connection(asyncio.Protocol):
             and not session.busy
             and not self.flusher.stalled()
         ):
-            self.core.handle_line(session, lines[0])
+            self.core.handle_alone(session, lines[0])
             return
         if self.inbox is None:
             self.inbox = deque(lines)
@@ -249,6 +256,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._set_direct()
         if self.resume_timer is not None:
             self.resume_timer.cancel()
         if self.session is not None:
@@ -257,10 +265,12 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self._set_direct()
         self._set_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self._set_direct()
         self._set_reading()
 
     # -- flood control -----------------------------------------------------
@@ -358,6 +368,17 @@ class Connection(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------
 
+    def _set_direct(self) -> None:
+        """Let delivery write to the socket at once (``Session.direct``) only while
+        nothing may stand in between: output held for history, a client not
+        reading (its lines must queue, to be measured against sendq), or a
+        session that has ended."""
+        session, transport = self.session, self.transport
+        if session is None or transport is None:
+            return
+        free = not (self.flusher.holds_output or self.write_paused or self.closed)
+        session.direct = transport.write if free else None
+
     def _schedule(self) -> None:
         """Flush at the end of this loop turn (the session's ``wake``: it queued
         output). Once the transport is closing, the flush does nothing."""
@@ -409,6 +430,7 @@ class Connection(asyncio.Protocol):
         """The client does not read: drop what it has not taken and cut it off."""
         assert self.session is not None and self.transport is not None
         self.closed = True
+        self._set_direct()
         self.out.clear()
         self.session.out = []  # whatever is queued from now on goes nowhere
         self.transport.abort()
@@ -423,6 +445,7 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.closing = True
+        self._set_direct()
         if self.session is not None:
             self.session.out = []  # whatever is queued from now on goes nowhere
         self._schedule()

@@ -107,6 +107,8 @@ class ServerCore:
         self._ids = itertools.count(1)
         self._uids = itertools.count(1)
         self._batches = itertools.count(1)
+        # True while handle_alone runs (see there).
+        self._at_once = False
         if history is not None:
             self.observers.append(HistoryRecorder(self.state, history, config.name))
         self.monitor = Monitor(self.state, config.name)
@@ -210,6 +212,16 @@ class ServerCore:
         else:
             self._dispatch(ctx, message, raw)
 
+    def handle_alone(self, session: Session, raw: bytes) -> None:
+        """:meth:`handle_line` for a line read on its own, with nothing else
+        waiting: lines it makes for channel members go to their sockets at
+        once rather than at the end of the loop turn (``Session.direct``)."""
+        self._at_once = True
+        try:
+            self.handle_line(session, raw)
+        finally:
+            self._at_once = False
+
     def handle_run(self, session: Session, lines: Sequence[bytes], limit: int) -> int:
         """Handle the plain messages to one user at the front of ``lines`` (at
         most ``limit``) together, as one MessageRun; returns how many lines
@@ -296,7 +308,7 @@ class ServerCore:
     def emit(self, event: Event) -> Stamp:
         """Deliver ``event`` to local clients, tell observers, then apply it."""
         stamp = self.stamp()
-        deliver(self.state, event, stamp, self.config.name)
+        deliver(self.state, event, stamp, self.config.name, self._at_once)
         for observer in self.observers:
             try:
                 observer(event, stamp)

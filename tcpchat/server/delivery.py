@@ -221,7 +221,7 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
+def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> None:
     source = state.by_uid[e.source]
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
@@ -233,9 +233,10 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
     if channel is not None:
         # The hot loop of a busy channel: per member, an append of shared
         # bytes straight to its output queue, and a wake-up only for the
-        # first line of the loop turn (see Session). The source is the only
-        # session whose write may be a labeled-response collector, and it is
-        # skipped here.
+        # first line of the loop turn; or, for a line read on its own
+        # (at_once), a write straight to the socket of a member with nothing
+        # queued (see Session). The source is the only session whose write
+        # may be a labeled-response collector, and it is skipped here.
         encoded = line.encoded
         for member in channel.members:
             session = member.session
@@ -244,10 +245,14 @@ def _messaged(state: State, e: Messaged, stamp: Stamp) -> None:
             mode = session.tag_mode
             if tagmsg and not mode & TAG_MSGID:
                 continue
+            data = encoded[mode] or line.for_mode(mode)
             out = session.out
             if not out:
+                if at_once and (write := session.direct) is not None:
+                    write(data)
+                    continue
                 session.wake()
-            out.append(encoded[mode] or line.for_mode(mode))
+            out.append(data)
     elif (
         recipient is not None
         and recipient.session is not None
@@ -335,7 +340,6 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     Kicked: _kicked,
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
-    Messaged: _messaged,
     MessageRun: _message_run,
     AwayChanged: _away,
     RealnameChanged: _realname,
@@ -343,9 +347,14 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
 }
 
 
-def deliver(state: State, event: Event, stamp: Stamp, server_name: str) -> None:
-    """Write the lines for ``event`` to every local session that should see it."""
-    if type(event) is ChannelModeChanged:
+def deliver(
+    state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
+) -> None:
+    """Write the lines for ``event`` to every local session that should see it;
+    ``at_once``: the event comes of a line read on its own (see Session)."""
+    if type(event) is Messaged:
+        _messaged(state, event, stamp, at_once)
+    elif type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
     else:
         _DELIVER[type(event)](state, event, stamp)

@@ -12,6 +12,11 @@ connection takes all of it once per loop turn. Whoever appends to an
 *empty* ``out`` calls ``wake``, so a burst of lines costs one wake-up, and a
 channel message fanned out to many members costs each of them one append
 (see :mod:`tcpchat.server.delivery`); replies go through :meth:`Session.write`.
+
+``direct``, where the connection sets it, writes to the socket at once. A
+channel line read on its own is written that way to members whose queue is
+empty: at a human pace a turn carries one line, and the wake-up and flush
+that a queue costs are most of the Python per member (bench/PROFILE.md).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Session:
         "close",
         "connected_at",
         "deliver",
+        "direct",
         "host",
         "ip",
         "last_active",
@@ -94,6 +100,9 @@ class Session:
         self.wake = wake
         self.write: Callable[[bytes], None] = self.queue
         self.deliver: Callable[[bytes], None] = self.write
+        # Set only while nothing may stand between a line and the socket: no
+        # history to wait for, the client reading, the session not closing.
+        self.direct: Callable[[bytes], None] | None = None
         self.close = close
         self.connected_at = now
         # Registration progress.

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import RunningServer
 from ircclient import IrcClient
 
 from tcpchat.server.commands import COMMANDS
+from tcpchat.server.config import Config, Limits
+from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.core import ServerCore
+from tcpchat.store.sqlite import SqliteHistory
 
 
 def test_registration_timeout(make_server) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +129,87 @@ def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server) -> None:  # typ
         assert quit_ is not None, "the slow reader was never cut off"
         assert quit_.source is not None and quit_.source.startswith("slow!")
         assert quit_.params == ("SendQ exceeded",)
+
+
+def test_slow_reader_is_cut_off_when_lines_come_one_at_a_time(make_server) -> None:  # type: ignore[no-untyped-def]
+    # A line read on its own is written straight to members' sockets; a
+    # member that stopped reading must still queue, and be measured against sendq.
+    server = make_server(sendq=8192)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((server.host, server.port))
+    slow.sendall(b"NICK slow\r\nUSER s 0 * :S\r\nJOIN #big\r\n")
+    with slow, server.client("talker") as t, server.client("watcher") as w:
+        w.join("#big")
+        t.join("#big")
+        text = "z" * 400
+        deadline = time.monotonic() + 30
+        quit_ = None
+        sent = 0
+        # In lock step with the watcher, so that the server reads each line alone.
+        while quit_ is None and time.monotonic() < deadline and sent < 20000:
+            t.send(f"PRIVMSG #big :{text}")
+            sent += 1
+            got = w.expect_where(lambda m: m.command in ("PRIVMSG", "QUIT"), "PRIVMSG or QUIT")
+            if got.command == "QUIT":
+                quit_ = got
+        assert quit_ is not None, "the slow reader was never cut off"
+        assert quit_.source is not None and quit_.source.startswith("slow!")
+        assert quit_.params == ("SendQ exceeded",)
+
+
+def _read_now(sock: socket.socket) -> bytes:
+    """Whatever the socket holds at this moment, without waiting."""
+    chunks = []
+    with contextlib.suppress(BlockingIOError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _alone_then_later(history: SqliteHistory | None) -> tuple[bytes, bytes]:
+    """Two clients on socket pairs in #c; alice's line is read on its own. What
+    bob's socket holds as soon as that read is handled, and what it has by
+    the end (at most 5 s later)."""
+    loop = asyncio.get_running_loop()
+    core = ServerCore(Config(limits=Limits(flood_rate=0)), history=history)
+    flusher = Flusher(loop, history)
+    conns, peers = [], []
+    for nick in ("alice", "bob"):
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
+        conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
+        conns.append(conn)
+        peers.append(theirs)
+    await asyncio.sleep(0.2)
+    _read_now(peers[1])
+    conns[0].data_received(b"PRIVMSG #c :now\r\n")
+    at_once = _read_now(peers[1])
+    later = at_once
+    deadline = loop.time() + 5
+    while b"now" not in later and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+        later += _read_now(peers[1])
+    for conn in conns:
+        conn.close()
+    await asyncio.sleep(0)
+    for peer in peers:
+        peer.close()
+    return at_once, later
+
+
+def test_a_line_read_alone_is_written_at_once_unless_history_holds_it(tmp_path: Path) -> None:
+    at_once, _ = asyncio.run(_alone_then_later(None))
+    assert at_once.endswith(b" PRIVMSG #c :now\r\n")
+    history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
+    try:
+        at_once, later = asyncio.run(_alone_then_later(history))
+    finally:
+        history.close()
+    # Written only once the message is durable: never before its commit.
+    assert at_once == b""
+    assert later.endswith(b" PRIVMSG #c :now\r\n")
 
 
 def test_client_limits(make_server) -> None:  # type: ignore[no-untyped-def]
