@@ -108,7 +108,11 @@ def test_invalid_utf8_is_relayed_with_replacement(server: RunningServer) -> None
         a.expect("PONG")
 
 
-def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("one_at_a_time", [False, True], ids=["in batches", "one at a time"])
+def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server, one_at_a_time: bool) -> None:  # type: ignore[no-untyped-def]
+    # One at a time: a line read on its own is written straight to members'
+    # sockets; a member that stopped reading must still queue, and be
+    # measured against sendq.
     server = make_server(sendq=8192)
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -117,42 +121,22 @@ def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server) -> None:  # typ
     with slow, server.client("talker") as t, server.client("watcher") as w:
         w.join("#big")
         t.join("#big")
-        text = "z" * 400
-        deadline = time.monotonic() + 20
-        quit_ = None
-        sent = 0
-        while quit_ is None and time.monotonic() < deadline and sent < 20000:
-            t.send(*[f"PRIVMSG #big :{text}"] * 50)
-            sent += 50
-            with contextlib.suppress(AssertionError, TimeoutError):
-                quit_ = w.expect_where(lambda m: m.command == "QUIT", "QUIT", timeout=0.05)
-        assert quit_ is not None, "the slow reader was never cut off"
-        assert quit_.source is not None and quit_.source.startswith("slow!")
-        assert quit_.params == ("SendQ exceeded",)
-
-
-def test_slow_reader_is_cut_off_when_lines_come_one_at_a_time(make_server) -> None:  # type: ignore[no-untyped-def]
-    # A line read on its own is written straight to members' sockets; a
-    # member that stopped reading must still queue, and be measured against sendq.
-    server = make_server(sendq=8192)
-    slow = socket.socket()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.connect((server.host, server.port))
-    slow.sendall(b"NICK slow\r\nUSER s 0 * :S\r\nJOIN #big\r\n")
-    with slow, server.client("talker") as t, server.client("watcher") as w:
-        w.join("#big")
-        t.join("#big")
-        text = "z" * 400
+        line = "PRIVMSG #big :" + "z" * 400
         deadline = time.monotonic() + 30
         quit_ = None
         sent = 0
-        # In lock step with the watcher, so that the server reads each line alone.
         while quit_ is None and time.monotonic() < deadline and sent < 20000:
-            t.send(f"PRIVMSG #big :{text}")
-            sent += 1
-            got = w.expect_where(lambda m: m.command in ("PRIVMSG", "QUIT"), "PRIVMSG or QUIT")
-            if got.command == "QUIT":
-                quit_ = got
+            if one_at_a_time:
+                # In lock step with the watcher, so that the server reads each line alone.
+                t.send(line)
+                sent += 1
+                got = w.expect_where(lambda m: m.command in ("PRIVMSG", "QUIT"), "a line")
+                quit_ = got if got.command == "QUIT" else None
+            else:
+                t.send(*[line] * 50)
+                sent += 50
+                with contextlib.suppress(AssertionError, TimeoutError):
+                    quit_ = w.expect_where(lambda m: m.command == "QUIT", "QUIT", timeout=0.05)
         assert quit_ is not None, "the slow reader was never cut off"
         assert quit_.source is not None and quit_.source.startswith("slow!")
         assert quit_.params == ("SendQ exceeded",)
