@@ -86,7 +86,15 @@ class Flusher:
     never overtake each other.
     """
 
-    __slots__ = ("_committing", "_history", "_loop", "_parked", "_pending", "_scheduled")
+    __slots__ = (
+        "_committing",
+        "_direct_turn",
+        "_history",
+        "_loop",
+        "_parked",
+        "_pending",
+        "_scheduled",
+    )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, history: HistoryStore | None = None
@@ -98,11 +106,28 @@ class Flusher:
         self._committing = False
         # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
         self._parked: list[Connection] = []
+        # A line of this loop turn was written straight to sockets (claim_direct).
+        self._direct_turn = False
 
     @property
     def holds_output(self) -> bool:
         """Whether output may be held for history, and so must go through here."""
         return self._history is not None
+
+    def claim_direct(self) -> bool:
+        """Whether a line read on its own may be written straight to sockets:
+        only the first of a loop turn. Lines from several clients in one turn
+        mean the server is behind, and then one write per member for all of
+        them (the flush at the end of the turn) catches up sooner than a
+        write per member for each."""
+        if self._direct_turn:
+            return False
+        self._direct_turn = True
+        self._loop.call_soon(self._end_direct_turn)
+        return True
+
+    def _end_direct_turn(self) -> None:
+        self._direct_turn = False
 
     def stalled(self) -> bool:
         """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
@@ -246,7 +271,10 @@ class Connection(asyncio.Protocol):
             and not session.busy
             and not self.flusher.stalled()
         ):
-            self.core.handle_alone(session, lines[0])
+            if self.flusher.claim_direct():
+                self.core.handle_alone(session, lines[0])
+            else:
+                self.core.handle_line(session, lines[0])
             return
         if self.inbox is None:
             self.inbox = deque(lines)

@@ -151,49 +151,70 @@ def _read_now(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-async def _alone_then_later(history: SqliteHistory | None) -> tuple[bytes, bytes]:
-    """Two clients on socket pairs in #c; alice's line is read on its own. What
-    bob's socket holds as soon as that read is handled, and what it has by
-    the end (at most 5 s later)."""
+async def _alone_then_later(
+    history: SqliteHistory | None, reads: tuple[tuple[str, bytes], ...]
+) -> tuple[bytes, bytes]:
+    """alice, carol and bob on socket pairs in #c; ``reads`` (nick, line) are
+    handled in one loop turn, each as a read of its own. What bob's socket
+    holds as soon as they are handled, and all it has at the end (once the
+    last line is in, at most 5 s later)."""
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=Limits(flood_rate=0)), history=history)
     flusher = Flusher(loop, history)
-    conns, peers = [], []
-    for nick in ("alice", "bob"):
+    conns, peers = {}, {}
+    for nick in ("alice", "carol", "bob"):
         ours, theirs = socket.socketpair()
         theirs.setblocking(False)
         _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
         conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
-        conns.append(conn)
-        peers.append(theirs)
+        conns[nick] = conn
+        peers[nick] = theirs
     await asyncio.sleep(0.2)
-    _read_now(peers[1])
-    conns[0].data_received(b"PRIVMSG #c :now\r\n")
-    at_once = _read_now(peers[1])
+    _read_now(peers["bob"])
+    for nick, line in reads:
+        conns[nick].data_received(line)
+    at_once = _read_now(peers["bob"])
     later = at_once
+    last = reads[-1][1].split(b":")[-1]
     deadline = loop.time() + 5
-    while b"now" not in later and loop.time() < deadline:
+    while last not in later and loop.time() < deadline:
         await asyncio.sleep(0.01)
-        later += _read_now(peers[1])
-    for conn in conns:
+        later += _read_now(peers["bob"])
+    for conn in conns.values():
         conn.close()
     await asyncio.sleep(0)
-    for peer in peers:
+    for peer in peers.values():
         peer.close()
     return at_once, later
 
 
 def test_a_line_read_alone_is_written_at_once_unless_history_holds_it(tmp_path: Path) -> None:
-    at_once, _ = asyncio.run(_alone_then_later(None))
+    read = (("alice", b"PRIVMSG #c :now\r\n"),)
+    at_once, _ = asyncio.run(_alone_then_later(None, read))
     assert at_once.endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
-        at_once, later = asyncio.run(_alone_then_later(history))
+        at_once, later = asyncio.run(_alone_then_later(history, read))
     finally:
         history.close()
     # Written only once the message is durable: never before its commit.
     assert at_once == b""
     assert later.endswith(b" PRIVMSG #c :now\r\n")
+
+
+def test_only_the_first_line_alone_in_a_turn_is_written_at_once() -> None:
+    # Lines from several clients in one turn: the server is behind, and the
+    # rest go out together at the end of the turn, in order.
+    reads = (
+        ("alice", b"PRIVMSG #c :one\r\n"),
+        ("carol", b"PRIVMSG #c :two\r\n"),
+        ("alice", b"PRIVMSG #c :three\r\n"),
+    )
+    at_once, later = asyncio.run(_alone_then_later(None, reads))
+    assert at_once.endswith(b"PRIVMSG #c :one\r\n")
+    assert b"two" not in at_once
+    texts = [line.rsplit(b":", 1)[-1] for line in later.splitlines() if b" PRIVMSG " in line]
+    assert texts == [b"one", b"two", b"three"]
 
 
 def test_client_limits(make_server) -> None:  # type: ignore[no-untyped-def]
