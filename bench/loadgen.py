@@ -26,7 +26,15 @@ high-water mark, and the kernel's socket buffer holds the rest, so the
 generator's own buffers stay bounded however slow the server is.
 Latency: a message carries the sender's ``time.monotonic_ns()`` after a
 marker (``@LAT``); a probe receiver looks for the marker in what it reads
-(``bytes.find``) and subtracts. Every client sets TCP_NODELAY.
+(``bytes.find``) and subtracts. Two figures: to when the probe *read* the
+line, and to when the line *arrived* in the probe's socket (the kernel's
+receive timestamp, SO_TIMESTAMPNS, where the platform has it). A probe
+shares its worker process with about a hundred other receivers, and reads
+the line only once that process has read those served before it; the
+arrival figure leaves that, the generator's own work, out. A read that
+holds several lines has one timestamp, its last segment's, so the arrival
+figure can overstate an earlier line's latency, never understate it.
+Every client sets TCP_NODELAY.
 
 Run one scenario by hand (prints JSON)::
 
@@ -43,6 +51,7 @@ import multiprocessing
 import os
 import resource
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -86,6 +95,8 @@ SETTLE: Final = 0.3
 # Seconds for one registration (connect + NICK/USER + 001) before it counts as failed.
 REGISTER_TIMEOUT: Final = 30.0
 CHANNEL: Final = "#bench"
+# The kernel's receive timestamps (Linux; the socket module does not name them).
+SO_TIMESTAMPNS: Final = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
@@ -229,6 +240,10 @@ class Client(asyncio.Protocol):
         self.sent = 0
         self.batch = b""
         self.batch_lines = 0
+        # A probe's own handle on its socket, read with the arrival timestamps
+        # into a buffer of its own (a fresh 256 KiB per read cost more than the read).
+        self.stamped: socket.socket | None = None
+        self.stamped_buffer = bytearray()
 
     # -- asyncio.Protocol
 
@@ -247,20 +262,21 @@ class Client(asyncio.Protocol):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SENDER_SNDBUF)
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes, arrived: int | None = None) -> None:
         self.lines += data.count(b"\n")
         if self.wait_for is not None or self.role.probe:
             buf = self.tail + data
             cut = buf.rfind(b"\n") + 1
             self.tail = buf[cut:][-4096:]
             if self.role.probe:
-                self.worker.take_latencies(buf[:cut])
+                self.worker.take_latencies(buf[:cut], arrived)
             if self.wait_for is not None:
                 self._scan(buf[:cut])
         if b"PING " in data:
             self._pong(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unstamp()
         self.closed = True
         self.sending = False
         if self.waiter is not None and not self.waiter.done():
@@ -319,11 +335,61 @@ class Client(asyncio.Protocol):
         if self.role.join:
             await self.expect(b" 366 ", f"JOIN {self.role.target or CHANNEL}\r\n".encode(), timeout)
 
+    # -- arrival timestamps (probes)
+
+    def read_stamped(self) -> None:
+        """From now on read with the kernel's receive timestamps: through a
+        duplicate of the socket, as the transport's reads do not return them."""
+        sock = self.transport.get_extra_info("socket") if self.transport else None
+        if SO_TIMESTAMPNS is None or sock is None or self.closed:
+            return
+        stamped = socket.socket(fileno=os.dup(sock.fileno()))
+        try:
+            stamped.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            stamped.close()
+            return
+        stamped.setblocking(False)
+        self.stamped = stamped
+        self.stamped_buffer = bytearray(64 * 1024)
+        self.transport.pause_reading()
+        self.loop.add_reader(stamped.fileno(), self._read_stamped)
+
+    def _read_stamped(self) -> None:
+        assert self.stamped is not None
+        buffer = self.stamped_buffer
+        try:
+            size, ancillary, _, _ = self.stamped.recvmsg_into([buffer], socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.connection_lost(exc)
+            return
+        if not size:
+            self.connection_lost(None)
+            return
+        data = bytes(buffer[:size])
+        arrived = None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", payload[:16])
+                # The stamp is on the real-time clock; latencies are on the monotonic one.
+                arrived = sec * 1_000_000_000 + nsec - (time.time_ns() - time.monotonic_ns())
+        self.data_received(data, arrived)
+
+    def _unstamp(self) -> None:
+        if self.stamped is not None:
+            self.loop.remove_reader(self.stamped.fileno())
+            self.stamped.close()
+            self.stamped = None
+
     # -- sending
 
     def start(self, t0: float, t1: float) -> None:
         """Send, by role, from monotonic time t0 until t1."""
         role = self.role
+        if role.probe:
+            self.read_stamped()
         if role.kind == "flood":
             line = f"PRIVMSG {role.target} :".encode() + PAYLOAD + b"\r\n"
             self.batch = line * FLOOD_BATCH
@@ -380,6 +446,7 @@ class Client(asyncio.Protocol):
         self.loop.call_later(due - now, self._tick, start, k, t1)
 
     def quit(self) -> None:
+        self._unstamp()
         if self.transport is not None and not self.closed:
             self.sending = False
             with contextlib.suppress(Exception):
@@ -399,6 +466,7 @@ class Worker:
         self.port = port
         self.clients: list[Client] = []
         self.latencies: list[int] = []
+        self.arrivals: list[int] = []
         self.window = (0, 0)  # ns; latencies count for lines sent inside it
         self.lost = 0
         self.lost_in_window = 0
@@ -410,7 +478,9 @@ class Worker:
         if self.in_window:
             self.lost_in_window += 1
 
-    def take_latencies(self, lines: bytes) -> None:
+    def take_latencies(self, lines: bytes, arrived: int | None = None) -> None:
+        """Latencies of the timestamped lines in ``lines``: to now, when they
+        were read, and to ``arrived``, the kernel's timestamp of the read."""
         now = time.monotonic_ns()
         lo, hi = self.window
         at = lines.find(LAT_MARK)
@@ -423,6 +493,8 @@ class Worker:
                 stamp = 0
             if lo <= stamp <= hi:
                 self.latencies.append(now - stamp)
+                if arrived is not None:
+                    self.arrivals.append(arrived - stamp)
             at = lines.find(LAT_MARK, start)
 
     async def register_all(self, roles: list[Role], in_flight: int) -> list[float]:
@@ -520,6 +592,7 @@ async def _worker(pipe: Pipe, spec: dict[str, Any]) -> None:
             sent=s1 - s0,
             elapsed=w1 - w0,
             latencies=worker.latencies,
+            arrivals=worker.arrivals,
             timed_sent=timed,
             probes=sum(c.role.probe for c in worker.clients),
         )
@@ -687,6 +760,7 @@ def run_scenario(
         lines = sum(r["lines"] for r in results)
         rate = sum(r["lines"] / r["elapsed"] for r in results if r["elapsed"] > 0)
         lat = sorted(x / 1e6 for r in results for x in r["latencies"])
+        arrived = sorted(x / 1e6 for r in results for x in r["arrivals"])
         report.update(
             seconds=duration,
             lines=lines,
@@ -698,6 +772,9 @@ def run_scenario(
             * sum(r["probes"] for r in results),
             p50_ms=_percentile(lat, 0.5),
             p99_ms=_percentile(lat, 0.99),
+            arrival_samples=len(arrived),
+            arrival_p50_ms=_percentile(arrived, 0.5),
+            arrival_p99_ms=_percentile(arrived, 0.99),
             max_ms=lat[-1] if lat else float("nan"),
         )
         if server_pid and lines:

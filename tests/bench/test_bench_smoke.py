@@ -69,6 +69,10 @@ def test_fanout_rate_sends_at_the_rate_and_times_every_line(make_server: Server)
     assert 50 <= report["sent_per_s"] <= 150
     assert report["latency_samples"] == report["latency_expected"] > 0
     assert not math.isnan(report["p99_ms"])
+    if loadgen.SO_TIMESTAMPNS is not None:
+        # Every line also timed to its arrival in the socket, which comes before its reading.
+        assert report["arrival_samples"] == report["latency_samples"]
+        assert 0 < report["arrival_p50_ms"] <= report["p50_ms"]
 
 
 def test_pairs_exchange_private_messages(make_server: Server) -> None:
@@ -134,7 +138,8 @@ def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
             {
                 "fanout": {"lines_per_s": 1000 * scale * k, "p50_ms": 1.0, "p99_ms": 2.0,
                            "server_cpu": 1.0, "gen_cpu": 0.5, "server_cpu_ms_per_1k": 0.4},
-                "fanout-rate": {"p50_ms": 1.0, "p99_ms": 2.0 * scale},
+                "fanout-rate": {"p50_ms": 1.0, "p99_ms": 2.0 * scale,
+                                "arrival_p50_ms": 0.5, "arrival_p99_ms": 1.0 * scale},
                 "pairs": {"lines_per_s": 500 * scale},
                 "connect": {"per_second": 100 * scale},
                 "idle": {"kib_per_client": 2.0 * scale},
@@ -148,3 +153,5 @@ def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
     text = "\n".join(run.markdown_tables(table, specs))
     assert "| ngircd | 0.50x |" in text
     assert "Targets" in text
+    # tcpchat's rounds are scaled by 2: twice ngIRCd's arrival p99 misses its target.
+    assert "| fixed-rate arrival p99 ≤ best peer | ngircd | 1.00 | 2.00 | 2.00x | **no** |" in text
