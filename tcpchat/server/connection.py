@@ -262,14 +262,15 @@ class Connection(asyncio.Protocol):
         # A lone line, the usual read of a client at a human pace, is handled
         # at once (going through the inbox cost the fixed-rate fan-out 0.05 ms
         # of median latency), and what it says to a channel is written to the
-        # members at once (handle_alone; bench/PROFILE.md).
+        # members at once (handle_alone; bench/PROFILE.md). Its token is
+        # spent last: a line that must wait keeps it.
         session = self.session
         if (
             len(lines) == 1
             and self.inbox is None
-            and self.flood_rate <= 0
             and not session.busy
             and not self.flusher.stalled()
+            and self._spend_token()
         ):
             if self.flusher.claim_direct():
                 self.core.handle_alone(session, lines[0])
@@ -316,11 +317,7 @@ class Connection(asyncio.Protocol):
         limits = self.core.config.limits
         limited = self.flood_rate > 0
         if limited:
-            now = loop.time()
-            self.tokens = min(
-                float(limits.flood_burst), self.tokens + (now - self.refilled) * self.flood_rate
-            )
-            self.refilled = now
+            self._refill(loop)
         inbox = self.inbox
         if inbox is None:
             self._set_reading()
@@ -378,6 +375,26 @@ class Connection(asyncio.Protocol):
             else:
                 wait = (1 - self.tokens) / self.flood_rate
                 self.resume_timer = loop.call_later(wait, self._drain)
+
+    def _refill(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Add the tokens earned since the last refill, up to the burst."""
+        now = loop.time()
+        burst = float(self.core.config.limits.flood_burst)
+        self.tokens = min(burst, self.tokens + (now - self.refilled) * self.flood_rate)
+        self.refilled = now
+
+    def _spend_token(self) -> bool:
+        """Take the token for one line handled now; False, taking nothing,
+        when the bucket is empty. Always True with flood control off."""
+        if self.flood_rate <= 0:
+            return True
+        if self.loop is None:
+            return False
+        self._refill(self.loop)
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
     def _resume(self) -> None:
         """The session's background work finished: go on with the lines that waited."""

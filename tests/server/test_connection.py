@@ -43,11 +43,19 @@ def test_ping_timeout(make_server) -> None:  # type: ignore[no-untyped-def]
         assert quit_.params[0].startswith("Ping timeout")
 
 
-def test_flood_is_throttled_then_cut_off(make_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("one_at_a_time", [False, True], ids=["in one write", "one at a time"])
+def test_flood_is_throttled_then_cut_off(make_server, one_at_a_time: bool) -> None:  # type: ignore[no-untyped-def]
+    # One at a time: each line is read on its own, and handled at once only
+    # while the bucket has a token for it.
     server = make_server(flood_rate=5, flood_burst=5, flood_excess=20)
     with server.client("alice") as a:
         start = time.monotonic()
-        a.send(*[f"PING :{i}" for i in range(10)])
+        if one_at_a_time:
+            for i in range(10):
+                a.send(f"PING :{i}")
+                time.sleep(0.01)
+        else:
+            a.send(*[f"PING :{i}" for i in range(10)])
         for i in range(10):
             assert a.expect("PONG").params[-1] == str(i)
         # Five lines come from the burst, five more at five per second.
@@ -151,15 +159,20 @@ def _read_now(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+NO_FLOOD_CONTROL = Limits(flood_rate=0)
+
+
 async def _alone_then_later(
-    history: SqliteHistory | None, reads: tuple[tuple[str, bytes], ...]
+    history: SqliteHistory | None,
+    reads: tuple[tuple[str, bytes], ...],
+    limits: Limits = NO_FLOOD_CONTROL,
 ) -> tuple[bytes, bytes]:
     """alice, carol and bob on socket pairs in #c; ``reads`` (nick, line) are
     handled in one loop turn, each as a read of its own. What bob's socket
     holds as soon as they are handled, and all it has at the end (once the
     last line is in, at most 5 s later)."""
     loop = asyncio.get_running_loop()
-    core = ServerCore(Config(limits=Limits(flood_rate=0)), history=history)
+    core = ServerCore(Config(limits=limits), history=history)
     flusher = Flusher(loop, history)
     conns, peers = {}, {}
     for nick in ("alice", "carol", "bob"):
@@ -191,6 +204,9 @@ async def _alone_then_later(
 def test_a_line_read_alone_is_written_at_once_unless_history_holds_it(tmp_path: Path) -> None:
     read = (("alice", b"PRIVMSG #c :now\r\n"),)
     at_once, _ = asyncio.run(_alone_then_later(None, read))
+    assert at_once.endswith(b" PRIVMSG #c :now\r\n")
+    # With flood control on (the default), while the line has its token.
+    at_once, _ = asyncio.run(_alone_then_later(None, read, Limits()))
     assert at_once.endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
