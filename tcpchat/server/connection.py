@@ -422,7 +422,7 @@ class Connection(asyncio.Protocol):
         if session is None or transport is None:
             return
         free = not (self.flusher.holds_output or self.write_paused or self.closed)
-        session.direct = transport.write if free else None
+        session.direct = transport if free else None
 
     def _schedule(self) -> None:
         """Flush at the end of this loop turn (the session's ``wake``: it queued

@@ -248,8 +248,8 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
             data = encoded[mode] or line.for_mode(mode)
             out = session.out
             if not out:
-                if at_once and (write := session.direct) is not None:
-                    write(data)
+                if at_once and (transport := session.direct) is not None:
+                    transport.write(data)
                     continue
                 session.wake()
             out.append(data)
