@@ -14,7 +14,7 @@ from conftest import RunningServer
 from ircclient import IrcClient
 
 from tcpchat.server.commands import COMMANDS
-from tcpchat.server.config import Config, Limits
+from tcpchat.server.config import Config, HistorySettings, Limits
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.core import ServerCore
@@ -231,6 +231,27 @@ def test_only_the_first_line_alone_in_a_turn_is_written_at_once() -> None:
     assert b"two" not in at_once
     texts = [line.rsplit(b":", 1)[-1] for line in later.splitlines() if b" PRIVMSG " in line]
     assert texts == [b"one", b"two", b"three"]
+
+
+def test_output_held_for_history_reaches_each_member_in_its_own_form(  # type: ignore[no-untyped-def]
+    make_server, tmp_path: Path
+) -> None:
+    # After a commit, members holding the same lines share one joined copy;
+    # a member in between whose lines differ (it takes server-time) gets its own.
+    server = make_server(history=HistorySettings(path=str(tmp_path / "history.sqlite3")))
+    with (
+        server.client("alice") as a,
+        server.client("bob", ("server-time",)) as b,
+        server.client("carol") as c,
+        server.client("dave") as d,
+    ):
+        for member in (a, b, c, d):
+            member.join("#c")
+        d.send(*[f"PRIVMSG #c :line {i}" for i in range(5)])
+        for member, tagged in ((a, False), (b, True), (c, False)):
+            got = [member.expect("PRIVMSG") for _ in range(5)]
+            assert [m.params[1] for m in got] == [f"line {i}" for i in range(5)]
+            assert all(("time" in m.tags) == tagged for m in got)
 
 
 def test_client_limits(make_server) -> None:  # type: ignore[no-untyped-def]
