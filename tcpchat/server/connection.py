@@ -116,11 +116,12 @@ class Flusher:
 
     def claim_direct(self) -> bool:
         """Whether a line read on its own may be written straight to sockets:
-        only the first of a loop turn. Lines from several clients in one turn
+        never while output may be held for history, and only the first of a
+        loop turn. Lines from several clients in one turn
         mean the server is behind, and then one write per member for all of
         them (the flush at the end of the turn) catches up sooner than a
         write per member for each."""
-        if self._direct_turn:
+        if self._direct_turn or self._history is not None:
             return False
         self._direct_turn = True
         self._loop.call_soon(self._end_direct_turn)
@@ -170,7 +171,7 @@ class Flusher:
         for conn, lines in held:
             if lines != last:
                 last, data = lines, b"".join(lines)
-            conn.send(lines, data)
+            conn.send(data)
         if self._pending:
             self._run()
         parked, self._parked = self._parked, []
@@ -441,10 +442,11 @@ class Connection(asyncio.Protocol):
     def take(self) -> list[bytes]:
         """Everything queued, line by line; the queue is left empty.
 
-        The lines are joined only when written (:meth:`send`): joined here, the
-        output held through a commit was a fresh copy per recipient, all alive
-        at once and out of the CPU's caches by the time it was written (15 %
-        of the CPU of a fan-out with history; bench/PROFILE.md).
+        The lines are joined only when written, after the commit, once for
+        all the members holding the same lines: joined here, the output held
+        through a commit was a fresh copy per recipient, all alive at once
+        and out of the CPU's caches by the time it was written (15 % of the
+        CPU of a fan-out with history; bench/PROFILE.md).
         """
         self.queued = False
         out = self.out
@@ -453,23 +455,21 @@ class Connection(asyncio.Protocol):
         return lines
 
     def flush(self) -> None:
-        """Write everything queued now: :meth:`send` of :meth:`take`, without
-        take's copy of the queue, as nothing is held."""
+        """Write everything queued now: :meth:`send` of :meth:`take`, joined,
+        without take's copy of the queue, as nothing is held."""
         self.queued = False
         out = self.out
-        self.send(out)
+        self.send(b"".join(out))
         out.clear()
 
-    def send(self, lines: list[bytes], joined: bytes | None = None) -> None:
-        """Write taken output to the socket (``joined``, where the caller has
-        joined the lines already); then close, if the session has ended."""
+    def send(self, data: bytes) -> None:
+        """Write taken output, joined, to the socket; then close, if the
+        session has ended."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if lines:
-            if joined is None:
-                joined = lines[0] if len(lines) == 1 else b"".join(lines)
-            transport.write(joined)
+        if data:
+            transport.write(data)
             # Checked after the write, which takes what the kernel will, so only
             # bytes the client has not read count: a burst in one loop turn does
             # not. The write pauses the client first if it passes the high-water
