@@ -88,8 +88,9 @@ class Flusher:
 
     __slots__ = (
         "_committing",
-        "_direct_turn",
+        "_crowded",
         "_history",
+        "_lone",
         "_loop",
         "_parked",
         "_pending",
@@ -106,29 +107,62 @@ class Flusher:
         self._committing = False
         # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
         self._parked: list[Connection] = []
-        # A line of this loop turn was written straight to sockets (claim_direct).
-        self._direct_turn = False
+        # The line read on its own this loop turn, not yet handled (lone), and
+        # whether the turn has had others, which made it go through the queue.
+        self._lone: tuple[Connection, bytes] | None = None
+        self._crowded = False
 
     @property
     def holds_output(self) -> bool:
         """Whether output may be held for history, and so must go through here."""
         return self._history is not None
 
-    def claim_direct(self) -> bool:
-        """Whether a line read on its own may be written straight to sockets:
-        never while output may be held for history, and only the first of a
-        loop turn. Lines from several clients in one turn
-        mean the server is behind, and then one write per member for all of
-        them (the flush at the end of the turn) catches up sooner than a
-        write per member for each."""
-        if self._direct_turn or self._history is not None:
-            return False
-        self._direct_turn = True
-        self._loop.call_soon(self._end_direct_turn)
-        return True
+    def lone(self, conn: Connection, session: Session, raw: bytes) -> None:
+        """Handle ``raw``, a line ``conn`` read on its own, at the end of the
+        loop turn, if it is still alone then: what it says to a channel is
+        written straight to the members' sockets (``ServerCore.handle_alone``).
 
-    def _end_direct_turn(self) -> None:
-        self._direct_turn = False
+        A line from another client in the same turn means the server is
+        behind. Then this one and the rest go through the queue, and the
+        flush sends each member all of them in one write. Writing the first
+        one at once cost a second write per member just when the server had
+        the least time for it. At the fixed rate of the bench, that made the
+        p99 1.4 times what it is with the wait (bench/PROFILE.md).
+
+        With history, output waits for the commit anyway, so the line is
+        handled at once.
+        """
+        if self._history is not None or self._crowded:
+            conn.core.handle_line(session, raw)
+            return
+        if self._lone is not None:
+            self.settle()
+            conn.core.handle_line(session, raw)
+            return
+        self._lone = (conn, raw)
+        self._loop.call_soon(self._end_turn)
+
+    def settle(self) -> None:
+        """Handle the waiting lone line now, through the queue: other input
+        comes, and must come after it. The rest of the turn is crowded: its
+        lone lines go through the queue too (until ``_end_turn``, which
+        the waiting line scheduled)."""
+        if self._lone is not None:
+            conn, raw = self._lone
+            self._lone = None
+            self._crowded = True
+            if not conn.closed and conn.session is not None:
+                conn.core.handle_line(conn.session, raw)
+
+    def _end_turn(self) -> None:
+        self._crowded = False
+        if self._lone is not None:
+            conn, raw = self._lone
+            self._lone = None
+            # Closed by the server in the meantime (a kill, shutdown, sendq):
+            # its user is gone, and the line with it.
+            if not conn.closed and conn.session is not None:
+                conn.core.handle_alone(conn.session, raw)
 
     def stalled(self) -> bool:
         """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
@@ -267,11 +301,12 @@ class Connection(asyncio.Protocol):
         lines = self.decoder.feed(data)
         if not lines:
             return
-        # A lone line, the usual read of a client at a human pace, is handled
-        # at once (going through the inbox cost the fixed-rate fan-out 0.05 ms
-        # of median latency), and what it says to a channel is written to the
-        # members at once (handle_alone; bench/PROFILE.md). Its token is
-        # spent last: a line that must wait keeps it.
+        # A lone line, the usual read of a client at a human pace, skips the
+        # inbox (going through it cost the fixed-rate fan-out 0.05 ms of median
+        # latency) and, if no other line comes this loop turn, what it says to
+        # a channel is written straight to the members' sockets
+        # (Flusher.lone; bench/PROFILE.md). Its token is spent last: a line
+        # that must wait keeps it.
         session = self.session
         if (
             len(lines) == 1
@@ -280,11 +315,9 @@ class Connection(asyncio.Protocol):
             and not self.flusher.stalled()
             and self._spend_token()
         ):
-            if self.flusher.claim_direct():
-                self.core.handle_alone(session, lines[0])
-            else:
-                self.core.handle_line(session, lines[0])
+            self.flusher.lone(self, session, lines[0])
             return
+        self.flusher.settle()
         if self.inbox is None:
             self.inbox = deque(lines)
         else:
@@ -292,6 +325,7 @@ class Connection(asyncio.Protocol):
         self._drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.flusher.settle()  # a client's last line, then its quit
         self.closed = True
         self._set_direct()
         if self.resume_timer is not None:

@@ -213,9 +213,9 @@ class ServerCore:
             self._dispatch(ctx, message, raw)
 
     def handle_alone(self, session: Session, raw: bytes) -> None:
-        """:meth:`handle_line` for a line read on its own, with nothing else
-        waiting: lines it makes for channel members go to their sockets at
-        once rather than at the end of the loop turn (``Session.direct``)."""
+        """:meth:`handle_line` for the only line read in a loop turn: lines it
+        makes for channel members go straight to their sockets, not through
+        their queues and the flush (``Session.direct``)."""
         self._at_once = True
         try:
             self.handle_line(session, raw)

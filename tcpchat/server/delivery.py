@@ -233,7 +233,7 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     if channel is not None:
         # The hot loop of a busy channel: per member, an append of shared
         # bytes straight to its output queue, and a wake-up only for the
-        # first line of the loop turn; or, for a line read on its own
+        # first line of the loop turn; or, for the only line of a loop turn
         # (at_once), a write straight to the socket of a member with nothing
         # queued (see Session). The source is the only session whose write
         # may be a labeled-response collector, and it is skipped here.

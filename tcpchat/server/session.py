@@ -14,10 +14,10 @@ channel message fanned out to many members costs each of them one append
 (see :mod:`tcpchat.server.delivery`); replies go through :meth:`Session.write`.
 
 ``direct``, where the connection sets it, is the transport, whose ``write``
-sends at once. A channel line read on its own is written that way to
-members whose queue is empty: at a human pace a turn carries one line, and
-the wake-up and flush that a queue costs are most of the Python per member
-(bench/PROFILE.md).
+sends at once. A channel line that was the only line of its loop turn is
+written that way to members whose queue is empty: at a human pace a turn
+carries one line, and the wake-up and flush that a queue costs are most of
+the Python per member (bench/PROFILE.md).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from conftest import RunningServer
@@ -162,15 +163,24 @@ def _read_now(sock: socket.socket) -> bytes:
 NO_FLOOD_CONTROL = Limits(flood_rate=0)
 
 
-async def _alone_then_later(
+class Turn(NamedTuple):
+    """What bob's socket and queue held around one loop turn's reads."""
+
+    read: bytes  # on the socket as soon as the reads were handled
+    queued: int  # lines in bob's queue then
+    turn: bytes  # after one more pass of the loop
+    later: bytes  # everything, once the turn's last line is in (at most 5 s)
+
+
+async def _turns(
     history: SqliteHistory | None,
-    reads: tuple[tuple[str, bytes], ...],
+    turns: tuple[tuple[tuple[str, bytes], ...], ...],
     limits: Limits = NO_FLOOD_CONTROL,
-) -> tuple[bytes, bytes]:
-    """alice, carol and bob on socket pairs in #c; ``reads`` (nick, line) are
-    handled in one loop turn, each as a read of its own. What bob's socket
-    holds as soon as they are handled, and all it has at the end (once the
-    last line is in, at most 5 s later)."""
+    then_hang_up: str | None = None,
+) -> list[Turn]:
+    """alice, carol and bob on socket pairs in #c; each turn's reads (nick,
+    line) are handled in one loop turn, each as a read of its own; after the
+    first turn's, the client ``then_hang_up`` is gone, still in that turn."""
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=limits), history=history)
     flusher = Flusher(loop, history)
@@ -184,53 +194,78 @@ async def _alone_then_later(
         peers[nick] = theirs
     await asyncio.sleep(0.2)
     _read_now(peers["bob"])
-    for nick, line in reads:
-        conns[nick].data_received(line)
-    at_once = _read_now(peers["bob"])
-    later = at_once
-    last = reads[-1][1].split(b":")[-1]
-    deadline = loop.time() + 5
-    while last not in later and loop.time() < deadline:
-        await asyncio.sleep(0.01)
-        later += _read_now(peers["bob"])
+    seen = []
+    for reads in turns:
+        for nick, line in reads:
+            conns[nick].data_received(line)
+        if then_hang_up is not None:
+            conns[then_hang_up].connection_lost(None)
+        read = _read_now(peers["bob"])
+        queued = b"".join(conns["bob"].out).count(b"\n")
+        # One pass: the end of the turn runs before this task resumes, but a
+        # flush it schedules runs after.
+        await asyncio.sleep(0)
+        turn = read + _read_now(peers["bob"])
+        later = turn
+        last = b"QUIT" if then_hang_up else reads[-1][1].split(b":")[-1]
+        deadline = loop.time() + 5
+        while last not in later and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+            later += _read_now(peers["bob"])
+        seen.append(Turn(read, queued, turn, later))
+        then_hang_up = None
     for conn in conns.values():
         conn.close()
     await asyncio.sleep(0)
     for peer in peers.values():
         peer.close()
-    return at_once, later
+    return seen
 
 
-def test_a_line_read_alone_is_written_at_once_unless_history_holds_it(tmp_path: Path) -> None:
+def _texts(received: bytes) -> list[bytes]:
+    return [line.rsplit(b":", 1)[-1] for line in received.splitlines() if b" PRIVMSG " in line]
+
+
+def test_a_line_alone_in_its_turn_is_written_straight_unless_history_holds_it(
+    tmp_path: Path,
+) -> None:
     read = (("alice", b"PRIVMSG #c :now\r\n"),)
-    at_once, _ = asyncio.run(_alone_then_later(None, read))
-    assert at_once.endswith(b" PRIVMSG #c :now\r\n")
-    # With flood control on (the default), while the line has its token.
-    at_once, _ = asyncio.run(_alone_then_later(None, read, Limits()))
-    assert at_once.endswith(b" PRIVMSG #c :now\r\n")
+    # Held to the end of the turn, then written without the queue and its flush;
+    # with flood control on (the default) too, while the line has its token.
+    for limits in (NO_FLOOD_CONTROL, Limits()):
+        [got] = asyncio.run(_turns(None, (read,), limits))
+        assert (got.read, got.queued) == (b"", 0)
+        assert got.turn.endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
-        at_once, later = asyncio.run(_alone_then_later(history, read))
+        [got] = asyncio.run(_turns(history, (read,)))
     finally:
         history.close()
     # Written only once the message is durable: never before its commit.
-    assert at_once == b""
-    assert later.endswith(b" PRIVMSG #c :now\r\n")
+    assert got.turn == b""
+    assert got.later.endswith(b" PRIVMSG #c :now\r\n")
 
 
-def test_only_the_first_line_alone_in_a_turn_is_written_at_once() -> None:
-    # Lines from several clients in one turn: the server is behind, and the
-    # rest go out together at the end of the turn, in order.
+def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
+    # The server is behind: all of them are queued, for one write per member
+    # at the end of the turn, in the order they were read. The next turn's
+    # line alone is written straight again.
     reads = (
         ("alice", b"PRIVMSG #c :one\r\n"),
-        ("carol", b"PRIVMSG #c :two\r\n"),
+        ("carol", b"PRIVMSG #c :two\r\nPRIVMSG #c :2b\r\n"),
         ("alice", b"PRIVMSG #c :three\r\n"),
     )
-    at_once, later = asyncio.run(_alone_then_later(None, reads))
-    assert at_once.endswith(b"PRIVMSG #c :one\r\n")
-    assert b"two" not in at_once
-    texts = [line.rsplit(b":", 1)[-1] for line in later.splitlines() if b" PRIVMSG " in line]
-    assert texts == [b"one", b"two", b"three"]
+    crowded, alone = asyncio.run(_turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),))))
+    assert (crowded.read, crowded.queued) == (b"", 4)
+    assert _texts(crowded.later) == [b"one", b"two", b"2b", b"three"]
+    assert (alone.read, alone.queued) == (b"", 0)
+    assert _texts(alone.turn) == [b"four"]
+
+
+def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> None:
+    [got] = asyncio.run(_turns(None, ((("alice", b"PRIVMSG #c :bye\r\n"),),), then_hang_up="alice"))
+    assert _texts(got.later) == [b"bye"]
+    assert got.later.index(b"PRIVMSG") < got.later.index(b"QUIT")
 
 
 def test_output_held_for_history_reaches_each_member_in_its_own_form(  # type: ignore[no-untyped-def]
