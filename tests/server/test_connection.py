@@ -32,7 +32,9 @@ def test_registration_timeout(make_server) -> None:  # type: ignore[no-untyped-d
 
 
 def test_ping_timeout(make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(ping_interval=1, ping_timeout=1)
+    # alice has ping_timeout to answer her PING: 2 s, as on a loaded machine
+    # 1 s was sometimes too short for the test's own client.
+    server = make_server(ping_interval=1, ping_timeout=2)
     with server.client("alice") as a, server.client("sleepy") as s:
         a.join("#p")
         s.join("#p")
