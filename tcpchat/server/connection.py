@@ -129,10 +129,13 @@ class Flusher:
         the least time for it. At the fixed rate of the bench, that made the
         p99 1.4 times what it is with the wait (bench/PROFILE.md).
 
-        With history, output waits for the commit anyway, so the line is
-        handled at once.
+        A flush already due this turn (output queued before this line, as
+        in a flood) would go out before the end of the turn, and the line
+        would wait a whole turn more for the next one: it is handled at
+        once instead, and goes out with that flush. So, with history, is
+        every line: its output waits for the commit anyway.
         """
-        if self._history is not None or self._crowded:
+        if self._history is not None or self._crowded or self._scheduled:
             conn.core.handle_line(session, raw)
             return
         if self._lone is not None:

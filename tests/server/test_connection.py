@@ -257,11 +257,21 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
         ("carol", b"PRIVMSG #c :two\r\nPRIVMSG #c :2b\r\n"),
         ("alice", b"PRIVMSG #c :three\r\n"),
     )
-    crowded, alone = asyncio.run(_turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),))))
+    # Last, a lone line after a flood's read in the same turn: it goes out with
+    # the flood's flush, not a turn later.
+    after_flood = (
+        ("carol", b"PRIVMSG #c :five\r\nPRIVMSG #c :six\r\n"),
+        ("alice", b"PRIVMSG #c :seven\r\n"),
+    )
+    crowded, alone, flood = asyncio.run(
+        _turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),), after_flood))
+    )
     assert (crowded.read, crowded.queued) == (b"", 4)
     assert _texts(crowded.later) == [b"one", b"two", b"2b", b"three"]
     assert (alone.read, alone.queued) == (b"", 0)
     assert _texts(alone.turn) == [b"four"]
+    assert (flood.read, flood.queued) == (b"", 3)
+    assert _texts(flood.turn) == [b"five", b"six", b"seven"]
 
 
 def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> None:
