@@ -88,7 +88,6 @@ class Flusher:
 
     __slots__ = (
         "_committing",
-        "_crowded",
         "_history",
         "_lone",
         "_loop",
@@ -107,10 +106,8 @@ class Flusher:
         self._committing = False
         # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
         self._parked: list[Connection] = []
-        # The line read on its own this loop turn, not yet handled (lone), and
-        # whether the turn has had others, which made it go through the queue.
+        # The line read on its own this loop turn, not yet handled (lone).
         self._lone: tuple[Connection, bytes] | None = None
-        self._crowded = False
 
     @property
     def holds_output(self) -> bool:
@@ -129,17 +126,15 @@ class Flusher:
         the least time for it. At the fixed rate of the bench, that made the
         p99 1.4 times what it is with the wait (bench/PROFILE.md).
 
-        A flush already due this turn (output queued before this line, as
-        in a flood) would go out before the end of the turn, and the line
-        would wait a whole turn more for the next one: it is handled at
-        once instead, and goes out with that flush. So, with history, is
-        every line: its output waits for the commit anyway.
+        So a line is handled at once whenever a flush is already due this
+        turn: output queued by the line that waited, or by a flood read
+        before this line. Waiting, it would miss that flush and, if a member
+        is paused, wait a whole turn more for the next one. With history,
+        every line is handled at once: its output waits for the commit anyway.
         """
-        if self._history is not None or self._crowded or self._scheduled:
-            conn.core.handle_line(session, raw)
-            return
         if self._lone is not None:
             self.settle()
+        if self._history is not None or self._scheduled:
             conn.core.handle_line(session, raw)
             return
         self._lone = (conn, raw)
@@ -147,25 +142,26 @@ class Flusher:
 
     def settle(self) -> None:
         """Handle the waiting lone line now, through the queue: other input
-        comes, and must come after it. The rest of the turn is crowded: its
-        lone lines go through the queue too (until ``_end_turn``, which
-        the waiting line scheduled)."""
-        if self._lone is not None:
-            conn, raw = self._lone
-            self._lone = None
-            self._crowded = True
-            if not conn.closed and conn.session is not None:
-                conn.core.handle_line(conn.session, raw)
+        comes, and must come after it."""
+        self._handle_lone(alone=False)
 
     def _end_turn(self) -> None:
-        self._crowded = False
-        if self._lone is not None:
-            conn, raw = self._lone
-            self._lone = None
-            # Closed by the server in the meantime (a kill, shutdown, sendq):
-            # its user is gone, and the line with it.
-            if not conn.closed and conn.session is not None:
-                conn.core.handle_alone(conn.session, raw)
+        self._handle_lone(alone=True)
+
+    def _handle_lone(self, alone: bool) -> None:
+        lone, self._lone = self._lone, None
+        if lone is None:
+            return
+        conn, raw = lone
+        session = conn.session
+        # Closed by the server in the meantime (a kill, shutdown, sendq): its
+        # user is gone, and the line with it.
+        if conn.closed or session is None:
+            return
+        if alone:
+            conn.core.handle_alone(session, raw)
+        else:
+            conn.core.handle_line(session, raw)
 
     def stalled(self) -> bool:
         """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""

@@ -263,8 +263,10 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
         ("carol", b"PRIVMSG #c :five\r\nPRIVMSG #c :six\r\n"),
         ("alice", b"PRIVMSG #c :seven\r\n"),
     )
-    crowded, alone, flood = asyncio.run(
-        _turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),), after_flood))
+    # And two lone lines from two clients: neither is lost, both are queued.
+    two_alone = (("alice", b"PRIVMSG #c :eight\r\n"), ("carol", b"PRIVMSG #c :nine\r\n"))
+    crowded, alone, flood, two = asyncio.run(
+        _turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),), after_flood, two_alone))
     )
     assert (crowded.read, crowded.queued) == (b"", 4)
     assert _texts(crowded.later) == [b"one", b"two", b"2b", b"three"]
@@ -272,6 +274,8 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
     assert _texts(alone.turn) == [b"four"]
     assert (flood.read, flood.queued) == (b"", 3)
     assert _texts(flood.turn) == [b"five", b"six", b"seven"]
+    assert (two.read, two.queued) == (b"", 2)
+    assert _texts(two.later) == [b"eight", b"nine"]
 
 
 def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> None:
