@@ -1,7 +1,9 @@
 """The asyncio side of one client: bytes in, lines to the core, bytes out.
 
 Contract: this is the only module that touches a transport. It never blocks
-and never reorders a client's lines.
+and never reorders a client's lines. Only it and delivery's write of a line
+alone in its turn (``Session.direct``) write to a socket, and they write to
+its descriptor only while the transport holds none of the client's output.
 
 - In: the decoder splits lines; one client's lines are handled for at most
   :data:`TURN_BUDGET` seconds (and :data:`LINES_PER_TURN` steps: a line, or
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from typing import Final, cast
@@ -108,11 +111,6 @@ class Flusher:
         self._parked: list[Connection] = []
         # The line read on its own this loop turn, not yet handled (lone).
         self._lone: tuple[Connection, bytes] | None = None
-
-    @property
-    def holds_output(self) -> bool:
-        """Whether output may be held for history, and so must go through here."""
-        return self._history is not None
 
     def lone(self, conn: Connection, session: Session, raw: bytes) -> None:
         """Handle ``raw``, a line ``conn`` read on its own, at the end of the
@@ -222,6 +220,7 @@ class Connection(asyncio.Protocol):
         "closing",
         "core",
         "decoder",
+        "fd",
         "flood_rate",
         "flusher",
         "inbox",
@@ -253,6 +252,9 @@ class Connection(asyncio.Protocol):
         # closing: the transport closes once the queued output is written.
         self.closed = False
         self.closing = False
+        # The socket's descriptor, for writes that skip the transport's own
+        # (Session.direct); None where the transport encrypts (TLS).
+        self.fd: int | None = None
         # Flow control: reading pauses while the client's output is stuck or
         # while its lines wait (throttled, or behind a command still finishing).
         self.write_paused = False
@@ -287,12 +289,15 @@ class Connection(asyncio.Protocol):
         self.session = self.core.open_session(ip, port, self._schedule, self.close)
         self.out = self.session.out
         self.session.resume = self._resume
-        self._set_direct()
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self.session.tls = True
             der = tls.getpeercert(binary_form=True)
             self.session.certfp = fingerprint(der) if der else None
+        else:
+            sock = transport.get_extra_info("socket")
+            self.fd = None if sock is None else sock.fileno()
+            self._set_direct()
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.session is None:
@@ -455,15 +460,26 @@ class Connection(asyncio.Protocol):
     # -- output ------------------------------------------------------------
 
     def _set_direct(self) -> None:
-        """Let delivery write to the socket at once (``Session.direct``) only while
-        nothing may stand in between: output held for history, a client not
-        reading (its lines must queue, to be measured against sendq), or a
-        session that has ended."""
+        """Let writes skip the transport (``Session.direct``) only while nothing
+        may stand in between: TLS, a client not reading (its lines must
+        queue, to be measured against sendq), a session that has ended, or
+        bytes in the transport's buffer, which a write to the descriptor
+        would overtake. (Output held for history never comes this way
+        before its commit: with history, ``Flusher.lone`` queues every line.)
+
+        The descriptor is taken away before the transport can close it, as
+        ``connection_lost`` comes first: a new connection given the same
+        number never gets another client's lines."""
         session, transport = self.session, self.transport
         if session is None or transport is None:
             return
-        free = not (self.flusher.holds_output or self.write_paused or self.closed)
-        session.direct = transport if free else None
+        fd = self.fd
+        free = (
+            fd is not None
+            and not (self.write_paused or self.closed)
+            and not transport.get_write_buffer_size()
+        )
+        session.direct = fd if free else None
 
     def _schedule(self) -> None:
         """Flush at the end of this loop turn (the session's ``wake``: it queued
@@ -497,12 +513,30 @@ class Connection(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         """Write taken output, joined, to the socket; then close, if the
-        session has ended."""
+        session has ended.
+
+        Straight to the descriptor while ``Session.direct`` allows, and the
+        transport takes only what the socket does not: asyncio's ``write``
+        is a dozen lines of Python around the same system call."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if data:
-            transport.write(data)
+            session = self.session
+            fd = None if session is None else session.direct
+            if fd is None:
+                transport.write(data)
+                if self.fd is not None and not self.write_paused:
+                    self._set_direct()  # the transport's buffer may be empty again
+            else:
+                try:
+                    sent = os.write(fd, data)
+                except OSError:  # the transport's write meets it again, and reports it
+                    sent = 0
+                if sent < len(data):
+                    assert session is not None
+                    session.direct = None
+                    transport.write(memoryview(data)[sent:])
             # Checked after the write, which takes what the kernel will, so only
             # bytes the client has not read count: a burst in one loop turn does
             # not. The write pauses the client first if it passes the high-water

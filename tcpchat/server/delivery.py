@@ -14,6 +14,7 @@ in its channels and the old nick is still the source of NICK.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -235,9 +236,13 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
         # bytes straight to its output queue, and a wake-up only for the
         # first line of the loop turn; or, for the only line of a loop turn
         # (at_once), a write straight to the socket of a member with nothing
-        # queued (see Session). The source is the only session whose write
-        # may be a labeled-response collector, and it is skipped here.
+        # queued (see Session). What the socket does not take (it is full,
+        # or broken) is queued, for the flush to hand to the transport
+        # (Connection.send), and later lines queue behind it. The source is the
+        # only session whose write may be a labeled-response collector, and
+        # it is skipped here.
         encoded = line.encoded
+        write = os.write
         for member in channel.members:
             session = member.session
             if session is None or member is source:
@@ -248,9 +253,14 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
             data = encoded[mode] or line.for_mode(mode)
             out = session.out
             if not out:
-                if at_once and (transport := session.direct) is not None:
-                    transport.write(data)
-                    continue
+                if at_once and (fd := session.direct) is not None:
+                    try:
+                        sent = write(fd, data)
+                    except OSError:
+                        sent = 0
+                    if sent == len(data):
+                        continue
+                    data = data[sent:]
                 session.wake()
             out.append(data)
     elif (

@@ -13,34 +13,32 @@ connection takes all of it once per loop turn. Whoever appends to an
 channel message fanned out to many members costs each of them one append
 (see :mod:`tcpchat.server.delivery`); replies go through :meth:`Session.write`.
 
-``direct``, where the connection sets it, is the transport, whose ``write``
-sends at once. A channel line that was the only line of its loop turn is
-written that way to members whose queue is empty: at a human pace a turn
-carries one line, and the wake-up and flush that a queue costs are most of
-the Python per member (bench/PROFILE.md).
+``direct``, where the connection sets it, is the socket's descriptor, for
+a write that skips the transport: only while the transport holds no unsent
+bytes, so nothing can overtake them. A channel line that was the only line
+of its loop turn is written that way to members whose queue is empty: at a
+human pace a turn carries one line, and the wake-up and flush that a queue
+costs, and the transport's own ``write`` around the system call, are most
+of the Python per member (bench/PROFILE.md). Whatever the socket does not
+take at once goes to the queue, and ``direct`` is cleared until the
+connection sees the transport's buffer empty again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from tcpchat.server.state import User
 
-__all__ = ["TAG_ACCOUNT", "TAG_MSGID", "TAG_TIME", "Session", "Writable"]
+__all__ = ["TAG_ACCOUNT", "TAG_MSGID", "TAG_TIME", "Session"]
 
 # Bits of Session.tag_mode: which tags this client wants on relayed lines.
 # Delivery picks one of four pre-formatted variants of a line by this number.
 TAG_MSGID: Final = 1  # message-tags: msgid and client-only tags
 TAG_TIME: Final = 2  # server-time
 TAG_ACCOUNT: Final = 4  # account-tag
-
-
-class Writable(Protocol):
-    """What ``Session.direct`` needs of a transport."""
-
-    def write(self, data: bytes) -> None: ...
 
 
 def _nothing() -> None:
@@ -108,10 +106,9 @@ class Session:
         self.write: Callable[[bytes], None] = self.queue
         self.deliver: Callable[[bytes], None] = self.write
         # Set only while nothing may stand between a line and the socket: no
-        # history to wait for, the client reading, the session not closing.
-        # The transport itself: its bound write, made once per session, cost
-        # each idle client 64 bytes (bench "idle").
-        self.direct: Writable | None = None
+        # TLS to encrypt it, the client reading and its transport's buffer
+        # empty, the session not closing.
+        self.direct: int | None = None
         self.close = close
         self.connected_at = now
         # Registration progress.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 from conftest import RunningServer
@@ -19,6 +21,7 @@ from tcpchat.server.config import Config, HistorySettings, Limits
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.core import ServerCore
+from tcpchat.server.listener import new_event_loop
 from tcpchat.store.sqlite import SqliteHistory
 
 
@@ -85,17 +88,28 @@ def test_a_flood_does_not_make_others_wait_for_all_of_it(make_server) -> None:  
         f.join("#flood")
         b.join("#flood")
         flood = 50000
-        data = b"".join(b"PRIVMSG #flood :%d\r\n" % i for i in range(flood))
-        sender = threading.Thread(target=f.send_raw, args=(data,))
+        lines = [b"PRIVMSG #flood :%d\r\n" % i for i in range(flood)]
+        # The server's loop waits while the flood's first 64 KiB (some 3,500
+        # lines) and the bystander's PING reach it, so that it reads them in
+        # the same turn, whatever the speed of this machine and of the test's
+        # own client.
+        first = 3500
+        held, go = threading.Event(), threading.Event()
+        server.thread.runner.call_soon_threadsafe(lambda: (held.set(), go.wait(10)))
+        assert held.wait(10)
+        try:
+            f.send_raw(b"".join(lines[:first]))
+            b.send("PING :me first")
+        finally:
+            go.set()
+        sender = threading.Thread(target=f.send_raw, args=(b"".join(lines[first:]),))
         sender.start()
         try:
-            got = [b.expect("PRIVMSG")]  # the flood has begun
-            b.send("PING :me first")
-            got += b.collect_until("PONG")
+            got = b.collect_until("PONG")
         finally:
             sender.join()
         before = [m.params[1] for m in got if m.command == "PRIVMSG"]
-        assert len(before) < flood // 4
+        assert len(before) < first // 4
         # and the flood arrives whole and in order
         rest = [b.expect("PRIVMSG").params[1] for _ in range(flood - len(before))]
         assert before + rest == [str(i) for i in range(flood)]
@@ -163,6 +177,15 @@ def _read_now(sock: socket.socket) -> bytes:
 
 
 NO_FLOOD_CONTROL = Limits(flood_rate=0)
+
+T = TypeVar("T")
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on the event loop the servers of the tests run on."""
+    kind = os.environ.get("TCPCHAT_TEST_EVENT_LOOP", "asyncio")
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+        return runner.run(main)
 
 
 class Turn(NamedTuple):
@@ -235,12 +258,12 @@ def test_a_line_alone_in_its_turn_is_written_straight_unless_history_holds_it(
     # Held to the end of the turn, then written without the queue and its flush;
     # with flood control on (the default) too, while the line has its token.
     for limits in (NO_FLOOD_CONTROL, Limits()):
-        [got] = asyncio.run(_turns(None, (read,), limits))
+        [got] = _run(_turns(None, (read,), limits))
         assert (got.read, got.queued) == (b"", 0)
         assert got.turn.endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
-        [got] = asyncio.run(_turns(history, (read,)))
+        [got] = _run(_turns(history, (read,)))
     finally:
         history.close()
     # Written only once the message is durable: never before its commit.
@@ -265,7 +288,7 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
     )
     # And two lone lines from two clients: neither is lost, both are queued.
     two_alone = (("alice", b"PRIVMSG #c :eight\r\n"), ("carol", b"PRIVMSG #c :nine\r\n"))
-    crowded, alone, flood, two = asyncio.run(
+    crowded, alone, flood, two = _run(
         _turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),), after_flood, two_alone))
     )
     assert (crowded.read, crowded.queued) == (b"", 4)
@@ -279,9 +302,103 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
 
 
 def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> None:
-    [got] = asyncio.run(_turns(None, ((("alice", b"PRIVMSG #c :bye\r\n"),),), then_hang_up="alice"))
+    [got] = _run(_turns(None, ((("alice", b"PRIVMSG #c :bye\r\n"),),), then_hang_up="alice"))
     assert _texts(got.later) == [b"bye"]
     assert got.later.index(b"PRIVMSG") < got.later.index(b"QUIT")
+
+
+async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[int], bytes]:
+    """alice and bob in #c on TCP, bob with small socket buffers. alice
+    sends ``lines`` lone lines, one a turn, while bob does not read: past
+    his socket's room, not past his transport's high-water mark. Twice, bob
+    empties his socket and alice sends one more. Once bob has read all,
+    alice sends two lone lines, and then ``burst`` lines in one read.
+
+    Returns the messages bob got, in order; the bytes his transport held
+    before each of alice's lines sent as he emptied his socket; and what was
+    on his socket one loop pass after the last of her lone lines."""
+    loop = asyncio.get_running_loop()
+    core = ServerCore(Config(limits=NO_FLOOD_CONTROL))
+    flusher = Flusher(loop)
+    conns, peers = {}, {}
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        for nick in ("alice", "bob"):
+            theirs = socket.socket()
+            theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            theirs.connect(listener.getsockname())
+            ours, _ = listener.accept()
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            theirs.setblocking(False)
+            _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
+            conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
+            conns[nick] = conn
+            peers[nick] = theirs
+    received = b""
+
+    async def bob_reads(text: bytes) -> None:
+        nonlocal received
+        deadline = loop.time() + 5
+        while text not in received and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+            received += _read_now(peers["bob"])
+
+    await bob_reads(b" JOIN #c")
+    received = b""
+    bob = conns["bob"].transport
+    assert bob is not None
+    filler = "x" * 400
+    for n in range(lines):
+        conns["alice"].data_received(f"PRIVMSG #c :{n} {filler}\r\n".encode())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    # His socket has room again, but his transport has not yet written what
+    # it holds: these lines must not overtake that.
+    held = []
+    for n in range(lines, lines + 2):
+        received += _read_now(peers["bob"])
+        held.append(bob.get_write_buffer_size())
+        conns["alice"].data_received(f"PRIVMSG #c :{n} {filler}\r\n".encode())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    await bob_reads(f":{lines + 1} ".encode())
+    # All read. The transport's buffer emptied with no word to the server:
+    # a line alone goes through the queue, and its flush finds the buffer
+    # empty; from the next line on, they go straight again.
+    conns["alice"].data_received(b"PRIVMSG #c :again\r\n")
+    await bob_reads(b":again")
+    conns["alice"].data_received(b"PRIVMSG #c :last\r\n")
+    await asyncio.sleep(0)
+    straight = _read_now(peers["bob"])
+    received += straight
+    # A burst, flushed in one write, more than the socket takes at once.
+    conns["alice"].data_received(
+        b"".join(b"PRIVMSG #c :burst %d %s\r\n" % (n, filler.encode()) for n in range(burst))
+    )
+    await bob_reads(b":burst %d " % (burst - 1))
+    for conn in conns.values():
+        conn.close()
+    await asyncio.sleep(0)
+    for peer in peers.values():
+        peer.close()
+    return received.splitlines(), held, straight
+
+
+def test_a_member_whose_socket_is_full_gets_every_line_in_order() -> None:
+    # Output goes to the socket's descriptor while the transport holds none;
+    # what the socket does not take goes through the transport, and later
+    # lines wait behind that until the transport's buffer is empty.
+    lines, burst = 100, 40
+    got, held, straight = _run(_fill_then_drain(lines, burst))
+    assert min(held) > 0, "the lines never filled bob's socket"
+    # Each line whole, once: none cut short, nothing written twice.
+    assert {line.split(b" :")[0] for line in got} == {b":alice!~u@127.0.0.1 PRIVMSG #c"}
+    filler = b"x" * 400
+    assert [line.split(b" :")[1] for line in got] == (
+        [b"%d %s" % (n, filler) for n in range(lines + 2)]
+        + [b"again", b"last"]
+        + [b"burst %d %s" % (n, filler) for n in range(burst)]
+    )
+    assert _texts(straight) == [b"last"]
 
 
 def test_output_held_for_history_reaches_each_member_in_its_own_form(  # type: ignore[no-untyped-def]

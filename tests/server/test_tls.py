@@ -52,6 +52,12 @@ def test_tls_and_plain_clients_talk(
         secure.register("secure")
         secure.send("PRIVMSG plain :over TLS")
         assert plain.expect("PRIVMSG").params == ("plain", "over TLS")
+        # A channel line read alone goes to a TLS member through its
+        # transport, encrypted, not straight to the socket.
+        secure.join("#both")
+        plain.join("#both")
+        plain.send("PRIVMSG #both :to everyone")
+        assert secure.expect("PRIVMSG").params == ("#both", "to everyone")
         plain.send("WHOIS secure")
         assert plain.expect("671").params[1] == "secure"
         secure.send("CAP LS 302")
