@@ -523,20 +523,18 @@ class Connection(asyncio.Protocol):
             return
         if data:
             session = self.session
-            fd = None if session is None else session.direct
-            if fd is None:
-                transport.write(data)
-                if self.fd is not None and not self.write_paused:
-                    self._set_direct()  # the transport's buffer may be empty again
-            else:
+            if session is not None and (fd := session.direct) is not None:
                 try:
                     sent = os.write(fd, data)
                 except OSError:  # the transport's write meets it again, and reports it
                     sent = 0
                 if sent < len(data):
-                    assert session is not None
                     session.direct = None
                     transport.write(memoryview(data)[sent:])
+            else:
+                transport.write(data)
+                if self.fd is not None and not self.write_paused:
+                    self._set_direct()  # the transport's buffer may be empty again
             # Checked after the write, which takes what the kernel will, so only
             # bytes the client has not read count: a burst in one loop turn does
             # not. The write pauses the client first if it passes the high-water

@@ -20,8 +20,9 @@ of its loop turn is written that way to members whose queue is empty: at a
 human pace a turn carries one line, and the wake-up and flush that a queue
 costs, and the transport's own ``write`` around the system call, are most
 of the Python per member (bench/PROFILE.md). Whatever the socket does not
-take at once goes to the queue, and ``direct`` is cleared until the
-connection sees the transport's buffer empty again.
+take at once goes to the queue. The flush writes the same way, hands what
+the socket still does not take to the transport, and then clears
+``direct`` until a later flush finds the transport's buffer empty.
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ def test_a_flood_does_not_make_others_wait_for_all_of_it(make_server) -> None:  
         b.join("#flood")
         flood = 50000
         lines = [b"PRIVMSG #flood :%d\r\n" % i for i in range(flood)]
-        # The server's loop waits while the flood's first 64 KiB (some 3,500
-        # lines) and the bystander's PING reach it, so that it reads them in
+        # The server's loop waits while the flood's first 3,500 lines (some
+        # 75 KiB) and the bystander's PING reach it, so that it reads them in
         # the same turn, whatever the speed of this machine and of the test's
         # own client.
         first = 3500
@@ -188,6 +188,30 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+async def _in_c(
+    core: ServerCore, flusher: Flusher, sockets: dict[str, tuple[socket.socket, socket.socket]]
+) -> tuple[dict[str, Connection], dict[str, socket.socket]]:
+    """A connection in #c for each nick, over its (server's, client's) sockets;
+    the connections, and the clients' sockets, not blocking."""
+    loop = asyncio.get_running_loop()
+    conns, peers = {}, {}
+    for nick, (ours, theirs) in sockets.items():
+        theirs.setblocking(False)
+        _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
+        conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
+        conns[nick] = conn
+        peers[nick] = theirs
+    return conns, peers
+
+
+async def _close_all(conns: dict[str, Connection], peers: dict[str, socket.socket]) -> None:
+    for conn in conns.values():
+        conn.close()
+    await asyncio.sleep(0)
+    for peer in peers.values():
+        peer.close()
+
+
 class Turn(NamedTuple):
     """What bob's socket and queue held around one loop turn's reads."""
 
@@ -209,14 +233,8 @@ async def _turns(
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=limits), history=history)
     flusher = Flusher(loop, history)
-    conns, peers = {}, {}
-    for nick in ("alice", "carol", "bob"):
-        ours, theirs = socket.socketpair()
-        theirs.setblocking(False)
-        _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
-        conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
-        conns[nick] = conn
-        peers[nick] = theirs
+    pairs = {nick: socket.socketpair() for nick in ("alice", "carol", "bob")}
+    conns, peers = await _in_c(core, flusher, pairs)
     await asyncio.sleep(0.2)
     _read_now(peers["bob"])
     seen = []
@@ -239,11 +257,7 @@ async def _turns(
             later += _read_now(peers["bob"])
         seen.append(Turn(read, queued, turn, later))
         then_hang_up = None
-    for conn in conns.values():
-        conn.close()
-    await asyncio.sleep(0)
-    for peer in peers.values():
-        peer.close()
+    await _close_all(conns, peers)
     return seen
 
 
@@ -320,7 +334,7 @@ async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[in
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=NO_FLOOD_CONTROL))
     flusher = Flusher(loop)
-    conns, peers = {}, {}
+    sockets = {}
     with socket.create_server(("127.0.0.1", 0)) as listener:
         for nick in ("alice", "bob"):
             theirs = socket.socket()
@@ -328,11 +342,8 @@ async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[in
             theirs.connect(listener.getsockname())
             ours, _ = listener.accept()
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-            theirs.setblocking(False)
-            _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
-            conn.data_received(f"NICK {nick}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
-            conns[nick] = conn
-            peers[nick] = theirs
+            sockets[nick] = (ours, theirs)
+    conns, peers = await _in_c(core, flusher, sockets)
     received = b""
 
     async def bob_reads(text: bytes) -> None:
@@ -375,11 +386,7 @@ async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[in
         b"".join(b"PRIVMSG #c :burst %d %s\r\n" % (n, filler.encode()) for n in range(burst))
     )
     await bob_reads(b":burst %d " % (burst - 1))
-    for conn in conns.values():
-        conn.close()
-    await asyncio.sleep(0)
-    for peer in peers.values():
-        peer.close()
+    await _close_all(conns, peers)
     return received.splitlines(), held, straight
 
 
