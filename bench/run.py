@@ -479,13 +479,14 @@ def write_results(
         "",
     ]
     lines += markdown_tables(table, specs)
-    lines += notes_section()
+    # RESULTS.md keeps its rounds in results.json, RESULTS-latency.md in results-latency.json.
+    raw = path.with_name(path.stem.lower() + ".json")
+    lines += notes_section(raw.name)
     path.write_text("\n".join(lines) + "\n")
-    raw = path.with_name("results.json")
     raw.write_text(json.dumps({"args": args.argv, "results": results}, indent=1) + "\n")
 
 
-def notes_section() -> list[str]:
+def notes_section(raw: str) -> list[str]:
     """How to read the tables: what each number does and does not say."""
     return [
         "",
@@ -525,11 +526,11 @@ def notes_section() -> list[str]:
         "a server's backlog dropped connections (counted per client held). miniircd is "
         "capped at 900 clients by select().",
         "- A profile of tcpchat under this load, and what would make it faster: "
-        "[PROFILE.md](PROFILE.md). Raw per-round numbers: `results.json`.",
+        f"[PROFILE.md](PROFILE.md). Raw per-round numbers: `{raw}`.",
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--servers", nargs="*", help="names from bench/servers.py (default: all)")
     parser.add_argument("--scenarios", nargs="*", default=list(loadgen_scenarios()))
@@ -543,9 +544,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=10000, help="idle clients to hold")
     parser.add_argument("--procs", type=int, default=2, help="generator worker processes")
     parser.add_argument("--timeout", type=float, default=120.0, help="per scenario")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "RESULTS.md",
+        help="the tables; the raw rounds go beside it (RESULTS.md: results.json)",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     # Stop cleanly on Ctrl-C or kill (also when started in the background,
     # where SIGINT is ignored): the finally blocks stop our server and workers.
     signal.signal(signal.SIGINT, signal.default_int_handler)

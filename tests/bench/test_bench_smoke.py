@@ -2,14 +2,14 @@
 
 They check behaviour (lines arrive, numbers come out, nothing is lost), never
 timings: the sizes are far too small to mean anything. tcpchat runs in this
-process on an ephemeral port; the generator's workers are processes of
-their own, as in a real run. The server uses the stdlib event loop: with
-uvloop installed (the ``bench`` extra), ``auto`` would pick uvloop, which
-tcpchat's connection_made does not accept yet (see bench/README.md).
+process on an ephemeral port, on the event loop the other server tests use
+(asyncio unless CI asks for uvloop); the generator's workers are processes of
+their own, as in a real run.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -170,3 +170,15 @@ def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
         "| fixed-rate arrival p99 ≤ best peer (TCP_NODELAY) | ngircd | 1.00 | 2.00 | 2.00x"
         " | **no** |" in text
     )
+
+
+def test_results_keep_their_rounds_beside_them(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS-pairs.md"
+    args = run.parse_args(["--servers", "tcpchat", "--scenarios", "pairs", "--out", str(out)])
+    specs = servers.by_name(["tcpchat"])
+    results: dict[str, list[dict[str, Any]]] = {"tcpchat": [{"pairs": {"lines_per_s": 1234.0}}]}
+    run.write_results(out, args, specs, {}, {"tcpchat": "tcpchat 0.1"}, results, 60.0, "asyncio")
+    assert json.loads((tmp_path / "results-pairs.json").read_text())["results"] == results
+    text = out.read_text()
+    assert "Raw per-round numbers: `results-pairs.json`." in text
+    assert "| tcpchat | — | — | — | — | — | — | — | — | 1,234 |" in text
