@@ -31,6 +31,24 @@ OPER_PASSWORD = "operpassword"
 _OPER_HASH = hash_password(OPER_PASSWORD)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-lines",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the fuzz tests on random inputs until N lines have been fed "
+        "(default: a small budget with a fixed seed); turns their timeout off",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--fuzz-lines"):
+        for item in items:
+            if "fuzz" in item.nodeid:
+                item.add_marker(pytest.mark.timeout(0))
+
+
 @dataclass
 class RunningServer:
     """A server started for a test, and a way to open clients to it."""

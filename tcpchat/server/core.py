@@ -37,7 +37,14 @@ from tcpchat.server.commands.messaging import relay, relay_run, run_recipient
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
-from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
+from tcpchat.server.events import (
+    Event,
+    Messaged,
+    Observer,
+    Stamp,
+    UserQuit,
+    UserRegistered,
+)
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
 from tcpchat.server.monitor import Monitor
@@ -182,7 +189,11 @@ class ServerCore:
         return session
 
     def handle_line(self, session: Session, raw: bytes) -> None:
-        """Handle one complete line from ``session``; never raises."""
+        """Handle one complete line from ``session``; never raises. A line
+        from a session that has ended (a transport may still hold some) is
+        dropped with it."""
+        if session not in self.sessions:
+            return
         ctx = self._context(session)
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
@@ -232,11 +243,13 @@ class ServerCore:
         A client that pastes or pipelines sends many such lines in one read;
         taken together, each costs a fraction of a line on its own (the
         bench's pairs; bench/PROFILE.md). The connection asks only where the
-        first two lines start alike (``text_head``). As handle_line, it
-        never raises.
+        first two lines start alike (``text_head``). The lines are as a
+        :class:`~tcpchat.irc.LineDecoder` gives them (no LF in any). As
+        handle_line, it never raises.
         """
         first = lines[0]
-        text = parse_text(decode(first)) if session.user is not None else None
+        registered = session.user is not None and session in self.sessions
+        text = parse_text(decode(first)) if registered else None
         if text is None:
             return 0
         command, target, _ = text
@@ -306,15 +319,27 @@ class ServerCore:
         return Stamp(self._msgid_prefix + str(next(self._ids)), int(self.clock() * 1000))
 
     def emit(self, event: Event) -> Stamp:
-        """Deliver ``event`` to local clients, tell observers, then apply it."""
+        """Deliver ``event`` to local clients, tell observers, then apply it.
+
+        An event that does not apply to the state (it names a user or a
+        channel that is gone; ``State.applies``) is a handler's mistake: it
+        is logged and goes no further. A message, the commonest event, is
+        not asked: it changes no state, and its delivery and observers take
+        a sender who is gone for no one.
+        """
         stamp = self.stamp()
+        message = type(event) is Messaged
+        if not message and not self.state.applies(event):
+            log.warning("skipped %r: it names a user or channel that is gone", event)
+            return stamp
         deliver(self.state, event, stamp, self.config.name, self._at_once)
         for observer in self.observers:
             try:
                 observer(event, stamp)
             except Exception:
                 log.exception("observer failed on %r", event)
-        self.state.apply(event, stamp)
+        if not message:
+            self.state.apply(event, stamp)
         return stamp
 
     # -- time ---------------------------------------------------------------
@@ -335,5 +360,6 @@ class ServerCore:
             elif idle > limits.ping_interval:
                 session.ping_sent = True
                 session.write(f"PING :{self.config.name}\r\n".encode())
-            if session.nick_deadline is not None and now >= session.nick_deadline:
+            deadline = session.nick_deadline
+            if deadline is not None and now >= deadline and session in self.sessions:
                 enforce_nick(Context(self, session, now), f"Guest{next(self._guests)}")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tcpchat.irc import casefold, format_params
+from tcpchat.irc import casefold, quote_params
 from tcpchat.irc.message import escape_tag_value
 from tcpchat.server.events import (
     AccountChanged,
@@ -140,7 +140,7 @@ def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
 
 def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} QUIT" + format_params((e.reason,)), stamp, account=user.account)
+    line = OutLine(f":{user.mask} QUIT" + quote_params((e.reason,)), stamp, account=user.account)
     for session in neighbours(user):
         line.send(session)
 
@@ -150,11 +150,11 @@ def _joined(state: State, e: Joined, stamp: Stamp) -> None:
     channel = state.channel(e.channel)
     plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp, account=user.account)
     extended = OutLine(
-        f":{user.mask} JOIN {e.channel} {user.account or '*'}" + format_params((user.realname,)),
+        f":{user.mask} JOIN {e.channel} {user.account or '*'}" + quote_params((user.realname,)),
         stamp,
     )
     away = (
-        OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp, account=user.account)
+        OutLine(f":{user.mask} AWAY" + quote_params((user.away,)), stamp, account=user.account)
         if user.away
         else None
     )
@@ -170,20 +170,20 @@ def _parted(state: State, e: Parted, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.channel, e.reason) if e.reason else (e.channel,)
     _to_channel_and_self(
-        state, e.uid, e.channel, f":{user.mask} PART" + format_params(params), stamp
+        state, e.uid, e.channel, f":{user.mask} PART" + quote_params(params), stamp
     )
 
 
 def _kicked(state: State, e: Kicked, stamp: Stamp) -> None:
     kicker = state.by_uid[e.source]
     target = state.by_uid[e.uid]
-    body = f":{kicker.mask} KICK" + format_params((e.channel, target.nick, e.reason))
+    body = f":{kicker.mask} KICK" + quote_params((e.channel, target.nick, e.reason))
     _to_channel_and_self(state, e.uid, e.channel, body, stamp)
 
 
 def _topic(state: State, e: TopicChanged, stamp: Stamp) -> None:
     setter = state.by_uid[e.source]
-    body = f":{setter.mask} TOPIC" + format_params((e.channel, e.topic))
+    body = f":{setter.mask} TOPIC" + quote_params((e.channel, e.topic))
     _to_channel_and_self(state, e.source, e.channel, body, stamp)
 
 
@@ -209,7 +209,7 @@ def mode_params(state: State, e: ChannelModeChanged | UserModeChanged) -> list[s
 def _channel_mode(state: State, e: ChannelModeChanged, stamp: Stamp, server_name: str) -> None:
     source = state.by_uid[e.source].mask if e.source else server_name
     channel = state.channels[casefold(e.channel)]
-    line = OutLine(f":{source} MODE" + format_params((channel.name, *mode_params(state, e))), stamp)
+    line = OutLine(f":{source} MODE" + quote_params((channel.name, *mode_params(state, e))), stamp)
     for session in _sessions(channel.members):
         line.send(session)
 
@@ -218,12 +218,14 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     if user.session is not None:
         OutLine(
-            f":{user.nick} MODE" + format_params((user.nick, *mode_params(state, e))), stamp
+            f":{user.nick} MODE" + quote_params((user.nick, *mode_params(state, e))), stamp
         ).send(user.session)
 
 
 def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> None:
-    source = state.by_uid[e.source]
+    source = state.by_uid.get(e.source)
+    if source is None:  # gone: the message does not apply (State.applies)
+        return
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
@@ -297,7 +299,7 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
 def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.message,) if e.message else ()
-    line = OutLine(f":{user.mask} AWAY" + format_params(params), stamp, account=user.account)
+    line = OutLine(f":{user.mask} AWAY" + quote_params(params), stamp, account=user.account)
     for session in neighbours(user):
         if "away-notify" in session.caps:
             line.send(session)
@@ -306,7 +308,7 @@ def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
 def _realname(state: State, e: RealnameChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     line = OutLine(
-        f":{user.mask} SETNAME" + format_params((e.realname,)), stamp, account=user.account
+        f":{user.mask} SETNAME" + quote_params((e.realname,)), stamp, account=user.account
     )
     sessions = neighbours(user)
     if user.session is not None:
@@ -321,7 +323,9 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
     target = state.by_uid[e.uid]
     if target.session is not None:
         OutLine(
-            f":{source.mask} INVITE {target.nick} {e.channel}", stamp, account=source.account
+            f":{source.mask} INVITE" + quote_params((target.nick, e.channel)),
+            stamp,
+            account=source.account,
         ).send(target.session)
 
 
@@ -361,9 +365,13 @@ def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
 ) -> None:
     """Write the lines for ``event`` to every local session that should see it;
-    ``at_once``: the event comes of a line read on its own (see Session)."""
+    ``at_once``: the event comes of a line read on its own (see Session).
+    An event that does not apply to the state (``State.applies``) is
+    delivered to no one."""
     if type(event) is Messaged:
         _messaged(state, event, stamp, at_once)
+    elif not state.applies(event):
+        return  # about a user or channel that is gone: no one sees it
     elif type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
     else:

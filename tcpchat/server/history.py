@@ -78,7 +78,9 @@ class HistoryRecorder:
         return HistoryItem(stamp.msgid, stamp.time_ms, target, command, source, params, tags or {})
 
     def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
-        source = self.state.by_uid[e.source]
+        source = self.state.by_uid.get(e.source)
+        if source is None:  # gone: delivered to no one, so not kept
+            return []
         text = () if e.command == "TAGMSG" else (e.text,)
         if e.target[:1] == "#":
             key, shown = casefold(e.target), e.target

@@ -5,6 +5,14 @@ Theory of operation: :class:`State` is a replica of the whole network, and
 (see :mod:`tcpchat.server.events`). Handlers read it freely. Users and
 channels are keyed by their casefolded names and keep the name as displayed
 beside it. The objects are mutable for speed, but only ``apply`` writes them.
+
+An event applies only to the network it describes (:meth:`State.applies`):
+one that names a user who has quit or a channel that is gone, or that would
+give one nick to two users, changes nothing, whole, and is delivered to
+nobody. On one server that is a handler's mistake, and the fuzz of the core
+looks for it; with several servers, an event can cross a quit on its way
+(ARCHITECTURE.md, "Events"), and since every node applies the same events
+in the same order, every node skips the same ones.
 """
 
 from __future__ import annotations
@@ -174,6 +182,26 @@ class State:
             ServerBanAdded: self._ban_added,
             ServerBanRemoved: self._ban_removed,
         }
+        by_uid = self.by_uid
+        self._checks: dict[type[Any], Callable[[Any], bool]] = {
+            UserRegistered: lambda e: e.uid not in by_uid and casefold(e.nick) not in self.users,
+            NickChanged: self._nick_free,
+            UserQuit: lambda e: e.uid in by_uid,
+            Joined: lambda e: e.uid in by_uid,
+            Parted: lambda e: self._member(e.uid, e.channel),
+            Kicked: lambda e: e.source in by_uid and self._member(e.uid, e.channel),
+            TopicChanged: lambda e: e.source in by_uid and casefold(e.channel) in self.channels,
+            ChannelModeChanged: self._modes_fit,
+            UserModeChanged: lambda e: e.uid in by_uid,
+            Messaged: lambda e: e.source in by_uid,
+            MessageRun: lambda e: e.source in by_uid and e.target in by_uid,
+            AwayChanged: lambda e: e.uid in by_uid,
+            RealnameChanged: lambda e: e.uid in by_uid,
+            Invited: lambda e: e.source in by_uid and e.uid in by_uid,
+            AccountChanged: lambda e: e.uid in by_uid,
+            ServerBanAdded: lambda e: True,
+            ServerBanRemoved: lambda e: True,
+        }
 
     # -- reading ----------------------------------------------------------
 
@@ -192,11 +220,39 @@ class State:
         channel.topic_setter = setter
         self.channels[channel.folded] = channel
 
+    def applies(self, event: Event) -> bool:
+        """Whether ``event`` describes this network: every user and channel it
+        names is there, a nick it gives is free, a mode it sets fits (see the
+        module's docstring). What does not apply is skipped, never half done."""
+        return self._checks[type(event)](event)
+
+    def _member(self, uid: str, channel: str) -> bool:
+        user = self.by_uid.get(uid)
+        return user is not None and casefold(channel) in user.channels
+
+    def _nick_free(self, e: NickChanged) -> bool:
+        user = self.by_uid.get(e.uid)
+        return user is not None and self.users.get(casefold(e.nick), user) is user
+
+    def _modes_fit(self, e: ChannelModeChanged) -> bool:
+        channel = self.channels.get(casefold(e.channel))
+        if channel is None or (e.source and e.source not in self.by_uid):
+            return False
+        for change in e.changes:
+            if change.letter in "ov":
+                if self.by_uid.get(change.arg or "") not in channel.members:
+                    return False
+            elif change.letter == "l" and change.adding and not (change.arg or "").isdigit():
+                return False
+        return True
+
     # -- writing ----------------------------------------------------------
 
     def apply(self, event: Event, stamp: Stamp) -> None:
-        """Change the state by one event: the only way it changes."""
-        self._appliers[type(event)](event, stamp)
+        """Change the state by one event: the only way it changes. An event
+        that does not apply (:meth:`applies`) changes nothing."""
+        if self._checks[type(event)](event):
+            self._appliers[type(event)](event, stamp)
 
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)

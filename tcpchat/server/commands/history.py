@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from tcpchat.irc import Message, format_params, is_channel
+from tcpchat.irc import Message, is_channel, quote_params
 from tcpchat.irc.numerics import ERR_UNKNOWNCOMMAND
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import OutLine, format_client_tags, format_time, with_tag
@@ -162,7 +162,7 @@ def _items(
 
 
 def _replay(ctx: Context, batch: str, item: HistoryItem) -> None:
-    body = f":{item.source} {item.command}" + format_params(item.params)
+    body = f":{item.source} {item.command}" + quote_params(item.params)
     tags = format_client_tags(item.tags) if item.tags else ""
     line = OutLine(body, Stamp(item.msgid, item.time_ms), tags).for_mode(ctx.session.tag_mode)
     ctx.session.write(with_tag(line, f"batch={batch}") if batch else line)
