@@ -160,9 +160,11 @@ class ServerRunner:
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._stop_reason is not None and self._stop_reason.done():
             return
+        # The next tick is due whatever this one meets: a tick that raised
+        # once stopped every timeout for good.
+        loop.call_later(TICK_INTERVAL, self._tick, loop)
         self._connections = {c for c in self._connections if not c.closed}
         self.core.tick()
-        loop.call_later(TICK_INTERVAL, self._tick, loop)
 
     async def serve(self) -> None:
         """Serve until :meth:`request_stop`, then stop gracefully."""
