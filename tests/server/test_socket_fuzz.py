@@ -64,7 +64,7 @@ class Fuzzer:
         if self.ch.number(0, 1):
             caps = [self.ch.pick(ALL_CAPS) for _ in range(self.ch.number(0, 5))]
             nick = f"{self.ch.pick(NICKS)}{self.ch.number(0, 999)}"[:30]
-            self.queue(hostile.registration(nick, caps) + [b"JOIN #witness,#a,#b"])
+            self.queue([*hostile.registration(nick, caps), b"JOIN #witness,#a,#b"])
 
     def queue(self, lines: list[bytes]) -> None:
         self.out += b"".join(line + self.ch.pick((b"\r\n", b"\r\n", b"\n")) for line in lines)
