@@ -23,6 +23,7 @@ from typing import Any
 
 from tcpchat.irc import LineDecoder, casefold, parse
 from tcpchat.server.core import ServerCore
+from tcpchat.server.durability import Withdrawal
 from tcpchat.server.session import Session
 from tcpchat.server.state import SERVICES_UID
 
@@ -132,13 +133,22 @@ class CoreFeed:
         return chunks
 
     def commit_history(self) -> None:
-        """Make the history appended so far durable, and wait for it."""
-        store = self.core.history
-        if store is None or not store.pending():
+        """Make the history appended so far durable, as the connections'
+        Flusher does, and wait for it."""
+        durability = self.core.durability
+        if durability is None or not durability.pending():
             return
         done = threading.Event()
-        store.commit(done.set)
+        failures: list[Withdrawal] = []
+
+        def committed(failed: Withdrawal | None) -> None:
+            if failed is not None:
+                failures.append(failed)
+            done.set()
+
+        durability.commit(committed)
         assert done.wait(30), "the history commit did not finish"
+        assert not failures, f"the history commit failed: {failures[0].error}"
 
 
 def check_lines(chunks: Sequence[bytes]) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "long_reason",
     "mutate",
     "registration",
+    "shaped",
 ]
 
 T = TypeVar("T")
@@ -76,6 +77,39 @@ TAGS = (
     b"@= ",
     b"@" + b"+k=v;" * 50 + b" ",
 )
+
+
+LIMITS = ("1", "10", "100", "0", "-5", "9" * 30, "x")
+TEXTS = ("hi", "", ":-)", "two words", "\x01ACTION waves\x01", "é" * 100, "x" * 400)
+MASKS = ("*", "*!*@*", "a*", "*@127.0.0.1", "127.0.0.1", "*@*", "x!y@z", "%tcuihsnfdlaor,123")
+SUBCOMMANDS = ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS", "latest", "FROB")
+TARGET_LISTS = tuple(",".join(pair) for pair in zip(NICKS, CHANNELS, strict=False))
+# Commands with their parameters where the command expects them, each
+# parameter picked from its own words: lines that get past the shared checks
+# (461 and the like) and reach what each handler does with what it is given.
+SHAPES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("CHATHISTORY",), SUBCOMMANDS, CHANNELS + NICKS, SELECTORS, SELECTORS + LIMITS, LIMITS),
+    (("CHATHISTORY",), ("TARGETS",), SELECTORS, SELECTORS, LIMITS),
+    (("MODE",), CHANNELS, MODES, NICKS + MASKS + LIMITS, NICKS + MASKS, NICKS + LIMITS),
+    (("MODE",), NICKS, ("+i", "-i", "+o", "-o", "+x", "+iw-o", "")),
+    (("KICK",), CHANNELS, NICKS + TARGET_LISTS, TEXTS),
+    (("TOPIC",), CHANNELS, TEXTS),
+    (("INVITE",), NICKS, CHANNELS),
+    (("JOIN",), CHANNELS + TARGET_LISTS, ("", "key", "a,b,c")),
+    (("PART",), CHANNELS + TARGET_LISTS, TEXTS),
+    (("PRIVMSG", "NOTICE", "TAGMSG"), NICKS + CHANNELS + TARGET_LISTS, TEXTS),
+    (("WHO",), NICKS + CHANNELS + MASKS, ("", "%tcuihsnfdlaor,123", "%n", "%,")),
+    (("WHOIS", "WHOWAS", "ISON", "USERHOST", "NICK"), NICKS, LIMITS + NICKS),
+    (("MONITOR",), ("+", "-", "C", "L", "S", "x"), TARGET_LISTS + NICKS),
+    (("CAP",), ("LS", "REQ", "END", "LIST", "ACK", "x"), (*ALL_CAPS, "302", "")),
+    (("AUTHENTICATE",), ("PLAIN", "EXTERNAL", "*", "+", "AGFsaWNlAGxvbmcgcGFzc3dvcmQ=", "=")),
+    (("REGISTER",), (*NICKS, "*"), ("*", "a@b", ""), ("long password", "short", "")),
+    (("NS", "NICKSERV"), ("REGISTER", "IDENTIFY", "CERT", "INFO", "LOGOUT", "HELP", "X"),
+     (*NICKS, "ADD", "DEL", "LIST", "a" * 64), ("long password", "")),
+    (("KILL", "KLINE", "UNKLINE", "WALLOPS"), NICKS + MASKS + ("10", "99999999"), MASKS, TEXTS),
+    (("AWAY", "SETNAME", "QUIT", "PING", "PONG"), TEXTS),
+    (("OPER",), (OPER_NAME, "nobody"), (OPER_PASSWORD, "wrong")),
+)  # fmt: skip
 
 
 class Chooser(Protocol):
@@ -140,6 +174,15 @@ def line(ch: Chooser) -> bytes:
     if ch.number(0, 1):
         text += b" :" + word(ch)
     return text
+
+
+def shaped(ch: Chooser) -> bytes:
+    """A command with parameters of the kinds it takes, the last one maybe trailing."""
+    shape = ch.pick(SHAPES)
+    words = [ch.pick(slot) for slot in shape[: ch.number(1, len(shape))]]
+    if len(words) > 1 and ch.number(0, 1):
+        words[-1] = ":" + words[-1]
+    return ch.pick(TAGS) + " ".join(words).encode()
 
 
 def flood(ch: Chooser, most: int = 20) -> list[bytes]:

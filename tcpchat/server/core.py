@@ -37,6 +37,7 @@ from tcpchat.server.commands.messaging import relay, relay_run, run_recipient
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
+from tcpchat.server.durability import Durability
 from tcpchat.server.events import (
     Event,
     Messaged,
@@ -53,6 +54,7 @@ from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
 from tcpchat.store import HistoryStore
 from tcpchat.store.accounts import AccountStore
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["ServerCore"]
 
@@ -116,8 +118,12 @@ class ServerCore:
         self._batches = itertools.count(1)
         # True while handle_alone runs (see there).
         self._at_once = False
+        # With history, what it holds for a commit, so that a failed one can
+        # take its messages back (the connections' Flusher commits through it).
+        self.durability: Durability | None = None
         if history is not None:
             self.observers.append(HistoryRecorder(self.state, history, config.name))
+            self.durability = Durability(history, self.state, config.name)
         self.monitor = Monitor(self.state, config.name)
         self.observers.append(self.monitor)
         if config.default_channel:
@@ -204,8 +210,8 @@ class ServerCore:
             if text is not None:
                 try:
                     relay(ctx, *text)
-                except Exception:
-                    self._failed(ctx, raw, text[0])
+                except Exception as exc:
+                    self._failed(ctx, raw, text[0], exc)
                 return
         try:
             message = parse(line)
@@ -262,8 +268,8 @@ class ServerCore:
             return 0
         try:
             relay_run(ctx, command, recipient, tuple(texts))
-        except Exception:
-            self._failed(ctx, first, command)
+        except Exception as exc:
+            self._failed(ctx, first, command, exc)
         return len(texts)
 
     def _context(self, session: Session) -> Context:
@@ -277,11 +283,20 @@ class ServerCore:
     def _dispatch(self, ctx: Context, message: Message, raw: bytes) -> None:
         try:
             dispatch(ctx, message)
-        except Exception:
-            self._failed(ctx, raw, message.command)
+        except Exception as exc:
+            self._failed(ctx, raw, message.command, exc)
 
-    def _failed(self, ctx: Context, raw: bytes, command: str) -> None:
-        """A handler raised: the bug is logged, the client told, and nothing else is lost."""
+    def _failed(self, ctx: Context, raw: bytes, command: str, exc: Exception) -> None:
+        """A handler raised: the client is told, and nothing else is lost.
+
+        A store that cannot use its file now (StoreUnavailable: the disk is
+        full) is no bug, and its store has said so in the log: the client
+        gets a standard reply saying why (IRCv3 standard-replies). Anything
+        else is a bug, logged with its traceback.
+        """
+        if isinstance(exc, StoreUnavailable):
+            ctx.send(self.config.name, "FAIL", command, "TEMPORARILY_UNAVAILABLE", str(exc))
+            return
         log.exception("error handling %r from %s", raw, ctx.session.display_nick)
         ctx.error(ERR_UNKNOWNERROR, command)
 
@@ -332,7 +347,9 @@ class ServerCore:
         if not message and not self.state.applies(event):
             log.warning("skipped %r: it names a user or channel that is gone", event)
             return stamp
-        deliver(self.state, event, stamp, self.config.name, self._at_once)
+        sent = deliver(self.state, event, stamp, self.config.name, self._at_once)
+        if sent is not None and self.durability is not None:
+            self.durability.note(event, sent)  # type: ignore[arg-type]
         for observer in self.observers:
             try:
                 observer(event, stamp)

@@ -222,10 +222,10 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> None:
+def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> OutLine | None:
     source = state.by_uid.get(e.source)
     if source is None:  # gone: the message does not apply (State.applies)
-        return
+        return None
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
@@ -280,9 +280,10 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     own = source.session
     if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
         line.send(own)
+    return line
 
 
-def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
     source = state.by_uid[e.source]
@@ -294,6 +295,7 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
     own = source.session
     if own is not None and "echo-message" in own.caps:
         own.write(data)
+    return data
 
 
 def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
@@ -342,7 +344,7 @@ def _nobody(state: State, e: Event, stamp: Stamp) -> None:
     gets its welcome from the handler), server bans (they act through quits)."""
 
 
-_DELIVER: dict[type[Any], Callable[..., None]] = {
+_DELIVER: dict[type[Any], Callable[..., OutLine | bytes | None]] = {
     AccountChanged: _account,
     ServerBanAdded: _nobody,
     ServerBanRemoved: _nobody,
@@ -363,16 +365,17 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
 
 def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
-) -> None:
+) -> OutLine | bytes | None:
     """Write the lines for ``event`` to every local session that should see it;
     ``at_once``: the event comes of a line read on its own (see Session).
     An event that does not apply to the state (``State.applies``) is
-    delivered to no one."""
+    delivered to no one. For a message, what was sent (its OutLine, or a
+    run's bytes), which a failed history commit takes back (durability)."""
     if type(event) is Messaged:
-        _messaged(state, event, stamp, at_once)
-    elif not state.applies(event):
-        return  # about a user or channel that is gone: no one sees it
-    elif type(event) is ChannelModeChanged:
+        return _messaged(state, event, stamp, at_once)
+    if not state.applies(event):
+        return None  # about a user or channel that is gone: no one sees it
+    if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
-    else:
-        _DELIVER[type(event)](state, event, stamp)
+        return None
+    return _DELIVER[type(event)](state, event, stamp)

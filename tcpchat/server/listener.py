@@ -117,7 +117,7 @@ class ServerRunner:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._stop_reason = loop.create_future()
-        flusher = Flusher(loop, self.history)
+        flusher = Flusher(loop, self.core.durability)
 
         def factory() -> Connection:
             conn = Connection(self.core, flusher)

@@ -2,7 +2,11 @@
 
 Account changes are rare (a registration, a new certificate), so each is
 its own durable transaction on the caller's thread. The schema carries a
-version in ``PRAGMA user_version`` and an unknown one is refused.
+version in ``PRAGMA user_version`` and an unknown one is refused; a damaged
+file is found at start. While the server runs, a call that cannot use the
+file (the disk is full, the file went bad) raises
+:class:`~tcpchat.store.health.StoreUnavailable` and changes nothing, and
+the log says so once (:class:`~tcpchat.store.health.FileHealth`).
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from tcpchat.irc import casefold
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.store.health import FileHealth
 from tcpchat.store.sqlitedb import open_versioned
 
 __all__ = ["AccountDatabaseError", "SqliteAccounts"]
@@ -32,6 +37,10 @@ CREATE TABLE IF NOT EXISTS certfps (
     folded TEXT NOT NULL REFERENCES accounts (folded)
 );
 """
+DAMAGE_ADVICE: Final = (
+    "stop the server and move the file aside (keep it: the accounts in it are "
+    "not in the new one), or start it with --no-accounts"
+)
 
 
 class AccountDatabaseError(RuntimeError):
@@ -50,18 +59,31 @@ class SqliteAccounts:
             "accounts",
             AccountDatabaseError,
             "Check the path and its permissions.",
+            DAMAGE_ADVICE,
         )
+        self._writes = FileHealth("accounts", path, "write", DAMAGE_ADVICE)
+        self._reads = FileHealth("accounts", path, "read", DAMAGE_ADVICE)
+
+    def _run(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
+        """``sql``, a change, executed; StoreUnavailable if the file cannot be written."""
+        with self._writes.watch():
+            return self._db.execute(sql, args)
+
+    def _rows(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        """Every row ``sql`` reads; StoreUnavailable if the file cannot be read."""
+        with self._reads.watch():
+            return self._db.execute(sql, args).fetchall()
 
     def get(self, name: str) -> Account | None:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT name, password_hash, email, created_ms FROM accounts WHERE folded = ?",
             (casefold(name),),
-        ).fetchone()
-        return Account(*row) if row else None
+        )
+        return Account(*rows[0]) if rows else None
 
     def create(self, account: Account) -> None:
         try:
-            self._db.execute(
+            self._run(
                 "INSERT INTO accounts (folded, name, password_hash, email, created_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (
@@ -76,30 +98,30 @@ class SqliteAccounts:
             raise AccountExists(account.name) from None
 
     def add_certfp(self, name: str, fingerprint: str) -> None:
-        self._db.execute(
+        self._run(
             "INSERT OR REPLACE INTO certfps (fingerprint, folded) VALUES (?, ?)",
             (fingerprint.lower(), casefold(name)),
         )
 
     def remove_certfp(self, name: str, fingerprint: str) -> bool:
-        cursor = self._db.execute(
+        cursor = self._run(
             "DELETE FROM certfps WHERE fingerprint = ? AND folded = ?",
             (fingerprint.lower(), casefold(name)),
         )
         return cursor.rowcount > 0
 
     def certfps(self, name: str) -> list[str]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT fingerprint FROM certfps WHERE folded = ? ORDER BY fingerprint",
             (casefold(name),),
         )
         return [str(r[0]) for r in rows]
 
     def by_certfp(self, fingerprint: str) -> Account | None:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT folded FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
-        ).fetchone()
-        return self.get(row[0]) if row else None
+        )
+        return self.get(rows[0][0]) if rows else None
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tcpchat.store.health import is_damage
+
 __all__ = ["connect", "open_versioned"]
 
 
@@ -35,12 +37,21 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def open_versioned(
-    path: Path, schema: str, version: int, what: str, error: type[Exception], advice: str
+    path: Path,
+    schema: str,
+    version: int,
+    what: str,
+    error: type[Exception],
+    advice: str,
+    damage_advice: str,
 ) -> sqlite3.Connection:
     """Open (creating if needed) the file for ``what``, with ``schema`` at ``version``.
 
     Any failure raises ``error`` with one line naming the file and, for
-    SQLite errors, ``advice``.
+    SQLite errors, ``advice`` (``damage_advice`` when the file is damaged).
+    A file that exists is checked whole (``PRAGMA quick_check``), so that
+    damage is found at start, where one line can say what to do, rather
+    than by whoever first reads the damaged part.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +66,13 @@ def open_versioned(
                 f"the {what} file {path} has schema version {found}, but this tcpchat "
                 f"knows version {version}; use a matching tcpchat or another file"
             )
+        else:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                db.close()
+                raise error(f"the {what} file {path} is damaged ({verdict}); {damage_advice}")
     except (OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.Error) and is_damage(exc):
+            raise error(f"the {what} file {path} is damaged ({exc}); {damage_advice}") from None
         raise error(f"cannot open the {what} file {path}: {exc}. {advice}") from None
     return db

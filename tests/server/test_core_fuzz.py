@@ -58,6 +58,11 @@ def lines(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
+def commands(draw: st.DrawFn) -> bytes:
+    return hostile.shaped(DrawChooser(draw))
+
+
+@st.composite
 def floods(draw: st.DrawFn) -> list[bytes]:
     return hostile.flood(DrawChooser(draw))
 
@@ -127,6 +132,10 @@ class CoreMachine(RuleBasedStateMachine):
 
     @rule(client=clients, line=lines())
     def say(self, client: FeedClient, line: bytes) -> None:
+        self.feed.send(client, line)
+
+    @rule(client=clients, line=commands())
+    def command(self, client: FeedClient, line: bytes) -> None:
         self.feed.send(client, line)
 
     @rule(client=clients, batch=st.lists(lines(), min_size=2, max_size=10))
@@ -211,6 +220,8 @@ class CoreMachine(RuleBasedStateMachine):
                 feed.send_late(client, hostile.line(ch))
             elif action < 20:
                 feed.run(client, hostile.flood(ch, most=50))
+            elif action < 60:
+                feed.send(client, hostile.shaped(ch))
             else:
                 feed.send(client, hostile.line(ch))
 
