@@ -84,7 +84,7 @@ class FileHealth:
             new, self.problem = problem != self.problem, problem
         if new:
             advice = (
-                self.damage_advice
+                f"stop the server, then {self.damage_advice}"
                 if is_damage(exc)
                 else "free some space: it goes on by itself when it can"
             )

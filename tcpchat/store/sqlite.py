@@ -75,9 +75,7 @@ def _params_json(params: tuple[str, ...]) -> str:
 
 # Retention runs in the writer thread at most this often (seconds).
 PRUNE_INTERVAL: Final = 600.0
-DAMAGE_ADVICE: Final = (
-    "stop the server and move the file aside (a new one is made), or start it with --no-history"
-)
+DAMAGE_ADVICE: Final = "move the file aside (a new one is made), or start with --no-history"
 
 
 class HistoryDatabaseError(RuntimeError):
@@ -166,6 +164,9 @@ class SqliteHistory:
             if job is None:
                 break
             batch, done = job
+            if not batch:  # nothing to write, and nothing learnt about the file
+                done(None)
+                continue
             error = None
             try:
                 with self._writes.watch():

@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS certfps (
 );
 """
 DAMAGE_ADVICE: Final = (
-    "stop the server and move the file aside (keep it: the accounts in it are "
-    "not in the new one), or start it with --no-accounts"
+    "move the file aside (a new one is made; keep the old one, as the accounts "
+    "in it are not in the new one), or start with --no-accounts"
 )
 
 

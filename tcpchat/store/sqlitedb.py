@@ -71,6 +71,9 @@ def open_versioned(
             if verdict != "ok":
                 db.close()
                 raise error(f"the {what} file {path} is damaged ({verdict}); {damage_advice}")
+            # The check read every page: let the reads to come find what is
+            # on disk, not what the check kept of it.
+            db.execute("PRAGMA shrink_memory")
     except (OSError, sqlite3.Error) as exc:
         if isinstance(exc, sqlite3.Error) and is_damage(exc):
             raise error(f"the {what} file {path} is damaged ({exc}); {damage_advice}") from None
