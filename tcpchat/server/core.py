@@ -45,9 +45,11 @@ from tcpchat.server.commands import dispatch
 from tcpchat.server.commands.messaging import relay, relay_run, run_recipient
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
-from tcpchat.server.delivery import deliver
+from tcpchat.server.delivery import deliver, deliver_message
 from tcpchat.server.events import (
     Event,
+    Messaged,
+    MessageRun,
     NodeLost,
     Observer,
     ServerBanAdded,
@@ -348,24 +350,33 @@ class ServerCore:
         lines to this node's clients, tell observers, change the state, and do
         what follows from it here. False, having done nothing, if the state no
         longer admits it."""
-        if type(event) is NodeLost:
-            self._node_lost(event, stamp)
+        kind = type(event)
+        if kind is Messaged or kind is MessageRun:  # the hot path: no state to change
+            if not deliver_message(self.state, event, stamp, self._at_once):  # type: ignore[arg-type]
+                return False
+            self._observe(event, stamp)
+            return True
+        if kind is NodeLost:
+            self._node_lost(event, stamp)  # type: ignore[arg-type]
             return True
         settled = self.state.settle(event)
         if settled is None:
             return False
         deliver(self.state, settled, stamp, self.config.name, self._at_once)
-        for observer in self.observers:
-            try:
-                observer(settled, stamp)
-            except Exception:
-                log.exception("observer failed on %r", settled)
+        self._observe(settled, stamp)
         if type(settled) is UserQuit:
             self._quit_here(settled)  # while the state still has the user
         self.state.apply(settled, stamp)
         if type(settled) is ServerBanAdded:
             self._ban_here(settled)
         return True
+
+    def _observe(self, event: Event, stamp: Stamp) -> None:
+        for observer in self.observers:
+            try:
+                observer(event, stamp)
+            except Exception:
+                log.exception("observer failed on %r", event)
 
     # -- what follows from an event on this node ------------------------------
 

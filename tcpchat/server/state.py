@@ -198,8 +198,6 @@ class State:
             TopicChanged: self._settle_topic,
             ChannelModeChanged: self._settle_channel_mode,
             UserModeChanged: has,
-            Messaged: self._settle_messaged,
-            MessageRun: self._settle_run,
             AwayChanged: has,
             RealnameChanged: has,
             Invited: self._settle_invited,
@@ -237,7 +235,9 @@ class State:
 
     def settle(self, event: Event) -> Event | None:
         """``event`` as the state now admits it, or None if it no longer does
-        (see the module's docstring). Pass what it returns to :meth:`apply`."""
+        (see the module's docstring). Pass what it returns to :meth:`apply`.
+        Messages change no state; delivery settles them
+        (:func:`~tcpchat.server.delivery.deliver_message`)."""
         return self._settlers[type(event)](event)
 
     def apply(self, event: Event, stamp: Stamp) -> None:
@@ -310,16 +310,6 @@ class State:
             if len(changes) == len(e.changes)
             else ChannelModeChanged(e.source, e.channel, changes)
         )
-
-    def _settle_messaged(self, e: Messaged) -> Event | None:
-        if e.source not in self.by_uid:
-            return None
-        if e.target[:1] == "#":
-            return e if casefold(e.target) in self.channels else None
-        return e if e.target in self.by_uid else None
-
-    def _settle_run(self, e: MessageRun) -> Event | None:
-        return e if e.source in self.by_uid and e.target in self.by_uid else None
 
     def _settle_invited(self, e: Invited) -> Event | None:
         return e if e.source in self.by_uid and e.uid in self.by_uid else None

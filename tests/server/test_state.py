@@ -9,8 +9,6 @@ from tcpchat.server.events import (
     Invited,
     Joined,
     Kicked,
-    Messaged,
-    MessageRun,
     ModeChange,
     NickChanged,
     NodeLost,
@@ -53,15 +51,11 @@ def test_events_about_someone_gone_are_refused() -> None:
         UserQuit("b", "again"),
         NickChanged("b", "bobby"),
         Joined("b", "#c"),
-        Messaged("b", "PRIVMSG", "#c", "late"),
-        Messaged("a", "PRIVMSG", "b", "to nobody"),
-        MessageRun("a", "PRIVMSG", "b", ("x", "y")),
         Invited("a", "b", "#c"),
         Kicked("a", "#c", "b", "gone already"),
         Kicked("b", "#c", "a", "kicker gone"),
         Parted("b", "#c"),
         TopicChanged("b", "#c", "t"),
-        Messaged("a", "PRIVMSG", "#gone", "no channel"),
     ):
         assert state.settle(event) is None, event
 
