@@ -67,6 +67,9 @@ log = logging.getLogger("tcpchat.server")
 # phone on a poor link, short enough that idle or half-open connections
 # (slowloris) do not pile up.
 REQUEST_TIMEOUT: Final = 10.0
+# Seconds a connection that was answered and closed on our side may still
+# send before it is cut off.
+LINGER: Final = 2.0
 # Seconds to wait for the client's Close after ours before the socket closes.
 CLOSE_TIMEOUT: Final = 5.0
 # Seconds between the server's pings to each WebSocket. Reverse proxies drop
@@ -283,7 +286,7 @@ class WebConnection(asyncio.Protocol):
         self.peer = (str(peer[0]), int(peer[1]))
         if not self.server.opened(self):
             transport.write(self._error(503, "too many connections from your address"))
-            transport.close()
+            self._hang_up()
             return
         self.deadline = self.server.now() + REQUEST_TIMEOUT
 
@@ -382,10 +385,20 @@ class WebConnection(asyncio.Protocol):
         self._hang_up()
 
     def _hang_up(self) -> None:
-        assert self.transport is not None
+        """Close after the response: our side first, reading (and dropping) what
+        the client still sends for a moment, so that closing with its request
+        unread does not reset the connection and lose the response (RFC 9112
+        section 9.6). Under TLS, which cannot half-close, the close is at once."""
+        transport = self.transport
+        assert transport is not None
         self.requests = None
-        self.deadline = None
-        self.transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.deadline = self.server.now() + LINGER
+            self.server.closing(self)
+        else:
+            self.deadline = None
+            transport.close()
 
     # -- the upgrade -------------------------------------------------------
 
@@ -515,14 +528,18 @@ class WebConnection(asyncio.Protocol):
     # -- the server's sweep ------------------------------------------------
 
     def expire(self) -> None:
-        """The deadline passed: a request never finished, or a Close never answered."""
-        if self.transport is None or self.transport.is_closing():
+        """The deadline passed: a request never finished, a Close never answered,
+        or the client never closed after an answer that ended the connection."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        if self.closing:
+        if self.ws is not None:
             self._close_socket()
         elif self.requests is not None:
-            self.transport.write(self._error(408, "the request took too long"))
+            transport.write(self._error(408, "the request took too long"))
             self._hang_up()
+        else:
+            transport.abort()
 
     def ping(self, now: float) -> None:
         """The keepalive ping, if due."""

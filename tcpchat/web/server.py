@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from tcpchat.server.config import Config
@@ -27,7 +27,9 @@ from tcpchat.web.adapter import PING_INTERVAL, FrameMemo, WebConnection
 from tcpchat.web.addresses import page_urls
 from tcpchat.web.files import load_files, security_headers
 
-__all__ = ["WebListenError", "WebServer"]
+__all__ = ["WebListenError", "WebServer", "client_address"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 log = logging.getLogger("tcpchat.server")
 
@@ -57,6 +59,34 @@ def _origin_key(origin: str) -> str:
     return origin
 
 
+def _within(ip: str, proxies: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def client_address(peer: str, forwarded: str | None, proxies: Sequence[Network]) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy;
+    then the nearest address in X-Forwarded-For that is not one too. Each
+    proxy appends the address it heard from, so the list is read from the
+    right, and only as far as trusted proxies wrote it: whatever stands
+    left of that, the client may have made up."""
+    if not forwarded or not _within(peer, proxies):
+        return peer
+    found = peer
+    for item in reversed(forwarded.split(",")):
+        try:
+            address = ipaddress.ip_address(item.strip().strip("[]"))
+        except ValueError:
+            break  # made up: stop at the last proxy's word
+        found = str(address)
+        if not _within(found, proxies):
+            break
+    return found
+
+
 class WebServer:
     """The page and the WebSocket for one server."""
 
@@ -77,7 +107,9 @@ class WebServer:
         self.files = load_files()
         self.memo = FrameMemo()
         self._origins = {_origin_key(o) for o in config.web.allowed_origins}
-        self._proxies = [ipaddress.ip_network(p, strict=False) for p in config.web.trusted_proxies]
+        self._proxies: list[Network] = [
+            ipaddress.ip_network(p, strict=False) for p in config.web.trusted_proxies
+        ]
         self.addresses: list[tuple[str, int]] = []
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,28 +219,7 @@ class WebServer:
         return key == own or key in self._origins or "*" in self._origins
 
     def client_ip(self, peer: str, forwarded: str | None) -> str:
-        """The client's address: the peer's, unless the peer is a trusted proxy;
-        then the nearest address in X-Forwarded-For that is not one too."""
-        if not forwarded or not self._trusted(peer):
-            return peer
-        found = peer
-        for item in reversed(forwarded.split(",")):
-            text = item.strip().strip("[]")
-            try:
-                address = ipaddress.ip_address(text)
-            except ValueError:
-                break  # what a client made up: stop at the last proxy's word
-            found = str(address)
-            if not self._trusted(found):
-                break
-        return found
-
-    def _trusted(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self._proxies)
+        return client_address(peer, forwarded, self._proxies)
 
     # -- timers ------------------------------------------------------------
 
