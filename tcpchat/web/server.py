@@ -33,12 +33,13 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 log = logging.getLogger("tcpchat.server")
 
-# Connections from one address still in HTTP (loading the page, or not yet
-# upgraded). A browser opens at most six to a host; this leaves room for a
-# few devices behind one NAT while stopping one client from holding
-# thousands of half-open requests. WebSockets count against the IRC
-# limits (limits.max_clients_per_ip), as TCP connections do.
-MAX_HTTP_PER_IP: Final = 32
+# Connections from one address still in HTTP (loading the page, idle in
+# keep-alive, or not yet upgraded), as a multiple of the IRC connections it
+# may have (limits.max_clients_per_ip; 0, no limit, lifts this one too). A
+# browser opens up to six to a host for a page and keeps them a while; this
+# lets a class behind one NAT load the page at once, while one client
+# cannot hold thousands of half-open requests (slowloris).
+HTTP_PER_IRC_CONNECTION: Final = 4
 SWEEP_INTERVAL: Final = 1.0
 
 
@@ -172,7 +173,8 @@ class WebServer:
     def opened(self, web: WebConnection) -> bool:
         """A new socket; False when its address holds too many unfinished requests."""
         ip = web.peer[0]
-        if self._http_per_ip[ip] >= MAX_HTTP_PER_IP:
+        cap = self.core.config.limits.max_clients_per_ip * HTTP_PER_IRC_CONNECTION
+        if cap and self._http_per_ip[ip] >= cap:
             return False
         self._http_per_ip[ip] += 1
         self._http.add(web)

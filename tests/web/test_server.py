@@ -22,7 +22,7 @@ from wsclient import WsIrcClient, open_socket
 
 from tcpchat.server.config import Config, ConfigError, TlsSettings, WebSettings, load_config
 from tcpchat.web import addresses
-from tcpchat.web.server import MAX_HTTP_PER_IP, client_address
+from tcpchat.web.server import HTTP_PER_IRC_CONNECTION, client_address
 
 # -- Origin: cross-site WebSocket hijacking -----------------------------------
 
@@ -122,10 +122,13 @@ def test_connection_limits_per_address_hold_for_websockets(
         assert third.closed_by_server()
 
 
-def test_unfinished_requests_per_address_are_capped(web_server: RunningServer) -> None:
+def test_unfinished_requests_per_address_are_capped(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    web_server = make_server(web=WebSettings(port=0), max_clients_per_ip=3)
     sockets = []
     try:
-        for _ in range(MAX_HTTP_PER_IP):
+        for _ in range(3 * HTTP_PER_IRC_CONNECTION):
             sock = socket.create_connection(("127.0.0.1", web_server.web_port))
             sock.sendall(b"GET / HTTP/1.1\r\n")  # and never finishes
             sockets.append(sock)
