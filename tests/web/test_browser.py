@@ -12,7 +12,7 @@ from browser import Browser
 from conftest import RunningServer
 from selenium.webdriver.common.keys import Keys
 
-from tcpchat.server.config import HistorySettings, WebSettings
+from tcpchat.server.config import AccountSettings, HistorySettings, WebSettings
 
 Open = Callable[..., Browser]
 
@@ -153,3 +153,78 @@ def test_a_bad_nick_is_explained(web_server: RunningServer, browser: Open, bad: 
     field.send_keys(bad, Keys.ENTER)
     window.wait(lambda: "nickname" in window.text("#login-error"), "the explanation")
     assert window.find("#login").is_displayed()
+
+
+def test_logging_in_with_an_account(
+    make_server: Callable[..., RunningServer], browser: Open, tmp_path: Path
+) -> None:
+    server = make_server(
+        web=WebSettings(port=0), accounts=AccountSettings(path=str(tmp_path / "a.sqlite3"))
+    )
+    with server.client("sam") as sam:
+        sam.send("PRIVMSG NickServ :REGISTER correct-horse")
+        assert "registered" in sam.expect("NOTICE").params[1].lower()
+    window = browser()
+    window.open(server.web_url())
+    window.wait(lambda: window.focused().get_attribute("id") == "nick", "the nick box")
+    window.find("#nick").clear()
+    window.find("#nick").send_keys("sam")
+    window.find("#login-details summary").click()
+    window.find("#account").send_keys("sam")
+    window.find("#password").send_keys("correct-horse", Keys.ENTER)
+    window.wait(lambda: window.text("#status") == "online", "online")
+    with server.client("watch") as watch:
+        watch.send("WHOIS sam")
+        assert watch.expect("330").params[2] == "sam"  # logged in as sam
+    # A wrong password is said, and the chat goes on without the account.
+    other = browser()
+    other.open(server.web_url())
+    other.wait(lambda: other.focused().get_attribute("id") == "nick", "the nick box")
+    other.find("#nick").clear()
+    other.find("#nick").send_keys("sam2")
+    other.find("#login-details summary").click()
+    other.find("#account").send_keys("sam")
+    other.find("#password").send_keys("wrong-password", Keys.ENTER)
+    other.wait(lambda: "Login failed" in other.text("#banner"), "the failure said")
+    other.wait(lambda: other.text("#status") == "online", "online without the account")
+    no_page_errors(window)
+
+
+def test_the_browser_remembers_the_nick_and_channels(
+    web_server: RunningServer, browser: Open
+) -> None:
+    window = browser()
+    window.login(web_server.web_url(), "rita")
+    window.keys("/join #kept", Keys.ENTER)
+    window.wait(lambda: window.text("#title") == "#kept", "#kept open")
+    window.open(web_server.web_url())  # a reload: the page starts again
+    window.wait(lambda: window.find("#nick").get_attribute("value") == "rita", "the nick kept")
+    assert window.script("return localStorage.getItem('tcpchat')").find("password") == -1
+    window.find("#nick").send_keys(Keys.ENTER)
+    window.wait(lambda: "#kept" in window.text("#conversations"), "#kept joined again")
+    assert "#lobby" in window.text("#conversations")
+
+
+def test_scrolling_up_loads_older_messages(
+    make_server: Callable[..., RunningServer], browser: Open, tmp_path: Path
+) -> None:
+    server = make_server(
+        web=WebSettings(port=0), history=HistorySettings(path=str(tmp_path / "h.sqlite3"))
+    )
+    with server.client("old") as old:
+        old.join("#lobby")
+        old.send(*[f"PRIVMSG #lobby :message {i:03}" for i in range(120)])
+        old.send("PING :fence")
+        old.expect("PONG")
+        window = browser()
+        window.login(server.web_url(), "reader")
+        window.wait_for_line("message 119")
+        assert not any("message 069" in line for line in window.messages())  # the last 50
+        for oldest in ("message 020", "message 000"):
+            window.script("document.getElementById('messages').scrollTop = 0")
+            window.wait_for_line(oldest)
+        window.script("document.getElementById('messages').scrollTop = 0")
+        window.wait(lambda: "beginning of #lobby" in window.text("#messages .top"), "the beginning")
+        texts = [line for line in window.messages() if "message " in line]
+        assert len(texts) == 120 and texts[0].endswith("message 000") and texts[-1].endswith("119")
+    no_page_errors(window)
