@@ -155,6 +155,17 @@ def test_a_bad_nick_is_explained(web_server: RunningServer, browser: Open, bad: 
     assert window.find("#login").is_displayed()
 
 
+def log_in(window: Browser, url: str, nick: str, password: str, account: str = "") -> None:
+    """Fill in the first screen with an account to log in to, and press Enter."""
+    window.open(url)
+    window.wait(lambda: window.focused().get_attribute("id") == "nick", "the nick box")
+    window.find("#nick").clear()
+    window.find("#nick").send_keys(nick)
+    window.find("#login-details summary").click()
+    window.find("#account").send_keys(account or nick)
+    window.find("#password").send_keys(password, Keys.ENTER)
+
+
 def test_logging_in_with_an_account(
     make_server: Callable[..., RunningServer], browser: Open, tmp_path: Path
 ) -> None:
@@ -165,26 +176,14 @@ def test_logging_in_with_an_account(
         sam.send("PRIVMSG NickServ :REGISTER correct-horse")
         assert "registered" in sam.expect("NOTICE").params[1].lower()
     window = browser()
-    window.open(server.web_url())
-    window.wait(lambda: window.focused().get_attribute("id") == "nick", "the nick box")
-    window.find("#nick").clear()
-    window.find("#nick").send_keys("sam")
-    window.find("#login-details summary").click()
-    window.find("#account").send_keys("sam")
-    window.find("#password").send_keys("correct-horse", Keys.ENTER)
+    log_in(window, server.web_url(), "sam", "correct-horse")
     window.wait(lambda: window.text("#status") == "online", "online")
     with server.client("watch") as watch:
         watch.send("WHOIS sam")
         assert watch.expect("330").params[2] == "sam"  # logged in as sam
     # A wrong password is said, and the chat goes on without the account.
     other = browser()
-    other.open(server.web_url())
-    other.wait(lambda: other.focused().get_attribute("id") == "nick", "the nick box")
-    other.find("#nick").clear()
-    other.find("#nick").send_keys("sam2")
-    other.find("#login-details summary").click()
-    other.find("#account").send_keys("sam")
-    other.find("#password").send_keys("wrong-password", Keys.ENTER)
+    log_in(other, server.web_url(), "sam2", "wrong-password", account="sam")
     other.wait(lambda: "Login failed" in other.text("#banner"), "the failure said")
     other.wait(lambda: other.text("#status") == "online", "online without the account")
     no_page_errors(window)

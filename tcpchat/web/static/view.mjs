@@ -19,6 +19,22 @@ function el(tag, className, text) {
   return node;
 }
 
+/** `text` into `node` as text, its web addresses as links that open apart. */
+function withLinks(node, text) {
+  for (const part of linkify(text)) {
+    if (part.href) {
+      const a = el("a", "", part.text);
+      a.href = part.href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer nofollow";
+      node.append(a);
+    } else {
+      node.append(document.createTextNode(part.text));
+    }
+  }
+  return node;
+}
+
 export function nickColour(nick) {
   let hash = 0;
   for (const ch of nick.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
@@ -162,19 +178,7 @@ export class View {
     } else if (line.kind === "action") {
       node.append(el("span", `nick ${nickColour(line.nick)}`, `* ${line.nick}`));
     }
-    const text = el("span", "text");
-    for (const part of linkify(line.text)) {
-      if (part.href) {
-        const a = el("a", "", part.text);
-        a.href = part.href;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer nofollow";
-        text.append(a);
-      } else {
-        text.append(document.createTextNode(part.text));
-      }
-    }
-    node.append(text);
+    node.append(withLinks(el("span", "text"), line.text));
     return node;
   }
 
@@ -196,17 +200,7 @@ export class View {
     const topic = this.$("topic");
     topic.replaceChildren();
     const words = conv.kind === "channel" ? conv.topic : conv.kind === "private" ? "Private chat" : "Messages from the server";
-    for (const part of linkify(words || "")) {
-      if (part.href) {
-        const a = el("a", "", part.text);
-        a.href = part.href;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer nofollow";
-        topic.append(a);
-      } else {
-        topic.append(document.createTextNode(part.text));
-      }
-    }
+    withLinks(topic, words || "");
     topic.title = words || "";
     this.$("message").placeholder = conv.kind === "server" ? "Type /join #channel or /help" : `Message ${conv.name}`;
   }
