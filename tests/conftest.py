@@ -20,6 +20,7 @@ from xvfb import Xvfb, find_xvfb
 
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.settings import Settings
+from tcpchat.server import connection
 from tcpchat.server.config import (
     AccountSettings,
     Config,
@@ -102,6 +103,15 @@ def server_config(**settings: Any) -> Config:
     # The web port only where a test asks for it (web=WebSettings(port=0)).
     server.setdefault("web", WebSettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
+
+
+@pytest.fixture(autouse=True)
+def _portable_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With TCPCHAT_TEST_PORTABLE_WRITES=1 (CI sets it for a second run of the
+    server tests), every write goes through the transport, as on Windows,
+    where sockets are not file descriptors for os.write."""
+    if os.environ.get("TCPCHAT_TEST_PORTABLE_WRITES"):
+        monkeypatch.setattr(connection, "DIRECT_WRITES", False)
 
 
 @pytest.fixture(scope="module")

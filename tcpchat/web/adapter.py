@@ -36,6 +36,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from tcpchat.server import connection
 from tcpchat.server.connection import Connection
 from tcpchat.web.http import HttpError, Request, RequestReader, response
 from tcpchat.web.websocket import (
@@ -162,9 +163,9 @@ class WebSocketTransport(asyncio.Transport):
         self._closing = False
         # The socket's descriptor for writes that skip asyncio's write while
         # its buffer is empty (as Connection.send does); none under TLS, and
-        # none where a socket is not a file (Windows).
+        # none where a socket is not a file (connection.DIRECT_WRITES).
         sock = real.get_extra_info("socket")
-        plain = os.name == "posix" and real.get_extra_info("ssl_object") is None
+        plain = connection.DIRECT_WRITES and real.get_extra_info("ssl_object") is None
         self._fd: int | None = sock.fileno() if plain and sock is not None else None
 
     # -- what the Connection asks ------------------------------------------
