@@ -9,6 +9,7 @@ both kinds of client and a test can set them side by side.
 from __future__ import annotations
 
 import ssl
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from ircclient import DEFAULT_TIMEOUT, IrcClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
+
+from tcpchat.irc import Message
 
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
@@ -49,10 +52,12 @@ class WsIrcClient(IrcClient):
     """One IRC connection over WebSocket."""
 
     def __init__(self, ws: ClientConnection, timeout: float = DEFAULT_TIMEOUT) -> None:
+        # IrcClient's own state but its socket (IrcClient.__init__ opens one).
         self.ws = ws
         self.timeout = timeout
         self.buffer = b""
         self.nick = ""
+        self.pending: deque[Message] = deque()
 
     def close(self) -> None:
         self.ws.close()
