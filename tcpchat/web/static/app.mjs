@@ -182,7 +182,7 @@ function draw() {
     chat.changed = new Set();
     view.update(changed);
     if (changed.has("saved")) save(chat);
-    if (chat.loginError) view.banner(chat.loginError, false);
+    if (changed.has("status") && chat.loginError) view.banner(chat.loginError, false);
     for (const alert of chat.alerts.splice(0)) notify(alert);
   };
   if (document.hidden) setTimeout(run, 100);

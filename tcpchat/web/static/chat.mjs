@@ -107,7 +107,8 @@ export class Chat {
     this.status = "offline";
     this.changed.add("status");
     for (const done of this.history.connectionLost()) this.historyDone(done);
-    if (was === "offline") return;
+    // A try that never got through says nothing: the banner counts down to the next.
+    if (was === "offline" || was === "connecting") return;
     for (const conv of this.conversations.values()) {
       if (conv.kind === "channel" && conv.joined) {
         conv.joined = false;

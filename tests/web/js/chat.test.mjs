@@ -197,3 +197,15 @@ test("kicked, parted, topic, mode", () => {
   assert.equal(lobby.joined, false);
   assert.deepEqual(chat.channels, []);
 });
+
+test("a try that never connected leaves no line; a lost link says so once", () => {
+  const chat = registered();
+  joined(chat);
+  chat.closed("the server cannot be reached");
+  const server = chat.conversations.get(SERVER);
+  const lines = server.lines.length;
+  chat.status = "connecting"; // the page tries again, and fails
+  chat.closed("the server cannot be reached");
+  assert.equal(server.lines.length, lines);
+  assert.equal(chat.conversations.get("#lobby").lines.at(-1).text, "Disconnected (the server cannot be reached)");
+});
