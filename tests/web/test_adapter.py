@@ -361,3 +361,13 @@ def test_refused_origin_is_403(web_server: RunningServer) -> None:
     with pytest.raises(InvalidStatus) as refused:
         open_socket(web_server.web_url("/socket", "ws"), origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+def test_a_graceful_stop_tells_websockets_why_and_closes_them(
+    web_server: RunningServer,
+) -> None:
+    with web_server.ws_client("webby") as w:
+        web_server.thread.stop("Server going down for the night")
+        assert "Server going down for the night" in w.expect("ERROR").params[0]
+        assert w.closed_by_server()
+        assert w.ws.protocol.close_rcvd is not None and w.ws.protocol.close_rcvd.code == 1000
