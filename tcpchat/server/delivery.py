@@ -45,7 +45,7 @@ from tcpchat.server.events import (
 from tcpchat.server.session import TAG_ACCOUNT, TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
-__all__ = ["OutLine", "deliver", "format_client_tags", "format_time", "with_tag"]
+__all__ = ["OutLine", "deliver", "deliver_message", "format_client_tags", "format_time", "with_tag"]
 
 
 def format_time(time_ms: int) -> str:
@@ -222,13 +222,25 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> OutLine | None:
+def deliver_message(
+    state: State, e: Messaged | MessageRun, stamp: Stamp, at_once: bool = False
+) -> OutLine | bytes | None:
+    """Write a message's lines (see :func:`deliver`); None, writing nothing,
+    if its source or target is no longer there. Messages change no state,
+    so this is all the settling they need (State.settle leaves them here,
+    on the hot path, where source and target are looked up anyway).
+    Otherwise what was sent, its OutLine (or a run's bytes), for a failed
+    history commit to take back (:mod:`tcpchat.server.durability`)."""
+    if isinstance(e, MessageRun):
+        return _message_run(state, e, stamp)
     source = state.by_uid.get(e.source)
-    if source is None:  # gone: the message does not apply (State.applies)
+    if source is None:
         return None
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
+    if channel is None and recipient is None:
+        return None
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     body = f":{source.mask} {e.command} {shown}"
@@ -283,11 +295,13 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     return line
 
 
-def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes:
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes | None:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
-    source = state.by_uid[e.source]
-    recipient = state.by_uid[e.target]
+    source = state.by_uid.get(e.source)
+    recipient = state.by_uid.get(e.target)
+    if source is None or recipient is None:
+        return None
     head = f":{source.mask} {e.command} {recipient.nick} :"
     data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
     if recipient.session is not None:
@@ -344,7 +358,7 @@ def _nobody(state: State, e: Event, stamp: Stamp) -> None:
     gets its welcome from the handler), server bans (they act through quits)."""
 
 
-_DELIVER: dict[type[Any], Callable[..., OutLine | bytes | None]] = {
+_DELIVER: dict[type[Any], Callable[..., None]] = {
     AccountChanged: _account,
     ServerBanAdded: _nobody,
     ServerBanRemoved: _nobody,
@@ -356,7 +370,6 @@ _DELIVER: dict[type[Any], Callable[..., OutLine | bytes | None]] = {
     Kicked: _kicked,
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
-    MessageRun: _message_run,
     AwayChanged: _away,
     RealnameChanged: _realname,
     Invited: _invited,
@@ -365,17 +378,11 @@ _DELIVER: dict[type[Any], Callable[..., OutLine | bytes | None]] = {
 
 def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
-) -> OutLine | bytes | None:
-    """Write the lines for ``event`` to every local session that should see it;
-    ``at_once``: the event comes of a line read on its own (see Session).
-    An event that does not apply to the state (``State.applies``) is
-    delivered to no one. For a message, what was sent (its OutLine, or a
-    run's bytes), which a failed history commit takes back (durability)."""
-    if type(event) is Messaged:
-        return _messaged(state, event, stamp, at_once)
-    if not state.applies(event):
-        return None  # about a user or channel that is gone: no one sees it
+) -> None:
+    """Write the lines for ``event`` (settled; a message goes to
+    :func:`deliver_message`) to every local session that should see it;
+    ``at_once``: the event comes of a line read on its own (see Session)."""
     if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
-        return None
-    return _DELIVER[type(event)](state, event, stamp)
+    else:
+        _DELIVER[type(event)](state, event, stamp)

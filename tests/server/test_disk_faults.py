@@ -42,12 +42,14 @@ pytestmark = pytest.mark.skipif(
 SMALLDISK = Path(__file__).resolve().parents[1] / "smalldisk.py"
 PAGE = 4096  # SQLite's page size for a new file
 WAL_INDEX = 32768  # the size of a new -shm file
+TCPCHAT_SERVER = [sys.executable, "-m", "tcpchat", "server", "--port", "0", "--no-web"]
 
 
 class ServerProcess:
     """``tcpchat server`` in a child process, its log read as it comes."""
 
     def __init__(self, args: list[str], file_limit: int | None = None) -> None:
+        args = [*args, "--no-web"]
         command = (
             [sys.executable, str(SMALLDISK), str(file_limit), "server", *args]
             if file_limit is not None
@@ -278,7 +280,7 @@ def test_a_damaged_file_at_start_is_one_line_and_exit_2(
     path = tmp_path / f"{what}.sqlite3"
     make(path)
     result = subprocess.run(
-        [sys.executable, "-m", "tcpchat", "server", "--port", "0", "--data-dir", str(tmp_path)],
+        [*TCPCHAT_SERVER, "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=30,
