@@ -220,10 +220,9 @@ class ServerCore:
 
     def handle_line(self, session: Session, raw: bytes) -> None:
         """Handle one complete line from ``session``; never raises. A line
-        from a session that has ended (a transport may still hold some) is
-        dropped with it."""
-        if session not in self.sessions:
-            return
+        from a session that has ended (a transport may still hold some) goes
+        with it: a message is refused by its delivery (its sender is gone),
+        and nothing else reaches a handler."""
         ctx = self._context(session)
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
@@ -237,6 +236,8 @@ class ServerCore:
                 except Exception as exc:
                     self._failed(ctx, raw, text[0], exc)
                 return
+        if session not in self.sessions:
+            return
         try:
             message = parse(line)
         except ProtocolError:
