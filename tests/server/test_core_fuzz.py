@@ -71,6 +71,7 @@ class CoreMachine(RuleBasedStateMachine):
     """Clients hostile and ordinary against one ServerCore with history and accounts."""
 
     lines_run = 0  # across every example, for --fuzz-lines
+    most_clients = 0  # the most clients one example had
 
     clients = Bundle("clients")
 
@@ -93,6 +94,7 @@ class CoreMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         CoreMachine.lines_run += self.feed.lines
+        CoreMachine.most_clients = max(CoreMachine.most_clients, len(self.feed.clients))
         try:
             self.feed.core.shutdown("fuzz over")
             self.feed.commit_history()
@@ -246,7 +248,7 @@ def _settings(examples: int, steps: int, derandomize: bool) -> settings:
 
 def test_core_survives_hostile_clients(request: pytest.FixtureRequest) -> None:
     budget = request.config.getoption("--fuzz-lines")
-    CoreMachine.lines_run = 0
+    CoreMachine.lines_run = CoreMachine.most_clients = 0
     if not budget:
         run_state_machine_as_test(CoreMachine, settings=_settings(40, 80, derandomize=True))
         print(f"fuzz: {CoreMachine.lines_run:,} lines")
@@ -258,4 +260,7 @@ def test_core_survives_hostile_clients(request: pytest.FixtureRequest) -> None:
         run_state_machine_as_test(CoreMachine, settings=_settings(50, 200, derandomize=False))
         examples += 50
         print(f"fuzz: {CoreMachine.lines_run:,} lines in {time.monotonic() - started:.0f} s")
-    print(f"fuzz: {CoreMachine.lines_run:,} lines, {examples} examples: nothing found")
+    print(
+        f"fuzz: {CoreMachine.lines_run:,} lines, {examples} examples, up to "
+        f"{CoreMachine.most_clients} clients in one: nothing found"
+    )

@@ -8,6 +8,7 @@ before the server starts or while it runs.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import queue
@@ -27,11 +28,13 @@ from conftest import RunningServer, server_config
 from ircclient import IrcClient
 from processes import stop_process
 
-from tcpchat.server.config import HistorySettings
+from tcpchat.server.config import AccountSettings, HistorySettings
 from tcpchat.server.console_feed import LogEntry
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import ConsoleLink
+from tcpchat.server.passwords import hash_password
 from tcpchat.store import HistoryItem
+from tcpchat.store.accounts import Account
 from tcpchat.store.sqlite import SqliteHistory
 from tcpchat.store.sqlite_accounts import SqliteAccounts
 
@@ -356,4 +359,41 @@ def test_a_history_file_damaged_while_running(
     warnings = [r.getMessage() for r in caplog.records if r.name == "tcpchat.store"]
     assert [w.split(" the history file")[0] for w in warnings] == ["cannot write", "cannot read"]
     assert all("stop the server, then move the file aside" in w for w in warnings)
+    assert said == warnings
+
+
+def test_an_accounts_file_damaged_while_running(
+    tmp_path: Path,
+    console_server: Callable[..., tuple[RunningServer, ConsoleLink]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Logins cannot be checked: each way in says so in its own words;
+    people still connect, and the log and the console say it once."""
+    caplog.set_level(logging.INFO)
+    accounts = tmp_path / "accounts.sqlite3"
+    store = SqliteAccounts(accounts)
+    store.create(Account("alice", hash_password("long password"), "", 0))
+    store.close()
+    server, link = console_server(accounts=AccountSettings(path=str(accounts)))
+    _damage(accounts)
+    with server.client("bob") as bob:  # registering reads the file (is "bob" someone's?)
+        bob.send("PRIVMSG NickServ :IDENTIFY alice long password")
+        notice = bob.expect("NOTICE")
+        assert "cannot read its accounts now (the file is damaged)" in notice.params[-1]
+        bob.send("REGISTER bobby * :long password")
+        fail = bob.expect("FAIL")
+        assert fail.params[:2] == ("REGISTER", "TEMPORARILY_UNAVAILABLE")
+    with IrcClient(server.host, server.port) as carol:
+        carol.send("CAP REQ :sasl", "NICK carol", "USER u 0 * :R", "AUTHENTICATE PLAIN")
+        carol.expect("AUTHENTICATE", "+")
+        carol.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0long password").decode())
+        assert "the file is damaged" in carol.expect("904").params[-1]
+        carol.send("CAP END")
+        carol.expect("001")
+        said = [e.text for e in _console_log(link) if e.kind == "error"]
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert problems == []
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tcpchat.store"]
+    assert [w.split(" the accounts file")[0] for w in warnings] == ["cannot read"]
+    assert "--no-accounts" in warnings[0]
     assert said == warnings
