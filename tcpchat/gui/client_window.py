@@ -408,6 +408,7 @@ class ClientWindow:
             return
         self.current = conversation.name
         conversation.unread, conversation.mention = 0, False
+        conversation.view.follow()
         self._raise(conversation.name)
         self._refresh_sidebar()
         self._refresh_header()
@@ -521,6 +522,8 @@ class ClientWindow:
         text = self.entry.get()
         self.entry.delete(0, "end")
         self.history.add(text)
+        if text.strip():  # what the person types, and its answer, come into view
+            self.conversations[casefold(self.current)].view.follow()
         self.send_text(text)
         return "break"
 
