@@ -275,6 +275,10 @@ class Session:
                 updates = self._open(nick, focus=True)
                 return updates + (self._say(nick, text, False) if text else [])
             case Join(channel, key):
+                joined = self.channels.get(casefold(channel))
+                if joined is not None:  # already there: /join goes to it, as in other clients
+                    self.active = joined.name
+                    return self._open(joined.name, focus=True)
                 self._requested.add(casefold(channel))
                 self._send("JOIN", channel, *([key] if key else []))
             case Part(channel, reason):
@@ -618,7 +622,9 @@ class Session:
             if command.upper() != "ACTION":
                 return None
             kind = LineKind.ACTION
-        mention = not own and self._mentions(text)
+        # A private message is said to us alone: it calls for attention as a mention does.
+        private = not is_channel(msg.params[0])
+        mention = not own and (private or self._mentions(text))
         return self._line(buffer, kind, text, nick, own, mention, self._time(msg))
 
     def _live(self, msg: Message, line: Line) -> list[Update]:

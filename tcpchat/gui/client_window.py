@@ -82,6 +82,14 @@ _QUIET_MARKS: Final = {
     LineKind.MODE: "\u2022",  # •
 }
 
+_SWITCH_KEYS: Final = {
+    "<Control-Prior>": -1,
+    "<Control-Next>": 1,
+    "<Alt-Up>": -1,
+    "<Alt-Down>": 1,
+}
+"""Keys that go to the previous or next conversation in the sidebar (HexChat's)."""
+
 _HISTORY_HEADINGS: Final = {
     HistoryKind.RECENT: "Earlier in this channel",
     HistoryKind.MISSED: "While you were away",
@@ -187,9 +195,13 @@ class ClientWindow:
             selectbackground="#4a6fa5",
             selectforeground="#ffffff",
             width=18,
+            takefocus=False,
         )
         self.sidebar.pack(fill="both", expand=True, padx=(4, 0))
-        self.sidebar.bind("<<ListboxSelect>>", self._on_sidebar_select)
+        # A click picks the conversation; the list never takes the keyboard (its
+        # own bindings would turn the space bar into "select the first row").
+        self.sidebar.bind("<Button-1>", self._on_sidebar_click)
+        self.sidebar.bind("<B1-Motion>", lambda _e: "break")
         panes.add(side, weight=0)
 
         centre = ttk.Frame(panes)
@@ -207,21 +219,37 @@ class ClientWindow:
         self.entry.bind("<Down>", self._on_down)
         self.entry.bind("<Tab>", self._on_tab)
         self.entry.bind("<<Paste>>", self._on_paste)
+        self.entry.bind("<<Copy>>", self._on_copy)
+        self.entry.bind("<Prior>", lambda _e: self._page(-1))
+        self.entry.bind("<Next>", lambda _e: self._page(1))
         panes.add(centre, weight=1)
 
         right = ttk.Frame(panes)
         self.member_label = ttk.Label(right, text="", padding=(8, 6))
         self.member_label.pack(fill="x")
         self.member_list = tk.Listbox(
-            right, activestyle="none", borderwidth=0, highlightthickness=0, width=16
+            right,
+            activestyle="none",
+            borderwidth=0,
+            highlightthickness=0,
+            width=16,
+            takefocus=False,
         )
         self.member_list.configure(font="TkDefaultFont", selectbackground="#4a6fa5")
         self.member_list.pack(fill="both", expand=True, padx=(8, 4))
+        self.member_list.bind("<Button-1>", self._on_member_click)
+        self.member_list.bind("<B1-Motion>", lambda _e: "break")
         self.member_list.bind("<Double-Button-1>", self._on_member_double)
         panes.add(right, weight=0)
 
         self.status = StatusBar(root)
         self.status.pack(side="bottom", fill="x", before=panes)
+        # HexChat's keys for moving between conversations, wherever the focus is.
+        for widget in (root, self.entry):
+            for number in range(1, 10):
+                widget.bind(f"<Alt-Key-{number}>", lambda _e, n=number: self._select_nth(n - 1))
+            for sequence, step in _SWITCH_KEYS.items():
+                widget.bind(sequence, lambda _e, s=step: self._select_next(s))
         self.entry.focus_set()
 
     def _style_view(self, view: MessageView) -> None:
@@ -371,6 +399,8 @@ class ClientWindow:
             view = MessageView(self.views, self.safety)
             self._style_view(view)
             view.grid(row=0, column=0, sticky="nsew")
+            # Selecting text to copy is a click and a drag; then typing goes on in the input.
+            view.text.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set(), add=True)
             conversation = _Conversation(name, view)
             view.on_top = lambda: self.submit(LoadOlder(conversation.name))
             self.conversations[key] = conversation
@@ -587,10 +617,42 @@ class ClientWindow:
             self.submit(Say(self.current, "\n".join(lines)))
         self.entry.focus_set()
 
-    def _on_sidebar_select(self, _event: object) -> None:
-        row = selected_index(self.sidebar)
-        if row is not None:
+    def _on_sidebar_click(self, event: tk.Event[tk.Listbox]) -> str:
+        row = self.sidebar.nearest(event.y)
+        if 0 <= row < len(self.order):
             self._select(self.conversations[self.order[row]].name)
+        return "break"
+
+    def _on_member_click(self, event: tk.Event[tk.Listbox]) -> str:
+        row = self.member_list.nearest(event.y)
+        self.member_list.selection_clear(0, "end")
+        if row >= 0:
+            self.member_list.selection_set(row)
+        return "break"
+
+    def _select_nth(self, index: int) -> str:
+        """Alt+1…9: the conversation at that place in the sidebar."""
+        if index < len(self.order):
+            self._select(self.conversations[self.order[index]].name)
+        return "break"
+
+    def _select_next(self, step: int) -> str:
+        """The conversation ``step`` rows below (above, when negative) in the sidebar, round."""
+        index = self.order.index(casefold(self.current))
+        self._select(self.conversations[self.order[(index + step) % len(self.order)]].name)
+        return "break"
+
+    def _page(self, pages: int) -> str:
+        """Page Up and Page Down in the input scroll the conversation in view."""
+        self.conversations[casefold(self.current)].view.page(pages)
+        return "break"
+
+    def _on_copy(self, _event: object) -> str | None:
+        """Ctrl+C in the input copies the input's selection, else the conversation's."""
+        if self.entry.selection_present():
+            return None  # Tk copies it as usual
+        self.conversations[casefold(self.current)].view.copy_selection()
+        return "break"
 
     def _on_member_double(self, _event: object) -> None:
         row = selected_index(self.member_list)

@@ -337,11 +337,15 @@ class MessageView(ttk.Frame):
                 out.append(originals[0] if originals else value)
         return "".join(out)
 
-    def _copy(self, _event: object) -> str:
+    def copy_selection(self) -> None:
+        """Put the selected text on the clipboard as it was said, if any is selected."""
         ranges = self.text.tag_ranges("sel")
         if ranges:
             self.clipboard_clear()
             self.clipboard_append(self.plain_text(str(ranges[0]), str(ranges[1])))
+
+    def _copy(self, _event: object) -> str:
+        self.copy_selection()
         return "break"
 
 

@@ -24,6 +24,7 @@ import pytest
 from ircclient import IrcClient
 from ngircd import free_port
 from processes import stop_process
+from tkdrive import xdotool
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 15.0
@@ -77,13 +78,6 @@ def start(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes
     yield run
     for process in processes:
         stop_process(process)
-
-
-def xdotool(*args: str) -> str:
-    done = subprocess.run(
-        ["xdotool", *args], capture_output=True, text=True, timeout=DEADLINE, check=True
-    )
-    return done.stdout
 
 
 def type_into_window(title: str, text: str) -> None:
