@@ -117,3 +117,10 @@ def type_text(root: tk.Misc, text: str) -> None:
     """Type ``text`` with the real keyboard into whatever has the focus."""
     xdotool("type", "--delay", "20", text)
     settle(root)
+
+
+def unfocus_windows(root: tk.Misc) -> None:
+    """Take the keyboard focus away from every window, as clicking on the desktop does."""
+    (screen,) = xdotool("search", "--maxdepth", "0", "").split()
+    xdotool("windowfocus", "--sync", screen)
+    settle(root)

@@ -7,6 +7,7 @@ one way in, and tests can build the window without the nick prompt.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import tkinter as tk
 from dataclasses import replace
@@ -51,7 +52,7 @@ def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, qui
     window = ClientWindow(root, settings, config_file, log_lines=not quiet)
     if ask_for_nick:
         root.update_idletasks()
-        nick = ask_nick(root, settings.nick)
+        nick = ask_nick(root, settings.nick, settings.address)
         if nick is None:
             root.destroy()
             return 0
@@ -59,5 +60,11 @@ def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, qui
     settings = with_account_password(root, settings)
     window.connect(settings)
     window.entry.focus_set()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C in the terminal, or a logout: leave politely and remember, as the
+        # window's close does. Python runs the handler on this thread between Tk
+        # events (the update queue's polling wakes it); after_idle lets the current
+        # callback finish first.
+        signal.signal(sig, lambda _sig, _frame: root.after_idle(window.close))
     root.mainloop()
     return 0

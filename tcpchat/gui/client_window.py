@@ -12,8 +12,10 @@ through :meth:`ClientThread.submit`. No Tk call is made off the Tk thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
+import threading
 import tkinter as tk
 import traceback
 from collections.abc import Callable
@@ -50,6 +52,7 @@ from tcpchat.client.updates import (
     Topic,
     Update,
 )
+from tcpchat.gui.attention import request_attention
 from tcpchat.gui.dialogs import ConnectDialog, TrustDialog, ask_yes_no
 from tcpchat.gui.widgets import (
     MessageView,
@@ -73,6 +76,7 @@ _STATUS_COLOURS: Final = {
     ConnState.CONNECTED: "#2e7d32",
     ConnState.CONNECTING: "#f9a825",
     ConnState.DISCONNECTED: "#c62828",
+    ConnState.STOPPED: "#c62828",
 }
 _QUIET_MARKS: Final = {
     LineKind.JOIN: "\u2192",  # →
@@ -140,7 +144,14 @@ class ClientWindow:
         self._drain = QueueDrain(root, self.updates, self.apply)
         self.trust_dialog: TrustDialog | None = None  # while it is open
         self.account = ""  # logged in as, on this connection
-        self._status: Status | None = None
+        self._status = Status(ConnState.STOPPED, settings.address, settings.nick)
+        # The server of these settings has welcomed us: they are worth remembering
+        # (a server that never answered does not become the next start's default).
+        # Set by the network thread as the welcome passes, so a window closed before
+        # it has drawn the welcome still knows.
+        self._reached = threading.Event()
+        self.highlights = 0  # mentions and private messages while the window was not in front
+        self.bell = tk.BooleanVar(root, settings.bell)
         root.report_callback_exception = self.report_callback_exception
         root.title("tcpchat")
         root.geometry("980x620")
@@ -161,10 +172,15 @@ class ClientWindow:
         style.configure("Side.TFrame", background="#2b303b")
 
         menu = tk.Menu(root)
-        chat = tk.Menu(menu, tearoff=False)
+        self.chat_menu = chat = tk.Menu(menu, tearoff=False)
         chat.add_command(label="Connect to…", accelerator="Ctrl+N", command=self.show_connect)
         chat.add_command(
             label="Close conversation", accelerator="Ctrl+W", command=self.close_current
+        )
+        chat.add_checkbutton(
+            label="Ring the bell when someone calls me",
+            variable=self.bell,
+            command=self._bell_toggled,
         )
         chat.add_separator()
         chat.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
@@ -176,6 +192,7 @@ class ClientWindow:
         root.bind("<Control-n>", lambda _e: self.show_connect())
         root.bind("<Control-w>", lambda _e: self.close_current())
         root.bind("<Control-q>", lambda _e: self.close())
+        root.bind("<FocusIn>", lambda _e: self._attended())
 
         panes = ttk.PanedWindow(root, orient="horizontal")
         panes.pack(side="top", fill="both", expand=True)
@@ -247,9 +264,9 @@ class ClientWindow:
         # HexChat's keys for moving between conversations, wherever the focus is.
         for widget in (root, self.entry):
             for number in range(1, 10):
-                widget.bind(f"<Alt-Key-{number}>", lambda _e, n=number: self._select_nth(n - 1))
+                widget.bind(f"<Alt-Key-{number}>", functools.partial(self._select_nth, number - 1))
             for sequence, step in _SWITCH_KEYS.items():
-                widget.bind(sequence, lambda _e, s=step: self._select_next(s))
+                widget.bind(sequence, functools.partial(self._select_next, step))
         self.entry.focus_set()
 
     def _style_view(self, view: MessageView) -> None:
@@ -270,17 +287,40 @@ class ClientWindow:
     # ------------------------------------------------------------ connection
 
     def connect(self, settings: Settings) -> None:
-        """Connect to ``settings`` (leaving any server connected before) and remember them."""
+        """Connect to ``settings``, leaving any server connected before; they are
+        remembered once that server welcomes us."""
         if self.client is not None:
-            self.client.stop("Changing servers")
+            self._leave("Changing servers")
             for key in [k for k in self.order if k != SERVER_BUFFER]:
                 self._close(self.conversations[key].name)
         self.settings = settings
         self.nick = settings.nick
+        self._reached = threading.Event()
         self.client = ClientThread(settings, self._sink())
         self.client.start()
-        self._remember()
         self._drain.start()
+
+    def _leave(self, reason: str) -> None:
+        """End the connection, and forget what it still had for the window.
+
+        Each connection has a queue of its own, so nothing the old one says
+        (a last "Disconnected", its status) is drawn over the next one.
+        """
+        if self.client is not None:
+            self.client.stop(reason)
+            self.client = None
+        self._drain.stop()
+        self.updates = queue.Queue()
+        self._drain = QueueDrain(self.root, self.updates, self.apply)
+
+    def stop_trying(self) -> None:
+        """Stop reconnecting (the status line's offer): the person chooses what comes next."""
+        self._leave("")
+        self._show_status(ConnState.STOPPED, self.settings.address, self.nick)
+        self._feedback("Stopped trying. Chat → Connect to… (Ctrl+N) chooses a server.")
+
+    def try_again(self) -> None:
+        self.connect(self.settings)
 
     def _sink(self) -> Callable[[Update], None]:
         """What the network thread calls with each update: the queue, and the terminal log.
@@ -288,9 +328,11 @@ class ClientWindow:
         It holds no reference to the window, so no Tk object can ever be freed
         by the network thread (Tcl aborts when that happens).
         """
-        updates, log_lines = self.updates, self.log_lines
+        updates, log_lines, reached = self.updates, self.log_lines, self._reached
 
         def sink(update: Update) -> None:
+            if isinstance(update, Status) and update.state is ConnState.CONNECTED:
+                reached.set()
             updates.put(update)
             if log_lines:
                 log_update(update)
@@ -298,9 +340,14 @@ class ClientWindow:
         return sink
 
     def _remember(self) -> None:
-        if self.config_file is None:
+        """Save the settings for the next start, once their server has welcomed us.
+
+        Called whenever they change (a channel joined or left, a login), not
+        only on closing: a window ended by a signal or a logout keeps them too.
+        """
+        if self.config_file is None or not self._reached.is_set():
             return
-        channels = tuple(c.name for k, c in self.conversations.items() if is_channel(c.name))
+        channels = tuple(c.name for c in self.conversations.values() if is_channel(c.name))
         remembered = replace(
             self.settings, nick=self.nick, password="", channels=channels or self.settings.channels
         )
@@ -326,8 +373,12 @@ class ClientWindow:
                 self._open(name)
                 if focus:
                     self._select(name)
+                if is_channel(name):
+                    self._remember()
             case BufferClosed(name):
                 self._close(name)
+                if is_channel(name):
+                    self._remember()
             case BufferRenamed(old, new):
                 self._rename(old, new)
             case BufferState(name, unread, mention):
@@ -349,8 +400,9 @@ class ClientWindow:
                 self.nick = nick
                 if state is not ConnState.CONNECTED:
                     self.account = ""
-                self._status = update
                 self._show_status(state, server, nick)
+                if state is ConnState.CONNECTED:
+                    self._remember()
             case LoggedIn(account):
                 self._logged_in(account)
             case CertificateProblem():
@@ -359,8 +411,7 @@ class ClientWindow:
     def _logged_in(self, account: str) -> None:
         """Logged in; a registration that worked is a login from now on."""
         self.account = account
-        if self._status is not None:
-            self._show_status(self._status.state, self._status.server, self._status.nick)
+        self._show_status(self._status.state, self._status.server, self._status.nick)
         if self.settings.account_action is AccountAction.REGISTER:
             self.settings = replace(self.settings, account_action=AccountAction.LOGIN)
             self._remember()
@@ -378,19 +429,59 @@ class ClientWindow:
             self.connect(self.settings.trusting(problem.fingerprint))
 
     def _show_status(self, state: ConnState, server: str, nick: str) -> None:
+        """The status line, with what the person can do about it; the title; the
+        server conversation's header, which names the server being tried."""
+        self._status = Status(state, server, nick)
         words = {
             ConnState.CONNECTED: f"Connected to {server} as {nick}"
             + (f", logged in as {self.account}" if self.account else ""),
             ConnState.CONNECTING: f"Connecting to {server} as {nick}…",
-            ConnState.DISCONNECTED: f"Disconnected from {server}; will reconnect",
+            ConnState.DISCONNECTED: f"Disconnected from {server}; trying again",
+            ConnState.STOPPED: f"Not connected to {server}",
         }
-        self.status.show(words[state], _STATUS_COLOURS[state])
-        self.root.title(f"tcpchat: {nick} on {server}")
+        change = ("Change server…", self.show_connect)
+        retrying = [("Stop trying", self.stop_trying), change]
+        offers = {
+            ConnState.CONNECTED: [],
+            ConnState.CONNECTING: retrying,
+            ConnState.DISCONNECTED: retrying,
+            ConnState.STOPPED: [("Try again", self.try_again), change],
+        }
+        self.status.show(words[state], _STATUS_COLOURS[state], offers[state])
+        self._show_title()
+        self._refresh_sidebar()
+        self._refresh_header()
+
+    def _show_title(self) -> None:
+        """``tcpchat: alice on host:port``, after the number of calls not yet seen."""
+        calls = f"({self.highlights}) " if self.highlights else ""
+        self.root.title(f"{calls}tcpchat: {self._status.nick} on {self._status.server}")
+
+    # ------------------------------------------------------------- attention
+
+    def _call_attention(self) -> None:
+        """Someone said our nick, or wrote to us, while the window is not in front."""
+        self.highlights += 1
+        self._show_title()
+        if self.settings.bell:
+            self.root.bell()
+        request_attention(self.root, True)
+
+    def _attended(self) -> None:
+        """The window is in front again: what called for attention has been seen."""
+        if self.highlights and self.root.focus_displayof() is not None:
+            self.highlights = 0
+            self._show_title()
+            request_attention(self.root, False)
+
+    def _bell_toggled(self) -> None:
+        self.settings = replace(self.settings, bell=self.bell.get())
+        self._remember()
 
     # --------------------------------------------------------- conversations
 
     def _label(self, name: str) -> str:
-        return name or self.settings.host
+        return name or self._status.server.rpartition(":")[0]
 
     def _open(self, name: str) -> _Conversation:
         key = casefold(name)
@@ -476,7 +567,7 @@ class ClientWindow:
         elif conversation.name:
             self.topic.configure(text=f"Private chat with {conversation.name}")
         else:
-            self.topic.configure(text=f"Server {self.settings.address}")
+            self.topic.configure(text=f"Server {self._status.server}")
         self.member_list.delete(0, "end")
         for name in conversation.members:
             self.member_list.insert("end", self.safety.clean(name))
@@ -493,6 +584,8 @@ class ClientWindow:
     def _draw_line(self, line: Line) -> None:
         conversation = self._conversation(line.buffer)
         conversation.view.add_line(*self._runs(conversation, line))
+        if line.mention and self.root.focus_displayof() is None:
+            self._call_attention()
 
     def _draw_history(self, block: HistoryBlock) -> None:
         """History lines in the quieter style: below a heading, or above everything (older)."""
@@ -618,25 +711,25 @@ class ClientWindow:
         self.entry.focus_set()
 
     def _on_sidebar_click(self, event: tk.Event[tk.Listbox]) -> str:
-        row = self.sidebar.nearest(event.y)
+        row: int = self.sidebar.nearest(event.y)  # type: ignore[no-untyped-call]
         if 0 <= row < len(self.order):
             self._select(self.conversations[self.order[row]].name)
         return "break"
 
     def _on_member_click(self, event: tk.Event[tk.Listbox]) -> str:
-        row = self.member_list.nearest(event.y)
+        row: int = self.member_list.nearest(event.y)  # type: ignore[no-untyped-call]
         self.member_list.selection_clear(0, "end")
         if row >= 0:
             self.member_list.selection_set(row)
         return "break"
 
-    def _select_nth(self, index: int) -> str:
+    def _select_nth(self, index: int, _event: object = None) -> str:
         """Alt+1…9: the conversation at that place in the sidebar."""
         if index < len(self.order):
             self._select(self.conversations[self.order[index]].name)
         return "break"
 
-    def _select_next(self, step: int) -> str:
+    def _select_next(self, step: int, _event: object = None) -> str:
         """The conversation ``step`` rows below (above, when negative) in the sidebar, round."""
         index = self.order.index(casefold(self.current))
         self._select(self.conversations[self.order[(index + step) % len(self.order)]].name)
@@ -685,8 +778,7 @@ class ClientWindow:
     def close(self, reason: str = "") -> None:
         """Leave politely (QUIT), remember the settings, and close the window."""
         self._remember()
-        if self.client is not None:
-            self.client.stop(reason or "Leaving")
+        self._leave(reason or "Leaving")
         self._drain.stop()
         self.root.destroy()
 

@@ -16,7 +16,7 @@ import re
 import tkinter as tk
 import webbrowser
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from tkinter import ttk
 from typing import Final, Generic, TypeVar
 
@@ -350,7 +350,8 @@ class MessageView(ttk.Frame):
 
 
 class StatusBar(ttk.Frame):
-    """One line at the bottom: a coloured dot and what the connection is doing."""
+    """One line at the bottom: a coloured dot, what the connection is doing, and what
+    the person can do about it (buttons at the right, such as "Stop trying")."""
 
     def __init__(self, master: tk.Misc) -> None:
         super().__init__(master, padding=(8, 3))
@@ -358,10 +359,25 @@ class StatusBar(ttk.Frame):
         self._label = ttk.Label(self, text="")
         self._dot.pack(side="left")
         self._label.pack(side="left", padx=(4, 0))
+        self.buttons: list[ttk.Button] = []
 
-    def show(self, text: str, colour: str) -> None:
+    def show(
+        self,
+        text: str,
+        colour: str,
+        offers: Sequence[tuple[str, Callable[[], object]]] = (),
+    ) -> None:
         self._dot.configure(fg=colour)
         self._label.configure(text=text)
+        if [b.cget("text") for b in self.buttons] != [label for label, _ in offers]:
+            for button in self.buttons:
+                button.destroy()
+            self.buttons = [
+                ttk.Button(self, text=label, command=command, takefocus=False)
+                for label, command in offers
+            ]
+            for button in reversed(self.buttons):  # packed from the right edge
+                button.pack(side="right", padx=(6, 0))
 
     @property
     def text(self) -> str:

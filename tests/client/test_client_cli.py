@@ -124,7 +124,13 @@ def test_tcp_client_py_joins_lobby_and_logs_to_the_terminal(
             while "<bob> hello shim" not in out.read_text():
                 assert time.monotonic() < deadline, out.read_text()
                 time.sleep(0.05)
+            process.terminate()  # as Ctrl-C in the terminal or a logout: it leaves politely
+            bob.expect_where(
+                lambda m: m.command == "QUIT" and (m.source or "").startswith("shim!"), "QUIT"
+            )
+            assert process.wait(10) == 0
         finally:
             process.terminate()
             process.wait(10)
-    assert load_settings(tmp_path / "tcpchat" / "client.json").nick == "shim"
+    saved = load_settings(tmp_path / "tcpchat" / "client.json")
+    assert (saved.nick, saved.channels) == ("shim", ("#lobby",))
