@@ -584,6 +584,11 @@ class Session:
         self._send("PONG", *msg.params)
         return []
 
+    def _on_pong(self, msg: Message) -> list[Update]:
+        if msg.params:
+            self.history.pong(msg.params[-1])
+        return []
+
     def _on_error(self, msg: Message) -> list[Update]:
         reason = msg.params[-1] if msg.params else "no reason given"
         return [self._line(SERVER_BUFFER, LineKind.ERROR, f"The server closed the link: {reason}")]
@@ -939,6 +944,7 @@ _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     n.ERR_NICKNAMEINUSE: Session._on_nick_unusable,
     n.ERR_ERRONEUSNICKNAME: Session._on_nick_unusable,
     "PING": Session._on_ping,
+    "PONG": Session._on_pong,
     "ERROR": Session._on_error,
     "PRIVMSG": Session._on_privmsg,
     "NOTICE": Session._on_notice,
