@@ -232,7 +232,7 @@ def run_server(config: Config, reload: ConfigSource | None = None) -> int:
     setup_logging(config.log_level)
     check_event_loop(config)
     runner = ServerRunner(config, reload)
-    runner.core.observers.append(EventLog(runner.core.state))
+    runner.core.observers.append(EventLog(runner.core))
     loop = new_event_loop(config.event_loop)
     try:
         loop.run_until_complete(_serve(runner))

@@ -130,7 +130,7 @@ class ConsoleFeed:
         self.core = core
         self.sink = sink
         self.messages = 0
-        self._words = EventLog(core.state)
+        self._words = EventLog(core)
 
     def __call__(self, event: Event, stamp: Stamp) -> None:
         if type(event) is MessageRun:

@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 from conftest import RunningServer, server_config
 
-from tcpchat.server.config import ConfigError, ConsoleSettings, HistorySettings, load_config
+from tcpchat.server.config import (
+    ConfigError,
+    ConsoleSettings,
+    HistorySettings,
+    LogSettings,
+    load_config,
+)
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
 from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
+from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
     Ban,
@@ -199,8 +206,9 @@ def test_private_messages_read_together_are_logged_and_counted_each(
     server, link = console()
     with server.client("alice") as alice, server.client("bob"):
         alice.send(*[f"PRIVMSG bob :note {i}" for i in range(5)])  # one read: a MessageRun
-        for i in range(5):
-            assert log_line(link, "private", f"note {i}").actor == "alice"
+        for _ in range(5):  # a line each, without the text (private_text is off)
+            entry = log_line(link, "private", "alice -> bob: a private message")
+            assert entry.actor == "alice"
         link.refresh()
         snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
         assert isinstance(snap, Snapshot) and snap.messages == 5
@@ -285,3 +293,29 @@ def test_search_without_history_says_so(console: Callable[..., Any]) -> None:
     assert not link.history_on
     answer = search(link, Search("anything"))
     assert answer.hits == () and answer.problem == HISTORY_OFF
+
+
+@pytest.mark.parametrize("private_text", [False, True])
+def test_private_text_is_logged_only_when_turned_on(
+    console: Callable[..., Any], caplog: Any, private_text: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger="tcpchat.events")
+    server, link = console(log=LogSettings(private_text=private_text))
+    server.core.observers.append(EventLog(server.core))  # the terminal's log, as the CLI has it
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        alice.send("PRIVMSG bob :my secret plan", "NOTICE bob :psst", "PRIVMSG #lobby :hi all")
+        bob.expect("PRIVMSG", "bob")
+        bob.expect("NOTICE", "bob")
+        entry = log_line(link, "private", "bob")
+        notice = log_line(link, "notice", "bob")
+        log_line(link, "message", "hi all")  # channels are logged as ever
+    terminal = [r.getMessage() for r in caplog.records if r.name == "tcpchat.events"]
+    if private_text:
+        assert (entry.text, notice.text) == ("-> bob <alice> my secret plan", "-> bob -alice- psst")
+        assert "-> bob <alice> my secret plan" in terminal
+    else:
+        assert entry.text == "alice -> bob: a private message" and entry.actor == "alice"
+        assert notice.text == "alice -> bob: a private notice"
+        assert "alice -> bob: a private message" in terminal
+        assert not [line for line in terminal if "secret" in line or "psst" in line]
