@@ -31,6 +31,7 @@ from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
     Ban,
+    Command,
     ConsoleLink,
     Disconnect,
     Kick,
@@ -38,6 +39,7 @@ from tcpchat.server.operator_console import (
     Say,
     Search,
     SetTopic,
+    Unban,
 )
 
 DEADLINE = 5.0
@@ -93,7 +95,7 @@ def test_operator_sits_in_the_lobby_and_talks(console: Callable[..., Any]) -> No
     with server.client("alice") as alice:
         alice.send("JOIN #lobby")
         names = alice.expect("353")
-        assert "Server" in names.params[-1].split()
+        assert "@Server" in names.params[-1].split()  # a channel operator there
         link.submit(Say("#lobby", "Hai client!"))
         said = alice.expect("PRIVMSG")
         assert said.source == "Server!console@test.server"
@@ -167,15 +169,18 @@ def test_disconnect_ends_the_session_with_the_reason(console: Callable[..., Any]
 
 def test_impossible_intents_are_reported_not_raised(console: Callable[..., Any]) -> None:
     server, link = console()
+    # The command table's own answers, as any client would get them.
     link.submit(Kick("#nowhere", "bob", "x"))
-    log_line(link, "error", "no channel #nowhere")
+    log_line(link, "error", "#nowhere: No such channel")
     link.submit(Say("ghost", "boo"))
-    log_line(link, "error", "Nobody is called ghost")
+    log_line(link, "error", "ghost: No such nick/channel")
+    link.submit(Say("#nowhere", "hello?"))
+    log_line(link, "error", "There is no channel #nowhere")
     link.submit(Disconnect("Server", "x"))
-    log_line(link, "error", "cannot be disconnected")
+    log_line(link, "error", "Server: No such nick/channel")
     with server.client("alice") as alice:
         link.submit(Kick("#lobby", "alice", "x"))
-        log_line(link, "error", "alice is not in #lobby")
+        log_line(link, "error", "alice #lobby: They aren't on that channel")
         alice.send("PING :still")
         alice.expect("PONG")
 
@@ -319,3 +324,56 @@ def test_private_text_is_logged_only_when_turned_on(
         assert notice.text == "alice -> bob: a private notice"
         assert "alice -> bob: a private message" in terminal
         assert not [line for line in terminal if "secret" in line or "psst" in line]
+
+
+def test_typed_commands_go_through_the_command_table(console: Callable[..., Any]) -> None:
+    server, link = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        link.submit(Command("/mode #lobby +m"))
+        mode = alice.expect("MODE")
+        assert mode.source is not None and mode.source.startswith("Server!")
+        assert mode.params == ("#lobby", "+m")
+        link.submit(Command("/topic #lobby Quiet please, exams"))
+        assert alice.expect("TOPIC").params == ("#lobby", "Quiet please, exams")
+        link.submit(Command("/msg alice see me after class"))
+        assert alice.expect("PRIVMSG").params == ("alice", "see me after class")
+        link.submit(Command("/notice #lobby five minutes left"))
+        assert alice.expect("NOTICE").params == ("#lobby", "five minutes left")
+        link.submit(Command("/kick #lobby bob talking in the exam"))
+        assert alice.expect("KICK").params == ("#lobby", "bob", "talking in the exam")
+        link.submit(Command("/mode #lobby +z"))  # the table's checks answer, as for anyone
+        log_line(link, "error", "z: is unknown mode char to me")
+        link.submit(Command("/kill bob cheating"))
+        assert bob.expect("ERROR").params[0].endswith("(Killed (Server (cheating)))")
+        link.submit(Command("/whois alice"))
+        log_line(link, "server", "alice ~u 127.0.0.1 *: Real alice")
+    link.submit(Command("/help"))
+    log_line(link, "server", "/kick #channel nick [reason]")
+    link.submit(Command("/frob"))
+    log_line(link, "error", "There is no command /frob")
+    link.submit(Command("/kick"))
+    log_line(link, "error", "Usage: /kick #channel nick [reason]")
+
+
+def test_unban_and_a_disconnect_with_a_ban(console: Callable[..., Any]) -> None:
+    server, link = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        link.submit(Ban("#lobby", "bob", "enough"))
+        assert alice.expect("MODE").params == ("#lobby", "+b", "bob!*@*")
+        link.refresh()
+        snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
+        assert isinstance(snap, Snapshot)
+        assert {c.name: c.bans for c in snap.channels}["#lobby"] == ("bob!*@*",)
+        link.submit(Unban("#lobby", "bob!*@*"))
+        assert alice.expect("MODE").params == ("#lobby", "-b", "bob!*@*")
+        bob.join("#lobby")
+        link.submit(Disconnect("bob", "come back tomorrow", minutes=30))
+        assert bob.expect("ERROR").params[0].endswith("(K-Lined: come back tomorrow)")
+        log_line(link, "server", "Banned *@127.0.0.1 for 30 minutes")
+    with server.client() as again:
+        again.send("NICK bob2", "USER b 0 * :b")
+        assert "come back tomorrow" in again.expect("ERROR").params[0]
