@@ -12,7 +12,6 @@ import asyncio
 import errno
 import getpass
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -33,12 +32,12 @@ from tcpchat.irc import is_channel, valid_nick
 from tcpchat.server.config import LOG_LEVELS, Config, ConfigError, load_config
 from tcpchat.server.core import ConfigSource
 from tcpchat.server.eventlog import EventLog
-from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts
+from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts, stop_on_signals
 from tcpchat.server.passwords import hash_password
 from tcpchat.server.tls import make_self_signed
 from tcpchat.store.accounts import Account, AccountExists
 
-__all__ = ["main"]
+__all__ = ["client_main", "console_main", "main"]
 
 EXIT_USAGE = 2
 
@@ -211,9 +210,7 @@ def bind_error(config: Config, exc: OSError) -> str:
 
 async def _serve(runner: ServerRunner) -> None:
     await runner.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runner.request_stop, "Server shutting down")
+    stop_on_signals(asyncio.get_running_loop(), runner.request_stop)
     await runner.serve()
 
 
@@ -391,3 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 0
+
+
+def client_main() -> int:
+    """``tcpchat-client``: ``tcpchat client`` as a windowed program (``[project.gui-scripts]``)."""
+    return main(["client", *sys.argv[1:]])
+
+
+def console_main() -> int:
+    """``tcpchat-console``: ``tcpchat console`` as a windowed program."""
+    return main(["console", *sys.argv[1:]])

@@ -18,6 +18,7 @@ from xvfb import Xvfb, find_xvfb
 
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.settings import Settings
+from tcpchat.server import connection
 from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits, Operator
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.passwords import hash_password
@@ -71,6 +72,15 @@ def server_config(**settings: Any) -> Config:
     server.setdefault("history", HistorySettings(enabled=False))
     server.setdefault("accounts", AccountSettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
+
+
+@pytest.fixture(autouse=True)
+def _portable_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With TCPCHAT_TEST_PORTABLE_WRITES=1 (CI sets it for a second run of the
+    server tests), every write goes through the transport, as on Windows,
+    where sockets are not file descriptors for os.write."""
+    if os.environ.get("TCPCHAT_TEST_PORTABLE_WRITES"):
+        monkeypatch.setattr(connection, "DIRECT_WRITES", False)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,28 @@
 Tests assert on what the server put on the wire, so this client adds
 nothing of its own: it sends the lines it is given and parses what comes
 back with :mod:`tcpchat.irc`. Every wait has a deadline.
+
+A check that something did *not* arrive needs a fence: :meth:`IrcClient.expect`
+skips what does not match, so on its own it cannot fail for a line that
+should not be there. :meth:`IrcClient.fence` reads everything up to the
+answer to a PING of its own, and :meth:`IrcClient.expect_none` asserts on it.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Self
 
 from tcpchat.irc import Message, parse
 
 DEFAULT_TIMEOUT = 5.0
+
+_fence_tokens = itertools.count(1)
 
 
 class IrcClient:
@@ -33,6 +42,8 @@ class IrcClient:
         self.timeout = timeout
         self.buffer = b""
         self.nick = ""
+        # Messages read past by another client's fence, for this one's later reads.
+        self.pending: deque[Message] = deque()
 
     def __enter__(self) -> Self:
         return self
@@ -65,6 +76,8 @@ class IrcClient:
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
     def read(self, timeout: float | None = None) -> Message:
+        if self.pending:
+            return self.pending.popleft()
         line = self.read_line(timeout)
         if line is None:
             raise ConnectionError("the server closed the connection")
@@ -91,6 +104,43 @@ class IrcClient:
             if test(message):
                 return message
             seen.append(message.format())
+
+    def fence(self, timeout: float | None = None) -> list[Message]:
+        """Everything the server sends this client until it answers a PING sent
+        now (its PONG left out).
+
+        The server handles one client's lines in order and writes to it in
+        order, so the list holds all it owed this client for the lines sent
+        before, and for every event it handled before this PING: what is not
+        in it did not happen then.
+        """
+        token = f"fence-{next(_fence_tokens)}"
+        self.send(f"PING :{token}")
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        before: list[Message] = []
+        while True:
+            message = self.read(max(0.01, deadline - time.monotonic()))
+            if message.command == "PONG" and message.params[-1:] == (token,):
+                return before
+            before.append(message)
+
+    def expect_none(
+        self, command: str | None = None, *, after: Iterable[IrcClient] = ()
+    ) -> list[Message]:
+        """Assert that no ``command`` (nothing at all, when None) arrives before
+        a fence; return what did arrive, which later reads still see.
+
+        ``after``: the clients whose lines sent so far the server must have
+        handled first, such as the sender of a message this client must not
+        get. Each is fenced first (and keeps what it read for its later reads).
+        """
+        for other in after:
+            other.pending.extend(other.fence())
+        got = self.fence()
+        self.pending.extend(got)
+        unwanted = [m.format() for m in got if command is None or m.command == command]
+        assert not unwanted, f"expected no {command or 'message'}; got {unwanted}"
+        return got
 
     def collect_until(self, command: str, timeout: float | None = None) -> list[Message]:
         """All messages up to and including the first ``command``."""

@@ -54,7 +54,7 @@ from tcpchat.client.intents import (
     Whois,
 )
 from tcpchat.client.splitting import split_text, text_room
-from tcpchat.client.state import Channel, ServerRules, split_hostmask
+from tcpchat.client.state import Channel, ServerRules
 from tcpchat.client.updates import (
     SERVER_BUFFER,
     BufferClosed,
@@ -74,6 +74,7 @@ from tcpchat.client.updates import (
 )
 from tcpchat.irc import Message, ProtocolError, casefold, is_channel, parse
 from tcpchat.irc import numerics as n
+from tcpchat.irc.masks import split_hostmask
 
 __all__ = ["WANTED_CAPS", "Session"]
 

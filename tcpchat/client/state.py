@@ -13,19 +13,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from tcpchat.irc import casefold
+from tcpchat.irc.masks import split_hostmask
 
-__all__ = ["Channel", "Member", "ServerRules", "split_hostmask"]
+__all__ = ["Channel", "Member", "ServerRules"]
 
 # What every server in RFC 2812 does, until ISUPPORT says otherwise.
 _DEFAULT_PREFIX: Final = ("ov", "@+")
 _DEFAULT_CHANMODES: Final = ("b", "k", "l", "imnst")
-
-
-def split_hostmask(source: str) -> tuple[str, str, str]:
-    """``nick!user@host`` as its three parts; a server name is all nick."""
-    nick, _, rest = source.partition("!")
-    user, _, host = rest.partition("@")
-    return nick, user, host
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["mask_matches", "normalize_ban_mask"]
+__all__ = ["mask_matches", "normalize_ban_mask", "split_hostmask"]
 
 
 @lru_cache(maxsize=1024)
@@ -36,3 +36,11 @@ def normalize_ban_mask(mask: str) -> str:
     if "@" in mask:
         return f"*!{mask}"
     return f"{mask}!*@*"
+
+
+def split_hostmask(source: str) -> tuple[str, str, str]:
+    """``nick!user@host`` as its three parts (``nick@host`` has no user); a
+    server name is all nick."""
+    nick_user, _, host = source.partition("@")
+    nick, _, user = nick_user.partition("!")
+    return nick, user, host

@@ -69,6 +69,10 @@ RUN_LINES: Final = 500
 # ends. Without it a flood outran the disk, and the output held for it grew
 # without bound. 2,000 is some 200 loop turns of a 10-sender flood.
 HISTORY_BACKLOG: Final = 2000
+# Writes straight to a socket's descriptor (Session.direct) need sockets that
+# are file descriptors, as on POSIX. Elsewhere (Windows: os.write cannot take
+# a socket handle) every write goes through the transport.
+DIRECT_WRITES = os.name == "posix"
 
 
 def _describe(exc: Exception) -> str:
@@ -296,7 +300,7 @@ class Connection(asyncio.Protocol):
             self.session.certfp = fingerprint(der) if der else None
         else:
             sock = transport.get_extra_info("socket")
-            self.fd = None if sock is None else sock.fileno()
+            self.fd = sock.fileno() if DIRECT_WRITES and sock is not None else None
             self._set_direct()
 
     def data_received(self, data: bytes) -> None:

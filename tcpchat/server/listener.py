@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -23,7 +24,7 @@ from tcpchat.server.tls import server_context
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
 
-__all__ = ["ServerRunner", "ServerThread", "new_event_loop"]
+__all__ = ["ServerRunner", "ServerThread", "new_event_loop", "stop_on_signals"]
 
 log = logging.getLogger("tcpchat.server")
 
@@ -31,6 +32,13 @@ log = logging.getLogger("tcpchat.server")
 TICK_INTERVAL: Final = 1.0
 # Seconds clients get to receive their ERROR line before the sockets close.
 SHUTDOWN_GRACE: Final = 2.0
+# What asks a server in a terminal to stop: Ctrl-C, a service manager's
+# SIGTERM, and on Windows Ctrl-Break.
+STOP_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, name)
+)
+# Connections the kernel holds for accept(): a class connecting at once.
+BACKLOG: Final = 1024
 
 
 def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
@@ -66,6 +74,20 @@ def open_accounts(config: Config) -> SqliteAccounts | None:
         return SqliteAccounts(config.accounts_file)
     except AccountDatabaseError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """Call ``stop`` on ``loop`` when the process is asked to end (STOP_SIGNALS).
+
+    Only POSIX event loops take signal handlers of their own; Windows's raise
+    NotImplementedError. There the process-wide handler hands the stop to the
+    loop, whose signal wake-up descriptor ends its wait at once.
+    """
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, stop)
+        except NotImplementedError:
+            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop))
 
 
 class ServerRunner:
@@ -104,10 +126,13 @@ class ServerRunner:
 
         tls = self.config.tls
         context = server_context(tls) if tls.enabled else None  # before binding anything
+        # reuse_address is left to asyncio's default: set on POSIX, so a restart
+        # can bind while old connections linger in TIME_WAIT; unset on Windows,
+        # where it would let a second server take a port in use without a word.
         try:
             if tls.plaintext:
                 server = await loop.create_server(
-                    factory, self.config.host, self.config.port, reuse_address=True, backlog=1024
+                    factory, self.config.host, self.config.port, backlog=BACKLOG
                 )
                 self._servers.append(server)
                 self.addresses = [s.getsockname()[:2] for s in server.sockets]
@@ -116,8 +141,7 @@ class ServerRunner:
                     factory,
                     self.config.host,
                     tls.port,
-                    reuse_address=True,
-                    backlog=1024,
+                    backlog=BACKLOG,
                     ssl=context,
                 )
                 self._servers.append(server)

@@ -10,7 +10,10 @@ certificate's SHA-256 fingerprint is what SASL EXTERNAL logs in with.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import ipaddress
+import os
 import shutil
 import ssl
 import subprocess
@@ -49,15 +52,38 @@ def fingerprint(der: bytes) -> str:
 def make_self_signed(name: str, days: int, cert: Path, key: Path) -> str:
     """Write a self-signed certificate for ``name`` and its key; return its fingerprint.
 
-    Uses the ``openssl`` program, which every system with Python's ssl module
-    has nearby; the key file is readable by its owner only.
+    With the ``openssl`` program where it is on the PATH (Linux, macOS), else
+    with the ``cryptography`` package where that is installed (Windows has
+    no openssl of its own); the key file is readable by its owner only.
     """
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise ConfigError("'tcpchat cert' needs the openssl program; install it and try again")
     cert.parent.mkdir(parents=True, exist_ok=True)
     key.parent.mkdir(parents=True, exist_ok=True)
-    alt = f"IP:{name}" if name.replace(".", "").isdigit() or ":" in name else f"DNS:{name}"
+    # The key's file is made private before anything is written to it.
+    os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    key.chmod(0o600)  # an older file keeps its mode through O_CREAT
+    openssl = shutil.which("openssl")
+    try:
+        if openssl is not None:
+            _with_openssl(openssl, name, days, cert, key)
+        else:
+            _with_cryptography(name, days, cert, key)
+    except ConfigError:
+        key.unlink(missing_ok=True)  # nothing half-made in the way of the next try
+        cert.unlink(missing_ok=True)
+        raise
+    return fingerprint(ssl.PEM_cert_to_DER_cert(cert.read_text()))
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_openssl(openssl: str, name: str, days: int, cert: Path, key: Path) -> None:
+    alt = f"IP:{name}" if _is_address(name) else f"DNS:{name}"
     result = subprocess.run(
         [
             openssl,
@@ -85,5 +111,50 @@ def make_self_signed(name: str, days: int, cert: Path, key: Path) -> str:
     )
     if result.returncode != 0:
         raise ConfigError(f"openssl could not make the certificate: {result.stderr.strip()}")
-    key.chmod(0o600)
-    return fingerprint(ssl.PEM_cert_to_DER_cert(cert.read_text()))
+
+
+def _with_cryptography(name: str, days: int, cert: Path, key: Path) -> None:
+    """The same pair as openssl's: P-256, the names as alternative names, a
+    certificate that is its own authority (what a pinned certificate is)."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        raise ConfigError(
+            "'tcpchat cert' needs the openssl program or the Python package cryptography, "
+            "and neither is here: install one (Debian/Ubuntu: sudo apt install openssl; "
+            "elsewhere: python3 -m pip install cryptography) and try again"
+        ) from None
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    names: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address(name)) if _is_address(name) else x509.DNSName(name),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    public = private.public_key()
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

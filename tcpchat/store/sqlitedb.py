@@ -4,6 +4,11 @@ History and accounts each live in their own file but open the same way: WAL
 (readers beside one writer), ``synchronous = FULL`` (a commit survives a
 power cut), and a schema version in ``PRAGMA user_version``, so a file
 written by another tcpchat version is refused rather than misread.
+
+On macOS, ``fsync`` leaves the data in the drive's cache, and only
+``F_FULLFSYNC`` writes it through: without ``fullfsync`` (and, for WAL's
+checkpoints, ``checkpoint_fullfsync``) a commit there could be lost in a
+power cut. Elsewhere SQLite ignores both, so they are always set.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA fullfsync = ON")
+    db.execute("PRAGMA checkpoint_fullfsync = ON")
     db.execute("PRAGMA busy_timeout = 5000")
     return db
 

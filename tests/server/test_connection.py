@@ -16,6 +16,7 @@ import pytest
 from conftest import RunningServer
 from ircclient import IrcClient
 
+from tcpchat.server import connection
 from tcpchat.server.commands import COMMANDS
 from tcpchat.server.config import Config, HistorySettings, Limits
 from tcpchat.server.connection import Connection, Flusher
@@ -261,6 +262,13 @@ async def _turns(
     return seen
 
 
+def _straight(turn: Turn) -> bytes:
+    """What bob got of a line written straight to his socket: in the same turn,
+    or, where sockets are not descriptors (connection.DIRECT_WRITES), through
+    the queue's flush, a pass later."""
+    return turn.turn if connection.DIRECT_WRITES else turn.later
+
+
 def _texts(received: bytes) -> list[bytes]:
     return [line.rsplit(b":", 1)[-1] for line in received.splitlines() if b" PRIVMSG " in line]
 
@@ -274,7 +282,7 @@ def test_a_line_alone_in_its_turn_is_written_straight_unless_history_holds_it(
     for limits in (NO_FLOOD_CONTROL, Limits()):
         [got] = _run(_turns(None, (read,), limits))
         assert (got.read, got.queued) == (b"", 0)
-        assert got.turn.endswith(b" PRIVMSG #c :now\r\n")
+        assert _straight(got).endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
         [got] = _run(_turns(history, (read,)))
@@ -308,7 +316,7 @@ def test_lines_from_several_clients_in_one_turn_go_out_in_one_write() -> None:
     assert (crowded.read, crowded.queued) == (b"", 4)
     assert _texts(crowded.later) == [b"one", b"two", b"2b", b"three"]
     assert (alone.read, alone.queued) == (b"", 0)
-    assert _texts(alone.turn) == [b"four"]
+    assert _texts(_straight(alone)) == [b"four"]
     assert (flood.read, flood.queued) == (b"", 3)
     assert _texts(flood.turn) == [b"five", b"six", b"seven"]
     assert (two.read, two.queued) == (b"", 2)
@@ -405,7 +413,8 @@ def test_a_member_whose_socket_is_full_gets_every_line_in_order() -> None:
         + [b"again", b"last"]
         + [b"burst %d %s" % (n, filler) for n in range(burst)]
     )
-    assert _texts(straight) == [b"last"]
+    if connection.DIRECT_WRITES:
+        assert _texts(straight) == [b"last"]
 
 
 def test_output_held_for_history_reaches_each_member_in_its_own_form(  # type: ignore[no-untyped-def]
@@ -472,3 +481,33 @@ def test_many_clients_at_once(server: RunningServer) -> None:
     finally:
         for c in clients:
             c.close()
+
+
+def test_without_descriptor_writes_lines_go_through_the_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where sockets are not file descriptors (Windows), no session is given
+    one to write to, and every line still arrives, in order."""
+    monkeypatch.setattr(connection, "DIRECT_WRITES", False)
+
+    async def main() -> tuple[list[int | None], bytes]:
+        loop = asyncio.get_running_loop()
+        core = ServerCore(Config(limits=NO_FLOOD_CONTROL))
+        pairs = {nick: socket.socketpair() for nick in ("alice", "bob")}
+        conns, peers = await _in_c(core, Flusher(loop), pairs)
+        await asyncio.sleep(0.2)  # all registered and joined
+        got = b""
+        for text in (b"one", b"two", b"three"):
+            conns["alice"].data_received(b"PRIVMSG #c :" + text + b"\r\n")
+            await asyncio.sleep(0)
+        deadline = loop.time() + 5
+        while b":three" not in got and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+            got += _read_now(peers["bob"])
+        directs = [conn.session.direct for conn in conns.values() if conn.session]
+        await _close_all(conns, peers)
+        return directs, got
+
+    directs, got = _run(main())
+    assert directs == [None, None]
+    assert _texts(got) == [b"one", b"two", b"three"]

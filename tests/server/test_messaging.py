@@ -26,8 +26,7 @@ def test_channel_message_reaches_members_not_sender(server: RunningServer) -> No
         assert msg.source == "alice!~u@127.0.0.1" and msg.params == ("#m", "Hai client!")
         c.send("PRIVMSG #m :outside")
         c.expect("404")  # +n: no messages from outside
-        a.send("PING :sync")
-        a.expect("PONG")  # alice got nothing of her own in between
+        a.expect_none("PRIVMSG")  # alice got nothing of her own
 
 
 def test_private_message_and_notice(server: RunningServer) -> None:
@@ -38,8 +37,8 @@ def test_private_message_and_notice(server: RunningServer) -> None:
         assert b.expect("NOTICE").params == ("bob", "psst")
         a.send("PRIVMSG nobody :x")
         a.expect("401", "alice", "nobody")
-        a.send("NOTICE nobody :x", "PING :after")
-        assert a.expect("PONG").params[-1] == "after"  # no error for NOTICE
+        a.send("NOTICE nobody :x")
+        a.expect_none()  # no error for NOTICE
         a.send("PRIVMSG bob")
         a.expect("412")
         a.send("PRIVMSG")
@@ -75,8 +74,7 @@ def test_tags_echo_and_server_time(server: RunningServer) -> None:
         assert plain.tags == {} and plain.params == ("#tags", "tagged")
         a.send("@+typing=active TAGMSG #tags")
         assert b.expect("TAGMSG").tags["+typing"] == "active"
-        c.send("PING :x")
-        assert c.expect("PONG").command == "PONG"  # carol (no message-tags) got no TAGMSG
+        c.expect_none("TAGMSG", after=[a])  # carol (no message-tags) got none
 
 
 def test_moderated_channel(server: RunningServer) -> None:
@@ -142,12 +140,9 @@ def test_shortcut_for_plain_messages_answers_as_the_full_parser(server: RunningS
     """``PRIVMSG <target> :<text>`` skips the parser (tcpchat.irc.parse_text);
     the same line in a form only the parser reads must give the same lines."""
 
-    def exchange(a: IrcClient, b: IrcClient, line: str) -> tuple[list[str], list[str]]:
-        a.send(line, "PING :sent")
-        sent = [m.format() for m in a.collect_until("PONG")]
-        b.send("PING :read")
-        read = [m.format() for m in b.collect_until("PONG")]
-        return sent, read
+    def exchange(a: IrcClient, b: IrcClient, line: str) -> list[list[str]]:
+        a.send(line)
+        return _settle(a, b)
 
     caps = ("echo-message",)
     with server.client("alice", caps) as a, server.client("bob") as b:
@@ -155,9 +150,7 @@ def test_shortcut_for_plain_messages_answers_as_the_full_parser(server: RunningS
         b.join("#both")
         b.send("AWAY :out")
         b.expect("306")
-        for client in (a, b):  # both have read all of the set-up
-            client.send("PING :settled")
-            client.collect_until("PONG")
+        _settle(a, b)  # both have read all of the set-up
         for shortcut in (
             "PRIVMSG bob :hi there",
             "NOTICE bob :psst",
@@ -182,16 +175,9 @@ def _watch_runs(server: RunningServer) -> list[MessageRun]:
     return runs
 
 
-def _settle(*clients: IrcClient, token: str = "settle") -> list[list[str]]:
-    """Each client's lines until the server has answered its PING (that PONG left out)."""
-    got = []
-    for client in clients:
-        client.send(f"PING :{token}")
-        lines = []
-        while (message := client.read()).params != ("test.server", token):
-            lines.append(message.format())
-        got.append(lines)
-    return got
+def _settle(*clients: IrcClient) -> list[list[str]]:
+    """Each client's lines up to a fence, in turn, as text."""
+    return [[message.format() for message in client.fence()] for client in clients]
 
 
 def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServer) -> None:
@@ -221,7 +207,7 @@ def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServ
         echoes = []
         for line in data.split(b"\r\n")[:-1]:
             a.send_raw(line + b"\r\n")
-            echoes += _settle(a, token="one")[0]  # each line read on its own
+            echoes += _settle(a)[0]  # each line read on its own
         apart = _settle(a, b, c)
         apart[0][:0] = echoes
         assert runs == []

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import ssl
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -132,16 +135,32 @@ def test_bad_certificate_paths_are_a_config_error(
         make_server(tls=TlsSettings(cert="a.crt"))
 
 
-def test_cert_command_makes_a_usable_pair(
-    make_server: Callable[..., RunningServer], tmp_path: Path
-) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tcpchat", "cert", "--name", "localhost", "--out", str(tmp_path)],
+def _cert_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "tcpchat", "cert", *args, "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
+
+
+def _without_openssl(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has no openssl program (as on Windows)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    return {**os.environ, "PATH": str(empty), "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+@pytest.mark.parametrize("maker", ["openssl", "cryptography"])
+def test_cert_command_makes_a_usable_pair(
+    make_server: Callable[..., RunningServer], tmp_path: Path, maker: str
+) -> None:
+    if maker == "openssl" and shutil.which("openssl") is None:
+        pytest.skip("the openssl program is not installed")
+    env = _without_openssl(tmp_path) if maker == "cryptography" else None
+    result = _cert_command(tmp_path, "--name", "localhost", env=env)
     assert result.returncode == 0, result.stderr
     printed = result.stdout.split("SHA-256 fingerprint: ")[1].split()[0]
     assert (tmp_path / "tcpchat.key").stat().st_mode & 0o077 == 0
@@ -155,11 +174,18 @@ def test_cert_command_makes_a_usable_pair(
         seen = c.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
         assert seen is not None and fingerprint(seen) == printed
         c.register("alice")
-    again = subprocess.run(
-        [sys.executable, "-m", "tcpchat", "cert", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = _cert_command(tmp_path)
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_cert_command_without_a_way_to_make_one_says_what_to_install(tmp_path: Path) -> None:
+    env = _without_openssl(tmp_path)
+    blocked = tmp_path / "blocked" / "cryptography"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(blocked.parent), env["PYTHONPATH"]])
+    result = _cert_command(tmp_path, env=env)
+    assert result.returncode == 2
+    assert "needs the openssl program or the Python package cryptography" in result.stderr
+    assert "pip install cryptography" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "tcpchat.crt").exists() and not (tmp_path / "tcpchat.key").exists()
