@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, say
 from tkdrive import pump_until, view_text
 
 from tcpchat.server.config import HistorySettings
@@ -35,10 +35,7 @@ def test_history_on_joining_is_marked_and_scrolling_up_loads_more(
 ) -> None:
     with history_server.client("bob") as bob:
         bob.join("#lobby")
-        for i in range(100):
-            bob.send(f"PRIVMSG #lobby :said {i:02}")
-        bob.send("PING :done")
-        bob.expect("PONG")
+        say(bob, "#lobby", *(f"said {i:02}" for i in range(100)))
         # More lines than the window shows, so that the view can stay put below new ones.
         window = open_window(history_server, "alice", history_lines=30)
         pump_until(window.root, lambda: "said 99" in view_text(window, "#lobby"), "recent history")
@@ -86,10 +83,7 @@ def test_history_taller_than_the_window_opens_at_the_newest_line_and_follows(
 ) -> None:
     with history_server.client("bob") as bob:
         bob.join("#lobby")
-        for i in range(60):
-            bob.send(f"PRIVMSG #lobby :said {i:02}")
-        bob.send("PING :done")
-        bob.expect("PONG")
+        say(bob, "#lobby", *(f"said {i:02}" for i in range(60)))
         window = open_window(history_server, "alice")
         pump_until(window.root, lambda: shows_newest(window, "#lobby", "said 59"), "the newest")
         bob.send("PRIVMSG #lobby :live after the history")

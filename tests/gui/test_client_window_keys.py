@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, say
 from tkdrive import click, focus_window, need_xdotool, press_keys, pump_until, type_text
 
 tk = pytest.importorskip("tkinter")
@@ -64,10 +64,7 @@ def test_page_keys_scroll_the_chat_and_switching_keys_move_between_conversations
     window = open_window(server, "alice")
     with server.client("bob") as bob:
         bob.join("#lobby")
-        for i in range(80):
-            bob.send(f"PRIVMSG #lobby :line {i}")
-        bob.send("PING :sent")
-        bob.expect("PONG")
+        say(bob, "#lobby", *(f"line {i}" for i in range(80)))
     pump_until(
         window.root,
         lambda: "line 79" in window.conversations["#lobby"].view.plain_text(),
