@@ -161,8 +161,8 @@ TYPED: Final[dict[str, Typed]] = {
 
 
 def console_help() -> list[str]:
-    width = max(len(t.usage) for t in TYPED.values())
-    lines = [f"  {t.usage:<{width}}  {t.summary}" for t in TYPED.values()]
+    """A line per command, short enough for the console's narrow log."""
+    lines = [f"  {t.usage} - {t.summary}" for t in TYPED.values()]
     return ["Commands (type // to say a line that starts with /):", *lines]
 
 
