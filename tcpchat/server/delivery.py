@@ -45,7 +45,7 @@ from tcpchat.server.events import (
 from tcpchat.server.session import TAG_ACCOUNT, TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
-__all__ = ["OutLine", "deliver", "format_client_tags", "format_time", "with_tag"]
+__all__ = ["OutLine", "deliver", "deliver_message", "format_client_tags", "format_time", "with_tag"]
 
 
 def format_time(time_ms: int) -> str:
@@ -222,11 +222,23 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> None:
-    source = state.by_uid[e.source]
+def deliver_message(
+    state: State, e: Messaged | MessageRun, stamp: Stamp, at_once: bool = False
+) -> bool:
+    """Write a message's lines (see :func:`deliver`); False, writing nothing,
+    if its source or target is no longer there. Messages change no state,
+    so this is all the settling they need (State.settle leaves them here,
+    on the hot path, where source and target are looked up anyway)."""
+    if isinstance(e, MessageRun):
+        return _message_run(state, e, stamp)
+    source = state.by_uid.get(e.source)
+    if source is None:
+        return False
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
+    if channel is None and recipient is None:
+        return False
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     body = f":{source.mask} {e.command} {shown}"
@@ -278,13 +290,16 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     own = source.session
     if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
         line.send(own)
+    return True
 
 
-def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bool:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
-    source = state.by_uid[e.source]
-    recipient = state.by_uid[e.target]
+    source = state.by_uid.get(e.source)
+    recipient = state.by_uid.get(e.target)
+    if source is None or recipient is None:
+        return False
     head = f":{source.mask} {e.command} {recipient.nick} :"
     data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
     if recipient.session is not None:
@@ -292,6 +307,7 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
     own = source.session
     if own is not None and "echo-message" in own.caps:
         own.write(data)
+    return True
 
 
 def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
@@ -350,7 +366,6 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     Kicked: _kicked,
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
-    MessageRun: _message_run,
     AwayChanged: _away,
     RealnameChanged: _realname,
     Invited: _invited,
@@ -360,11 +375,10 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
 def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
 ) -> None:
-    """Write the lines for ``event`` to every local session that should see it;
+    """Write the lines for ``event`` (settled; a message goes to
+    :func:`deliver_message`) to every local session that should see it;
     ``at_once``: the event comes of a line read on its own (see Session)."""
-    if type(event) is Messaged:
-        _messaged(state, event, stamp, at_once)
-    elif type(event) is ChannelModeChanged:
+    if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
     else:
         _DELIVER[type(event)](state, event, stamp)

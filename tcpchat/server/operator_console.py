@@ -189,7 +189,7 @@ class OperatorConsole:
                 core.config.name,
                 "127.0.0.1",
                 "The person at the server",
-                local=False,
+                node=core.node,
             )
         )
         # The person at the server runs it: an IRC operator, who may act in any channel.

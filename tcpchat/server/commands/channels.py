@@ -8,6 +8,7 @@ IRC operators may KICK and set TOPIC without being channel operators.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from tcpchat.irc import Message, casefold, valid_channel
@@ -35,7 +36,7 @@ from tcpchat.irc.numerics import (
     RPL_TOPIC,
     RPL_TOPICWHOTIME,
 )
-from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.context import CommandSpec, Context, when_applied
 from tcpchat.server.events import Invited, Joined, Kicked, Parted, TopicChanged
 from tcpchat.server.state import Channel, User
 
@@ -142,17 +143,25 @@ def handle_join(ctx: Context, msg: Message) -> None:
             ctx.error(ERR_TOOMANYCHANNELS, name)
             continue
         if channel is None:
-            ctx.emit(Joined(user.uid, name, "o"))
+            event = Joined(user.uid, name, "o")
         else:
             refusal = _join_refusal(channel, user, keys[i] if i < len(keys) else "")
             if refusal is not None:
                 ctx.error(refusal, channel.name)
                 continue
-            ctx.emit(Joined(user.uid, channel.name))
-        joined = user.channels[casefold(name)]
-        if joined.topic:
-            _send_topic(ctx, joined)
-        send_names(ctx, joined)
+            event = Joined(user.uid, channel.name)
+        ctx.emit(event, when_applied(functools.partial(_joined, ctx, name)))
+
+
+def _joined(ctx: Context, name: str) -> None:
+    """After the JOIN line: the topic and the names, as the channel now is."""
+    user = ctx.session.user
+    joined = user.channels.get(casefold(name)) if user is not None else None
+    if joined is None:
+        return
+    if joined.topic:
+        _send_topic(ctx, joined)
+    send_names(ctx, joined)
 
 
 def _member_channel(ctx: Context, name: str) -> Channel | None:

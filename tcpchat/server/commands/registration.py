@@ -32,7 +32,7 @@ from tcpchat.server.accounts import protect_nick
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
-from tcpchat.server.events import NickChanged, UserRegistered
+from tcpchat.server.events import NickChanged, UserQuit, UserRegistered
 
 __all__ = ["COMMANDS", "try_register"]
 
@@ -60,17 +60,31 @@ def try_register(ctx: Context) -> None:
         ctx.error(ERR_YOUREBANNEDCREEP)
         ctx.core.quit(session, f"K-Lined: {ban.reason}")
         return
-    ctx.emit(
-        UserRegistered(
-            session.uid,
-            session.nick,
-            session.username,
-            session.host,
-            session.ip,
-            session.realname,
-            session.account,
-        )
+    event = UserRegistered(
+        session.uid,
+        session.nick,
+        session.username,
+        session.host,
+        session.ip,
+        session.realname,
+        session.account,
+        ctx.core.node,
     )
+    ctx.emit(event, lambda applied: _registered(ctx, event, applied))
+
+
+def _registered(ctx: Context, event: UserRegistered, applied: bool) -> None:
+    """The registration has had its turn: the session becomes the user, or,
+    if the nick was taken first (in a cluster, on another node), hears 433."""
+    session = ctx.session
+    if not applied:
+        if session.nick == event.nick:
+            session.nick = None
+        ctx.error(ERR_NICKNAMEINUSE, event.nick)
+        return
+    if session not in ctx.core.sessions:  # it left while the registration was on its way
+        ctx.core.emit(UserQuit(event.uid, "Connection closed"))
+        return
     user = ctx.state.by_uid[session.uid]
     user.session = session
     session.user = user
@@ -123,8 +137,14 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         ctx.error(ERR_NICKNAMEINUSE, nick)
         return
     if nick != user.nick:
-        ctx.emit(NickChanged(user.uid, nick))
-        protect_nick(ctx)
+
+        def changed(applied: bool) -> None:
+            if applied:
+                protect_nick(ctx)
+            elif ctx.session.user is not None:
+                ctx.error(ERR_NICKNAMEINUSE, nick)  # taken first, elsewhere
+
+        ctx.emit(NickChanged(user.uid, nick), changed)
 
 
 def handle_user(ctx: Context, msg: Message) -> None:
