@@ -4,8 +4,7 @@ Theory of operation. The original server window let the person at the
 server chat ("Server: Hai client!"). Here that person is a pseudo-user,
 ``Server`` by default (``[console] operator_nick``): a real user in the
 network's state, an IRC operator, with no connection, like NickServ, who
-sits in the default channel, and in any channel it speaks in, as a channel
-operator (so a channel made moderated still hears it). Everything the operator does is the line a
+sits in the default channel. Everything the operator does is the line a
 client would send (PRIVMSG, KICK, TOPIC, MODE, KILL, KLINE, ...), handled by
 the server's command table for the operator's own :class:`Session`: the
 same checks and the same replies as for anyone, so every client sees it
@@ -198,7 +197,7 @@ class OperatorConsole:
         self.session.user = self._me
         self.session.write = self.session.deliver = self._answered
         if core.config.default_channel:
-            core.emit(Joined(OPERATOR_UID, core.config.default_channel, "o"))
+            core.emit(Joined(OPERATOR_UID, core.config.default_channel))
 
     def perform(self, intent: Intent) -> None:
         """Carry out ``intent``; what cannot be done is reported as an error line."""
@@ -285,7 +284,7 @@ class OperatorConsole:
         if is_channel(target):
             channel = self._channel(target)
             if self._me not in channel.members:
-                self.core.emit(Joined(OPERATOR_UID, channel.name, "o"))
+                self.core.emit(Joined(OPERATOR_UID, channel.name))
             target = channel.name
         room = text_room(self.nick, _USERNAME, self.core.config.name, command, target)
         for part in split_text(text, room):
