@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 from conftest import RunningServer, server_config
+from wsclient import WsIrcClient, open_socket
 
 from tcpchat.server.config import (
     ConfigError,
     ConsoleSettings,
     HistorySettings,
     LogSettings,
+    WebSettings,
     load_config,
 )
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
@@ -378,3 +380,23 @@ def test_unban_and_a_disconnect_with_a_ban(console: Callable[..., Any]) -> None:
     with server.client() as again:
         again.send("NICK bob2", "USER b 0 * :b")
         assert "come back tomorrow" in again.expect("ERROR").params[0]
+
+
+def test_web_users_are_marked_in_the_users_table_and_the_log(
+    console: Callable[..., Any], caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="tcpchat.server")
+    server, link = console(web=WebSettings(port=0))
+    web_port = server.thread.runner.web.addresses[0][1]
+    with (
+        WsIrcClient(open_socket(f"ws://127.0.0.1:{web_port}/socket")) as w,
+        server.client("tcpy"),
+    ):
+        w.register("webby")
+        log_line(link, "server", "web connection from 127.0.0.1")
+        link.refresh()
+        snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
+        assert isinstance(snap, Snapshot)
+        rows = {row.nick: row.address for row in snap.users}
+        assert rows["webby"].startswith("127.0.0.1:") and rows["webby"].endswith(" (web)")
+        assert not rows["tcpy"].endswith("(web)")
