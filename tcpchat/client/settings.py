@@ -70,6 +70,7 @@ class Settings:
     # A certificate of our own to show the server (PEM), and its key when in another file.
     client_cert: str = ""
     client_key: str = ""
+    bell: bool = True  # rung when someone says our nick or writes to us, the window behind
 
     @property
     def address(self) -> str:
@@ -139,6 +140,8 @@ def load_settings(path: Path) -> Settings:
         settings = replace(settings, channels=_unique(names))
     if isinstance(history_lines, int) and 0 < history_lines <= MAX_HISTORY_LINES:
         settings = replace(settings, history_lines=history_lines)
+    if isinstance(data.get("bell"), bool):
+        settings = replace(settings, bell=data["bell"])
     return _load_security(settings, data)
 
 
@@ -180,6 +183,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         "trusted_certificates": dict(settings.trusted),
         "client_certificate": settings.client_cert,
         "client_key": settings.client_key,
+        "bell": settings.bell,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
