@@ -30,6 +30,7 @@ from tcpchat.server.config import (
     WebSettings,
 )
 from tcpchat.server.listener import ServerThread
+from tcpchat.server.operator_console import ConsoleLink
 from tcpchat.server.passwords import hash_password
 
 if TYPE_CHECKING:
@@ -184,6 +185,25 @@ def make_server() -> Iterator[Callable[..., RunningServer]]:
 def web_server(make_server: Callable[..., RunningServer]) -> RunningServer:
     """A server with its web port open, on a port of the system's choosing."""
     return make_server(web=WebSettings(port=0))
+
+
+@pytest.fixture
+def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
+    """Start servers with a console link attached before they listen, as the
+    console window has it (no display needed: the link is the server side)."""
+    started: list[tuple[ServerThread, ConsoleLink]] = []
+
+    def start(**settings: Any) -> tuple[RunningServer, ConsoleLink]:
+        thread = ServerThread(server_config(**settings))
+        link = ConsoleLink(thread.runner)
+        host, port = thread.start().addresses[0]
+        started.append((thread, link))
+        return RunningServer(thread, host, port), link
+
+    yield start
+    for thread, link in started:
+        link.close()
+        thread.stop()
 
 
 @pytest.fixture

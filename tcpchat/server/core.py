@@ -236,7 +236,7 @@ class ServerCore:
                 except Exception as exc:
                     self._failed(ctx, raw, text[0], exc)
                 return
-        if session not in self.sessions:
+        if session.ended:
             return
         try:
             message = parse(line)
@@ -279,7 +279,7 @@ class ServerCore:
         handle_line, it never raises.
         """
         first = lines[0]
-        registered = session.user is not None and session in self.sessions
+        registered = session.user is not None and not session.ended
         text = parse_text(decode(first)) if registered else None
         if text is None:
             return 0
@@ -340,6 +340,7 @@ class ServerCore:
     def _end(self, session: Session, reason: str) -> None:
         """Close ``session`` with ERROR, telling no one else (they know, or will)."""
         del self.sessions[session]
+        session.ended = True
         self._per_ip[session.ip] -= 1
         if not self._per_ip[session.ip]:
             del self._per_ip[session.ip]
@@ -457,5 +458,5 @@ class ServerCore:
                 session.ping_sent = True
                 session.write(f"PING :{self.config.name}\r\n".encode())
             deadline = session.nick_deadline
-            if deadline is not None and now >= deadline and session in self.sessions:
+            if deadline is not None and now >= deadline and not session.ended:
                 enforce_nick(Context(self, session, now), f"Guest{next(self._guests)}")

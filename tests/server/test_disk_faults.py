@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunningServer, server_config
+from conftest import RunningServer
 from ircclient import IrcClient
-from processes import stop_process
+from processes import one_line_failure, stop_process
 
 from tcpchat.server.config import AccountSettings, HistorySettings
 from tcpchat.server.console_feed import LogEntry
-from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import ConsoleLink
 from tcpchat.server.passwords import hash_password
 from tcpchat.store import HistoryItem
@@ -282,35 +281,9 @@ def test_a_damaged_file_at_start_is_one_line_and_exit_2(
 ) -> None:
     path = tmp_path / f"{what}.sqlite3"
     make(path)
-    result = subprocess.run(
-        [*TCPCHAT_SERVER, "--data-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"tcpchat: the {what} file {path} is damaged")
-    assert "move the file aside" in lines[0] and flag in lines[0]
-
-
-@pytest.fixture
-def console_server() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
-    started: list[tuple[ServerThread, ConsoleLink]] = []
-
-    def start(**settings: Any) -> tuple[RunningServer, ConsoleLink]:
-        thread = ServerThread(server_config(**settings))
-        link = ConsoleLink(thread.runner)
-        host, port = thread.start().addresses[0]
-        started.append((thread, link))
-        return RunningServer(thread, host, port), link
-
-    yield start
-    for thread, link in started:
-        link.close()
-        thread.stop()
+    line = one_line_failure([*TCPCHAT_SERVER, "--data-dir", str(tmp_path)])
+    assert line.startswith(f"tcpchat: the {what} file {path} is damaged")
+    assert "move the file aside" in line and flag in line
 
 
 def _console_log(link: ConsoleLink) -> list[LogEntry]:
@@ -324,9 +297,19 @@ def _console_log(link: ConsoleLink) -> list[LogEntry]:
     return entries
 
 
+def _said_once(caplog: pytest.LogCaptureFixture, console_errors: list[str]) -> list[str]:
+    """The stores' warnings, after checking that nothing was logged as an
+    error or with a traceback and that the console showed the same lines."""
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert problems == []
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tcpchat.store"]
+    assert console_errors == warnings
+    return warnings
+
+
 def test_a_history_file_damaged_while_running(
     tmp_path: Path,
-    console_server: Callable[..., tuple[RunningServer, ConsoleLink]],
+    console: Callable[..., tuple[RunningServer, ConsoleLink]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """History cannot be read: CHATHISTORY says so; nor written: messages are
@@ -334,7 +317,7 @@ def test_a_history_file_damaged_while_running(
     caplog.set_level(logging.INFO)
     history = tmp_path / "history.sqlite3"
     _filled_history(history)
-    server, link = console_server(history=HistorySettings(path=str(history)))
+    server, link = console(history=HistorySettings(path=str(history)))
     _damage(history)
     caps = ("draft/chathistory", "batch", "echo-message")
     with server.client("alice", caps) as alice, server.client("bob") as bob:
@@ -352,19 +335,16 @@ def test_a_history_file_damaged_while_running(
         alice.send("PING :alive")
         alice.expect("PONG")
         said = [e.text for e in _console_log(link) if e.kind == "error"]
-    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-    assert problems == []
     # Once for reads and once for writes (the joins' commit found it first),
     # however many messages were refused; the console showed the same.
-    warnings = [r.getMessage() for r in caplog.records if r.name == "tcpchat.store"]
+    warnings = _said_once(caplog, said)
     assert [w.split(" the history file")[0] for w in warnings] == ["cannot write", "cannot read"]
     assert all("stop the server, then move the file aside" in w for w in warnings)
-    assert said == warnings
 
 
 def test_an_accounts_file_damaged_while_running(
     tmp_path: Path,
-    console_server: Callable[..., tuple[RunningServer, ConsoleLink]],
+    console: Callable[..., tuple[RunningServer, ConsoleLink]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Logins cannot be checked: each way in says so in its own words;
@@ -374,7 +354,7 @@ def test_an_accounts_file_damaged_while_running(
     store = SqliteAccounts(accounts)
     store.create(Account("alice", hash_password("long password"), "", 0))
     store.close()
-    server, link = console_server(accounts=AccountSettings(path=str(accounts)))
+    server, link = console(accounts=AccountSettings(path=str(accounts)))
     _damage(accounts)
     with server.client("bob") as bob:  # registering reads the file (is "bob" someone's?)
         bob.send("PRIVMSG NickServ :IDENTIFY alice long password")
@@ -391,9 +371,6 @@ def test_an_accounts_file_damaged_while_running(
         carol.send("CAP END")
         carol.expect("001")
         said = [e.text for e in _console_log(link) if e.kind == "error"]
-    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-    assert problems == []
-    warnings = [r.getMessage() for r in caplog.records if r.name == "tcpchat.store"]
+    warnings = _said_once(caplog, said)
     assert [w.split(" the accounts file")[0] for w in warnings] == ["cannot read"]
     assert "--no-accounts" in warnings[0]
-    assert said == warnings
