@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Final
 
+from tcpchat.irc.message import UNSAFE
+
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CLIENT_TAG_BYTES",
@@ -40,8 +42,7 @@ TOO_LONG: Final = b"\0too-long"
 # that did could not be quoted back in a reply, and relayed as it came, a
 # CR would end the line early for a client that splits on it, so that the
 # rest passed for a line from the server.
-_NOT_IN_A_LINE: Final = dict.fromkeys((0, 10, 13), 0xFFFD)
-_NOT_IN_A_RUN: Final = dict.fromkeys((0, 13), 0xFFFD)  # the LFs of a run part its lines
+_NOT_IN_A_RUN: Final = {c: r for c, r in UNSAFE.items() if c != 10}  # LFs part a run's lines
 
 
 def decode(raw: bytes) -> str:
@@ -53,7 +54,7 @@ def decode(raw: bytes) -> str:
     except UnicodeDecodeError:
         text = raw.decode(errors="replace")
     if "\r" in text or "\0" in text or "\n" in text:
-        return text.translate(_NOT_IN_A_LINE)
+        return text.translate(UNSAFE)
     return text
 
 

@@ -101,7 +101,8 @@ def format_params(params: tuple[str, ...] | list[str]) -> str:
     return "".join(out)
 
 
-_UNSAFE: Final = dict.fromkeys(map(ord, _FORBIDDEN_ANYWHERE), 0xFFFD)
+UNSAFE: Final = dict.fromkeys(map(ord, _FORBIDDEN_ANYWHERE), 0xFFFD)
+"""A ``str.translate`` table that turns what no line may hold into U+FFFD."""
 
 
 def quote_params(params: tuple[str, ...] | list[str]) -> str:
@@ -123,7 +124,7 @@ def quote_params(params: tuple[str, ...] | list[str]) -> str:
 
 def _quotable(param: str, trailing: bool) -> str:
     if _has_forbidden(param):
-        param = param.translate(_UNSAFE)
+        param = param.translate(UNSAFE)
     if not trailing and (not param or " " in param or param[0] == ":"):
         return "*"
     return param
