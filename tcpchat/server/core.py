@@ -67,6 +67,18 @@ def _random_token() -> str:
     return os.urandom(6).hex()
 
 
+def _invalid_utf8(ctx: Context, command: str) -> None:
+    """UTF8ONLY: a line that is not UTF-8 goes on with U+FFFD in place of what
+    could not be read (nothing is lost); the sender is told (IRCv3 utf8-only)."""
+    ctx.send(
+        ctx.config.name,
+        "WARN",
+        command,
+        "INVALID_UTF8",
+        "Your message was not correctly encoded as UTF-8 and had to be modified",
+    )
+
+
 class ServerCore:
     """One server's view of the network, and the rules for changing it."""
 
@@ -187,10 +199,18 @@ class ServerCore:
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
             return
-        line = decode(raw)
+        try:
+            line = raw.decode()
+        except UnicodeDecodeError:
+            line = decode(raw)
+            mangled = True
+        else:
+            mangled = False
         if session.user is not None:
             text = parse_text(line)
             if text is not None:
+                if mangled:
+                    _invalid_utf8(ctx, text[0])
                 try:
                     relay(ctx, *text)
                 except Exception:
@@ -207,10 +227,10 @@ class ServerCore:
                 label,
                 self.config.name,
                 self.new_batch_id,
-                lambda: self._dispatch(ctx, message, raw),
+                lambda: self._dispatch(ctx, message, raw, mangled),
             )
         else:
-            self._dispatch(ctx, message, raw)
+            self._dispatch(ctx, message, raw, mangled)
 
     def handle_alone(self, session: Session, raw: bytes) -> None:
         """:meth:`handle_line` for the only line read in a loop turn: lines it
@@ -261,7 +281,9 @@ class ServerCore:
         session.ping_sent = False
         return Context(self, session, now)
 
-    def _dispatch(self, ctx: Context, message: Message, raw: bytes) -> None:
+    def _dispatch(self, ctx: Context, message: Message, raw: bytes, mangled: bool) -> None:
+        if mangled:
+            _invalid_utf8(ctx, message.command)
         try:
             dispatch(ctx, message)
         except Exception:

@@ -45,7 +45,19 @@ from tcpchat.server.events import (
 from tcpchat.server.session import TAG_ACCOUNT, TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
-__all__ = ["OutLine", "deliver", "format_client_tags", "format_time", "with_tag"]
+PresenceEvent = AwayChanged | RealnameChanged | AccountChanged
+"""Changes to a user that others see where they share a channel, or MONITOR the user."""
+
+__all__ = [
+    "OutLine",
+    "PresenceEvent",
+    "deliver",
+    "format_client_tags",
+    "format_time",
+    "presence_line",
+    "source_tags",
+    "with_tag",
+]
 
 
 def format_time(time_ms: int) -> str:
@@ -102,6 +114,12 @@ class OutLine:
         session.write(self.for_mode(session.tag_mode))
 
 
+def source_tags(user: User) -> str:
+    """The tags a line from ``user`` carries to clients that take tags: ``bot``
+    for a bot (IRCv3 bot-mode: on everything it sends), else none."""
+    return "bot" if "B" in user.modes else ""
+
+
 def _sessions(users: Iterable[User]) -> list[Session]:
     return [u.session for u in users if u.session is not None]
 
@@ -117,11 +135,11 @@ def neighbours(user: User) -> dict[Session, None]:
 
 
 def _to_channel_and_self(
-    state: State, uid: str, channel_name: str, body: str, stamp: Stamp
+    state: State, uid: str, channel_name: str, body: str, stamp: Stamp, tags: str = ""
 ) -> None:
     user = state.by_uid[uid]
     channel = state.channel(channel_name)
-    line = OutLine(body, stamp)
+    line = OutLine(body, stamp, tags)
     members = list(channel.members) if channel is not None else []
     if user not in members:
         members.append(user)
@@ -131,7 +149,7 @@ def _to_channel_and_self(
 
 def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} NICK {e.nick}", stamp, account=user.account)
+    line = OutLine(f":{user.mask} NICK {e.nick}", stamp, source_tags(user), user.account)
     if user.session is not None:
         line.send(user.session)
     for session in neighbours(user):
@@ -140,7 +158,8 @@ def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
 
 def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} QUIT" + format_params((e.reason,)), stamp, account=user.account)
+    body = f":{user.mask} QUIT" + format_params((e.reason,))
+    line = OutLine(body, stamp, source_tags(user), user.account)
     for session in neighbours(user):
         line.send(session)
 
@@ -148,10 +167,12 @@ def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
 def _joined(state: State, e: Joined, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     channel = state.channel(e.channel)
-    plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp, account=user.account)
+    tags = source_tags(user)
+    plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp, tags, user.account)
     extended = OutLine(
         f":{user.mask} JOIN {e.channel} {user.account or '*'}" + format_params((user.realname,)),
         stamp,
+        tags,
     )
     away = (
         OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp, account=user.account)
@@ -169,22 +190,21 @@ def _joined(state: State, e: Joined, stamp: Stamp) -> None:
 def _parted(state: State, e: Parted, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.channel, e.reason) if e.reason else (e.channel,)
-    _to_channel_and_self(
-        state, e.uid, e.channel, f":{user.mask} PART" + format_params(params), stamp
-    )
+    body = f":{user.mask} PART" + format_params(params)
+    _to_channel_and_self(state, e.uid, e.channel, body, stamp, source_tags(user))
 
 
 def _kicked(state: State, e: Kicked, stamp: Stamp) -> None:
     kicker = state.by_uid[e.source]
     target = state.by_uid[e.uid]
     body = f":{kicker.mask} KICK" + format_params((e.channel, target.nick, e.reason))
-    _to_channel_and_self(state, e.uid, e.channel, body, stamp)
+    _to_channel_and_self(state, e.uid, e.channel, body, stamp, source_tags(kicker))
 
 
 def _topic(state: State, e: TopicChanged, stamp: Stamp) -> None:
     setter = state.by_uid[e.source]
     body = f":{setter.mask} TOPIC" + format_params((e.channel, e.topic))
-    _to_channel_and_self(state, e.source, e.channel, body, stamp)
+    _to_channel_and_self(state, e.source, e.channel, body, stamp, source_tags(setter))
 
 
 def mode_params(state: State, e: ChannelModeChanged | UserModeChanged) -> list[str]:
@@ -229,6 +249,8 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     recipient = None if channel is not None else state.by_uid.get(e.target)
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
+    if "B" in source.modes:  # a bot (source_tags)
+        client_tags = "bot;" + client_tags if client_tags else "bot"
     body = f":{source.mask} {e.command} {shown}"
     line = OutLine(body if tagmsg else f"{body} :{e.text}", stamp, client_tags, source.account)
     if channel is not None:
@@ -294,25 +316,31 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
         own.write(data)
 
 
-def _away(state: State, e: AwayChanged, stamp: Stamp) -> None:
-    user = state.by_uid[e.uid]
-    params = (e.message,) if e.message else ()
-    line = OutLine(f":{user.mask} AWAY" + format_params(params), stamp, account=user.account)
-    for session in neighbours(user):
-        if "away-notify" in session.caps:
-            line.send(session)
+def presence_line(user: User, e: PresenceEvent, stamp: Stamp) -> tuple[OutLine, str]:
+    """The line that tells others of ``user``'s away, realname or account
+    change, and the capability a client needs to be sent it (for the
+    user's channels here, and for MONITOR with extended-monitor)."""
+    if type(e) is AwayChanged:
+        body = f":{user.mask} AWAY" + format_params((e.message,) if e.message else ())
+        return OutLine(body, stamp, source_tags(user), user.account), "away-notify"
+    if type(e) is RealnameChanged:
+        body = f":{user.mask} SETNAME" + format_params((e.realname,))
+        return OutLine(body, stamp, source_tags(user), user.account), "setname"
+    assert type(e) is AccountChanged
+    body = f":{user.mask} ACCOUNT {e.account or '*'}"
+    return OutLine(body, stamp, source_tags(user), e.account), "account-notify"
 
 
-def _realname(state: State, e: RealnameChanged, stamp: Stamp) -> None:
+def _presence(state: State, e: PresenceEvent, stamp: Stamp) -> None:
+    """Away and account changes go to the user's channels; a new realname to
+    the user too (IRCv3 setname), each to those with the capability for it."""
     user = state.by_uid[e.uid]
-    line = OutLine(
-        f":{user.mask} SETNAME" + format_params((e.realname,)), stamp, account=user.account
-    )
+    line, cap = presence_line(user, e, stamp)
     sessions = neighbours(user)
-    if user.session is not None:
+    if type(e) is RealnameChanged and user.session is not None:
         sessions[user.session] = None
     for session in sessions:
-        if "setname" in session.caps:
+        if cap in session.caps:
             line.send(session)
 
 
@@ -325,21 +353,13 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
         ).send(target.session)
 
 
-def _account(state: State, e: AccountChanged, stamp: Stamp) -> None:
-    user = state.by_uid[e.uid]
-    line = OutLine(f":{user.mask} ACCOUNT {e.account or '*'}", stamp, account=e.account)
-    for session in neighbours(user):
-        if "account-notify" in session.caps:
-            line.send(session)
-
-
 def _nobody(state: State, e: Event, stamp: Stamp) -> None:
     """Events no client sees as a line of their own: a registration (the user
     gets its welcome from the handler), server bans (they act through quits)."""
 
 
 _DELIVER: dict[type[Any], Callable[..., None]] = {
-    AccountChanged: _account,
+    AccountChanged: _presence,
     ServerBanAdded: _nobody,
     ServerBanRemoved: _nobody,
     UserRegistered: _nobody,
@@ -351,8 +371,8 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
     MessageRun: _message_run,
-    AwayChanged: _away,
-    RealnameChanged: _realname,
+    AwayChanged: _presence,
+    RealnameChanged: _presence,
     Invited: _invited,
 }
 

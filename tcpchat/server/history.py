@@ -89,6 +89,8 @@ class HistoryRecorder:
             key = self._conversation(source, recipient)
             shown = recipient.nick
         tags = dict(e.client_tags) if e.client_tags else None
+        if source.is_bot:
+            tags = {"bot": "", **(tags or {})}
         return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
 
     def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:

@@ -51,6 +51,7 @@ class Session:
 
     __slots__ = (
         "account",
+        "away",
         "busy",
         "cap_negotiating",
         "cap_version",
@@ -119,6 +120,8 @@ class Session:
         self.realname = ""
         self.password: str | None = None
         self.cap_negotiating = False
+        # An away message given before registration (IRCv3 draft/pre-away).
+        self.away: str | None = None
         self.cap_version = 0
         self.user: User | None = None
         # Accounts: logged in before registration, a SASL exchange under way

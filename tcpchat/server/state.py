@@ -82,6 +82,11 @@ class User:
     def is_oper(self) -> bool:
         return "o" in self.modes
 
+    @property
+    def is_bot(self) -> bool:
+        """Marked as a bot (user mode +B, IRCv3 bot-mode)."""
+        return "B" in self.modes
+
 
 @dataclass(frozen=True, slots=True)
 class Ban:

@@ -20,6 +20,7 @@ from tcpchat.server.commands import (
     accounts,
     capabilities,
     channels,
+    help,
     history,
     messaging,
     modes,
@@ -46,6 +47,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **nickserv.COMMANDS,
     **monitor.COMMANDS,
 }
+COMMANDS.update(help.help_commands(COMMANDS))
 
 
 def dispatch(ctx: Context, message: Message) -> None:

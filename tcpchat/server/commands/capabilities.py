@@ -21,13 +21,17 @@ SUPPORTED: Final = (
     "away-notify",
     "batch",
     "cap-notify",
+    "draft/pre-away",
     "echo-message",
     "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
+    "no-implicit-names",
     "server-time",
     "setname",
+    "standard-replies",
     "userhost-in-names",
 )
 """Capabilities a client may always request, as advertised in ``CAP LS``."""

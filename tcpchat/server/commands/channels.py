@@ -152,7 +152,8 @@ def handle_join(ctx: Context, msg: Message) -> None:
         joined = user.channels[casefold(name)]
         if joined.topic:
             _send_topic(ctx, joined)
-        send_names(ctx, joined)
+        if "no-implicit-names" not in ctx.session.caps:  # IRCv3 no-implicit-names
+            send_names(ctx, joined)
 
 
 def _member_channel(ctx: Context, name: str) -> Channel | None:

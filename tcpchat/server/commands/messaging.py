@@ -18,6 +18,7 @@ from tcpchat.irc.numerics import (
     ERR_NORECIPIENT,
     ERR_NOSUCHNICK,
     ERR_NOTEXTTOSEND,
+    ERR_NOTREGISTERED,
     ERR_TOOMANYTARGETS,
     RPL_AWAY,
     RPL_NOWAWAY,
@@ -149,8 +150,18 @@ def handle_tagmsg(ctx: Context, msg: Message) -> None:
 
 
 def handle_away(ctx: Context, msg: Message) -> None:
-    """AWAY [:<message>]"""
+    """AWAY [:<message>]; AWAY * is away for no reason given (IRCv3 pre-away)."""
     text = msg.params[0][: ctx.config.limits.awaylen] if msg.params else ""
+    session = ctx.session
+    if session.user is None:
+        # draft/pre-away: a client may say it is away before it is welcomed
+        # (one that connects by itself, to fetch history); it takes effect
+        # with registration (registration.try_register).
+        if "draft/pre-away" not in session.caps:
+            ctx.error(ERR_NOTREGISTERED)
+            return
+        session.away = text or None
+        return
     user = ctx.user
     if text:
         ctx.emit(AwayChanged(user.uid, text))
@@ -174,6 +185,6 @@ COMMANDS: Final = {
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_notice),
     "TAGMSG": CommandSpec(handle_tagmsg),
-    "AWAY": CommandSpec(handle_away),
+    "AWAY": CommandSpec(handle_away, registered=False),
     "SETNAME": CommandSpec(handle_setname, min_params=1),
 }

@@ -29,10 +29,11 @@ from tcpchat.irc.numerics import (
     RPL_YOURHOST,
 )
 from tcpchat.server.accounts import protect_nick
+from tcpchat.server.commands.modes import USER_FLAGS
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
-from tcpchat.server.events import NickChanged, UserRegistered
+from tcpchat.server.events import AwayChanged, NickChanged, UserRegistered
 
 __all__ = ["COMMANDS", "try_register"]
 
@@ -74,6 +75,8 @@ def try_register(ctx: Context) -> None:
     user = ctx.state.by_uid[session.uid]
     user.session = session
     session.user = user
+    if session.away is not None:
+        ctx.emit(AwayChanged(user.uid, session.away))
     _welcome(ctx)
     protect_nick(ctx)
 
@@ -85,7 +88,8 @@ def _welcome(ctx: Context) -> None:
     ctx.numeric(RPL_WELCOME, f"Welcome to the {config.network} IRC Network {user.mask}")
     ctx.numeric(RPL_YOURHOST, f"Your host is {config.name}, running version {version}")
     ctx.numeric(RPL_CREATED, f"This server was created {format_time(int(ctx.core.started * 1000))}")
-    ctx.numeric(RPL_MYINFO, config.name, version, "io", "biklmnostv", "bklov")
+    user_modes = "".join(sorted(USER_FLAGS + "o", key=str.lower))
+    ctx.numeric(RPL_MYINFO, config.name, version, user_modes, "biklmnostv", "bklov")
     send_isupport(ctx)
     send_lusers(ctx)
     send_motd(ctx)
