@@ -33,7 +33,13 @@ from tcpchat.irc import (
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
 from tcpchat.server.accounts import NICKSERV, enforce_nick
 from tcpchat.server.commands import dispatch
-from tcpchat.server.commands.messaging import relay, relay_run, run_recipient
+from tcpchat.server.commands.messaging import (
+    TYPING_BURST,
+    TYPING_RATE,
+    relay,
+    relay_run,
+    run_recipient,
+)
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver
@@ -104,6 +110,7 @@ class ServerCore:
         self.connect_throttle = ConnectThrottle(
             config.limits.connect_rate, config.limits.connect_burst
         )
+        self.typing_throttle = ConnectThrottle(TYPING_RATE, TYPING_BURST)
         self._reload = reload
         self._guests = itertools.count(1)
         self.clock = clock
@@ -345,6 +352,7 @@ class ServerCore:
         """Enforce registration and ping timeouts; call about once a second."""
         now = self.clock()
         self.connect_throttle.forget_idle(now)
+        self.typing_throttle.forget_idle(now)
         limits = self.config.limits
         for session in list(self.sessions):
             idle = now - session.last_active

@@ -12,6 +12,7 @@ from conftest import RunningServer
 from ircclient import IrcClient
 
 from tcpchat.irc import parse, parse_text
+from tcpchat.server.commands.messaging import TYPING_BURST
 from tcpchat.server.config import HistorySettings
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.events import MessageRun
@@ -301,3 +302,18 @@ def test_no_implicit_names(server: RunningServer) -> None:
         a.expect_none("366")
         a.send("NAMES #quiet")  # asked for, it comes
         assert a.expect("353").params[-1].split() == ["@alice", "bob"]
+
+
+def test_typing_notifications_are_rate_limited(server: RunningServer) -> None:
+    """+typing is relayed up to TYPING_BURST at once, then refused with a
+    FAIL; other TAGMSGs are not counted."""
+    caps = ("message-tags",)
+    with server.client("alice", caps) as a, server.client("bob", caps) as b:
+        for _ in range(TYPING_BURST):
+            a.send("@+typing=active TAGMSG bob")
+            assert b.expect("TAGMSG").tags["+typing"] == "active"
+        a.send("@+typing=active TAGMSG bob")
+        assert a.expect("FAIL").params[:2] == ("TAGMSG", "TYPING_TOO_FAST")
+        b.expect_none("TAGMSG", after=[a])
+        a.send("@+draft/react=x TAGMSG bob")
+        assert b.expect("TAGMSG").tags["+draft/react"] == "x"

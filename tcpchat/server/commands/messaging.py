@@ -30,7 +30,7 @@ from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import AwayChanged, Messaged, MessageRun, RealnameChanged
 from tcpchat.server.state import SERVICES_UID, User
 
-__all__ = ["COMMANDS", "relay", "relay_run", "run_recipient"]
+__all__ = ["COMMANDS", "TYPING_BURST", "TYPING_RATE", "relay", "relay_run", "run_recipient"]
 
 
 def _relay(ctx: Context, msg: Message) -> None:
@@ -52,11 +52,28 @@ def _relay(ctx: Context, msg: Message) -> None:
             ctx.error(ERR_TOOMANYTARGETS, msg.params[0])
         return
     tags = {k: v for k, v in msg.tags.items() if k[0] == "+"} if msg.tags else _NO_TAGS
+    if "+typing" in tags and not ctx.core.typing_throttle.allow(ctx.user.uid, ctx.now):
+        ctx.send(
+            ctx.config.name,
+            "FAIL",
+            command,
+            "TYPING_TOO_FAST",
+            f"Typing notifications are limited to {TYPING_BURST} at once, "
+            f"then {TYPING_RATE:g} a second; this one was not sent",
+        )
+        return
     for target in targets:
         relay(ctx, command, target, text, tags)
 
 
 _NO_TAGS: Final[Mapping[str, str]] = MappingProxyType({})
+
+# IRCv3 "typing" client tag: a client should send one at most every 3 s
+# while typing. A user may send TYPING_BURST at once, then TYPING_RATE a
+# second: enough to type in several conversations, with a "done" or
+# "paused" after each; not one per key pressed.
+TYPING_RATE: Final = 1.0
+TYPING_BURST: Final = 6
 
 
 def relay(
