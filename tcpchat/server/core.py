@@ -47,6 +47,7 @@ from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegister
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
 from tcpchat.server.monitor import Monitor
+from tcpchat.server.readmarkers import ReadMarkers
 from tcpchat.server.session import Session
 from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
@@ -132,6 +133,8 @@ class ServerCore:
             self.observers.append(HistoryRecorder(self.state, history, config.name))
         self.monitor = Monitor(self.state, config.name)
         self.observers.append(self.monitor)
+        self.read_markers = ReadMarkers(self.state, accounts)
+        self.observers.append(self.read_markers)
         if config.default_channel:
             self.state.add_permanent_channel(
                 config.default_channel, config.default_topic, self.started, config.name
@@ -324,6 +327,7 @@ class ServerCore:
         """Close every session with ``reason`` (graceful stop)."""
         for session in list(self.sessions):
             self.quit(session, reason)
+        self.read_markers.flush()
 
     # -- events -------------------------------------------------------------
 
@@ -353,6 +357,7 @@ class ServerCore:
         now = self.clock()
         self.connect_throttle.forget_idle(now)
         self.typing_throttle.forget_idle(now)
+        self.read_markers.flush()
         limits = self.config.limits
         for session in list(self.sessions):
             idle = now - session.last_active

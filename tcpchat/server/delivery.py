@@ -33,6 +33,7 @@ from tcpchat.server.events import (
     MessageRun,
     NickChanged,
     Parted,
+    ReadMarkerSet,
     RealnameChanged,
     ServerBanAdded,
     ServerBanRemoved,
@@ -353,6 +354,17 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
         ).send(target.session)
 
 
+def _read_marker(state: State, e: ReadMarkerSet, stamp: Stamp, server_name: str) -> None:
+    """To the sessions of the marker's owner (the account's, or the user's
+    own) that take read markers, and always to the one that set it."""
+    user = state.by_uid[e.uid]
+    users = state.logged_in.get(casefold(user.account), {}) if user.account else {}
+    data = f":{server_name} MARKREAD {e.target} timestamp={format_time(e.time_ms)}\r\n".encode()
+    for session in _sessions(users or (user,)):
+        if session is user.session or "draft/read-marker" in session.caps:
+            session.write(data)
+
+
 def _nobody(state: State, e: Event, stamp: Stamp) -> None:
     """Events no client sees as a line of their own: a registration (the user
     gets its welcome from the handler), server bans (they act through quits)."""
@@ -386,5 +398,7 @@ def deliver(
         _messaged(state, event, stamp, at_once)
     elif type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
+    elif type(event) is ReadMarkerSet:
+        _read_marker(state, event, stamp, server_name)
     else:
         _DELIVER[type(event)](state, event, stamp)

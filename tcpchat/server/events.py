@@ -28,6 +28,7 @@ __all__ = [
     "NickChanged",
     "Observer",
     "Parted",
+    "ReadMarkerSet",
     "RealnameChanged",
     "ServerBanAdded",
     "ServerBanRemoved",
@@ -212,6 +213,20 @@ class ServerBanRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadMarkerSet:
+    """A user has read a conversation up to ``time_ms`` (IRCv3 draft/read-marker).
+
+    The marker is the user's own: of its account when logged in (and so of
+    every session of that account), else of its connection alone. ``target``
+    is the conversation as the client named it (a channel or a nick).
+    """
+
+    uid: str
+    target: str
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     source: str
     uid: str
@@ -236,6 +251,7 @@ Event = (
     | AccountChanged
     | ServerBanAdded
     | ServerBanRemoved
+    | ReadMarkerSet
 )
 
 Observer = Callable[[Event, Stamp], None]

@@ -28,6 +28,7 @@ from tcpchat.server.events import (
     MessageRun,
     NickChanged,
     Parted,
+    ReadMarkerSet,
     RealnameChanged,
     ServerBanAdded,
     ServerBanRemoved,
@@ -160,6 +161,9 @@ class State:
         self.max_users = 0
         # Server-wide bans (KLINE), by folded user@host mask.
         self.server_bans: dict[str, ServerBanAdded] = {}
+        # Users logged in, by folded account name: one account may have
+        # several sessions (read markers go to all of them).
+        self.logged_in: dict[str, dict[User, None]] = {}
         self._appliers: dict[type[Any], Callable[[Any, Stamp], None]] = {
             UserRegistered: self._registered,
             NickChanged: self._nick,
@@ -178,6 +182,7 @@ class State:
             AccountChanged: self._account,
             ServerBanAdded: self._ban_added,
             ServerBanRemoved: self._ban_removed,
+            ReadMarkerSet: self._nothing,
         }
 
     # -- reading ----------------------------------------------------------
@@ -205,10 +210,10 @@ class State:
 
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
-        user.account = e.account
         user.service = e.service
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
+        self._log_in(user, e.account)
         if not e.service:
             self.people += 1
             self.max_users = max(self.max_users, self.people)
@@ -231,6 +236,7 @@ class State:
             self.people -= 1
         self._remember(user, stamp.time)
         del self.users[user.folded]
+        self._log_in(user, None)
         for channel in user.channels.values():
             self._leave(channel, user)
         user.channels.clear()
@@ -301,7 +307,8 @@ class State:
                 user.modes.discard(change.letter)
 
     def _nothing(self, e: Event, stamp: Stamp) -> None:
-        """Messages change no state (history, when kept, observes them)."""
+        """Messages and read markers change no network state: history and the
+        read markers, observers of their own, keep them."""
 
     def _away(self, e: AwayChanged, stamp: Stamp) -> None:
         self.by_uid[e.uid].away = e.message
@@ -310,7 +317,19 @@ class State:
         self.by_uid[e.uid].realname = e.realname
 
     def _account(self, e: AccountChanged, stamp: Stamp) -> None:
-        self.by_uid[e.uid].account = e.account
+        self._log_in(self.by_uid[e.uid], e.account)
+
+    def _log_in(self, user: User, account: str | None) -> None:
+        """Set ``user``'s account (None: logged out), keeping ``logged_in`` in step."""
+        if user.account is not None:
+            folded = casefold(user.account)
+            sessions = self.logged_in.get(folded, {})
+            sessions.pop(user, None)
+            if not sessions:
+                self.logged_in.pop(folded, None)
+        user.account = account
+        if account is not None:
+            self.logged_in.setdefault(casefold(account), {})[user] = None
 
     def _ban_added(self, e: ServerBanAdded, stamp: Stamp) -> None:
         self.server_bans[casefold(e.mask)] = e

@@ -2,12 +2,14 @@
 
 An account is a name (which is also the nick it protects), a password hash
 made by :mod:`tcpchat.server.passwords`, and the fingerprints of client
-certificates that may log in to it (SASL EXTERNAL). Names are compared
+certificates that may log in to it (SASL EXTERNAL), and where its owner
+has read to in each conversation (read markers). Names are compared
 casefolded, like nicks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +48,17 @@ class AccountStore(Protocol):
 
     def by_certfp(self, fingerprint: str) -> Account | None:
         """The account a client certificate fingerprint logs in to, if any."""
+
+    def read_markers(self, name: str) -> dict[str, int]:
+        """Account ``name``'s read markers (IRCv3 draft/read-marker): the time in
+        milliseconds read up to, by casefolded conversation (a channel or a
+        nick), the one read longest ago first."""
+
+    def set_read_markers(
+        self, markers: Sequence[tuple[str, str, int]], forget: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Store ``(account, target, time_ms)`` read markers, and drop the
+        ``(account, target)`` ones in ``forget``, in one durable transaction."""
 
     def close(self) -> None:
         """Release the database."""

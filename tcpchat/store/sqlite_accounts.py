@@ -1,14 +1,18 @@
 """Accounts in an SQLite file, beside the history.
 
 Account changes are rare (a registration, a new certificate), so each is
-its own durable transaction on the caller's thread. The schema carries a
-version in ``PRAGMA user_version`` and an unknown one is refused.
+its own durable transaction on the caller's thread; read markers, which
+change as people read, come in groups (the server writes what changed
+about once a second). The schema carries a version in ``PRAGMA
+user_version``: version 1 (no read markers) is migrated, an unknown one
+is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -18,8 +22,18 @@ from tcpchat.store.sqlitedb import open_versioned
 
 __all__ = ["AccountDatabaseError", "SqliteAccounts"]
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = """
+SCHEMA_VERSION: Final = 2
+_READ_MARKERS: Final = """CREATE TABLE IF NOT EXISTS read_markers (
+    folded TEXT NOT NULL,
+    target TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    PRIMARY KEY (folded, target)
+)"""
+_MIGRATIONS: Final = {1: (_READ_MARKERS,)}
+"""Version 2 added read markers (IRCv3 draft/read-marker)."""
+_SCHEMA: Final = (
+    _READ_MARKERS
+    + """;
 CREATE TABLE IF NOT EXISTS accounts (
     folded TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -32,6 +46,7 @@ CREATE TABLE IF NOT EXISTS certfps (
     folded TEXT NOT NULL REFERENCES accounts (folded)
 );
 """
+)
 
 
 class AccountDatabaseError(RuntimeError):
@@ -50,6 +65,7 @@ class SqliteAccounts:
             "accounts",
             AccountDatabaseError,
             "Check the path and its permissions.",
+            _MIGRATIONS,
         )
 
     def get(self, name: str) -> Account | None:
@@ -100,6 +116,27 @@ class SqliteAccounts:
             "SELECT folded FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
         ).fetchone()
         return self.get(row[0]) if row else None
+
+    def read_markers(self, name: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT target, time_ms FROM read_markers WHERE folded = ? ORDER BY time_ms",
+            (casefold(name),),
+        )
+        return {str(target): int(time_ms) for target, time_ms in rows}
+
+    def set_read_markers(
+        self, markers: Sequence[tuple[str, str, int]], forget: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO read_markers (folded, target, time_ms) VALUES (?, ?, ?)",
+                [(casefold(name), target, time_ms) for name, target, time_ms in markers],
+            )
+            self._db.executemany(
+                "DELETE FROM read_markers WHERE folded = ? AND target = ?",
+                [(casefold(name), target) for name, target in forget],
+            )
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -28,6 +28,7 @@ from tcpchat.server.commands import (
     nickserv,
     operator,
     queries,
+    readmarker,
     registration,
 )
 from tcpchat.server.context import CommandSpec, Context
@@ -46,6 +47,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **accounts.COMMANDS,
     **nickserv.COMMANDS,
     **monitor.COMMANDS,
+    **readmarker.COMMANDS,
 }
 COMMANDS.update(help.help_commands(COMMANDS))
 

@@ -22,6 +22,7 @@ SUPPORTED: Final = (
     "batch",
     "cap-notify",
     "draft/pre-away",
+    "draft/read-marker",
     "echo-message",
     "extended-join",
     "extended-monitor",

@@ -35,6 +35,8 @@ from tcpchat.irc.numerics import (
     RPL_TOPIC,
     RPL_TOPICWHOTIME,
 )
+from tcpchat.server.commands.readmarker import CAP as READ_MARKER_CAP
+from tcpchat.server.commands.readmarker import send_marker
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import Invited, Joined, Kicked, Parted, TopicChanged
 from tcpchat.server.state import Channel, User
@@ -152,6 +154,8 @@ def handle_join(ctx: Context, msg: Message) -> None:
         joined = user.channels[casefold(name)]
         if joined.topic:
             _send_topic(ctx, joined)
+        if READ_MARKER_CAP in ctx.session.caps:  # before the end of NAMES (read-marker)
+            send_marker(ctx, joined.name)
         if "no-implicit-names" not in ctx.session.caps:  # IRCv3 no-implicit-names
             send_names(ctx, joined)
 

@@ -31,6 +31,7 @@ from tcpchat.irc.numerics import (
 from tcpchat.server.accounts import protect_nick
 from tcpchat.server.commands.modes import USER_FLAGS
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
+from tcpchat.server.commands.readmarker import send_all_markers
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
 from tcpchat.server.events import AwayChanged, NickChanged, UserRegistered
@@ -78,6 +79,7 @@ def try_register(ctx: Context) -> None:
     if session.away is not None:
         ctx.emit(AwayChanged(user.uid, session.away))
     _welcome(ctx)
+    send_all_markers(ctx)
     protect_nick(ctx)
 
 
