@@ -142,6 +142,18 @@ class IrcClient:
         assert not unwanted, f"expected no {command or 'message'}; got {unwanted}"
         return got
 
+    def batch(self) -> list[Message]:
+        """The lines of the next batch, without its BATCH lines; each must carry its tag."""
+        start = self.expect("BATCH")
+        ref = start.params[0][1:]
+        lines = []
+        while True:
+            msg = self.read()
+            if msg.command == "BATCH" and msg.params[0] == "-" + ref:
+                return lines
+            assert msg.tags.get("batch") == ref
+            lines.append(msg)
+
     def collect_until(self, command: str, timeout: float | None = None) -> list[Message]:
         """All messages up to and including the first ``command``."""
         out: list[Message] = []

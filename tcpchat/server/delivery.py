@@ -35,6 +35,7 @@ from tcpchat.server.events import (
     Parted,
     ReadMarkerSet,
     RealnameChanged,
+    Redacted,
     ServerBanAdded,
     ServerBanRemoved,
     Stamp,
@@ -50,6 +51,7 @@ PresenceEvent = AwayChanged | RealnameChanged | AccountChanged
 """Changes to a user that others see where they share a channel, or MONITOR the user."""
 
 __all__ = [
+    "REDACTION_CAP",
     "OutLine",
     "PresenceEvent",
     "deliver",
@@ -354,6 +356,28 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
         ).send(target.session)
 
 
+REDACTION_CAP = "draft/message-redaction"
+
+
+def _redacted(state: State, e: Redacted, stamp: Stamp) -> None:
+    """Like the message it deletes, to the channel or the other person, and
+    to the sender, but only to clients that take redactions (the spec
+    forbids sending REDACT to others)."""
+    source = state.by_uid[e.source]
+    channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
+    other = None if channel is not None else state.user(e.target)
+    params = (e.target, e.msgid, e.reason) if e.reason else (e.target, e.msgid)
+    line = OutLine(f":{source.mask} REDACT" + format_params(params), stamp, source_tags(source))
+    users: list[User] = list(channel.members) if channel is not None else []
+    if other is not None and other is not source:
+        users.append(other)
+    if source not in users:
+        users.append(source)
+    for session in _sessions(users):
+        if REDACTION_CAP in session.caps:
+            line.send(session)
+
+
 def _read_marker(state: State, e: ReadMarkerSet, stamp: Stamp, server_name: str) -> None:
     """To the sessions of the marker's owner (the account's, or the user's
     own) that take read markers, and always to the one that set it."""
@@ -386,6 +410,7 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     AwayChanged: _presence,
     RealnameChanged: _presence,
     Invited: _invited,
+    Redacted: _redacted,
 }
 
 

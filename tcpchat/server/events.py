@@ -30,6 +30,7 @@ __all__ = [
     "Parted",
     "ReadMarkerSet",
     "RealnameChanged",
+    "Redacted",
     "ServerBanAdded",
     "ServerBanRemoved",
     "Stamp",
@@ -213,6 +214,18 @@ class ServerBanRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """A message was deleted (IRCv3 draft/message-redaction) by its sender, or
+    by an operator of its channel; history keeps it, hidden."""
+
+    source: str  # uid of who redacted it
+    target: str  # a channel, or the nick of the other person of a private conversation
+    key: str  # the conversation's history key (store.dm_key for a private one)
+    msgid: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ReadMarkerSet:
     """A user has read a conversation up to ``time_ms`` (IRCv3 draft/read-marker).
 
@@ -252,6 +265,7 @@ Event = (
     | ServerBanAdded
     | ServerBanRemoved
     | ReadMarkerSet
+    | Redacted
 )
 
 Observer = Callable[[Event, Stamp], None]

@@ -23,12 +23,14 @@ from tcpchat.server.events import (
     MessageRun,
     NickChanged,
     Parted,
+    Redacted,
     Stamp,
     TopicChanged,
     UserQuit,
 )
 from tcpchat.server.state import State, User
 from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
+from tcpchat.store.history import REDACT
 
 __all__ = ["HistoryRecorder"]
 
@@ -54,6 +56,7 @@ class HistoryRecorder:
                 s, e.source, e.channel, "TOPIC", (e.channel, e.topic)
             ),
             ChannelModeChanged: self._mode,
+            Redacted: self._redacted,
             NickChanged: lambda e, s: self._everywhere(s, e.uid, "NICK", (e.nick,)),
             UserQuit: lambda e, s: self._everywhere(s, e.uid, "QUIT", (e.reason,)),
         }
@@ -74,8 +77,11 @@ class HistoryRecorder:
         source: str,
         params: tuple[str, ...],
         tags: dict[str, str] | None = None,
+        sender: str = "",
     ) -> HistoryItem:
-        return HistoryItem(stamp.msgid, stamp.time_ms, target, command, source, params, tags or {})
+        return HistoryItem(
+            stamp.msgid, stamp.time_ms, target, command, source, params, tags or {}, sender
+        )
 
     def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
         source = self.state.by_uid[e.source]
@@ -91,7 +97,13 @@ class HistoryRecorder:
         tags = dict(e.client_tags) if e.client_tags else None
         if source.is_bot:
             tags = {"bot": "", **(tags or {})}
-        return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
+        sender = party(source.nick, source.account)
+        return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags, sender)]
+
+    def _redacted(self, e: Redacted, stamp: Stamp) -> list[HistoryItem]:
+        source = self.state.by_uid[e.source].mask
+        params = (e.target, e.msgid, e.reason) if e.reason else (e.target, e.msgid)
+        return [self._item(stamp, e.key, REDACT, source, params)]
 
     def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:
         """An item for each message of the run. They share one stamp, so
@@ -110,6 +122,7 @@ class HistoryRecorder:
                 source.mask,
                 (recipient.nick, text),
                 {},
+                party(source.nick, source.account),
             )
             for i, text in enumerate(e.texts)
         ]

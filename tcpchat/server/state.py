@@ -30,6 +30,7 @@ from tcpchat.server.events import (
     Parted,
     ReadMarkerSet,
     RealnameChanged,
+    Redacted,
     ServerBanAdded,
     ServerBanRemoved,
     Stamp,
@@ -183,6 +184,7 @@ class State:
             ServerBanAdded: self._ban_added,
             ServerBanRemoved: self._ban_removed,
             ReadMarkerSet: self._nothing,
+            Redacted: self._nothing,
         }
 
     # -- reading ----------------------------------------------------------
@@ -307,8 +309,8 @@ class State:
                 user.modes.discard(change.letter)
 
     def _nothing(self, e: Event, stamp: Stamp) -> None:
-        """Messages and read markers change no network state: history and the
-        read markers, observers of their own, keep them."""
+        """Messages, redactions and read markers change no network state:
+        history and the read markers, observers of their own, keep them."""
 
     def _away(self, e: AwayChanged, stamp: Stamp) -> None:
         self.by_uid[e.uid].away = e.message

@@ -29,6 +29,7 @@ from tcpchat.server.commands import (
     operator,
     queries,
     readmarker,
+    redaction,
     registration,
 )
 from tcpchat.server.context import CommandSpec, Context
@@ -48,6 +49,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **nickserv.COMMANDS,
     **monitor.COMMANDS,
     **readmarker.COMMANDS,
+    **redaction.COMMANDS,
 }
 COMMANDS.update(help.help_commands(COMMANDS))
 

@@ -14,6 +14,7 @@ from tcpchat.irc.numerics import ERR_INVALIDCAPCMD, ERR_SASLABORTED
 from tcpchat.server.commands.accounts import MECHANISMS
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.delivery import REDACTION_CAP
 
 __all__ = ["ACCOUNT_CAPS", "COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
@@ -37,8 +38,9 @@ SUPPORTED: Final = (
 )
 """Capabilities a client may always request, as advertised in ``CAP LS``."""
 
-HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback")
-"""Capabilities offered only while the server keeps history."""
+HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback", REDACTION_CAP)
+"""Capabilities offered only while the server keeps history (redaction finds
+the message it deletes there)."""
 
 ACCOUNT_CAPS: Final = {
     "account-notify": "",

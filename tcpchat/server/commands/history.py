@@ -24,7 +24,13 @@ from tcpchat.server.events import Stamp
 from tcpchat.store import HistoryItem, HistoryStore, Reference, dm_key, party, party_name
 from tcpchat.store.history import MESSAGE_KINDS
 
-__all__ = ["COMMANDS", "EVENT_KINDS", "parse_reference"]
+__all__ = [
+    "COMMANDS",
+    "EVENT_KINDS",
+    "HistoryRequestError",
+    "conversation_key",
+    "parse_reference",
+]
 
 EVENT_KINDS: Final = frozenset({"JOIN", "PART", "QUIT", "KICK", "NICK", "TOPIC", "MODE"})
 _MESSAGES_ONLY: Final = frozenset({"PRIVMSG", "NOTICE"})
@@ -79,8 +85,9 @@ def _reference(text: str, sub: str, allow_star: bool = False) -> Reference | Non
         ) from None
 
 
-def _conversation(ctx: Context, target: str, sub: str) -> str:
-    """The conversation key for ``target``, if this user may read it."""
+def conversation_key(ctx: Context, target: str, sub: str) -> str:
+    """The history key of the conversation with ``target``, if this user may
+    read it; else HistoryRequestError INVALID_TARGET (``sub`` is its context)."""
     user = ctx.user
     if is_channel(target):
         channel = ctx.state.channel(target)
@@ -225,7 +232,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         if len(msg.params) < 2:
             raise HistoryRequestError("NEED_MORE_PARAMS", sub, text="Missing parameters")
         target = msg.params[1]
-        key = _conversation(ctx, target, sub)
+        key = conversation_key(ctx, target, sub)
         items = _items(ctx, store, sub, key, msg.params[2:])
     except HistoryRequestError as error:
         _fail(ctx, error.code, *error.context, error.text)
