@@ -35,6 +35,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MultilineMessaged,
     NickChanged,
     Parted,
     Stamp,
@@ -116,7 +117,7 @@ _KINDS: Final[dict[type[object], str]] = {
 
 
 def _kind(event: Event) -> str:
-    if isinstance(event, Messaged):
+    if isinstance(event, Messaged | MultilineMessaged):
         if event.command == "NOTICE":
             return "notice"
         return "message" if event.target.startswith("#") else "private"
@@ -137,7 +138,7 @@ class ConsoleFeed:
             for message in event.messages():  # an entry for each, as if sent one by one
                 self(message, stamp)
             return
-        if isinstance(event, Messaged) and event.command != "TAGMSG":
+        if isinstance(event, Messaged | MultilineMessaged) and event.command != "TAGMSG":
             self.messages += 1
         text = self._words.describe(event)
         if text is None:

@@ -231,7 +231,9 @@ class ServerCore:
         except ProtocolError:
             return  # a line of spaces or a bare source: nothing to answer
         label = message.tags.get("label") if message.tags else None
-        if label and "labeled-response" in session.caps:
+        # A label on a client batch's opening line is answered when it closes
+        # (commands.multiline), not now.
+        if label and "labeled-response" in session.caps and message.command != "BATCH":
             run_labeled(
                 session,
                 label,

@@ -31,6 +31,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MultilineMessaged,
     NickChanged,
     Parted,
     ReadMarkerSet,
@@ -51,6 +52,7 @@ PresenceEvent = AwayChanged | RealnameChanged | AccountChanged
 """Changes to a user that others see where they share a channel, or MONITOR the user."""
 
 __all__ = [
+    "MULTILINE_CAP",
     "REDACTION_CAP",
     "OutLine",
     "PresenceEvent",
@@ -84,15 +86,23 @@ def with_tag(data: bytes, tag: str) -> bytes:
 class OutLine:
     """One line to relay, with its tag variants encoded on first use."""
 
-    __slots__ = ("account", "body", "client_tags", "encoded", "stamp")
+    __slots__ = ("account", "body", "client_tags", "encoded", "stamp", "with_msgid")
 
     def __init__(
-        self, body: str, stamp: Stamp, client_tags: str = "", account: str | None = None
+        self,
+        body: str,
+        stamp: Stamp,
+        client_tags: str = "",
+        account: str | None = None,
+        with_msgid: bool = True,
     ) -> None:
         self.body = body
         self.stamp = stamp
         self.client_tags = client_tags
         self.account = account  # the source's account, for account-tag
+        # False for the later lines of a message sent as several (multiline's
+        # fallback): the msgid is the first line's alone.
+        self.with_msgid = with_msgid
         # One slot for each combination of the TAG_* bits, filled by for_mode.
         self.encoded: list[bytes | None] = [None] * 8
 
@@ -106,7 +116,8 @@ class OutLine:
             if mode & TAG_ACCOUNT and self.account:
                 tags.append("account=" + escape_tag_value(self.account))
             if mode & TAG_MSGID:
-                tags.append("msgid=" + self.stamp.msgid)
+                if self.with_msgid:
+                    tags.append("msgid=" + self.stamp.msgid)
                 if self.client_tags:
                     tags.append(self.client_tags)
             head = "@" + ";".join(tags) + " " if tags else ""
@@ -305,6 +316,58 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
         line.send(own)
 
 
+MULTILINE_CAP = "draft/multiline"
+
+
+def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> None:
+    """A message of several lines: as a ``draft/multiline`` batch to clients
+    that take one, else as its lines, blank ones left out, the msgid on the
+    first (multiline, "Fallback"). The batch's own lines are the same bytes
+    for everyone; only its opening line's tags differ."""
+    source = state.by_uid[e.source]
+    channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
+    recipient = None if channel is not None else state.by_uid.get(e.target)
+    shown = recipient.nick if recipient is not None else e.target
+    tags = format_client_tags(e.client_tags) if e.client_tags else ""
+    if "B" in source.modes:
+        tags = "bot;" + tags if tags else "bot"
+    ref = stamp.msgid
+    body = f":{source.mask} {e.command} {shown} :"
+    opening = OutLine(
+        f":{source.mask} BATCH +{ref} {MULTILINE_CAP} {shown}", stamp, tags, source.account
+    )
+    inner = "".join(
+        f"@batch={ref}{';draft/multiline-concat' if concat else ''} {body}{text}\r\n"
+        for text, concat in e.lines
+    )
+    closing = (inner + f":{source.mask} BATCH -{ref}\r\n").encode()
+    visible = [text for text, _ in e.lines if text]
+    fallback = [
+        OutLine(body + text, stamp, tags, source.account, with_msgid=not i)
+        for i, text in enumerate(visible)
+    ]
+
+    def send(session: Session) -> None:
+        # The batch in one write: a label (labeled-response) then lands on its
+        # opening line; the fallback's lines one by one, to be batched with it.
+        mode = session.tag_mode
+        if MULTILINE_CAP in session.caps and "batch" in session.caps:
+            session.write(opening.for_mode(mode) + closing)
+        else:
+            for line in fallback:
+                line.send(session)
+
+    if channel is not None:
+        for member in channel.members:
+            if member.session is not None and member is not source:
+                send(member.session)
+    elif recipient is not None and recipient.session is not None and recipient is not source:
+        send(recipient.session)
+    own = source.session
+    if own is not None and ("echo-message" in own.caps or recipient is source):
+        send(own)
+
+
 def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
@@ -407,6 +470,7 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
     MessageRun: _message_run,
+    MultilineMessaged: _multiline,
     AwayChanged: _presence,
     RealnameChanged: _presence,
     Invited: _invited,

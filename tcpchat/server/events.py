@@ -25,6 +25,7 @@ __all__ = [
     "MessageRun",
     "Messaged",
     "ModeChange",
+    "MultilineMessaged",
     "NickChanged",
     "Observer",
     "Parted",
@@ -178,6 +179,27 @@ class MessageRun:
 
 
 @dataclass(frozen=True, slots=True)
+class MultilineMessaged:
+    """One message of several lines (IRCv3 draft/multiline): a PRIVMSG or
+    NOTICE batch to a channel (by name) or a user (by uid). Each line is its
+    text and whether it continues the line before it with no line break
+    (``draft/multiline-concat``)."""
+
+    source: str  # uid
+    command: str
+    target: str
+    lines: tuple[tuple[str, bool], ...]
+    client_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The whole message, its lines joined as the spec joins them."""
+        out = ""
+        for i, (line, concat) in enumerate(self.lines):
+            out += line if concat or not i else "\n" + line
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class AwayChanged:
     uid: str
     message: str | None
@@ -258,6 +280,7 @@ Event = (
     | UserModeChanged
     | Messaged
     | MessageRun
+    | MultilineMessaged
     | AwayChanged
     | RealnameChanged
     | Invited

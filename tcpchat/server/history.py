@@ -21,6 +21,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MultilineMessaged,
     NickChanged,
     Parted,
     Redacted,
@@ -57,6 +58,7 @@ class HistoryRecorder:
             ),
             ChannelModeChanged: self._mode,
             Redacted: self._redacted,
+            MultilineMessaged: self._multiline,
             NickChanged: lambda e, s: self._everywhere(s, e.uid, "NICK", (e.nick,)),
             UserQuit: lambda e, s: self._everywhere(s, e.uid, "QUIT", (e.reason,)),
         }
@@ -99,6 +101,38 @@ class HistoryRecorder:
             tags = {"bot": "", **(tags or {})}
         sender = party(source.nick, source.account)
         return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags, sender)]
+
+    def _multiline(self, e: MultilineMessaged, stamp: Stamp) -> list[HistoryItem]:
+        """A message of several lines is kept as the lines a client without
+        draft/multiline is sent: blank ones left out, the first with the
+        message's msgid and each other with one made from it, ``<msgid>.<n>``
+        (REDACT of the msgid hides them all)."""
+        source = self.state.by_uid[e.source]
+        if e.target[:1] == "#":
+            key, shown = casefold(e.target), e.target
+        else:
+            recipient = self.state.by_uid.get(e.target)
+            if recipient is None:
+                return []
+            key, shown = self._conversation(source, recipient), recipient.nick
+        tags = dict(e.client_tags) if e.client_tags else {}
+        if source.is_bot:
+            tags = {"bot": "", **tags}
+        sender = party(source.nick, source.account)
+        texts = [text for text, _ in e.lines if text]
+        return [
+            HistoryItem(
+                f"{stamp.msgid}.{i}" if i else stamp.msgid,
+                stamp.time_ms,
+                key,
+                e.command,
+                source.mask,
+                (shown, text),
+                tags,
+                sender,
+            )
+            for i, text in enumerate(texts)
+        ]
 
     def _redacted(self, e: Redacted, stamp: Stamp) -> list[HistoryItem]:
         source = self.state.by_uid[e.source].mask

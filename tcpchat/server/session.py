@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from tcpchat.server.commands.multiline import MultilineBatch
     from tcpchat.server.state import User
 
 __all__ = ["TAG_ACCOUNT", "TAG_MSGID", "TAG_TIME", "Session"]
@@ -65,6 +66,7 @@ class Session:
         "ip",
         "last_active",
         "last_spoke",
+        "multiline",
         "nick",
         "nick_deadline",
         "out",
@@ -137,6 +139,8 @@ class Session:
         self.busy = 0
         self.resume: Callable[[], None] = _nothing
         self.nick_deadline: float | None = None
+        # A draft/multiline batch being received (commands.multiline).
+        self.multiline: MultilineBatch | None = None
         # Capabilities.
         self.caps: set[str] = set()
         self.tag_mode = 0

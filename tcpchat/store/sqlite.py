@@ -211,8 +211,12 @@ class SqliteHistory:
                 chunk = values[start : start + step]
                 db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
             if hidden:
+                # The message, and the lines of a message of several lines:
+                # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
                 db.executemany(
-                    "UPDATE messages SET redacted = 1 WHERE target = ? AND msgid = ?", hidden
+                    "UPDATE messages SET redacted = 1 WHERE target = ? "
+                    "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+                    [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
                 )
 
     def _prune(self, db: sqlite3.Connection) -> None:

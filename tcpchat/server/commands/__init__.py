@@ -25,6 +25,7 @@ from tcpchat.server.commands import (
     messaging,
     modes,
     monitor,
+    multiline,
     nickserv,
     operator,
     queries,
@@ -48,6 +49,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **accounts.COMMANDS,
     **nickserv.COMMANDS,
     **monitor.COMMANDS,
+    **multiline.COMMANDS,
     **readmarker.COMMANDS,
     **redaction.COMMANDS,
 }

@@ -12,9 +12,10 @@ from typing import Final
 from tcpchat.irc import Message
 from tcpchat.irc.numerics import ERR_INVALIDCAPCMD, ERR_SASLABORTED
 from tcpchat.server.commands.accounts import MECHANISMS
+from tcpchat.server.commands.multiline import cap_value as multiline_cap_value
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
-from tcpchat.server.delivery import REDACTION_CAP
+from tcpchat.server.delivery import MULTILINE_CAP, REDACTION_CAP
 
 __all__ = ["ACCOUNT_CAPS", "COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
@@ -62,6 +63,7 @@ def _registration_cap(ctx: Context) -> str:
 def available(ctx: Context) -> dict[str, str]:
     """The capabilities this server offers now, sorted, with their values."""
     caps = dict.fromkeys(SUPPORTED, "")
+    caps[MULTILINE_CAP] = multiline_cap_value(ctx)
     if ctx.core.history is not None:
         caps.update(dict.fromkeys(HISTORY_CAPS, ""))
     if ctx.core.accounts is not None:

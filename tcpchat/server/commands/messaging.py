@@ -25,6 +25,7 @@ from tcpchat.irc.numerics import (
     RPL_UNAWAY,
 )
 from tcpchat.server.commands.channels import can_speak
+from tcpchat.server.commands.multiline import add_line
 from tcpchat.server.commands.nickserv import handle_nickserv_text
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import AwayChanged, Messaged, MessageRun, RealnameChanged
@@ -35,6 +36,9 @@ __all__ = ["COMMANDS", "TYPING_BURST", "TYPING_RATE", "relay", "relay_run", "run
 
 def _relay(ctx: Context, msg: Message) -> None:
     command = msg.command
+    if "batch" in msg.tags and command != "TAGMSG":
+        add_line(ctx, msg)  # a line of a multiline message
+        return
     quiet = command == "NOTICE"
     tagmsg = command == "TAGMSG"
     if not msg.params or not msg.params[0]:
