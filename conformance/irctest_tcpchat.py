@@ -50,6 +50,8 @@ CONFIG_TEMPLATE = """\
 [server]
 # No permanent lobby channel, so LIST/NAMES tests see only their own channels.
 default_channel = ""
+# The server description irctest expects (LINKS).
+description = "test server"
 
 [limits]
 # Flood control off: tests send bursts of lines and open many connections.

@@ -142,6 +142,18 @@ class IrcClient:
         assert not unwanted, f"expected no {command or 'message'}; got {unwanted}"
         return got
 
+    def cap_ls(self, *then: str) -> list[str]:
+        """Send ``CAP LS 302`` (and the lines ``then``) and return every
+        capability offered, from all the lines of the reply (a ``*`` before
+        the list: more lines follow)."""
+        self.send("CAP LS 302", *then)
+        caps: list[str] = []
+        while True:
+            reply = self.expect("CAP")
+            caps += reply.params[-1].split()
+            if reply.params[-2] != "*":
+                return caps
+
     def batch(self) -> list[Message]:
         """The lines of the next batch, without its BATCH lines; each must carry its tag."""
         start = self.expect("BATCH")

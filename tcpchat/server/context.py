@@ -94,3 +94,7 @@ class CommandSpec:
     min_params: int = 0
     registered: bool = True
     oper: bool = False
+    # A line that is not UTF-8 is refused (FAIL INVALID_UTF8) rather than
+    # handled with U+FFFD in place of what could not be read: for what is
+    # kept and shown again, such as metadata (UTF8ONLY).
+    strict_utf8: bool = False

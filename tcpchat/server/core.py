@@ -32,7 +32,7 @@ from tcpchat.irc import (
 )
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
 from tcpchat.server.accounts import NICKSERV, enforce_nick
-from tcpchat.server.commands import dispatch
+from tcpchat.server.commands import dispatch, warn_invalid_utf8
 from tcpchat.server.commands.messaging import (
     TYPING_BURST,
     TYPING_RATE,
@@ -46,6 +46,8 @@ from tcpchat.server.delivery import deliver
 from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
+from tcpchat.server.metadata import SET_BURST as METADATA_BURST
+from tcpchat.server.metadata import SET_RATE as METADATA_RATE
 from tcpchat.server.monitor import Monitor
 from tcpchat.server.readmarkers import ReadMarkers
 from tcpchat.server.session import Session
@@ -74,18 +76,6 @@ def _random_token() -> str:
     return os.urandom(6).hex()
 
 
-def _invalid_utf8(ctx: Context, command: str) -> None:
-    """UTF8ONLY: a line that is not UTF-8 goes on with U+FFFD in place of what
-    could not be read (nothing is lost); the sender is told (IRCv3 utf8-only)."""
-    ctx.send(
-        ctx.config.name,
-        "WARN",
-        command,
-        "INVALID_UTF8",
-        "Your message was not correctly encoded as UTF-8 and had to be modified",
-    )
-
-
 class ServerCore:
     """One server's view of the network, and the rules for changing it."""
 
@@ -112,6 +102,7 @@ class ServerCore:
             config.limits.connect_rate, config.limits.connect_burst
         )
         self.typing_throttle = ConnectThrottle(TYPING_RATE, TYPING_BURST)
+        self.metadata_throttle = ConnectThrottle(METADATA_RATE, METADATA_BURST)
         self._reload = reload
         self._guests = itertools.count(1)
         self.clock = clock
@@ -220,7 +211,7 @@ class ServerCore:
             text = parse_text(line)
             if text is not None:
                 if mangled:
-                    _invalid_utf8(ctx, text[0])
+                    warn_invalid_utf8(ctx, text[0])
                 try:
                     relay(ctx, *text)
                 except Exception:
@@ -294,10 +285,8 @@ class ServerCore:
         return Context(self, session, now)
 
     def _dispatch(self, ctx: Context, message: Message, raw: bytes, mangled: bool) -> None:
-        if mangled:
-            _invalid_utf8(ctx, message.command)
         try:
-            dispatch(ctx, message)
+            dispatch(ctx, message, mangled)
         except Exception:
             self._failed(ctx, raw, message.command)
 
@@ -359,6 +348,7 @@ class ServerCore:
         now = self.clock()
         self.connect_throttle.forget_idle(now)
         self.typing_throttle.forget_idle(now)
+        self.metadata_throttle.forget_idle(now)
         self.read_markers.flush()
         limits = self.config.limits
         for session in list(self.sessions):

@@ -31,6 +31,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MetadataSet,
     MultilineMessaged,
     NickChanged,
     Parted,
@@ -45,6 +46,7 @@ from tcpchat.server.events import (
     UserQuit,
     UserRegistered,
 )
+from tcpchat.server.metadata import notification, speaks_metadata
 from tcpchat.server.session import TAG_ACCOUNT, TAG_MSGID, TAG_TIME, Session
 from tcpchat.server.state import State, User
 
@@ -178,7 +180,7 @@ def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
         line.send(session)
 
 
-def _joined(state: State, e: Joined, stamp: Stamp) -> None:
+def _joined(state: State, e: Joined, stamp: Stamp, server_name: str) -> None:
     user = state.by_uid[e.uid]
     channel = state.channel(e.channel)
     tags = source_tags(user)
@@ -199,6 +201,12 @@ def _joined(state: State, e: Joined, stamp: Stamp) -> None:
         (extended if "extended-join" in session.caps else plain).send(session)
         if away is not None and session.user is not user and "away-notify" in session.caps:
             away.send(session)
+        if user.metadata and session.user is not user and speaks_metadata(session):
+            # Now they share a channel: the joiner's metadata, for the keys
+            # each member subscribed to (metadata, "Notifications").
+            for key, value in user.metadata.items():
+                if key in session.metadata_subs:
+                    session.write(notification(session, server_name, user.nick, key, value))
 
 
 def _parted(state: State, e: Parted, stamp: Stamp) -> None:
@@ -441,6 +449,29 @@ def _redacted(state: State, e: Redacted, stamp: Stamp) -> None:
             line.send(session)
 
 
+def _metadata(state: State, e: MetadataSet, stamp: Stamp, server_name: str) -> None:
+    """To those told of the target's changes who subscribed to the key: a
+    channel's members, or those who share a channel with a user (and the
+    user, when someone else changed it), never the one who made the change
+    (metadata, "Notifications"). Watchers by MONITOR: the Monitor's part."""
+    if e.target[:1] == "#":
+        channel = state.channels[casefold(e.target)]
+        shown = channel.name
+        sessions: dict[Session, None] = dict.fromkeys(_sessions(channel.members))
+    else:
+        user = state.by_uid[e.target]
+        shown = user.nick
+        sessions = neighbours(user)
+        if user.session is not None:
+            sessions[user.session] = None
+    source = state.by_uid.get(e.source)
+    if source is not None and source.session is not None:
+        sessions.pop(source.session, None)
+    for session in sessions:
+        if e.key in session.metadata_subs and speaks_metadata(session):
+            session.write(notification(session, server_name, shown, e.key, e.value))
+
+
 def _read_marker(state: State, e: ReadMarkerSet, stamp: Stamp, server_name: str) -> None:
     """To the sessions of the marker's owner (the account's, or the user's
     own) that take read markers, and always to the one that set it."""
@@ -464,7 +495,6 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     UserRegistered: _nobody,
     NickChanged: _nick,
     UserQuit: _quit,
-    Joined: _joined,
     Parted: _parted,
     Kicked: _kicked,
     TopicChanged: _topic,
@@ -489,5 +519,9 @@ def deliver(
         _channel_mode(state, event, stamp, server_name)
     elif type(event) is ReadMarkerSet:
         _read_marker(state, event, stamp, server_name)
+    elif type(event) is Joined:
+        _joined(state, event, stamp, server_name)
+    elif type(event) is MetadataSet:
+        _metadata(state, event, stamp, server_name)
     else:
         _DELIVER[type(event)](state, event, stamp)

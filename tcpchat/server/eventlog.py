@@ -22,6 +22,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MetadataSet,
     MultilineMessaged,
     NickChanged,
     Parted,
@@ -90,6 +91,7 @@ class EventLog:
                 + (f" ({e.reason})" if e.reason else "")
             ),
             ReadMarkerSet: lambda e: None,  # private, and frequent
+            MetadataSet: lambda e: None,  # profile details, not news
         }
 
     def _nick(self, uid: str) -> str:

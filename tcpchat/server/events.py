@@ -24,6 +24,7 @@ __all__ = [
     "Kicked",
     "MessageRun",
     "Messaged",
+    "MetadataSet",
     "ModeChange",
     "MultilineMessaged",
     "NickChanged",
@@ -248,6 +249,17 @@ class Redacted:
 
 
 @dataclass(frozen=True, slots=True)
+class MetadataSet:
+    """A key of a user's or a channel's metadata was set, or unset (``value``
+    None) (IRCv3 draft/metadata-2)."""
+
+    source: str  # uid of who changed it, or "" for the server (a login restoring it)
+    target: str  # a channel (by name) or a user (by uid)
+    key: str
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadMarkerSet:
     """A user has read a conversation up to ``time_ms`` (IRCv3 draft/read-marker).
 
@@ -289,6 +301,7 @@ Event = (
     | ServerBanRemoved
     | ReadMarkerSet
     | Redacted
+    | MetadataSet
 )
 
 Observer = Callable[[Event, Stamp], None]

@@ -23,12 +23,14 @@ from tcpchat.server.events import (
     AccountChanged,
     AwayChanged,
     Event,
+    MetadataSet,
     NickChanged,
     RealnameChanged,
     Stamp,
     UserQuit,
     UserRegistered,
 )
+from tcpchat.server.metadata import notification, speaks_metadata
 from tcpchat.server.session import Session
 from tcpchat.server.state import State
 
@@ -53,6 +55,7 @@ class Monitor:
             AwayChanged: self._presence,
             RealnameChanged: self._presence,
             AccountChanged: self._presence,
+            MetadataSet: self._metadata,
         }
 
     def watch(self, session: Session, nicks: Iterable[str]) -> None:
@@ -106,6 +109,23 @@ class Monitor:
             if me is not None and any(me in c.members for c in user.channels.values()):
                 continue  # told already, as a member of a channel they share
             line.send(session)
+
+    def _metadata(self, e: MetadataSet, stamp: Stamp) -> None:
+        """Metadata of a watched user, to watchers subscribed to the key that
+        share no channel with the user (those are told by delivery)."""
+        user = self.state.by_uid.get(e.target)
+        watchers = self._watchers.get(user.folded, ()) if user is not None else ()
+        if user is None or not watchers:
+            return
+        for session in watchers:
+            if e.key not in session.metadata_subs or not speaks_metadata(session):
+                continue
+            me = session.user
+            if me is user or me is self.state.by_uid.get(e.source):
+                continue
+            if me is not None and any(me in c.members for c in user.channels.values()):
+                continue
+            session.write(notification(session, self.server_name, user.nick, e.key, e.value))
 
     def _renamed(self, e: NickChanged) -> None:
         user = self.state.by_uid[e.uid]

@@ -66,6 +66,8 @@ class Session:
         "ip",
         "last_active",
         "last_spoke",
+        "metadata",
+        "metadata_subs",
         "multiline",
         "nick",
         "nick_deadline",
@@ -139,6 +141,10 @@ class Session:
         self.busy = 0
         self.resume: Callable[[], None] = _nothing
         self.nick_deadline: float | None = None
+        # IRCv3 metadata: the keys this client is told of, and what it set
+        # on itself before registration (before-connect).
+        self.metadata_subs: set[str] = set()
+        self.metadata: dict[str, str] = {}
         # A draft/multiline batch being received (commands.multiline).
         self.multiline: MultilineBatch | None = None
         # Capabilities.

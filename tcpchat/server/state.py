@@ -26,6 +26,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MetadataSet,
     MultilineMessaged,
     NickChanged,
     Parted,
@@ -72,6 +73,8 @@ class User:
     account: str | None = None
     service: bool = False
     channels: dict[str, Channel] = field(default_factory=dict)
+    # IRCv3 metadata (display-name, avatar, color, ...): key -> value.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rename(self.nick)
@@ -115,6 +118,7 @@ class Channel:
     bans: list[Ban] = field(default_factory=list)
     invited: set[str] = field(default_factory=set)
     members: dict[User, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folded = casefold(self.name)
@@ -187,6 +191,7 @@ class State:
             ServerBanRemoved: self._ban_removed,
             ReadMarkerSet: self._nothing,
             Redacted: self._nothing,
+            MetadataSet: self._metadata,
         }
 
     # -- reading ----------------------------------------------------------
@@ -334,6 +339,13 @@ class State:
         user.account = account
         if account is not None:
             self.logged_in.setdefault(casefold(account), {})[user] = None
+
+    def _metadata(self, e: MetadataSet, stamp: Stamp) -> None:
+        owner = self.channels[casefold(e.target)] if e.target[:1] == "#" else self.by_uid[e.target]
+        if e.value is None:
+            owner.metadata.pop(e.key, None)
+        else:
+            owner.metadata[e.key] = e.value
 
     def _ban_added(self, e: ServerBanAdded, stamp: Stamp) -> None:
         self.server_bans[casefold(e.mask)] = e

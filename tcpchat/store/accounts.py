@@ -2,8 +2,9 @@
 
 An account is a name (which is also the nick it protects), a password hash
 made by :mod:`tcpchat.server.passwords`, and the fingerprints of client
-certificates that may log in to it (SASL EXTERNAL), and where its owner
-has read to in each conversation (read markers). Names are compared
+certificates that may log in to it (SASL EXTERNAL), where its owner has
+read to in each conversation (read markers), and its metadata (a display
+name, an avatar). Names are compared
 casefolded, like nicks.
 """
 
@@ -59,6 +60,12 @@ class AccountStore(Protocol):
     ) -> None:
         """Store ``(account, target, time_ms)`` read markers, and drop the
         ``(account, target)`` ones in ``forget``, in one durable transaction."""
+
+    def metadata(self, name: str) -> dict[str, str]:
+        """The metadata kept with account ``name`` (IRCv3 draft/metadata-2), by key."""
+
+    def set_metadata(self, name: str, key: str, value: str | None) -> None:
+        """Keep ``key`` = ``value`` with account ``name``; None forgets the key."""
 
     def close(self) -> None:
         """Release the database."""

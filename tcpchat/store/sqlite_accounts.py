@@ -1,7 +1,8 @@
 """Accounts in an SQLite file, beside the history.
 
 Account changes are rare (a registration, a new certificate), so each is
-its own durable transaction on the caller's thread; read markers, which
+its own durable transaction on the caller's thread (so is a change of the
+metadata kept with an account, which is rate-limited); read markers, which
 change as people read, come in groups (the server writes what changed
 about once a second). The schema carries a version in ``PRAGMA
 user_version``: version 1 (no read markers) is migrated, an unknown one
@@ -29,10 +30,19 @@ _READ_MARKERS: Final = """CREATE TABLE IF NOT EXISTS read_markers (
     time_ms INTEGER NOT NULL,
     PRIMARY KEY (folded, target)
 )"""
-_MIGRATIONS: Final = {1: (_READ_MARKERS,)}
-"""Version 2 added read markers (IRCv3 draft/read-marker)."""
+_METADATA: Final = """CREATE TABLE IF NOT EXISTS metadata (
+    folded TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (folded, key)
+)"""
+_MIGRATIONS: Final = {1: (_READ_MARKERS, _METADATA)}
+"""Version 2 added read markers (IRCv3 draft/read-marker) and metadata
+(draft/metadata-2: a display name, an avatar, kept with the account)."""
 _SCHEMA: Final = (
     _READ_MARKERS
+    + ";\n"
+    + _METADATA
     + """;
 CREATE TABLE IF NOT EXISTS accounts (
     folded TEXT PRIMARY KEY,
@@ -136,6 +146,23 @@ class SqliteAccounts:
             self._db.executemany(
                 "DELETE FROM read_markers WHERE folded = ? AND target = ?",
                 [(casefold(name), target) for name, target in forget],
+            )
+
+    def metadata(self, name: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT key, value FROM metadata WHERE folded = ? ORDER BY key", (casefold(name),)
+        )
+        return {str(key): str(value) for key, value in rows}
+
+    def set_metadata(self, name: str, key: str, value: str | None) -> None:
+        if value is None:
+            self._db.execute(
+                "DELETE FROM metadata WHERE folded = ? AND key = ?", (casefold(name), key)
+            )
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO metadata (folded, key, value) VALUES (?, ?, ?)",
+                (casefold(name), key, value),
             )
 
     def close(self) -> None:

@@ -43,8 +43,7 @@ def texts(messages: list[Message]) -> list[str]:
 
 def test_isupport_and_caps_advertise_history(history_server: RunningServer) -> None:
     with history_server.client() as c:
-        c.send("CAP LS 302")
-        caps = c.expect("CAP").params[-1].split()
+        caps = c.cap_ls()
         assert {"draft/chathistory", "draft/event-playback", "labeled-response"} <= set(caps)
         c.send("CAP END")
         burst = c.register("alice")

@@ -65,8 +65,7 @@ def test_batch_relayed_whole_or_as_lines(server: RunningServer) -> None:
 def test_limits_and_mistakes_get_fail_and_relay_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
     server = make_server(multiline_max_lines=3, multiline_max_bytes=600)
     with server.client("alice", MULTI) as a, server.client("bob", MULTI) as b:
-        a.send("CAP LS 302")
-        ls = a.expect("CAP").params[-1].split()
+        ls = a.cap_ls()
         assert "draft/multiline=max-bytes=600,max-lines=3" in ls
         a.join("#m")
         b.join("#m")

@@ -21,8 +21,7 @@ def history_server(make_server: Callable[..., RunningServer], tmp_path: Path) ->
 
 def test_the_capability_needs_history(server: RunningServer) -> None:
     with server.client() as c:
-        c.send("CAP LS 302")
-        assert "draft/message-redaction" not in c.expect("CAP").params[-1].split()
+        assert "draft/message-redaction" not in c.cap_ls()
 
 
 def test_own_message_deleted_and_hidden_from_history(history_server: RunningServer) -> None:

@@ -16,6 +16,8 @@ from tcpchat.server.commands.multiline import cap_value as multiline_cap_value
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import MULTILINE_CAP, REDACTION_CAP
+from tcpchat.server.metadata import CAPS as METADATA_CAPS
+from tcpchat.server.metadata import cap_value as metadata_cap_value
 
 __all__ = ["ACCOUNT_CAPS", "COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
@@ -64,6 +66,7 @@ def available(ctx: Context) -> dict[str, str]:
     """The capabilities this server offers now, sorted, with their values."""
     caps = dict.fromkeys(SUPPORTED, "")
     caps[MULTILINE_CAP] = multiline_cap_value(ctx)
+    caps.update(dict.fromkeys(METADATA_CAPS, metadata_cap_value()))
     if ctx.core.history is not None:
         caps.update(dict.fromkeys(HISTORY_CAPS, ""))
     if ctx.core.accounts is not None:

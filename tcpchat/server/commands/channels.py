@@ -39,6 +39,7 @@ from tcpchat.server.commands.readmarker import CAP as READ_MARKER_CAP
 from tcpchat.server.commands.readmarker import send_marker
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import Invited, Joined, Kicked, Parted, TopicChanged
+from tcpchat.server.metadata import send_join_metadata
 from tcpchat.server.state import Channel, User
 
 __all__ = ["COMMANDS", "can_speak", "is_banned", "is_chanop", "send_names"]
@@ -158,6 +159,7 @@ def handle_join(ctx: Context, msg: Message) -> None:
             send_marker(ctx, joined.name)
         if "no-implicit-names" not in ctx.session.caps:  # IRCv3 no-implicit-names
             send_names(ctx, joined)
+        send_join_metadata(ctx, joined)
 
 
 def _member_channel(ctx: Context, name: str) -> Channel | None:

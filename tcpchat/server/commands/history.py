@@ -29,6 +29,7 @@ __all__ = [
     "EVENT_KINDS",
     "HistoryRequestError",
     "conversation_key",
+    "in_batch",
     "parse_reference",
 ]
 
@@ -175,9 +176,7 @@ def _replay(ctx: Context, batch: str, item: HistoryItem) -> None:
     ctx.session.write(with_tag(line, f"batch={batch}") if batch else line)
 
 
-def _in_batch(
-    ctx: Context, kind: str, params: tuple[str, ...], fill: Callable[[str], None]
-) -> None:
+def in_batch(ctx: Context, kind: str, params: tuple[str, ...], fill: Callable[[str], None]) -> None:
     """Wrap what ``fill`` writes in a batch, when the client understands batches."""
     if "batch" not in ctx.session.caps:
         fill("")
@@ -212,7 +211,7 @@ def _targets(ctx: Context, store: HistoryStore, params: tuple[str, ...]) -> None
             data = (line + "\r\n").encode()
             ctx.session.write(with_tag(data, f"batch={batch}") if batch else data)
 
-    _in_batch(ctx, "draft/chathistory-targets", (), fill)
+    in_batch(ctx, "draft/chathistory-targets", (), fill)
 
 
 def handle_chathistory(ctx: Context, msg: Message) -> None:
@@ -242,7 +241,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         for item in items:
             _replay(ctx, batch, item)
 
-    _in_batch(ctx, "chathistory", (target,), fill)
+    in_batch(ctx, "chathistory", (target,), fill)
 
 
 COMMANDS: Final = {"CHATHISTORY": CommandSpec(handle_chathistory, min_params=1)}

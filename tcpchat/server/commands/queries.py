@@ -45,6 +45,7 @@ from tcpchat.irc.numerics import (
     RPL_WHOISBOT,
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
+    RPL_WHOISKEYVALUE,
     RPL_WHOISOPERATOR,
     RPL_WHOISSECURE,
     RPL_WHOISSERVER,
@@ -333,12 +334,19 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         ctx.numeric(RPL_AWAY, user.nick, user.away)
     if user.account:
         ctx.numeric(RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
+    for key, value in sorted(user.metadata.items()):
+        ctx.numeric(RPL_WHOISKEYVALUE, user.nick, key, "*", value)
     if user.session is not None and user.session.tls:
         ctx.numeric(RPL_WHOISSECURE, user.nick, "is using a secure connection")
     if user.session is not None:
         idle = int(ctx.now - user.session.last_spoke)
         ctx.numeric(
-            RPL_WHOISIDLE, user.nick, str(idle), str(int(user.signon)), "seconds idle, signon time"
+            RPL_WHOISIDLE,
+            RPL_WHOISKEYVALUE,
+            user.nick,
+            str(idle),
+            str(int(user.signon)),
+            "seconds idle, signon time",
         )
     ctx.numeric(RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")
 

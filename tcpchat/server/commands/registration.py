@@ -29,6 +29,7 @@ from tcpchat.irc.numerics import (
     RPL_YOURHOST,
 )
 from tcpchat.server.accounts import protect_nick
+from tcpchat.server.commands.metadata import restore_metadata, send_own_metadata
 from tcpchat.server.commands.modes import USER_FLAGS
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
 from tcpchat.server.commands.readmarker import send_all_markers
@@ -78,6 +79,7 @@ def try_register(ctx: Context) -> None:
     session.user = user
     if session.away is not None:
         ctx.emit(AwayChanged(user.uid, session.away))
+    restore_metadata(ctx)
     _welcome(ctx)
     send_all_markers(ctx)
     protect_nick(ctx)
@@ -94,6 +96,7 @@ def _welcome(ctx: Context) -> None:
     ctx.numeric(RPL_MYINFO, config.name, version, user_modes, "biklmnostv", "bklov")
     send_isupport(ctx)
     send_lusers(ctx)
+    send_own_metadata(ctx)  # before the end of the MOTD (metadata, "Notifications")
     send_motd(ctx)
 
 
