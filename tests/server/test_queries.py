@@ -125,6 +125,7 @@ def test_bot_mode_whois_who_and_tag(server: RunningServer) -> None:
         assert a.expect("PRIVMSG").tags.get("bot") == ""
         a.send("WHOIS robot")
         assert a.expect("335").params[:2] == ("alice", "robot")
+        assert a.expect("317").params[:2] == ("alice", "robot")  # idle time follows as before
         a.send("WHO #bots")
         flags = {m.params[5]: m.params[6] for m in a.collect_until("315") if m.command == "352"}
         assert "B" in flags["robot"] and "B" not in flags["alice"]

@@ -58,13 +58,19 @@ COMMANDS: dict[str, CommandSpec] = {
 COMMANDS.update(help.help_commands(COMMANDS))
 
 
+def _shown(command: str) -> str:
+    """A command as a reply may name it: ``*`` for what is no command (binary
+    noise, such as a TLS hello sent to the plain port)."""
+    return command if command.isascii() and command.isalnum() else "*"
+
+
 def warn_invalid_utf8(ctx: Context, command: str) -> None:
     """UTF8ONLY: a line that is not UTF-8 goes on with U+FFFD in place of what
     could not be read (nothing is lost); the sender is told (IRCv3 utf8-only)."""
     ctx.send(
         ctx.config.name,
         "WARN",
-        command,
+        _shown(command),
         "INVALID_UTF8",
         "Your message was not correctly encoded as UTF-8 and had to be modified",
     )
@@ -80,7 +86,7 @@ def dispatch(ctx: Context, message: Message, mangled: bool = False) -> None:
             ctx.send(
                 ctx.config.name,
                 "FAIL",
-                message.command,
+                _shown(message.command),
                 "INVALID_UTF8",
                 "Refused: this server takes UTF-8 only, and this was not",
             )

@@ -342,7 +342,6 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         idle = int(ctx.now - user.session.last_spoke)
         ctx.numeric(
             RPL_WHOISIDLE,
-            RPL_WHOISKEYVALUE,
             user.nick,
             str(idle),
             str(int(user.signon)),
