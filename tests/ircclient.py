@@ -156,7 +156,10 @@ class IrcClient:
 
     def batch(self) -> list[Message]:
         """The lines of the next batch, without its BATCH lines; each must carry its tag."""
-        start = self.expect("BATCH")
+        return self.batch_lines(self.expect("BATCH"))
+
+    def batch_lines(self, start: Message) -> list[Message]:
+        """The lines of the batch that ``start`` opened, up to its closing line."""
         ref = start.params[0][1:]
         lines = []
         while True:

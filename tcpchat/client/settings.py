@@ -70,6 +70,8 @@ class Settings:
     # A certificate of our own to show the server (PEM), and its key when in another file.
     client_cert: str = ""
     client_key: str = ""
+    # Tell the others in a conversation when we are typing (IRCv3 +typing).
+    send_typing: bool = True
 
     @property
     def address(self) -> str:
@@ -139,6 +141,9 @@ def load_settings(path: Path) -> Settings:
         settings = replace(settings, channels=_unique(names))
     if isinstance(history_lines, int) and 0 < history_lines <= MAX_HISTORY_LINES:
         settings = replace(settings, history_lines=history_lines)
+    send_typing = data.get("send_typing")
+    if isinstance(send_typing, bool):
+        settings = replace(settings, send_typing=send_typing)
     return _load_security(settings, data)
 
 
@@ -180,6 +185,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         "trusted_certificates": dict(settings.trusted),
         "client_certificate": settings.client_cert,
         "client_key": settings.client_key,
+        "send_typing": settings.send_typing,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
