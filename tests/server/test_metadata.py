@@ -7,7 +7,7 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import RunningServer
+from conftest import RunningServer, register_account
 from ircclient import IrcClient
 
 from tcpchat.server.config import AccountSettings
@@ -112,9 +112,7 @@ def test_before_connect_and_kept_with_the_account(
 ) -> None:
     settings = AccountSettings(path=str(tmp_path / "accounts.sqlite3"))
     server = make_server(accounts=settings)
-    with server.client("alice") as reg:
-        reg.send("REGISTER * * :sesame-open")
-        reg.expect("REGISTER")
+    register_account(server, "alice", "sesame-open")
     token = base64.b64encode(b"\0alice\0sesame-open").decode()
 
     def connect(value: str | None) -> tuple[IrcClient, list[str]]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, register_account
 from ircclient import IrcClient
 
 from tcpchat.server import readmarkers
@@ -84,9 +84,7 @@ def test_account_sessions_share_markers_across_restarts(
 ) -> None:
     settings = AccountSettings(path=str(tmp_path / "accounts.sqlite3"))
     server = make_server(accounts=settings)
-    with server.client("alice") as reg:
-        reg.send("REGISTER * * :sesame-open")
-        reg.expect("REGISTER")
+    register_account(server, "alice", "sesame-open")
     with _login(server, "alice", "alice", "sesame-open") as one:
         one.expect("376")
         with _login(server, "alice2", "alice", "sesame-open") as two:

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Final
 
-from tcpchat.irc import Message
+from tcpchat.irc import Message, chunked
 from tcpchat.irc.numerics import ERR_HELPNOTFOUND, RPL_ENDOFHELP, RPL_HELPSTART, RPL_HELPTXT
 from tcpchat.server.context import CommandSpec, Context
 
@@ -25,16 +25,11 @@ _INDEX: Final = "*"
 
 def _index(table: Mapping[str, CommandSpec], oper: bool) -> list[str]:
     names = sorted(name for name, spec in table.items() if oper or not spec.oper)
-    lines = ["tcpchat speaks IRC. Commands you can use:"]
-    current = ""
-    for name in names:
-        if current and len(current) + len(name) + 1 > _LIST_CHUNK:
-            lines.append(current)
-            current = ""
-        current = f"{current} {name}" if current else name
-    lines.append(current)
-    lines.append("HELP <command> shows how to use one.")
-    return lines
+    return [
+        "tcpchat speaks IRC. Commands you can use:",
+        *chunked(names, _LIST_CHUNK),
+        "HELP <command> shows how to use one.",
+    ]
 
 
 def _topic(spec: CommandSpec) -> list[str]:
