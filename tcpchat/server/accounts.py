@@ -14,7 +14,7 @@ from typing import Final
 
 from tcpchat.irc import casefold, valid_nick
 from tcpchat.irc.numerics import RPL_LOGGEDIN, RPL_LOGGEDOUT
-from tcpchat.server.context import Context
+from tcpchat.server.context import Context, when_applied
 from tcpchat.server.events import AccountChanged, NickChanged
 from tcpchat.server.passwords import hash_password, verify_password
 from tcpchat.store.accounts import Account, AccountExists
@@ -51,7 +51,7 @@ def log_in(ctx: Context, name: str) -> None:
         ctx.emit(AccountChanged(user.uid, name))
         if casefold(user.nick) == casefold(name):
             session.nick_deadline = None
-        restore_metadata(ctx)
+        restore_metadata(ctx, name)
         mask = user.mask
     else:
         session.account = name
@@ -61,9 +61,8 @@ def log_in(ctx: Context, name: str) -> None:
 
 def log_out(ctx: Context) -> None:
     user = ctx.user
-    ctx.emit(AccountChanged(user.uid, None))
+    ctx.emit(AccountChanged(user.uid, None), when_applied(lambda: protect_nick(ctx)))
     ctx.numeric(RPL_LOGGEDOUT, user.mask, "You are now logged out")
-    protect_nick(ctx)
 
 
 def check_password(
@@ -163,4 +162,9 @@ def enforce_nick(ctx: Context, guest: str) -> None:
     if casefold(user.account or "") == user.folded or ctx.state.user(guest) is not None:
         return
     services_notice(ctx, f"You did not log in to {user.nick}; you are now {guest}.")
-    ctx.emit(NickChanged(user.uid, guest))
+
+    def renamed(applied: bool) -> None:
+        if not applied and ctx.session.user is not None:
+            ctx.session.nick_deadline = ctx.now  # the guest nick was taken first: another
+
+    ctx.emit(NickChanged(user.uid, guest), renamed)

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from tcpchat.irc import Message, format_params
 from tcpchat.irc.numerics import TEXT
+from tcpchat.server.events import Messaged, MessageRun, MultilineMessaged
 
 if TYPE_CHECKING:
     from tcpchat.server.config import Config
-    from tcpchat.server.core import ServerCore
+    from tcpchat.server.core import Applied, ServerCore
     from tcpchat.server.events import Event
     from tcpchat.server.session import Session
     from tcpchat.server.state import State, User
 
-__all__ = ["CommandSpec", "Context", "Handler"]
+__all__ = ["CommandSpec", "Context", "Handler", "when_applied"]
 
 T = TypeVar("T")
+
+_STREAMED: Final = frozenset((Messaged, MessageRun, MultilineMessaged))
+"""Events a session's later lines need not wait for (see Context.emit)."""
 
 
 class Context:
@@ -61,8 +65,32 @@ class Context:
         """An error numeric with its standard text after ``params``."""
         self.numeric(code, *params, TEXT[code])
 
-    def emit(self, event: Event) -> None:
-        self.core.emit(event)
+    def emit(self, event: Event, then: Applied | None = None) -> None:
+        """Change the network by ``event``; ``then`` is told whether it was
+        applied once it has had its turn (see :meth:`ServerCore.emit`).
+
+        In a cluster that turn comes later, when the event is back from the
+        bus: until then this session's later lines wait, so that its next
+        command sees what this one did (a JOIN, then a message to the
+        channel). Messages change nothing a later command reads, so they do
+        not wait: a client's messages stream.
+        """
+        core = self.core
+        if core.bus is None or type(event) in _STREAMED:
+            core.emit(event, then)
+            return
+        session = self.session
+        session.busy += 1
+
+        def applied(ok: bool) -> None:
+            session.busy -= 1
+            try:
+                if then is not None:
+                    then(ok)
+            finally:
+                session.resume()
+
+        core.emit(event, applied)
 
     def offload(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
         """Run slow ``work`` off the event loop, then ``then`` with its result.
@@ -81,6 +109,17 @@ class Context:
                 session.resume()
 
         self.core.offload(work, finish)
+
+
+def when_applied(action: Callable[[], object]) -> Applied:
+    """A continuation for :meth:`Context.emit` that runs ``action`` only if
+    the event was applied."""
+
+    def then(applied: bool) -> None:
+        if applied:
+            action()
+
+    return then
 
 
 Handler = Callable[[Context, Message], None]

@@ -5,9 +5,18 @@ hands each complete line to :meth:`ServerCore.handle_line`. The line is
 decoded, parsed and dispatched through the command table, where the shared
 checks (451, 461, 481, 421) run once before any handler. Handlers answer
 through their :class:`~tcpchat.server.context.Context` and change the
-network only by :meth:`ServerCore.emit`, which stamps the event, delivers
-its lines, tells observers, and applies it to the state. The clock and the
-id generator are arguments, so tests can drive the core with no event loop.
+network only by :meth:`ServerCore.emit`, which stamps the event and gives it
+its place in the network's order.
+
+On a server on its own that place is now: :meth:`ServerCore.apply` runs at
+once. In a cluster, the event goes to the bus (Redis), and ``apply`` runs
+when it comes back, in the one order every node applies events in, on
+every node. ``apply`` settles the event against the state as it then is
+(:meth:`State.settle`), delivers its lines to this node's clients, tells
+observers, changes the state, and then does what follows from it on this
+node (a user quit from elsewhere loses its connection here; a server ban
+removes the users it falls on). The clock and the id generator are
+arguments, so tests can drive the core with no event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tcpchat import __version__
 from tcpchat.irc import (
@@ -42,8 +51,17 @@ from tcpchat.server.commands.messaging import (
 )
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
-from tcpchat.server.delivery import deliver
-from tcpchat.server.events import Event, Observer, Stamp, UserQuit, UserRegistered
+from tcpchat.server.delivery import deliver, deliver_message
+from tcpchat.server.events import (
+    Event,
+    Messaged,
+    MessageRun,
+    NodeLost,
+    Observer,
+    ServerBanAdded,
+    Stamp,
+    UserQuit,
+)
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
 from tcpchat.server.metadata import SET_BURST as METADATA_BURST
@@ -60,12 +78,22 @@ __all__ = ["ServerCore"]
 
 T = TypeVar("T")
 Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+Applied = Callable[[bool], None]
+"""Told, once an event has had its turn, whether it was applied (True) or
+refused by the state as it then was (False)."""
 ConfigSource = tuple[str, Callable[[], Config]]
 """Where the settings come from (for REHASH's reply) and how to read them again."""
 
 
 def _inline(work: Callable[[], Any], then: Callable[[Any], None]) -> None:
     then(work())
+
+
+class Bus(Protocol):
+    """Where a cluster node's events go to get their place in the network's order."""
+
+    def publish(self, event: Event, stamp: Stamp, then: Applied | None) -> None:
+        """Append ``event``; the node applies it (and calls ``then``) when it comes back."""
 
 
 log = logging.getLogger("tcpchat.server")
@@ -104,6 +132,11 @@ class ServerCore:
         self.typing_throttle = ConnectThrottle(TYPING_RATE, TYPING_BURST)
         self.metadata_throttle = ConnectThrottle(METADATA_RATE, METADATA_BURST)
         self._reload = reload
+        # In a cluster: this node's name, and the bus its events go through
+        # (set by the runner); None applies each event as it is made.
+        self.node = ""
+        self.incarnation = ""
+        self.bus: Bus | None = None
         self._guests = itertools.count(1)
         self.clock = clock
         self.version = f"tcpchat-{__version__}"
@@ -133,18 +166,8 @@ class ServerCore:
         if accounts is not None:
             # NickServ is a user like any other to clients (WHOIS, a reserved
             # nick), but has no session: messages to it go to its handlers.
-            self.emit(
-                UserRegistered(
-                    SERVICES_UID,
-                    NICKSERV,
-                    "services",
-                    config.name,
-                    "127.0.0.1",
-                    "Nickname services",
-                    local=False,
-                    service=True,
-                )
-            )
+            # Every node has it, so no event makes it.
+            self.state.add_service(SERVICES_UID, NICKSERV, config.name, "Nickname services")
 
     def offload(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
         """Run slow, pure ``work`` (password hashing) away from the event loop,
@@ -302,14 +325,18 @@ class ServerCore:
         """
         if session not in self.sessions:
             return
+        user = session.user
+        self._end(session, reason)
+        if user is not None:
+            self.emit(UserQuit(user.uid, announce or reason))
+
+    def _end(self, session: Session, reason: str) -> None:
+        """Close ``session`` with ERROR, telling no one else (they know, or will)."""
         del self.sessions[session]
         self._per_ip[session.ip] -= 1
         if not self._per_ip[session.ip]:
             del self._per_ip[session.ip]
         self.monitor.forget(session)
-        user = session.user
-        if user is not None:
-            self.emit(UserQuit(user.uid, announce or reason))
         session.write(f"ERROR :Closing Link: {session.host} ({reason})\r\n".encode())
         log.info("%s disconnected (%s)", session.display_nick, reason)
         session.close()
@@ -329,17 +356,78 @@ class ServerCore:
     def stamp(self) -> Stamp:
         return Stamp(self._msgid_prefix + str(next(self._ids)), int(self.clock() * 1000))
 
-    def emit(self, event: Event) -> Stamp:
-        """Deliver ``event`` to local clients, tell observers, then apply it."""
+    def emit(self, event: Event, then: Applied | None = None) -> None:
+        """Stamp ``event`` and give it its place in the network's order: apply
+        it now, or, in a cluster, when the bus gives it back. ``then`` is
+        told whether it was applied."""
         stamp = self.stamp()
-        deliver(self.state, event, stamp, self.config.name, self._at_once)
+        bus = self.bus
+        if bus is not None:
+            bus.publish(event, stamp, then)
+            return
+        applied = self.apply(event, stamp)
+        if then is not None:
+            then(applied)
+
+    def apply(self, event: Event, stamp: Stamp) -> bool:
+        """Take ``event`` in its turn: settle it against the state, deliver its
+        lines to this node's clients, tell observers, change the state, and do
+        what follows from it here. False, having done nothing, if the state no
+        longer admits it."""
+        kind = type(event)
+        if kind is Messaged or kind is MessageRun:  # the hot path: no state to change
+            if not deliver_message(self.state, event, stamp, self._at_once):  # type: ignore[arg-type]
+                return False
+            self._observe(event, stamp)
+            return True
+        if kind is NodeLost:
+            self._node_lost(event, stamp)  # type: ignore[arg-type]
+            return True
+        settled = self.state.settle(event)
+        if settled is None:
+            return False
+        deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        self._observe(settled, stamp)
+        if type(settled) is UserQuit:
+            self._quit_here(settled)  # while the state still has the user
+        self.state.apply(settled, stamp)
+        if type(settled) is ServerBanAdded:
+            self._ban_here(settled)
+        return True
+
+    def _observe(self, event: Event, stamp: Stamp) -> None:
         for observer in self.observers:
             try:
                 observer(event, stamp)
             except Exception:
                 log.exception("observer failed on %r", event)
-        self.state.apply(event, stamp)
-        return stamp
+
+    # -- what follows from an event on this node ------------------------------
+
+    def _quit_here(self, e: UserQuit) -> None:
+        """A user of this node made to quit from elsewhere (KILL on another
+        node) loses its connection here; one that quit here has none left."""
+        session = self.state.by_uid[e.uid].session
+        if session is not None and session in self.sessions:
+            self._end(session, e.reason)
+
+    def _ban_here(self, e: ServerBanAdded) -> None:
+        """A new server ban removes this node's users it falls on."""
+        now_ms = int(self.clock() * 1000)
+        for session in list(self.sessions):
+            user = session.user
+            if user is not None and self.state.server_ban(user.username, user.host, now_ms):
+                self.quit(session, f"K-Lined: {e.reason}")
+
+    def _node_lost(self, e: NodeLost, stamp: Stamp) -> None:
+        """A node was declared lost: each of its users quits, as a quit of its
+        own (for delivery, observers and history alike). If it is this node
+        (it stopped answering past the timeout), its connections end first."""
+        if e.node == self.node and e.incarnation == self.incarnation:
+            for session in list(self.sessions):
+                self._end(session, "This server lost the network; please reconnect")
+        for quit, each in self.state.node_quits(e, stamp, self.config.name):
+            self.apply(quit, each)
 
     # -- time ---------------------------------------------------------------
 

@@ -59,6 +59,7 @@ __all__ = [
     "OutLine",
     "PresenceEvent",
     "deliver",
+    "deliver_message",
     "format_client_tags",
     "format_time",
     "presence_line",
@@ -264,11 +265,23 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) -> None:
-    source = state.by_uid[e.source]
+def deliver_message(
+    state: State, e: Messaged | MessageRun, stamp: Stamp, at_once: bool = False
+) -> bool:
+    """Write a message's lines (see :func:`deliver`); False, writing nothing,
+    if its source or target is no longer there. Messages change no state,
+    so this is all the settling they need (State.settle leaves them here,
+    on the hot path, where source and target are looked up anyway)."""
+    if isinstance(e, MessageRun):
+        return _message_run(state, e, stamp)
+    source = state.by_uid.get(e.source)
+    if source is None:
+        return False
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
+    if channel is None and recipient is None:
+        return False
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     if "B" in source.modes:  # a bot (source_tags)
@@ -322,6 +335,7 @@ def _messaged(state: State, e: Messaged, stamp: Stamp, at_once: bool = False) ->
     own = source.session
     if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
         line.send(own)
+    return True
 
 
 MULTILINE_CAP = "draft/multiline"
@@ -376,11 +390,13 @@ def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> None:
         send(own)
 
 
-def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bool:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
-    source = state.by_uid[e.source]
-    recipient = state.by_uid[e.target]
+    source = state.by_uid.get(e.source)
+    recipient = state.by_uid.get(e.target)
+    if source is None or recipient is None:
+        return False
     head = f":{source.mask} {e.command} {recipient.nick} :"
     data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
     if recipient.session is not None:
@@ -388,6 +404,7 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> None:
     own = source.session
     if own is not None and "echo-message" in own.caps:
         own.write(data)
+    return True
 
 
 def presence_line(user: User, e: PresenceEvent, stamp: Stamp) -> tuple[OutLine, str]:
@@ -499,7 +516,6 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
     Kicked: _kicked,
     TopicChanged: _topic,
     UserModeChanged: _user_mode,
-    MessageRun: _message_run,
     MultilineMessaged: _multiline,
     AwayChanged: _presence,
     RealnameChanged: _presence,
@@ -511,11 +527,10 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
 def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
 ) -> None:
-    """Write the lines for ``event`` to every local session that should see it;
+    """Write the lines for ``event`` (settled; a message goes to
+    :func:`deliver_message`) to every local session that should see it;
     ``at_once``: the event comes of a line read on its own (see Session)."""
-    if type(event) is Messaged:
-        _messaged(state, event, stamp, at_once)
-    elif type(event) is ChannelModeChanged:
+    if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
     elif type(event) is ReadMarkerSet:
         _read_marker(state, event, stamp, server_name)

@@ -28,6 +28,7 @@ __all__ = [
     "ModeChange",
     "MultilineMessaged",
     "NickChanged",
+    "NodeLost",
     "Observer",
     "Parted",
     "ReadMarkerSet",
@@ -71,9 +72,8 @@ class UserRegistered:
     ip: str
     realname: str
     account: str | None = None
-    local: bool = True
-    # A pseudo-user of the server itself (NickServ): not counted or listed as a person.
-    service: bool = False
+    # The node the user is connected to, in a cluster ("" on a server on its own).
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +280,16 @@ class Invited:
     channel: str
 
 
+@dataclass(frozen=True, slots=True)
+class NodeLost:
+    """A node of a cluster stopped (its heartbeat did, or it was fenced off):
+    every user on it quits, on every node. Made in Redis by the script that
+    declares the node lost, once, so that it has its place in the one order."""
+
+    node: str
+    incarnation: str
+
+
 Event = (
     UserRegistered
     | NickChanged
@@ -299,6 +309,7 @@ Event = (
     | AccountChanged
     | ServerBanAdded
     | ServerBanRemoved
+    | NodeLost
     | ReadMarkerSet
     | Redacted
     | MetadataSet

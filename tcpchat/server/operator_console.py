@@ -131,7 +131,7 @@ class OperatorConsole:
                 core.config.name,
                 "127.0.0.1",
                 "The person at the server",
-                local=False,
+                node=core.node,
             )
         )
         if core.config.default_channel:

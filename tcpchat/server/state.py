@@ -5,6 +5,16 @@ Theory of operation: :class:`State` is a replica of the whole network, and
 (see :mod:`tcpchat.server.events`). Handlers read it freely. Users and
 channels are keyed by their casefolded names and keep the name as displayed
 beside it. The objects are mutable for speed, but only ``apply`` writes them.
+
+An event is checked against the state it is about to change by
+:meth:`State.settle` first. A handler validates against the state it sees,
+but between that and the event's turn in the network's order other events
+may come first: the user quit, the nick was taken, the channel was made by
+someone else (in a cluster, on another node, but on one server too, when a
+user quits in the middle of a turn). ``settle`` decides each case from the
+state alone, so every replica decides it the same way: the event is refused
+(None), or taken as it can still be (a channel's creator gets its operator
+status only if the channel is still new), and never half applied.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from tcpchat.server.events import (
     MetadataSet,
     MultilineMessaged,
     NickChanged,
+    NodeLost,
     Parted,
     ReadMarkerSet,
     RealnameChanged,
@@ -72,6 +83,8 @@ class User:
     away: str | None = None
     account: str | None = None
     service: bool = False
+    # The cluster node the user is connected to ("" on a server on its own).
+    node: str = ""
     channels: dict[str, Channel] = field(default_factory=dict)
     # IRCv3 metadata (display-name, avatar, color, ...): key -> value.
     metadata: dict[str, str] = field(default_factory=dict)
@@ -193,6 +206,29 @@ class State:
             Redacted: self._nothing,
             MetadataSet: self._metadata,
         }
+        has = self._has_user
+        self._settlers: dict[type[Any], Callable[[Any], Event | None]] = {
+            UserRegistered: self._settle_registered,
+            NickChanged: self._settle_nick,
+            UserQuit: has,
+            Joined: self._settle_joined,
+            Parted: self._settle_parted,
+            Kicked: self._settle_kicked,
+            TopicChanged: self._settle_topic,
+            ChannelModeChanged: self._settle_channel_mode,
+            UserModeChanged: has,
+            AwayChanged: has,
+            RealnameChanged: has,
+            Invited: self._settle_invited,
+            AccountChanged: has,
+            ServerBanAdded: _admitted,
+            ServerBanRemoved: _admitted,
+            NodeLost: _admitted,
+            MultilineMessaged: self._settle_multiline,
+            ReadMarkerSet: has,
+            Redacted: self._settle_redacted,
+            MetadataSet: self._settle_metadata,
+        }
 
     # -- reading ----------------------------------------------------------
 
@@ -201,6 +237,13 @@ class State:
 
     def channel(self, name: str) -> Channel | None:
         return self.channels.get(casefold(name))
+
+    def add_service(self, uid: str, nick: str, host: str, realname: str) -> None:
+        """A pseudo-user of the server itself (NickServ), on every node alike:
+        not made by an event, not counted or listed as a person."""
+        user = User(uid, nick, "services", host, "127.0.0.1", realname, 0.0, service=True)
+        self.users[user.folded] = user
+        self.by_uid[uid] = user
 
     def add_permanent_channel(self, name: str, topic: str, now: float, setter: str) -> None:
         """Create a channel that stays when empty (the default meeting place).
@@ -213,19 +256,112 @@ class State:
 
     # -- writing ----------------------------------------------------------
 
+    def settle(self, event: Event) -> Event | None:
+        """``event`` as the state now admits it, or None if it no longer does
+        (see the module's docstring). Pass what it returns to :meth:`apply`.
+        Messages change no state; delivery settles them
+        (:func:`~tcpchat.server.delivery.deliver_message`)."""
+        return self._settlers[type(event)](event)
+
     def apply(self, event: Event, stamp: Stamp) -> None:
-        """Change the state by one event: the only way it changes."""
+        """Change the state by one settled event: the only way it changes."""
         self._appliers[type(event)](event, stamp)
+
+    # -- settling -----------------------------------------------------------
+
+    def _has_user(self, e: Event) -> Event | None:
+        return e if e.uid in self.by_uid else None  # type: ignore[union-attr]
+
+    def _settle_registered(self, e: UserRegistered) -> Event | None:
+        if e.uid in self.by_uid or casefold(e.nick) in self.users:
+            return None  # the nick was taken first
+        return e
+
+    def _settle_nick(self, e: NickChanged) -> Event | None:
+        user = self.by_uid.get(e.uid)
+        if user is None:
+            return None
+        holder = self.users.get(casefold(e.nick))
+        return e if holder is None or holder is user else None
+
+    def _member(self, uid: str, channel: str) -> tuple[User, Channel] | None:
+        user = self.by_uid.get(uid)
+        if user is None:
+            return None
+        joined = user.channels.get(casefold(channel))
+        return None if joined is None else (user, joined)
+
+    def _settle_joined(self, e: Joined) -> Event | None:
+        user = self.by_uid.get(e.uid)
+        if user is None:
+            return None
+        channel = self.channels.get(casefold(e.channel))
+        if channel is None:
+            return e
+        if user in channel.members:
+            return None
+        # Someone else made the channel first: a plain join, shown by its name.
+        return e if not e.modes and e.channel == channel.name else Joined(e.uid, channel.name)
+
+    def _settle_parted(self, e: Parted) -> Event | None:
+        return e if self._member(e.uid, e.channel) is not None else None
+
+    def _settle_kicked(self, e: Kicked) -> Event | None:
+        return e if e.source in self.by_uid and self._member(e.uid, e.channel) else None
+
+    def _settle_topic(self, e: TopicChanged) -> Event | None:
+        ok = e.source in self.by_uid and casefold(e.channel) in self.channels
+        return e if ok else None
+
+    def _settle_channel_mode(self, e: ChannelModeChanged) -> Event | None:
+        if e.source and e.source not in self.by_uid:
+            return None
+        channel = self.channels.get(casefold(e.channel))
+        if channel is None:
+            return None
+        # A member's o or v only while it is still a member.
+        changes = tuple(
+            c
+            for c in e.changes
+            if c.letter not in "ov"
+            or ((member := self.by_uid.get(c.arg or "")) is not None and member in channel.members)
+        )
+        if not changes:
+            return None
+        return (
+            e
+            if len(changes) == len(e.changes)
+            else ChannelModeChanged(e.source, e.channel, changes)
+        )
+
+    def _settle_invited(self, e: Invited) -> Event | None:
+        return e if e.source in self.by_uid and e.uid in self.by_uid else None
+
+    def _target_exists(self, target: str) -> bool:
+        """A channel (by name) or a user (by uid) that is still there."""
+        return casefold(target) in self.channels if target[:1] == "#" else target in self.by_uid
+
+    def _settle_multiline(self, e: MultilineMessaged) -> Event | None:
+        return e if e.source in self.by_uid and self._target_exists(e.target) else None
+
+    def _settle_redacted(self, e: Redacted) -> Event | None:
+        # The conversation is found by its history key: the other person may be gone.
+        return e if e.source in self.by_uid else None
+
+    def _settle_metadata(self, e: MetadataSet) -> Event | None:
+        source_ok = not e.source or e.source in self.by_uid
+        return e if source_ok and self._target_exists(e.target) else None
+
+    # -- applying -----------------------------------------------------------
 
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
-        user.service = e.service
+        user.node = e.node
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
         self._log_in(user, e.account)
-        if not e.service:
-            self.people += 1
-            self.max_users = max(self.max_users, self.people)
+        self.people += 1
+        self.max_users = max(self.max_users, self.people)
 
     def _remember(self, user: User, time: float) -> None:
         self.whowas.appendleft(
@@ -249,6 +385,19 @@ class State:
         for channel in user.channels.values():
             self._leave(channel, user)
         user.channels.clear()
+
+    def node_quits(
+        self, e: NodeLost, stamp: Stamp, server_name: str
+    ) -> list[tuple[UserQuit, Stamp]]:
+        """What a lost node's users do: each quits, with the reason RFC 1459
+        gives a netsplit (the two servers that lost each other) and a msgid of
+        its own made from the event's (no stamp's msgid has a '.' in it)."""
+        reason = f"{server_name} {e.node}"
+        users = [u for u in self.by_uid.values() if u.node == e.node and not u.service]
+        return [
+            (UserQuit(user.uid, reason), Stamp(f"{stamp.msgid}.{i}", stamp.time_ms))
+            for i, user in enumerate(users)
+        ]
 
     def _leave(self, channel: Channel, user: User) -> None:
         del channel.members[user]
@@ -365,3 +514,8 @@ class State:
         channel = self.channels.get(casefold(e.channel))
         if channel is not None:
             channel.invited.add(e.uid)
+
+
+def _admitted(e: Event) -> Event:
+    """Events that any state admits."""
+    return e

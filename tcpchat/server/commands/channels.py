@@ -8,6 +8,7 @@ IRC operators may KICK and set TOPIC without being channel operators.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from tcpchat.irc import Message, casefold, valid_channel
@@ -37,7 +38,7 @@ from tcpchat.irc.numerics import (
 )
 from tcpchat.server.commands.readmarker import CAP as READ_MARKER_CAP
 from tcpchat.server.commands.readmarker import send_marker
-from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.context import CommandSpec, Context, when_applied
 from tcpchat.server.events import Invited, Joined, Kicked, Parted, TopicChanged
 from tcpchat.server.metadata import send_join_metadata
 from tcpchat.server.state import Channel, User
@@ -145,21 +146,32 @@ def handle_join(ctx: Context, msg: Message) -> None:
             ctx.error(ERR_TOOMANYCHANNELS, name)
             continue
         if channel is None:
-            ctx.emit(Joined(user.uid, name, "o"))
+            event = Joined(user.uid, name, "o")
         else:
             refusal = _join_refusal(channel, user, keys[i] if i < len(keys) else "")
             if refusal is not None:
                 ctx.error(refusal, channel.name)
                 continue
-            ctx.emit(Joined(user.uid, channel.name))
-        joined = user.channels[casefold(name)]
-        if joined.topic:
-            _send_topic(ctx, joined)
-        if READ_MARKER_CAP in ctx.session.caps:  # before the end of NAMES (read-marker)
-            send_marker(ctx, joined.name)
-        if "no-implicit-names" not in ctx.session.caps:  # IRCv3 no-implicit-names
-            send_names(ctx, joined)
-        send_join_metadata(ctx, joined)
+            event = Joined(user.uid, channel.name)
+        ctx.emit(event, when_applied(functools.partial(_joined, ctx, name)))
+
+
+def _joined(ctx: Context, name: str) -> None:
+    """After the JOIN line, as the channel now is: the topic, the read
+    marker (before the end of NAMES, read-marker), the names (unless the
+    client asked for none, no-implicit-names), and the metadata of the
+    channel and its members."""
+    user = ctx.session.user
+    joined = user.channels.get(casefold(name)) if user is not None else None
+    if joined is None:
+        return
+    if joined.topic:
+        _send_topic(ctx, joined)
+    if READ_MARKER_CAP in ctx.session.caps:
+        send_marker(ctx, joined.name)
+    if "no-implicit-names" not in ctx.session.caps:
+        send_names(ctx, joined)
+    send_join_metadata(ctx, joined)
 
 
 def _member_channel(ctx: Context, name: str) -> Channel | None:

@@ -27,7 +27,7 @@ from tcpchat.irc.numerics import (
 )
 from tcpchat.server.commands.channels import is_chanop
 from tcpchat.server.commands.history import in_batch
-from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.context import CommandSpec, Context, when_applied
 from tcpchat.server.delivery import with_tag
 from tcpchat.server.events import MetadataSet
 from tcpchat.server.metadata import (
@@ -88,10 +88,20 @@ def _write(ctx: Context, batch: str, data: bytes) -> None:
     ctx.session.write(with_tag(data, f"batch={batch}") if batch else data)
 
 
-def _key_reply(ctx: Context, batch: str, target: Target, key: str) -> None:
-    value = _values(ctx, target).get(key)
+def _key_reply(
+    ctx: Context, batch: str, target: Target, key: str, value: str | None = None
+) -> None:
+    """RPL_KEYVALUE or RPL_KEYNOTSET for ``key``: of ``value`` when given, else
+    of the target's value now."""
+    if value is None:
+        value = _values(ctx, target).get(key)
     shown = _shown(ctx, target)
     _write(ctx, batch, key_line(ctx.config.name, ctx.session.display_nick, shown, key, value))
+
+
+def _unset_reply(ctx: Context, batch: str, target: Target, key: str) -> None:
+    shown = _shown(ctx, target)
+    _write(ctx, batch, key_line(ctx.config.name, ctx.session.display_nick, shown, key, None))
 
 
 def _get(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
@@ -123,17 +133,27 @@ def _list(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
     in_batch(ctx, "metadata", (shown,), fill)
 
 
-def _change(ctx: Context, target: Target, key: str, value: str | None, source: str) -> None:
-    """Set (or, for None, unset) a key: an event once registered, the
-    session's own before; what a logged-in user sets on itself is kept."""
+def _change(
+    ctx: Context,
+    target: Target,
+    key: str,
+    value: str | None,
+    source: str,
+    then: Callable[[], None] | None = None,
+) -> None:
+    """Set (or, for None, unset) a key, then ``then``: an event once
+    registered, the session's own before; what a logged-in user sets on
+    itself is kept."""
     if target is None:
         if value is None:
             ctx.session.metadata.pop(key, None)
         else:
             ctx.session.metadata[key] = value
+        if then is not None:
+            then()
         return
     owner = target.name if isinstance(target, Channel) else target.uid
-    ctx.emit(MetadataSet(source, owner, key, value))
+    ctx.emit(MetadataSet(source, owner, key, value), when_applied(then) if then else None)
     accounts = ctx.core.accounts
     if isinstance(target, User) and target.account and accounts is not None and source:
         accounts.set_metadata(target.account, key, value)
@@ -162,8 +182,13 @@ def _set(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
         wait = str(math.ceil(1 / SET_RATE))
         _fail(ctx, "RATE_LIMITED", shown, key, wait, "too many changes; wait a little")
     else:
-        _change(ctx, target, key, value, ctx.user.uid if target is not None else "")
-        _key_reply(ctx, "", target, key)
+        source = ctx.user.uid if target is not None else ""
+        if value is None:
+            _change(ctx, target, key, None, source, lambda: _unset_reply(ctx, "", target, key))
+        else:
+            _change(
+                ctx, target, key, value, source, lambda: _key_reply(ctx, "", target, key, value)
+            )
 
 
 def _clear(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
@@ -176,7 +201,7 @@ def _clear(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
     def fill(batch: str) -> None:
         for key in sorted(_values(ctx, target)):
             _change(ctx, target, key, None, source)
-            _key_reply(ctx, batch, target, key)
+            _unset_reply(ctx, batch, target, key)
 
     in_batch(ctx, "metadata", (shown,), fill)
 
@@ -278,32 +303,38 @@ def handle_metadata(ctx: Context, msg: Message) -> None:
     handler(ctx, target, msg.params[2:])
 
 
-def send_own_metadata(ctx: Context) -> None:
-    """At registration: a client that speaks metadata is told its own, in a
-    batch, empty if it has none (metadata, "Notifications")."""
+def send_own_metadata(ctx: Context, metadata: dict[str, str]) -> None:
+    """At registration: a client that speaks metadata is told its own
+    (``metadata``, as :func:`restore_metadata` made it), in a batch, empty
+    if it has none (metadata, "Notifications")."""
     if not speaks_metadata(ctx.session):
         return
-    user = ctx.user
+    nick = ctx.user.nick
 
     def fill(batch: str) -> None:
-        for key, value in sorted(user.metadata.items()):
-            _write(ctx, batch, notification(ctx.session, ctx.config.name, user.nick, key, value))
+        for key, value in sorted(metadata.items()):
+            _write(ctx, batch, notification(ctx.session, ctx.config.name, nick, key, value))
 
-    in_batch(ctx, "metadata", (user.nick,), fill)
+    in_batch(ctx, "metadata", (nick,), fill)
 
 
-def restore_metadata(ctx: Context) -> None:
-    """On registration or login: the metadata kept with the account comes
-    back, then what the client set before registration (and is now kept)."""
+def restore_metadata(ctx: Context, account: str | None) -> dict[str, str]:
+    """On registration or login to ``account``: the metadata kept with it
+    comes back, then what the client set before registration (and is now
+    kept). Returns the user's metadata as these changes leave it."""
     user = ctx.user
+    result = dict(user.metadata)
     accounts = ctx.core.accounts
-    if user.account and accounts is not None:
-        for key, value in accounts.metadata(user.account).items():
-            if user.metadata.get(key) != value:
+    if account and accounts is not None:
+        for key, value in accounts.metadata(account).items():
+            if result.get(key) != value:
                 ctx.emit(MetadataSet("", user.uid, key, value))
+                result[key] = value
     pending, ctx.session.metadata = ctx.session.metadata, {}
     for key, value in pending.items():
         _change(ctx, user, key, value, user.uid)
+        result[key] = value
+    return result
 
 
 COMMANDS: Final = {

@@ -21,8 +21,14 @@ from tcpchat.irc.numerics import (
     RPL_YOUREOPER,
 )
 from tcpchat.server.config import ConfigError
-from tcpchat.server.context import CommandSpec, Context
-from tcpchat.server.events import ModeChange, ServerBanAdded, ServerBanRemoved, UserModeChanged
+from tcpchat.server.context import CommandSpec, Context, when_applied
+from tcpchat.server.events import (
+    ModeChange,
+    ServerBanAdded,
+    ServerBanRemoved,
+    UserModeChanged,
+    UserQuit,
+)
 from tcpchat.server.passwords import verify_password
 
 __all__ = ["COMMANDS", "kline_mask"]
@@ -52,9 +58,13 @@ def handle_oper(ctx: Context, msg: Message) -> None:
             ctx.error(ERR_PASSWDMISMATCH)
             return
         user = ctx.user
-        if not user.is_oper:
-            ctx.emit(UserModeChanged(user.uid, (ModeChange(True, "o"),)))
-        ctx.numeric(RPL_YOUREOPER, "You are now an IRC operator")
+        if user.is_oper:
+            ctx.numeric(RPL_YOUREOPER, "You are now an IRC operator")
+            return
+        ctx.emit(
+            UserModeChanged(user.uid, (ModeChange(True, "o"),)),
+            when_applied(lambda: ctx.numeric(RPL_YOUREOPER, "You are now an IRC operator")),
+        )
 
     ctx.offload(lambda: verify_password(password, entry.password_hash), done)
 
@@ -63,11 +73,20 @@ def handle_kill(ctx: Context, msg: Message) -> None:
     """KILL <nick> [:<reason>]"""
     nick = msg.params[0]
     target = ctx.state.user(nick)
-    if target is None or target.session is None:
+    # The server's own pseudo-users (NickServ, the console's operator) cannot be killed.
+    if (
+        target is None
+        or target.service
+        or (target.session is None and target.node == ctx.core.node)
+    ):
         ctx.error(ERR_NOSUCHNICK, nick)
         return
     reason = msg.params[1] if len(msg.params) > 1 and msg.params[1] else "No reason given"
-    ctx.core.quit(target.session, f"Killed ({ctx.user.nick} ({reason}))")
+    reason = f"Killed ({ctx.user.nick} ({reason}))"
+    if target.session is not None:
+        ctx.core.quit(target.session, reason)
+    else:  # on another node, which ends its connection when the quit has its turn
+        ctx.emit(UserQuit(target.uid, reason))
 
 
 def kline_mask(text: str) -> str:
@@ -94,14 +113,16 @@ def handle_kline(ctx: Context, msg: Message) -> None:
         return
     reason = params[1] if len(params) > 1 and params[1] else "No reason given"
     expires = int((ctx.now + minutes * 60) * 1000) if minutes else 0
+    # Each node removes its own users the ban falls on when it has its turn.
+    folded = casefold(mask)
+    banned = sum(
+        1
+        for user in ctx.state.users.values()
+        if not user.service
+        and user.uid != ctx.user.uid
+        and mask_matches(folded, casefold(f"{user.username}@{user.host}"))
+    )
     ctx.emit(ServerBanAdded(ctx.user.uid, mask, reason, expires))
-    banned = 0
-    now_ms = int(ctx.now * 1000)
-    for user in list(ctx.state.users.values()):
-        session = user.session
-        if session is not None and ctx.state.server_ban(user.username, user.host, now_ms):
-            ctx.core.quit(session, f"K-Lined: {reason}")
-            banned += 1
     how_long = f"for {minutes} minutes" if minutes else "until lifted"
     _notice(ctx, f"Banned {mask} {how_long}; {banned} connected user(s) removed")
 

@@ -35,7 +35,7 @@ from tcpchat.server.commands.queries import send_isupport, send_lusers, send_mot
 from tcpchat.server.commands.readmarker import send_all_markers
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
-from tcpchat.server.events import AwayChanged, NickChanged, UserRegistered
+from tcpchat.server.events import AwayChanged, NickChanged, UserQuit, UserRegistered
 
 __all__ = ["COMMANDS", "try_register"]
 
@@ -63,29 +63,42 @@ def try_register(ctx: Context) -> None:
         ctx.error(ERR_YOUREBANNEDCREEP)
         ctx.core.quit(session, f"K-Lined: {ban.reason}")
         return
-    ctx.emit(
-        UserRegistered(
-            session.uid,
-            session.nick,
-            session.username,
-            session.host,
-            session.ip,
-            session.realname,
-            session.account,
-        )
+    event = UserRegistered(
+        session.uid,
+        session.nick,
+        session.username,
+        session.host,
+        session.ip,
+        session.realname,
+        session.account,
+        ctx.core.node,
     )
+    ctx.emit(event, lambda applied: _registered(ctx, event, applied))
+
+
+def _registered(ctx: Context, event: UserRegistered, applied: bool) -> None:
+    """The registration has had its turn: the session becomes the user, or,
+    if the nick was taken first (in a cluster, on another node), hears 433."""
+    session = ctx.session
+    if not applied:
+        if session.nick == event.nick:
+            session.nick = None
+        ctx.error(ERR_NICKNAMEINUSE, event.nick)
+        return
+    if session not in ctx.core.sessions:  # it left while the registration was on its way
+        ctx.core.emit(UserQuit(event.uid, "Connection closed"))
+        return
     user = ctx.state.by_uid[session.uid]
     user.session = session
     session.user = user
     if session.away is not None:
         ctx.emit(AwayChanged(user.uid, session.away))
-    restore_metadata(ctx)
-    _welcome(ctx)
+    _welcome(ctx, restore_metadata(ctx, event.account))
     send_all_markers(ctx)
     protect_nick(ctx)
 
 
-def _welcome(ctx: Context) -> None:
+def _welcome(ctx: Context, metadata: dict[str, str]) -> None:
     config = ctx.config
     user = ctx.user
     version = ctx.core.version
@@ -96,7 +109,7 @@ def _welcome(ctx: Context) -> None:
     ctx.numeric(RPL_MYINFO, config.name, version, user_modes, "biklmnostv", "bklov")
     send_isupport(ctx)
     send_lusers(ctx)
-    send_own_metadata(ctx)  # before the end of the MOTD (metadata, "Notifications")
+    send_own_metadata(ctx, metadata)  # before the end of the MOTD (metadata, "Notifications")
     send_motd(ctx)
 
 
@@ -132,8 +145,14 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         ctx.error(ERR_NICKNAMEINUSE, nick)
         return
     if nick != user.nick:
-        ctx.emit(NickChanged(user.uid, nick))
-        protect_nick(ctx)
+
+        def changed(applied: bool) -> None:
+            if applied:
+                protect_nick(ctx)
+            elif ctx.session.user is not None:
+                ctx.error(ERR_NICKNAMEINUSE, nick)  # taken first, elsewhere
+
+        ctx.emit(NickChanged(user.uid, nick), changed)
 
 
 def handle_user(ctx: Context, msg: Message) -> None:
