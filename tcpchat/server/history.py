@@ -102,6 +102,8 @@ class HistoryRecorder:
         return {"bot": "", **tags} if source.is_bot else tags
 
     def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
+        if e.command == "TAGMSG" and "+typing" in e.client_tags:
+            return []  # typing is of the moment (IRCv3 typing), not worth a disk write
         return self._kept(e, stamp, [() if e.command == "TAGMSG" else (e.text,)])
 
     def _multiline(self, e: MultilineMessaged, stamp: Stamp) -> list[HistoryItem]:

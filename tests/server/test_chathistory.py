@@ -146,13 +146,13 @@ def test_event_playback_only_when_asked(history_server: RunningServer) -> None:
         assert [m.command for m in a.batch()] == ["PRIVMSG"]
         b.send("CHATHISTORY LATEST #ev * 10")
         assert [m.command for m in b.batch()] == ["JOIN", "JOIN", "TOPIC", "PRIVMSG"]
-        a.send("@+typing=active TAGMSG #ev")
+        a.send("@+reply=x;+draft/react=y TAGMSG #ev")
         b.expect("TAGMSG")
         a.send("CHATHISTORY LATEST #ev * 10")
         assert "TAGMSG" not in [m.command for m in a.batch()]
         b.send("CHATHISTORY LATEST #ev * 1")
         replayed = b.batch()
-        assert replayed[0].command == "TAGMSG" and replayed[0].tags["+typing"] == "active"
+        assert replayed[0].command == "TAGMSG" and replayed[0].tags["+draft/react"] == "y"
 
 
 def test_targets(history_server: RunningServer) -> None:
@@ -227,3 +227,18 @@ def test_catch_up_after_being_cut_off(history_server: RunningServer) -> None:
             missed = back.batch()
             assert texts(missed) == sent
             assert len({m.tags["msgid"] for m in missed}) == 5
+
+
+def test_reactions_are_kept_and_typing_is_not(history_server: RunningServer) -> None:
+    caps = (*CAPS, "draft/event-playback")
+    with history_server.client("alice", caps) as a:
+        a.join("#t")
+        a.send("PRIVMSG #t :hello")
+        msgid = a.expect("PRIVMSG").tags["msgid"]
+        a.send(f"@+reply={msgid};+draft/react=x TAGMSG #t", "@+typing=active TAGMSG #t")
+        a.expect("TAGMSG")
+        a.expect("TAGMSG")
+        a.send("CHATHISTORY LATEST #t * 10")
+        kept = [m for m in a.batch() if m.command == "TAGMSG"]
+        assert [m.tags.get("+draft/react") for m in kept] == ["x"]
+        assert kept[0].tags["+reply"] == msgid
