@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Final
 
 from tcpchat.irc import format_params
 from tcpchat.irc.numerics import RPL_KEYNOTSET, RPL_KEYVALUE, RPL_METADATASYNCLATER
+from tcpchat.server.state import Channel, User
 
 if TYPE_CHECKING:
     from tcpchat.server.context import Context
     from tcpchat.server.session import Session
-    from tcpchat.server.state import Channel, User
 
 __all__ = [
     "CAPS",
@@ -103,7 +103,7 @@ def notification(
 def subscribed_lines(session: Session, server_name: str, owner: User | Channel) -> list[bytes]:
     """Notifications of ``owner``'s keys that ``session`` subscribed to, as
     their changes would have come."""
-    shown = owner.nick if hasattr(owner, "nick") else owner.name
+    shown = owner.name if isinstance(owner, Channel) else owner.nick
     return [
         notification(session, server_name, shown, key, value)
         for key, value in sorted(owner.metadata.items())
