@@ -36,6 +36,13 @@ holds several lines has one timestamp, its last segment's, so the arrival
 figure can overstate an earlier line's latency, never understate it.
 Every client sets TCP_NODELAY.
 
+WebSocket clients (roles with ``web``; tcpchat's web port, IRCv3 WebSocket,
+text frames) take part in ``fanout-web`` (every other member of the
+channel) and ``idle-web``. They frame what they send with a zero mask (a
+mask the server cannot tell from any other, that costs the generator
+nothing), and count received lines by the flood text that ends every
+benchmark line, as their frames carry no newline.
+
 Run one scenario by hand (prints JSON)::
 
     python -m bench.loadgen fanout --port 6667 --clients 200 --senders 10 --duration 5
@@ -66,7 +73,9 @@ __all__ = [
     "connect_scenario",
     "fanout_rate_scenario",
     "fanout_scenario",
+    "fanout_web_scenario",
     "idle_scenario",
+    "idle_web_scenario",
     "pairs_scenario",
     "proc_cpu_seconds",
     "proc_cpu_times",
@@ -99,6 +108,27 @@ CHANNEL: Final = "#bench"
 SO_TIMESTAMPNS: Final = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
+# What a WebSocket client counts as a line: the end of every flood and probe line.
+WEB_LINE_MARK: Final = PAYLOAD[-20:]
+WEB_HANDSHAKE: Final = (
+    b"GET /socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+)
+
+
+def ws_frames(lines: bytes) -> bytes:
+    """CRLF-terminated lines as masked WebSocket text frames, one a line (mask zero)."""
+    out = []
+    for line in lines.split(b"\r\n")[:-1]:
+        size = len(line)
+        head = (
+            bytes((0x81, 0x80 | size))
+            if size < 126
+            else bytes((0x81, 0xFE)) + size.to_bytes(2, "big")
+        )
+        out.append(head + b"\0\0\0\0" + line)
+    return b"".join(out)
 
 
 def proc_cpu_times(pid: int) -> tuple[float, float]:
@@ -138,7 +168,8 @@ class Role:
     as fast as the server takes it), ``rate`` (sends timestamped lines to
     ``target`` at ``rate`` per second) or ``register`` (the connect
     scenario: registers inside the window, timed).
-    ``probe`` marks a receiver that measures latency.
+    ``probe`` marks a receiver that measures latency; ``web``, a client that
+    connects over WebSocket.
     """
 
     nick: str
@@ -148,6 +179,7 @@ class Role:
     phase: float = 0.0
     probe: bool = False
     join: bool = False
+    web: bool = False
 
 
 @dataclass(slots=True)
@@ -171,6 +203,20 @@ def fanout_scenario(clients: int, senders: int, duration: float, prefix: str = "
     roles += [Role(f"{prefix}{i}", join=True) for i in range(senders + 1, clients - 1)]
     roles.append(Role(f"{prefix}{clients - 1}", probe=True, join=True))
     return Scenario("fanout", roles, duration)
+
+
+def fanout_web_scenario(clients: int, senders: int, duration: float) -> Scenario:
+    """``fanout`` with every other receiving member on WebSocket: the senders and
+    the probe pair stay on TCP, so the figures differ from fanout's only by what
+    WebSocket members cost."""
+    base = fanout_scenario(clients, senders, duration, prefix="w")
+    roles = [
+        Role(r.nick, r.kind, r.target, r.rate, r.phase, r.probe, r.join, web=i % 2 == 1)
+        if r.kind == "idle" and not r.probe
+        else r
+        for i, r in enumerate(base.roles)
+    ]
+    return Scenario("fanout-web", roles, duration)
 
 
 def fanout_rate_scenario(
@@ -212,6 +258,12 @@ def idle_scenario(clients: int, in_flight: int = 50, prefix: str = "i") -> Scena
     return Scenario("idle", roles, duration=0.0, in_flight=in_flight)
 
 
+def idle_web_scenario(clients: int, in_flight: int = 50, prefix: str = "v") -> Scenario:
+    """``idle`` over WebSocket: the server's memory per WebSocket client."""
+    roles = [Role(f"{prefix}{i}", web=True) for i in range(clients)]
+    return Scenario("idle-web", roles, duration=0.0, in_flight=in_flight)
+
+
 # -- one client ---------------------------------------------------------------
 
 
@@ -244,6 +296,7 @@ class Client(asyncio.Protocol):
         # into a buffer of its own (a fresh 256 KiB per read cost more than the read).
         self.stamped: socket.socket | None = None
         self.stamped_buffer = bytearray()
+        self.web_tail = b""
 
     # -- asyncio.Protocol
 
@@ -263,11 +316,20 @@ class Client(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SENDER_SNDBUF)
 
     def data_received(self, data: bytes, arrived: int | None = None) -> None:
-        self.lines += data.count(b"\n")
+        if self.role.web:
+            # The mark may straddle two reads: the tail kept is one byte short
+            # of it, so no mark is counted twice.
+            both = self.web_tail + data
+            self.lines += both.count(WEB_LINE_MARK)
+            self.web_tail = both[-(len(WEB_LINE_MARK) - 1) :]
+        else:
+            self.lines += data.count(b"\n")
         if self.wait_for is not None or self.role.probe:
             buf = self.tail + data
-            cut = buf.rfind(b"\n") + 1
-            self.tail = buf[cut:][-4096:]
+            # Frames carry no newline: a WebSocket client looks at all it has,
+            # keeping a little for a marker cut in two.
+            cut = len(buf) if self.role.web else buf.rfind(b"\n") + 1
+            self.tail = buf[-16:] if self.role.web else buf[cut:][-4096:]
             if self.role.probe:
                 self.worker.take_latencies(buf[:cut], arrived)
             if self.wait_for is not None:
@@ -311,25 +373,36 @@ class Client(asyncio.Protocol):
 
     def _pong(self, data: bytes) -> None:
         assert self.transport is not None
+        if self.role.web:  # a PING's frame: its token runs to the next frame
+            at = data.find(b"PING ")
+            token = data[at + 5 : at + 5 + 64].split(b"\x81")[0]
+            self.transport.write(ws_frames(b"PONG " + token + b"\r\n"))
+            return
         for line in data.split(b"\n"):
             if line.startswith(b"PING "):
                 self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
 
-    async def expect(self, marker: bytes, send: bytes, timeout: float) -> None:
-        """Send ``send`` and wait until a line with ``marker`` arrives."""
+    async def expect(self, marker: bytes, send: bytes, timeout: float, framed: bool = True) -> None:
+        """Send ``send`` (in frames, over WebSocket) and wait until ``marker`` arrives."""
         assert self.transport is not None
         self.wait_for = marker
         self.waiter = self.loop.create_future()
-        self.transport.write(send)
+        self.transport.write(ws_frames(send) if self.role.web and framed else send)
         try:
             await asyncio.wait_for(self.waiter, timeout)
         finally:
             self.wait_for = None
             self.waiter = None
 
-    async def register(self, host: str, port: int, timeout: float) -> None:
+    async def register(self, host: str, port: int, timeout: float, web_port: int = 0) -> None:
         nick = self.role.nick
+        if self.role.web:
+            if not web_port:
+                raise ClientError("a WebSocket client needs the server's web port")
+            port = web_port
         await asyncio.wait_for(self.loop.create_connection(lambda: self, host, port), timeout)
+        if self.role.web:
+            await self.expect(b" 101 ", WEB_HANDSHAKE, timeout, framed=False)
         hello = f"NICK {nick}\r\nUSER {nick} 0 * :tcpchat bench\r\n".encode()
         await self.expect(b" 001 ", hello, timeout)
         if self.role.join:
@@ -393,6 +466,8 @@ class Client(asyncio.Protocol):
         if role.kind == "flood":
             line = f"PRIVMSG {role.target} :".encode() + PAYLOAD + b"\r\n"
             self.batch = line * FLOOD_BATCH
+            if role.web:
+                self.batch = ws_frames(self.batch)
             self.batch_lines = FLOOD_BATCH
             self.loop.call_later(max(0.0, t0 - time.monotonic()), self._begin_flood)
             self.loop.call_later(max(0.0, t1 - time.monotonic()), self.stop)
@@ -450,7 +525,8 @@ class Client(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.sending = False
             with contextlib.suppress(Exception):
-                self.transport.write(b"QUIT :bench done\r\n")
+                quit_ = b"QUIT :bench done\r\n"
+                self.transport.write(ws_frames(quit_) if self.role.web else quit_)
                 self.transport.close()
 
 
@@ -460,10 +536,13 @@ class Client(asyncio.Protocol):
 class Worker:
     """The clients of one process and their counters."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int, web_port: int = 0
+    ) -> None:
         self.loop = loop
         self.host = host
         self.port = port
+        self.web_port = web_port
         self.clients: list[Client] = []
         self.latencies: list[int] = []
         self.arrivals: list[int] = []
@@ -507,7 +586,7 @@ class Worker:
                 client = Client(self, role)
                 begun = time.monotonic()
                 try:
-                    await client.register(self.host, self.port, REGISTER_TIMEOUT)
+                    await client.register(self.host, self.port, REGISTER_TIMEOUT, self.web_port)
                 except (OSError, ClientError, TimeoutError) as exc:
                     self.errors.append(f"{role.nick}: {type(exc).__name__}: {exc}")
                     client.quit()
@@ -552,7 +631,7 @@ async def _recv(pipe: Pipe) -> Any:
 
 async def _worker(pipe: Pipe, spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
-    worker = Worker(loop, spec["host"], spec["port"])
+    worker = Worker(loop, spec["host"], spec["port"], spec.get("web_port", 0))
     roles: list[Role] = [Role(**r) for r in spec["roles"]]
     kind = spec["scenario"]
     in_flight = spec["in_flight"]
@@ -567,7 +646,7 @@ async def _worker(pipe: Pipe, spec: dict[str, Any]) -> None:
         await asyncio.sleep(max(0.0, t0 - time.monotonic()))
         times = await worker.register_all(roles, in_flight)
         result.update(registered=len(times), finished=time.monotonic(), reg_times=times)
-    elif kind != "idle":
+    elif kind not in ("idle", "idle-web"):
         worker.window = (int(t0 * 1e9), int(t1 * 1e9))
         for client in worker.clients:
             client.start(t0, t1)
@@ -654,8 +733,11 @@ def run_scenario(
     server_pid: int | None = None,
     on_ready: Callable[[int], dict[str, Any]] | None = None,
     timeout: float = 120.0,
+    web_port: int = 0,
 ) -> dict[str, Any]:
     """Run ``scenario`` against host:port with ``procs`` worker processes; return a report.
+
+    ``web_port`` is where roles with ``web`` connect (tcpchat's web port).
 
     ``on_ready`` is called with the number of clients set up, once all are
     and before the window (the idle scenario measures the server's memory
@@ -690,6 +772,7 @@ def run_scenario(
             spec = {
                 "host": host,
                 "port": port,
+                "web_port": web_port,
                 "scenario": scenario.name,
                 "in_flight": flights[w],
                 "roles": [_role_dict(r) for r in shares[w]],
@@ -754,7 +837,7 @@ def run_scenario(
             register_p50_ms=_percentile(times, 0.5) * 1e3,
             register_p99_ms=_percentile(times, 0.99) * 1e3,
         )
-    elif scenario.name == "idle":
+    elif scenario.name in ("idle", "idle-web"):
         report["registered"] = sum(r["registered"] for r in results)
     else:
         lines = sum(r["lines"] for r in results)
@@ -793,12 +876,16 @@ def _role_dict(role: Role) -> dict[str, Any]:
 def build_scenario(args: argparse.Namespace) -> Scenario:
     if args.scenario == "fanout":
         return fanout_scenario(args.clients, args.senders, args.duration)
+    if args.scenario == "fanout-web":
+        return fanout_web_scenario(args.clients, args.senders, args.duration)
     if args.scenario == "fanout-rate":
         return fanout_rate_scenario(args.clients, args.senders, args.rate, args.duration)
     if args.scenario == "pairs":
         return pairs_scenario(args.pairs, args.duration)
     if args.scenario == "connect":
         return connect_scenario(args.clients, args.in_flight)
+    if args.scenario == "idle-web":
+        return idle_web_scenario(args.clients)
     return idle_scenario(args.clients)
 
 
@@ -806,9 +893,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.loadgen", description="IRC load generator (one scenario)."
     )
-    parser.add_argument("scenario", choices=["fanout", "fanout-rate", "pairs", "connect", "idle"])
+    parser.add_argument(
+        "scenario",
+        choices=["fanout", "fanout-web", "fanout-rate", "pairs", "connect", "idle", "idle-web"],
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6667)
+    parser.add_argument(
+        "--web-port", type=int, default=0, help="tcpchat's web port (-web scenarios)"
+    )
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--pairs", type=int, default=50)
@@ -833,6 +926,7 @@ def main(argv: list[str] | None = None) -> int:
         procs=args.procs,
         server_pid=args.server_pid,
         on_ready=hold if args.hold else None,
+        web_port=args.web_port,
     )
     json.dump(report, sys.stdout, indent=2)
     print()

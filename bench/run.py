@@ -68,8 +68,9 @@ class RunningServer:
     def __init__(self, spec: ServerSpec, shim: Path | None) -> None:
         self.spec = spec
         self.port = free_port()
+        self.web_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
-        argv = spec.render(self.port, self.dir)
+        argv = spec.render(self.port, self.dir, self.web_port)
         env = dict(os.environ)
         if spec.nodelay == "shim":
             if shim is None:
@@ -113,6 +114,10 @@ def _scenario_for(name: str, spec: ServerSpec, args: argparse.Namespace) -> load
     cap = spec.max_clients or 1 << 30
     if name == "idle":
         return loadgen.idle_scenario(min(args.idle, cap), in_flight=spec.idle_in_flight)
+    if name == "idle-web":
+        return loadgen.idle_web_scenario(min(args.idle, cap), in_flight=spec.idle_in_flight)
+    if name == "fanout-web":
+        return loadgen.fanout_web_scenario(args.clients, args.senders, args.duration)
     if name == "connect":
         return loadgen.connect_scenario(min(args.connect, cap), in_flight=50)
     if name == "fanout":
@@ -133,7 +138,8 @@ def run_server(
     (ngIRCd, for one, keeps scanning its grown connection pool every turn).
     """
     names = [n for n in args.scenarios if n in spec.scenarios]
-    groups = [[n] for n in names if n == "idle"] + [[n for n in names if n != "idle"]]
+    idle = ("idle", "idle-web")
+    groups = [[n] for n in names if n in idle] + [[n for n in names if n not in idle]]
     reports: dict[str, Any] = {}
     for group in groups:
         if group:
@@ -154,7 +160,7 @@ def _run_group(
         for name in names:
             scenario = _scenario_for(name, spec, args)
             on_ready = None
-            if name == "idle":
+            if name in ("idle", "idle-web"):
                 before = rss_kib(server.pid)
 
                 def on_ready(n: int, before: int = before) -> dict[str, Any]:
@@ -175,6 +181,7 @@ def _run_group(
                     server_pid=server.pid,
                     on_ready=on_ready,
                     timeout=args.timeout,
+                    web_port=server.web_port,
                 )
             except Exception as exc:  # one failed scenario must not stop the run
                 report = {"scenario": name, "failed": f"{type(exc).__name__}: {exc}"}
@@ -226,6 +233,15 @@ METRICS: Final = (
     ("pairs lines/s", "pairs", "lines_per_s", "{:,.0f}", True),
     ("registrations/s", "connect", "per_second", "{:,.0f}", True),
     ("idle KiB/client", "idle", "kib_per_client", "{:.2f}", False),
+    ("fan-out, half WebSocket, lines/s", "fanout-web", "lines_per_s", "{:,.0f}", True),
+    (
+        "server CPU ms / 1k lines, half WebSocket",
+        "fanout-web",
+        "server_cpu_ms_per_1k",
+        "{:.3f}",
+        False,
+    ),
+    ("idle WebSocket KiB/client", "idle-web", "kib_per_client", "{:.2f}", False),
 )
 
 
@@ -253,7 +269,7 @@ def summarise(
     for spec in specs:
         rounds = results.get(spec.name, [])
         row = {f"{s}.{k}": median_of(rounds, s, k) for _, s, k, _, _ in METRICS}
-        for scenario in ("fanout", "fanout-rate", "pairs", "connect", "idle"):
+        for scenario in ("fanout", "fanout-web", "fanout-rate", "pairs", "connect", "idle"):
             for key in ("server_cpu", "server_kernel_cpu", "gen_cpu", "registered", "lost"):
                 row[f"{scenario}.{key}"] = median_of(rounds, scenario, key)
         table[spec.name] = row
@@ -383,6 +399,7 @@ def targets(table: dict[str, dict[str, float]]) -> list[str]:
                 verdict = "yes" if met else "**no**"
             cells += [f"{v:,.2f}", f"{ratio:.2f}x", verdict]
         out.append("| " + " | ".join(cells) + " |")
+    out += web_member_cost(table)
     # Durable history against tcpchat's own figure without it, not a peer's.
     plain = table.get(BASELINE, {}).get("fanout.lines_per_s", math.nan)
     kept = table.get(BASELINE + "-history", {}).get("fanout.lines_per_s", math.nan)
@@ -392,6 +409,29 @@ def targets(table: dict[str, dict[str, float]]) -> list[str]:
             f"| fan-out with durable history ≥ 0.8x without | {BASELINE} (no history) "
             f"| {plain:,.2f} | {kept:,.2f} (tcpchat-history) | {ratio:.2f}x "
             f"| {'yes' if ratio >= 0.8 else '**no**'} | — | — | — |"
+        )
+    return out
+
+
+def web_member_cost(table: dict[str, dict[str, float]]) -> list[str]:
+    """A WebSocket member's CPU per delivered line against a TCP member's.
+
+    ``fanout-web`` is ``fanout`` with half the receiving members on WebSocket,
+    so its CPU per line is the mean of the two kinds: a WebSocket member costs
+    (2 x half-web - all-TCP) / all-TCP times a TCP member. Target: 1.5x at most.
+    """
+    out = []
+    for name in (BASELINE, BASELINE + "-uvloop"):
+        row = table.get(name, {})
+        tcp = row.get("fanout.server_cpu_ms_per_1k", math.nan)
+        half = row.get("fanout-web.server_cpu_ms_per_1k", math.nan)
+        if math.isnan(tcp) or math.isnan(half) or tcp <= 0:
+            continue
+        ratio = (2 * half - tcp) / tcp
+        out.append(
+            f"| WebSocket member CPU per line ≤ 1.5x a TCP member's ({name}) | {name}, all TCP "
+            f"| {tcp:.3f} ms/1k | {half:.3f} ms/1k with half on WebSocket | {ratio:.2f}x "
+            f"| {'yes' if ratio <= 1.5 else '**no**'} | — | — | — |"
         )
     return out
 
@@ -607,7 +647,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def loadgen_scenarios() -> tuple[str, ...]:
-    return ("idle", "connect", "fanout", "fanout-rate", "pairs")
+    return ("idle", "idle-web", "connect", "fanout", "fanout-web", "fanout-rate", "pairs")
 
 
 def _has_uvloop() -> bool:

@@ -4,7 +4,8 @@ A :class:`ServerSpec` is a shell command template plus the files it needs,
 written into a fresh directory for each start. Placeholders, filled in by
 :meth:`ServerSpec.render`: ``{port}``, ``{dir}`` (that directory),
 ``{python}`` (this interpreter), ``{bindir}`` (its ``bin`` folder, where
-pip puts console scripts) and ``{nofile}`` (the open-file limit).
+pip puts console scripts), ``{nofile}`` (the open-file limit) and
+``{webport}`` (a second free port, for tcpchat's web page and WebSocket).
 Every command runs as ``sh -c 'ulimit -n {nofile}; exec COMMAND'``, so the
 PID the runner holds is the server's own, and it stops only that PID.
 
@@ -36,6 +37,8 @@ HERE: Final = Path(__file__).resolve().parent
 NOFILE: Final = 20000
 
 ALL_SCENARIOS: Final = ("idle", "connect", "fanout", "fanout-rate", "pairs")
+# Over tcpchat's WebSocket, for tcpchat's templates only (the peers serve none).
+WEB_SCENARIOS: Final = ("fanout-web", "idle-web")
 
 TCPCHAT_TOML: Final = """\
 [server]
@@ -124,18 +127,19 @@ class ServerSpec:
     scenarios: tuple[str, ...] = ALL_SCENARIOS
     notes: str = ""
 
-    def placeholders(self, port: int, directory: Path) -> dict[str, str]:
+    def placeholders(self, port: int, directory: Path, web_port: int = 0) -> dict[str, str]:
         return {
             "port": str(port),
+            "webport": str(web_port),
             "dir": str(directory),
             "python": sys.executable,
             "bindir": str(Path(sys.executable).parent),
             "nofile": str(NOFILE),
         }
 
-    def render(self, port: int, directory: Path) -> list[str]:
+    def render(self, port: int, directory: Path, web_port: int = 0) -> list[str]:
         """Write the config files into ``directory``; return the argv to start the server."""
-        values = self.placeholders(port, directory)
+        values = self.placeholders(port, directory, web_port)
         for name, text in self.files.items():
             (directory / name).write_text(text.format(**values))
         command = self.command.format(**values)
@@ -180,24 +184,26 @@ SERVERS: Final[tuple[ServerSpec, ...]] = (
     ServerSpec(
         name="tcpchat",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop asyncio --no-history --no-accounts",
+        " --event-loop asyncio --no-history --no-accounts --web-port {webport}",
         version_command="{python} -m tcpchat --version",
         files={"tcpchat.toml": TCPCHAT_TOML},
+        scenarios=ALL_SCENARIOS + WEB_SCENARIOS,
         notes=TCPCHAT_NOTES + "; stdlib asyncio event loop; no history",
     ),
     ServerSpec(
         name="tcpchat-uvloop",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop uvloop --no-history --no-accounts",
+        " --event-loop uvloop --no-history --no-accounts --web-port {webport}",
         version_command="{python} -c 'import uvloop; print(\"uvloop\", uvloop.__version__)'",
         files={"tcpchat.toml": TCPCHAT_TOML},
         needs_modules=("uvloop",),
+        scenarios=ALL_SCENARIOS + WEB_SCENARIOS,
         notes=TCPCHAT_NOTES + "; uvloop event loop (the `fast` extra); no history",
     ),
     ServerSpec(
         name="tcpchat-history",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop asyncio --history {dir}/history.sqlite3 --no-accounts",
+        " --event-loop asyncio --history {dir}/history.sqlite3 --no-accounts --web-port {webport}",
         version_command="{python} -m tcpchat --version",
         files={"tcpchat.toml": TCPCHAT_TOML},
         notes=TCPCHAT_NOTES + "; durable history (SQLite, synchronous=FULL, group commit)",

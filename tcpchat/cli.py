@@ -36,6 +36,7 @@ from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts,
 from tcpchat.server.passwords import hash_password
 from tcpchat.server.tls import make_self_signed
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.web.server import WebListenError
 
 __all__ = ["client_main", "console_main", "main"]
 
@@ -76,6 +77,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "asyncio", "uvloop"),
         help="event loop (default auto: uvloop when installed)",
     )
+    web = parser.add_mutually_exclusive_group()
+    web.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="N",
+        help="port of the web page, where people chat from a browser (default 8080)",
+    )
+    web.add_argument("--no-web", action="store_true", help="serve no web page")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +188,8 @@ def server_config(args: argparse.Namespace) -> Config:
         history_enabled=False if args.no_history else (True if args.history else None),
         data_dir=str(args.data_dir) if args.data_dir else None,
         accounts_enabled=False if args.no_accounts else None,
+        web_port=args.web_port,
+        web_enabled=False if args.no_web else None,
     )
 
 
@@ -193,10 +204,13 @@ def setup_logging(level: str) -> None:
 def bind_error(config: Config, exc: OSError) -> str:
     """One line that explains why listening failed and how to fix it."""
     where = f"{config.host}:{config.port}"
+    flag = "--port"
+    if isinstance(exc, WebListenError):
+        where, flag = f"{exc.where} (the web page)", "--web-port (or --no-web)"
     if exc.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {where}: the address is already in use. "
-            "Stop the program using it, or choose another port with --port."
+            f"Stop the program using it, or choose another port with {flag}."
         )
     if exc.errno == errno.EACCES:
         return f"cannot listen on {where}: permission denied. Use a port above 1023."

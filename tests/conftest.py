@@ -12,14 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
+from browser import Browser, find_chromium
 from ircclient import IrcClient
 from updatelog import UpdateLog
+from wsclient import WsIrcClient, open_socket
 from xvfb import Xvfb, find_xvfb
 
 from tcpchat.client.connection import ClientThread
 from tcpchat.client.settings import Settings
 from tcpchat.server import connection
-from tcpchat.server.config import AccountSettings, Config, HistorySettings, Limits, Operator
+from tcpchat.server.config import (
+    AccountSettings,
+    Config,
+    HistorySettings,
+    Limits,
+    Operator,
+    WebSettings,
+)
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.passwords import hash_password
 
@@ -55,6 +64,26 @@ class RunningServer:
             client.register(nick, caps)
         return client
 
+    @property
+    def web_port(self) -> int:
+        """The web port, for a server started with ``web=WebSettings(port=0)``."""
+        web = self.thread.runner.web
+        assert web is not None, "start the server with web=WebSettings(port=0)"
+        return int(web.addresses[0][1])
+
+    def web_url(self, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.web_port}{path}"
+
+    def ws_client(
+        self, nick: str | None = None, caps: tuple[str, ...] = (), **options: Any
+    ) -> WsIrcClient:
+        """An IRC client over WebSocket (``options``: see ``wsclient.open_socket``)."""
+        scheme = "wss" if "tls" in options else "ws"
+        client = WsIrcClient(open_socket(self.web_url("/socket", scheme), **options))
+        if nick is not None:
+            client.register(nick, caps)
+        return client
+
 
 def register_account(server: RunningServer, name: str, password: str) -> None:
     """Create the account ``name`` the way a person does (IRCv3 REGISTER)."""
@@ -78,7 +107,26 @@ def server_config(**settings: Any) -> Config:
     server.setdefault("operators", (Operator(OPER_NAME, _OPER_HASH),))
     server.setdefault("history", HistorySettings(enabled=False))
     server.setdefault("accounts", AccountSettings(enabled=False))
+    # The web port only where a test asks for it (web=WebSettings(port=0)).
+    server.setdefault("web", WebSettings(enabled=False))
     return Config(**server, limits=Limits(**limits))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Data and settings directories of the tests' own, for this process and
+    every program a test starts: no test reads or writes the files of the
+    person running them (a server started without --data-dir uses them)."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {key: os.environ.get(key) for key in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +170,12 @@ def make_server() -> Iterator[Callable[..., RunningServer]]:
 
 
 @pytest.fixture
+def web_server(make_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server with its web port open, on a port of the system's choosing."""
+    return make_server(web=WebSettings(port=0))
+
+
+@pytest.fixture
 def server(make_server: Callable[..., RunningServer]) -> RunningServer:
     """A server with default test settings."""
     return make_server()
@@ -158,6 +212,26 @@ def connect() -> Iterator[Callable[..., tuple[ClientThread, UpdateLog]]]:
     yield start
     for thread in threads:
         thread.stop("test over")
+
+
+@pytest.fixture
+def browser() -> Iterator[Callable[..., Browser]]:
+    """Open real headless Chromium windows (``browser(width, height)``); all close
+    at the end. Skips where Chromium or its driver is not installed."""
+    found = find_chromium()
+    if found is None:
+        pytest.skip("Chromium is not installed (Debian packages chromium and chromium-driver)")
+    pytest.importorskip("selenium")
+    opened: list[Browser] = []
+
+    def start(width: int = 1200, height: int = 800) -> Browser:
+        window = Browser(*found, width=width, height=height)
+        opened.append(window)
+        return window
+
+    yield start
+    for window in opened:
+        window.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from ircclient import IrcClient
 from tcpchat.server.passwords import verify_password
 
 TCPCHAT = [sys.executable, "-m", "tcpchat"]
+# A server on ports of the system's choosing, the web page's too.
+SERVER = [*TCPCHAT, "server", "--port", "0", "--web-port", "0"]
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,7 +102,7 @@ def server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]
     config = tmp_path / "tcpchat.toml"
     config.write_text('[server]\nname = "cli.test"\nmotd = "hello"\n')
     proc = subprocess.Popen(
-        [*TCPCHAT, "server", "--port", "0", "--config", str(config), "--data-dir", str(tmp_path)],
+        [*SERVER, "--config", str(config), "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -152,7 +154,7 @@ def test_rehash_reads_the_config_again(tmp_path: Path) -> None:
 
     write("first motd")
     proc = subprocess.Popen(
-        [*TCPCHAT, "server", "--port", "0", "--config", str(config), "--data-dir", str(tmp_path)],
+        [*SERVER, "--config", str(config), "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -44,6 +44,8 @@ def run_console(config: Config, headless: Callable[[], int]) -> int:
         root.destroy()
         raise
     address = ", ".join(f"{host}:{port}" for host, port in runner.addresses)
+    if runner.web is not None:  # the address to give people, for the browser
+        address += " · web page " + ", ".join(runner.web.urls())
     window = ConsoleWindow(root, link, address, thread.stop, config.default_channel)
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Python runs the handler on this thread between Tk events (the poll

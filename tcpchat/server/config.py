@@ -11,6 +11,7 @@ repository root documents every key.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import sys
@@ -31,6 +32,7 @@ __all__ = [
     "Limits",
     "Operator",
     "TlsSettings",
+    "WebSettings",
     "default_data_dir",
     "load_config",
 ]
@@ -175,6 +177,25 @@ class TlsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The web client: the page and IRC over WebSocket, on a port of their own."""
+
+    enabled: bool = True
+    # Where to listen; "" means server.host (so by default this machine only).
+    host: str = ""
+    # The port for the page and its WebSocket (/socket); with TLS set up, the
+    # same port speaks HTTPS and wss:// with the same certificate.
+    port: int = field(default=8080, metadata=_range(0, 65535))
+    # Origins (scheme://host[:port]) besides the page's own whose pages may
+    # open the WebSocket, such as a gamja or Kiwi IRC served elsewhere; "*"
+    # for any. A browser's handshake from any other origin is refused (403).
+    allowed_origins: tuple[str, ...] = ()
+    # Addresses (or networks, "10.0.0.0/8") of reverse proxies whose
+    # X-Forwarded-For header names the real client; from anyone else it is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The server console (``tcpchat console``): how the person at the server appears."""
 
@@ -216,6 +237,7 @@ class Config:
     accounts: AccountSettings = field(default_factory=AccountSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -242,6 +264,7 @@ def _check(config: Config) -> None:
         (config.history, "history"),
         (config.accounts, "accounts"),
         (config.tls, "tls"),
+        (config.web, "web"),
     ):
         for f in dataclasses.fields(obj):
             if "min" in f.metadata:
@@ -289,6 +312,7 @@ def _check(config: Config) -> None:
             "tls.plaintext = false leaves no port open; give tls.cert and tls.key, "
             "or keep the plain port"
         )
+    _check_web(config.web)
     if not valid_nick(config.console.operator_nick, config.limits.nicklen):
         raise ConfigError(
             f"console.operator_nick = {config.console.operator_nick!r} is not a valid nick; "
@@ -306,8 +330,36 @@ def _check(config: Config) -> None:
             )
 
 
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z"
+)
+
+
+def _check_web(web: WebSettings) -> None:
+    if any(c in web.host for c in " \r\n\0"):
+        raise ConfigError(f"web.host = {web.host!r} is not an address; use e.g. 0.0.0.0, or ''")
+    for origin in web.allowed_origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"web.allowed_origins: {origin!r} is not an origin; write it as "
+                "'https://chat.example.org' or 'http://host:port' (no path), or '*' for any"
+            )
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"web.trusted_proxies: {proxy!r} is not an address or network; "
+                "write e.g. '127.0.0.1' or '10.0.0.0/8'"
+            ) from None
+
+
 def _typed(section: str, key: str, value: Any, kind: type) -> Any:
     """Check a TOML value against a field's type; ints are accepted as floats."""
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{section}.{key} = {value!r} should be a list of strings")
+        return tuple(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     # bool is an int in Python, but `port = true` is a mistake, not port 1.
@@ -317,16 +369,14 @@ def _typed(section: str, key: str, value: Any, kind: type) -> Any:
 
 
 _KIND_NAMES: Final = {int: "a whole number", float: "a number", str: "a string", bool: "true/false"}
+# Field types as the dataclasses spell them (annotations are strings here).
+_KINDS: Final = {"int": int, "float": float, "str": str, "bool": bool, "tuple[str, ...]": tuple}
 
 
 def _section(
     cls: type[Any], table: Mapping[str, Any], section: str, skip: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    kinds = {
-        f.name: {"int": int, "float": float, "str": str, "bool": bool}.get(str(f.type))
-        for f in dataclasses.fields(cls)
-        if f.name not in skip
-    }
+    kinds = {f.name: _KINDS.get(str(f.type)) for f in dataclasses.fields(cls) if f.name not in skip}
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in kinds or kinds[key] is None:
@@ -362,6 +412,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "accounts": AccountSettings,
     "tls": TlsSettings,
     "console": ConsoleSettings,
+    "web": WebSettings,
 }
 """The nested tables of the config file, each one a settings class."""
 

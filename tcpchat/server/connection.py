@@ -290,7 +290,9 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=min(WRITE_HIGH_WATER, self.core.config.limits.sendq))
         self.loop = asyncio.get_running_loop()
         self.refilled = self.loop.time()
-        self.session = self.core.open_session(ip, port, self._schedule, self.close)
+        # A WebSocket's transport (tcpchat.web) says so, and frames what is written.
+        web = transport.get_extra_info("websocket") is not None
+        self.session = self.core.open_session(ip, port, self._schedule, self.close, web=web)
         self.out = self.session.out
         self.session.resume = self._resume
         tls = transport.get_extra_info("ssl_object")

@@ -156,7 +156,7 @@ class ConsoleFeed:
         users = tuple(
             UserRow(
                 user.nick,
-                f"{session.ip}:{session.port}",
+                f"{session.ip}:{session.port}" + (" (web)" if session.web else ""),
                 tuple(channel.name for channel in user.channels.values()),
                 now - session.last_spoke,
                 session.connected_at,

@@ -208,13 +208,21 @@ class ServerCore:
         return source
 
     def open_session(
-        self, ip: str, port: int, wake: Callable[[], None], close: Callable[[], None]
+        self,
+        ip: str,
+        port: int,
+        wake: Callable[[], None],
+        close: Callable[[], None],
+        *,
+        web: bool = False,
     ) -> Session:
-        """A new session; ``wake`` and ``close`` are the connection's (see Session)."""
-        session = Session(f"{self._boot}{next(self._uids)}", ip, port, self.clock(), wake, close)
+        """A new session; ``wake`` and ``close`` are the connection's (see Session);
+        ``web``: it came over WebSocket."""
+        uid = f"{self._boot}{next(self._uids)}"
+        session = Session(uid, ip, port, self.clock(), wake, close, web)
         self.sessions[session] = None
         self._per_ip[ip] += 1
-        log.info("connection from %s:%d", ip, port)
+        log.info("%sconnection from %s:%d", "web " if web else "", ip, port)
         return session
 
     def handle_line(self, session: Session, raw: bytes) -> None:

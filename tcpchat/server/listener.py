@@ -23,6 +23,7 @@ from tcpchat.server.core import ConfigSource, ServerCore
 from tcpchat.server.tls import server_context
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
+from tcpchat.web.server import WebServer
 
 __all__ = ["ServerRunner", "ServerThread", "new_event_loop", "stop_on_signals"]
 
@@ -108,6 +109,8 @@ class ServerRunner:
         self.addresses: list[tuple[str, int]] = []
         self.tls_addresses: list[tuple[str, int]] = []
         self._servers: list[asyncio.Server] = []
+        # The page and its WebSocket, when [web] is enabled.
+        self.web: WebServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: asyncio.Future[str] | None = None
         self._connections: set[Connection] = set()
@@ -123,6 +126,9 @@ class ServerRunner:
             conn = Connection(self.core, flusher)
             self._connections.add(conn)
             return conn
+
+        def track(conn: Connection) -> None:
+            self._connections.add(conn)  # a WebSocket's, for the graceful stop
 
         tls = self.config.tls
         context = server_context(tls) if tls.enabled else None  # before binding anything
@@ -147,6 +153,9 @@ class ServerRunner:
                 self._servers.append(server)
                 self.tls_addresses = [s.getsockname()[:2] for s in server.sockets]
                 self.core.tls_port = self.tls_addresses[0][1]
+            if self.config.web.enabled:
+                self.web = WebServer(self.core, flusher, self.config, context, track)
+                await self.web.start()
         except OSError:
             for server in self._servers:
                 server.close()
@@ -155,6 +164,9 @@ class ServerRunner:
             log.info("listening on %s:%d", host, port)
         for host, port in self.tls_addresses:
             log.info("listening with TLS on %s:%d", host, port)
+        if self.web is not None:
+            for url in self.web.urls():
+                log.info("web page: %s (give people this address)", url)
         self._tick(loop)
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -196,6 +208,8 @@ class ServerRunner:
         log.info("shutting down: %s", reason)
         for server in self._servers:
             server.close()
+        if self.web is not None:
+            self.web.close()
         self.core.shutdown(reason)
         deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
         while (
@@ -212,6 +226,8 @@ class ServerRunner:
         for server in self._servers:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), SHUTDOWN_GRACE)
+        if self.web is not None:
+            await self.web.wait_closed(SHUTDOWN_GRACE)
         if self.history is not None:
             self.history.close()
         if self.accounts is not None:

@@ -85,6 +85,7 @@ class Session:
         "username",
         "wake",
         "wanted_nick",
+        "web",
         "write",
     )
 
@@ -96,6 +97,7 @@ class Session:
         now: float,
         wake: Callable[[], None] = _nothing,
         close: Callable[[], None] = _nothing,
+        web: bool = False,
     ) -> None:
         self.uid = uid
         self.ip = ip
@@ -135,6 +137,8 @@ class Session:
         self.sasl: tuple[str, str] | None = None
         self.certfp: str | None = None
         self.tls = False
+        # Whether the client came through the web port (IRC over WebSocket).
+        self.web = web
         # Commands finishing off the event loop (password checks); while any
         # is, the client's later lines wait, so replies keep their order.
         # resume is called when one finishes; the connection sets it.

@@ -9,6 +9,7 @@ their own, as in a real run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -25,6 +26,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import loadgen, run, servers  # noqa: E402
+from tcpchat.server.config import WebSettings  # noqa: E402
+from tcpchat.web.websocket import OP_TEXT, frame_lines  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,6 +108,63 @@ def test_idle_holds_clients_while_on_ready_runs(make_server: Server) -> None:
     assert report["registered"] == 30
     assert seen == [30]
     assert report["kib_per_client"] > 0
+
+
+def test_fanout_with_websocket_members_delivers_to_both(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio", web=WebSettings(port=0))
+    scenario = loadgen.fanout_web_scenario(clients=10, senders=2, duration=1.0)
+    assert sum(r.web for r in scenario.roles) == 3  # every other receiving member
+    seen: list[int] = []
+
+    def on_ready(registered: int) -> dict[str, Any]:
+        seen.append(sum(s.web for s in server.core.sessions))
+        return {}
+
+    report = _run(scenario, server, procs=2, web_port=server.web_port, on_ready=on_ready)
+    _clean(report)
+    assert seen == [3]
+    assert report["lines_per_s"] > 0 and report["latency_samples"] > 0
+    assert report["server_cpu_ms_per_1k"] > 0
+
+
+def test_idle_over_websocket_holds_its_clients(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio", web=WebSettings(port=0))
+    seen: list[int] = []
+
+    def on_ready(registered: int) -> dict[str, Any]:
+        seen.append(sum(s.web and s.registered for s in server.core.sessions))
+        return {}
+
+    report = _run(
+        loadgen.idle_web_scenario(clients=20),
+        server,
+        procs=2,
+        on_ready=on_ready,
+        web_port=server.web_port,
+    )
+    _clean(report)
+    assert report["registered"] == 20 and seen == [20]
+
+
+def test_a_websocket_client_counts_the_lines_in_its_frames() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        client = loadgen.Client(loadgen.Worker(loop, "127.0.0.1", 1), loadgen.Role("w", web=True))
+        line = b":s!u@h PRIVMSG #bench :" + loadgen.PAYLOAD + b"\r\n"
+        data = frame_lines(line * 40 + b":srv 001 w :hi\r\n", OP_TEXT)
+        for i in range(0, len(data), 37):  # reads that cut frames anywhere
+            client.data_received(data[i : i + 37])
+        assert client.lines == 40
+    finally:
+        loop.close()
+
+
+def test_the_websocket_member_cost_row() -> None:
+    table = {
+        "tcpchat": {"fanout.server_cpu_ms_per_1k": 0.2, "fanout-web.server_cpu_ms_per_1k": 0.25}
+    }
+    [row] = run.web_member_cost(table)
+    assert "| 1.50x | yes |" in row  # (2 x 0.25 - 0.2) / 0.2
 
 
 def test_cpu_and_memory_readers() -> None:

@@ -27,7 +27,8 @@ from processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 15.0
-QUIET_SERVER = ("--no-history", "--no-accounts")
+# The web page on a port of the system's choosing: two runs at once never meet on 8080.
+QUIET_SERVER = ("--no-history", "--no-accounts", "--web-port", "0")
 
 
 def wait_until(test: Callable[[], bool], what: str) -> None:

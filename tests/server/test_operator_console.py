@@ -17,8 +17,15 @@ from typing import Any
 
 import pytest
 from conftest import RunningServer, server_config
+from wsclient import WsIrcClient, open_socket
 
-from tcpchat.server.config import ConfigError, ConsoleSettings, HistorySettings, load_config
+from tcpchat.server.config import (
+    ConfigError,
+    ConsoleSettings,
+    HistorySettings,
+    WebSettings,
+    load_config,
+)
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
 from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
 from tcpchat.server.listener import ServerThread
@@ -284,3 +291,23 @@ def test_search_without_history_says_so(console: Callable[..., Any]) -> None:
     assert not link.history_on
     answer = search(link, Search("anything"))
     assert answer.hits == () and answer.problem == HISTORY_OFF
+
+
+def test_web_users_are_marked_in_the_users_table_and_the_log(
+    console: Callable[..., Any], caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="tcpchat.server")
+    server, link = console(web=WebSettings(port=0))
+    web_port = server.thread.runner.web.addresses[0][1]
+    with (
+        WsIrcClient(open_socket(f"ws://127.0.0.1:{web_port}/socket")) as w,
+        server.client("tcpy"),
+    ):
+        w.register("webby")
+        log_line(link, "server", "web connection from 127.0.0.1")
+        link.refresh()
+        snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
+        assert isinstance(snap, Snapshot)
+        rows = {row.nick: row.address for row in snap.users}
+        assert rows["webby"].startswith("127.0.0.1:") and rows["webby"].endswith(" (web)")
+        assert not rows["tcpy"].endswith("(web)")
