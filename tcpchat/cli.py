@@ -243,7 +243,7 @@ def run_server(config: Config, reload: ConfigSource | None = None) -> int:
     setup_logging(config.log_level)
     check_event_loop(config)
     runner = ServerRunner(config, reload)
-    runner.core.observers.append(EventLog(runner.core.state))
+    runner.core.observers.append(EventLog(runner.core))
     loop = new_event_loop(config.event_loop)
     try:
         loop.run_until_complete(_serve(runner))
@@ -256,6 +256,14 @@ def run_server(config: Config, reload: ConfigSource | None = None) -> int:
     return 0
 
 
+def no_tk(exc: ImportError) -> str:
+    """Why a window cannot open without Tk, and where Tk comes from."""
+    return (
+        f"the windows need Tk, which this Python lacks ({exc}). On Debian or Ubuntu: "
+        "sudo apt install python3-tk; on macOS or Windows: the python.org installer has it"
+    )
+
+
 def run_console(config: Config) -> int:
     """The server with its console window; headless, as ``server``, without a display."""
     setup_logging(config.log_level)
@@ -263,7 +271,7 @@ def run_console(config: Config) -> int:
     try:
         from tcpchat.gui.console_app import run_console as run_window  # Tk only for the console
     except ImportError as exc:
-        print(f"tcpchat: no Tk for the console ({exc}); serving without it", file=sys.stderr)
+        print(f"tcpchat: {no_tk(exc)}. Serving without the console.", file=sys.stderr)
         return run_server(config)
     try:
         return run_window(config, headless=lambda: run_server(config))
@@ -366,7 +374,10 @@ def run_client(args: argparse.Namespace) -> int:
     path = config_path()
     settings = client_settings(args, load_settings(path))
     check_certificate_flags(args, settings)
-    from tcpchat.gui.app import run_client as run_window  # Tk is loaded only for the client
+    try:
+        from tcpchat.gui.app import run_client as run_window  # Tk is loaded only for the client
+    except ImportError as exc:
+        raise ConfigError(no_tk(exc)) from None
 
     return run_window(settings, ask_for_nick=args.nick is None, config_file=path, quiet=args.quiet)
 

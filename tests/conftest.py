@@ -283,3 +283,11 @@ def open_window(display: str, tmp_path: Path) -> Iterator[Callable[..., ClientWi
             windows.pop().close()
     # Free Tk objects here, in the Tk thread: Tcl aborts if another thread's GC does it.
     gc.collect()
+
+
+def say(client: IrcClient, target: str, *texts: str) -> None:
+    """``client`` says ``texts`` to ``target``; returns once the server has taken them all."""
+    for text in texts:
+        client.send(f"PRIVMSG {target} :{text}")
+    client.send("PING :said")  # the server has taken every line once it answers
+    client.expect("PONG")

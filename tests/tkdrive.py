@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import time
-import tkinter as tk
 from collections.abc import Callable
-from tkinter import ttk
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+import pytest
+
+if TYPE_CHECKING:  # Tk is imported by the tests that use it, which skip where it is missing
+    import tkinter as tk
+    from tkinter import ttk
+
     from tcpchat.gui.client_window import ClientWindow
 
 DEADLINE = 10.0
@@ -57,3 +63,64 @@ def view_text(window: ClientWindow, buffer: str) -> str:
     """What a conversation of the client window shows, as plain text."""
     conversation = window.conversations.get(buffer.lower())
     return conversation.view.plain_text() if conversation else ""
+
+
+def xdotool(*args: str) -> str:
+    """Run xdotool (real X input, as a person's keyboard and mouse make it); its output."""
+    done = subprocess.run(
+        ["xdotool", *args], capture_output=True, text=True, timeout=DEADLINE, check=True
+    )
+    return done.stdout
+
+
+def need_xdotool() -> None:
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed (Debian package xdotool)")
+
+
+def settle(root: tk.Misc, rounds: int = 20) -> None:
+    """Let Tk handle what the X server has for it (input from xdotool, redraws)."""
+    for _ in range(rounds):
+        root.update()
+        time.sleep(0.01)
+
+
+def focus_window(root: tk.Tk) -> None:
+    """Give the window the keyboard focus, as a window manager does when it is clicked.
+
+    The X window to focus is Tk's wrapper of the toplevel, the one that
+    carries its title (``winfo_id`` is the inner window, and without a window
+    manager ``wm frame`` names that one too).
+    """
+    root.update()
+    title = f"^{re.escape(root.title())}$"
+    wrappers = xdotool("search", "--sync", "--name", title).split()
+    xdotool("windowfocus", "--sync", wrappers[-1])
+    settle(root)
+
+
+def click(widget: tk.Misc, x: int, y: int, button: int = 1) -> None:
+    """Click at (x, y) inside ``widget`` with the real mouse."""
+    widget.update()
+    at = (str(widget.winfo_rootx() + x), str(widget.winfo_rooty() + y))
+    xdotool("mousemove", "--sync", *at, "click", str(button))
+    settle(widget)
+
+
+def press_keys(root: tk.Misc, *keys: str) -> None:
+    """Press keys (xdotool's names: ``Prior``, ``alt+1``, ``ctrl+Next``) in the focused window."""
+    xdotool("key", "--delay", "20", *keys)
+    settle(root)
+
+
+def type_text(root: tk.Misc, text: str) -> None:
+    """Type ``text`` with the real keyboard into whatever has the focus."""
+    xdotool("type", "--delay", "20", text)
+    settle(root)
+
+
+def unfocus_windows(root: tk.Misc) -> None:
+    """Take the keyboard focus away from every window, as clicking on the desktop does."""
+    (screen,) = xdotool("search", "--maxdepth", "0", "").split()
+    xdotool("windowfocus", "--sync", screen)
+    settle(root)

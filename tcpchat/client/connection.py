@@ -61,6 +61,9 @@ IDLE_BEFORE_PING: Final = 90.0
 """Seconds of silence before we ask the server whether it is still there."""
 PING_TIMEOUT: Final = 30.0
 """Seconds the server has to answer that PING before the link counts as dead."""
+UNRESOLVED_TRIES: Final = 3
+"""Tries for a server name that no resolver knows before giving up: a name that fails
+three times running is mistyped, not a network's passing hiccup."""
 STOP_TIMEOUT: Final = 5.0
 """Seconds :meth:`ClientThread.stop` waits for QUIT to go out and the thread to end."""
 READ_SIZE: Final = 65536
@@ -143,6 +146,10 @@ class ClientThread:
     def start(self) -> None:
         self._thread.start()
 
+    def is_running(self) -> bool:
+        """Whether the thread still connects or tries to (False once it has given up)."""
+        return self._thread.is_alive()
+
     def submit(self, intent: Intent) -> None:
         """Hand an intent to the session; safe from any thread."""
         with contextlib.suppress(RuntimeError):  # the loop has already closed
@@ -181,26 +188,38 @@ class ClientThread:
     def _say(self, text: str, error: bool = False) -> None:
         self._emit([self.session.info(SERVER_BUFFER, text, self._now(), error)])
 
+    def _give_up(self, why: str) -> None:
+        """Stop trying: what comes next is for the person to choose."""
+        self._emit([Status(ConnState.STOPPED, self.settings.address, self.session.nick)])
+        self._say(why, error=True)
+
     async def _connect_forever(self) -> None:
         address = self.settings.address
+        unresolved = 0
         while not self._stopping:
             self._emit([Status(ConnState.CONNECTING, address, self.session.nick)])
             self._say(f"Connecting to {address}…")
             try:
                 opened = await self._open()
             except (OSError, TimeoutError) as exc:
+                unresolved = unresolved + 1 if isinstance(exc, socket.gaierror) else 0
+                if unresolved >= UNRESOLVED_TRIES:
+                    self._give_up(
+                        f"Gave up: no server called {self.settings.host} could be found "
+                        f"({unresolved} tries). Check the name, then choose Chat → "
+                        "Connect to… (Ctrl+N)."
+                    )
+                    return
                 self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
                 self._say(describe_error(exc, address), error=True)
             except ClientCertificateError as exc:
                 # The file will not mend itself: wait for the person to choose another.
-                self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
-                self._say(str(exc), error=True)
+                self._give_up(str(exc))
                 return
             else:
                 if isinstance(opened, CertificateProblem):
                     # Trying again would meet the same certificate: wait for the person.
-                    self._emit([Status(ConnState.DISCONNECTED, address, self.session.nick)])
-                    self._say(opened.reason, error=True)
+                    self._give_up(opened.reason)
                     self._emit([opened])
                     return
                 reader, writer = opened

@@ -18,14 +18,26 @@ history batch.
   (``BEFORE``); a page that is not full means there is nothing older.
 
 One request per conversation is outstanding at a time, so a reply batch
-(``BATCH +ref chathistory <target>``) always answers the request recorded
-for its target. Nothing here does I/O: the session feeds messages in and
-sends the requests :meth:`HistoryTracker.take_requests` hands back.
+(``BATCH +ref chathistory <target>``) answers the request recorded for its
+target. Nothing here does I/O: the session feeds messages in and sends the
+requests :meth:`HistoryTracker.take_requests` hands back.
+
+Unasked history. A server may send a history batch of its own accord:
+InspIRCd's chanhistory (and others) play a channel's last lines back on
+JOIN. Such a batch is shown as history ("Earlier in this channel"), its
+msgids noted so nothing shows twice, and it touches nothing of the
+catch-up. Telling it from an answer needs care only after a JOIN, where
+we ask as soon as the JOIN comes back, while the server may still be
+sending the rest of the JOIN's reply, playback included. So that request
+goes after a ``PING``: a server handles commands in order, so everything it
+sent for the JOIN comes before the ``PONG``, and only a batch that opens
+after the ``PONG`` is the answer.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +57,8 @@ MAX_CATCH_UP_PAGES: Final = 50
 """Pages one catch-up may fetch (5,000 messages at the usual 100 a page), bounding memory
 when a client was away from a very busy channel."""
 _BATCH_TYPE: Final = "chathistory"
+_FENCE: Final = "history-"
+"""Starts the token of the PING sent before a request made on JOIN (see above)."""
 
 
 class Verdict(enum.Enum):
@@ -77,6 +91,10 @@ class _Conversation:
     gathered: list[Message] = field(default_factory=list)
     held: list[tuple[str, Line]] = field(default_factory=list)
     nothing_older: bool = False
+    fence: str = ""  # the PING token whose PONG must come before the answer
+
+    def awaits_answer(self) -> bool:
+        return self.pending is not None and not self.fence
 
     def catching_up(self) -> bool:
         return self.pending in (HistoryKind.RECENT, HistoryKind.MISSED)
@@ -96,6 +114,7 @@ class _Conversation:
 @dataclass(slots=True)
 class _Batch:
     target: str
+    asked: bool  # the answer to our request, not history the server sent unasked
     messages: list[Message] = field(default_factory=list)
 
 
@@ -124,6 +143,7 @@ class HistoryTracker:
         self._conversations: dict[str, _Conversation] = {}
         self._batches: dict[str, _Batch] = {}
         self._out: list[Message] = []
+        self._fences = itertools.count(1)
 
     # ---------------------------------------------------------------- requests
 
@@ -132,13 +152,27 @@ class HistoryTracker:
         if not self.enabled:
             return
         conversation = self._conversations.get(casefold(channel))
-        if conversation is not None and conversation.newest:
+        if conversation is None or not conversation.newest:
+            conversation = self._conversations[casefold(channel)] = _Conversation(channel)
+        self._fence(conversation)
+        if conversation.newest:
             self._catch_up(conversation)
             return
-        conversation = self._conversations[casefold(channel)] = _Conversation(channel)
         conversation.newest = timestamp(now)
         conversation.pending = HistoryKind.RECENT
         self._request("LATEST", channel, "*", self._page(self.lines))
+
+    def _fence(self, conversation: _Conversation) -> None:
+        """A PING before the request, so what the JOIN brought is not taken for its answer."""
+        conversation.fence = f"{_FENCE}{next(self._fences)}"
+        self._out.append(Message("PING", (conversation.fence,)))
+
+    def pong(self, token: str) -> None:
+        """``PONG`` for a fence: the next history batch for its conversation is the answer."""
+        if token.startswith(_FENCE):
+            for conversation in self._conversations.values():
+                if conversation.fence == token:
+                    conversation.fence = ""
 
     def welcomed(self) -> None:
         """The welcome burst is over: catch the private chats up (channels on JOIN)."""
@@ -215,13 +249,26 @@ class HistoryTracker:
             return None
         ref = msg.params[0]
         if ref.startswith("+") and len(msg.params) > 2 and msg.params[1] == _BATCH_TYPE:
-            self._batches[ref[1:]] = _Batch(msg.params[2])
+            conversation = self._conversations.get(casefold(msg.params[2]))
+            asked = conversation is not None and conversation.awaits_answer()
+            self._batches[ref[1:]] = _Batch(msg.params[2], asked)
             return None
         if ref.startswith("-"):
             done = self._batches.pop(ref[1:], None)
             if done is not None:
-                return self._answered(done)
+                return self._answered(done) if done.asked else self._unasked(done)
         return None
+
+    def _unasked(self, batch: _Batch) -> Finished:
+        """History the server sent of its own accord: shown, and kept out of any catch-up."""
+        conversation = self._conversations.get(casefold(batch.target))
+        fresh = [
+            m
+            for m in batch.messages
+            if conversation is None or conversation.note(m.tags.get("msgid", ""))
+        ]
+        name = conversation.name if conversation is not None else batch.target
+        return Finished(name, HistoryKind.RECENT, tuple(fresh))
 
     def collect(self, msg: Message) -> bool:
         """Keep ``msg`` if it belongs to a history batch; False for every other line."""
@@ -300,6 +347,7 @@ class HistoryTracker:
         self._batches.clear()
         done = []
         for conversation in self._conversations.values():
+            conversation.fence = ""
             if conversation.pending is not None:
                 done.append(self._finish(conversation, conversation.pending, []))
         return [d for d in done if d.messages or d.held]

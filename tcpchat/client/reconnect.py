@@ -56,5 +56,6 @@ class Backoff:
             self._attempts = 0
         self._up_since = None
         ceiling: float = min(self._cap, self._base * 2.0**self._attempts)
-        self._attempts += 1
+        if ceiling < self._cap:  # past the cap, counting on would only overflow 2.0**n
+            self._attempts += 1
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)

@@ -322,6 +322,10 @@ class Session:
                 updates = self._open(nick, focus=True)
                 return updates + (self._say(nick, text, False) if text else [])
             case Join(channel, key):
+                joined = self.channels.get(casefold(channel))
+                if joined is not None:  # already there: /join goes to it, as in other clients
+                    self.active = joined.name
+                    return self._open(joined.name, focus=True)
                 self._requested.add(casefold(channel))
                 self._send("JOIN", channel, *([key] if key else []))
             case Part(channel, reason):
@@ -704,6 +708,11 @@ class Session:
         self._send("PONG", *msg.params)
         return []
 
+    def _on_pong(self, msg: Message) -> list[Update]:
+        if msg.params:
+            self.history.pong(msg.params[-1])
+        return []
+
     def _on_error(self, msg: Message) -> list[Update]:
         reason = msg.params[-1] if msg.params else "no reason given"
         return [self._line(SERVER_BUFFER, LineKind.ERROR, f"The server closed the link: {reason}")]
@@ -743,7 +752,9 @@ class Session:
             if command.upper() != "ACTION":
                 return None
             kind = LineKind.ACTION
-        mention = not own and self._mentions(text)
+        # A private message is said to us alone: it calls for attention as a mention does.
+        private = not is_channel(msg.params[0])
+        mention = not own and (private or self._mentions(text))
         line = self._line(buffer, kind, text, nick, own, mention, self._time(msg))
         return self._tagged(line, msg)
 
@@ -1167,6 +1178,7 @@ _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     n.ERR_NICKNAMEINUSE: Session._on_nick_unusable,
     n.ERR_ERRONEUSNICKNAME: Session._on_nick_unusable,
     "PING": Session._on_ping,
+    "PONG": Session._on_pong,
     "ERROR": Session._on_error,
     "PRIVMSG": Session._on_privmsg,
     "NOTICE": Session._on_notice,

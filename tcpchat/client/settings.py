@@ -70,6 +70,7 @@ class Settings:
     # A certificate of our own to show the server (PEM), and its key when in another file.
     client_cert: str = ""
     client_key: str = ""
+    bell: bool = True  # rung when someone says our nick or writes to us, the window behind
     # Tell the others in a conversation when we are typing (IRCv3 +typing).
     send_typing: bool = True
 
@@ -141,6 +142,8 @@ def load_settings(path: Path) -> Settings:
         settings = replace(settings, channels=_unique(names))
     if isinstance(history_lines, int) and 0 < history_lines <= MAX_HISTORY_LINES:
         settings = replace(settings, history_lines=history_lines)
+    if isinstance(data.get("bell"), bool):
+        settings = replace(settings, bell=data["bell"])
     send_typing = data.get("send_typing")
     if isinstance(send_typing, bool):
         settings = replace(settings, send_typing=send_typing)
@@ -185,6 +188,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         "trusted_certificates": dict(settings.trusted),
         "client_certificate": settings.client_cert,
         "client_key": settings.client_key,
+        "bell": settings.bell,
         "send_typing": settings.send_typing,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

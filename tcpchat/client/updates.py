@@ -156,7 +156,8 @@ class Members:
 class ConnState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"  # welcomed by the server (001)
-    DISCONNECTED = "disconnected"
+    DISCONNECTED = "disconnected"  # and trying again after a delay
+    STOPPED = "stopped"  # not trying again: the person must choose (another server, a certificate)
 
 
 @dataclass(frozen=True, slots=True)

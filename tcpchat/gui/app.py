@@ -6,7 +6,9 @@ one way in, and tests can build the window without the nick prompt.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 import tkinter as tk
 from dataclasses import replace
@@ -49,11 +51,18 @@ def run_client(settings: Settings, *, ask_for_nick: bool, config_file: Path, qui
         print(f"tcpchat: cannot open a window ({exc}). Is there a display?", file=sys.stderr)
         return 2
     window = ClientWindow(root, settings, config_file, log_lines=not quiet)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C in the terminal, or a logout: leave politely and remember, as the
+        # window's close does. Python runs the handler on this thread between Tk
+        # events (the update queue's polling wakes it); after_idle lets the current
+        # callback finish first.
+        signal.signal(sig, lambda _sig, _frame: root.after_idle(window.close))
     if ask_for_nick:
         root.update_idletasks()
-        nick = ask_nick(root, settings.nick)
+        nick = ask_nick(root, settings.nick, settings.address)
         if nick is None:
-            root.destroy()
+            with contextlib.suppress(tk.TclError):  # a signal may have closed it already
+                root.destroy()
             return 0
         settings = replace(settings, nick=nick)
     settings = with_account_password(root, settings)

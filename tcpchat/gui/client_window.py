@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import threading
 import tkinter as tk
 import traceback
 from collections.abc import Callable
@@ -65,6 +66,7 @@ from tcpchat.client.updates import (
     Typing,
     Update,
 )
+from tcpchat.gui.attention import request_attention
 from tcpchat.gui.dialogs import ConnectDialog, TrustDialog, ask_yes_no
 from tcpchat.gui.widgets import (
     MessageView,
@@ -88,6 +90,7 @@ _STATUS_COLOURS: Final = {
     ConnState.CONNECTED: "#2e7d32",
     ConnState.CONNECTING: "#f9a825",
     ConnState.DISCONNECTED: "#c62828",
+    ConnState.STOPPED: "#c62828",
 }
 _QUIET_MARKS: Final = {
     LineKind.JOIN: "\u2192",  # →
@@ -104,6 +107,13 @@ TYPING_SHOWN: Final = {"active": timedelta(seconds=6), "paused": timedelta(secon
 MAX_KEPT_MESSAGES: Final = 2000
 """Messages per conversation remembered by msgid (for replies, reactions,
 deletions); older ones can no longer be quoted or updated."""
+_SWITCH_KEYS: Final = {
+    "<Control-Prior>": -1,
+    "<Control-Next>": 1,
+    "<Alt-Up>": -1,
+    "<Alt-Down>": 1,
+}
+"""Keys that go to the previous or next conversation in the sidebar (HexChat's)."""
 
 _HISTORY_HEADINGS: Final = {
     HistoryKind.RECENT: "Earlier in this channel",
@@ -164,7 +174,14 @@ class ClientWindow:
         self._drain = QueueDrain(root, self.updates, self.apply)
         self.trust_dialog: TrustDialog | None = None  # while it is open
         self.account = ""  # logged in as, on this connection
-        self._status: Status | None = None
+        self._status = Status(ConnState.STOPPED, settings.address, settings.nick)
+        # The server of these settings has welcomed us: they are worth remembering
+        # (a server that never answered does not become the next start's default).
+        # Set by the network thread as the welcome passes, so a window closed before
+        # it has drawn the welcome still knows.
+        self._reached = threading.Event()
+        self.highlights = 0  # mentions and private messages while the window was not in front
+        self.bell = tk.BooleanVar(root, settings.bell)
         # What people show of themselves (IRCv3 metadata), by folded nick.
         self.profiles: dict[str, Profile] = {}
         # The message being answered: (conversation, line), while the reply bar shows.
@@ -190,10 +207,15 @@ class ClientWindow:
         style.configure("Side.TFrame", background="#2b303b")
 
         menu = tk.Menu(root)
-        chat = tk.Menu(menu, tearoff=False)
+        self.chat_menu = chat = tk.Menu(menu, tearoff=False)
         chat.add_command(label="Connect to…", accelerator="Ctrl+N", command=self.show_connect)
         chat.add_command(
             label="Close conversation", accelerator="Ctrl+W", command=self.close_current
+        )
+        chat.add_checkbutton(
+            label="Ring the bell when someone calls me",
+            variable=self.bell,
+            command=self._bell_toggled,
         )
         self.send_typing = tk.BooleanVar(root, value=self.settings.send_typing)
         chat.add_checkbutton(
@@ -211,6 +233,7 @@ class ClientWindow:
         root.bind("<Control-n>", lambda _e: self.show_connect())
         root.bind("<Control-w>", lambda _e: self.close_current())
         root.bind("<Control-q>", lambda _e: self.close())
+        root.bind("<FocusIn>", lambda _e: self._attended())
 
         panes = ttk.PanedWindow(root, orient="horizontal")
         panes.pack(side="top", fill="both", expand=True)
@@ -230,9 +253,13 @@ class ClientWindow:
             selectbackground="#4a6fa5",
             selectforeground="#ffffff",
             width=18,
+            takefocus=False,
         )
         self.sidebar.pack(fill="both", expand=True, padx=(4, 0))
-        self.sidebar.bind("<<ListboxSelect>>", self._on_sidebar_select)
+        # A click picks the conversation; the list never takes the keyboard (its
+        # own bindings would turn the space bar into "select the first row").
+        self.sidebar.bind("<Button-1>", self._on_sidebar_click)
+        self.sidebar.bind("<B1-Motion>", lambda _e: "break")
         panes.add(side, weight=0)
 
         centre = ttk.Frame(panes)
@@ -264,21 +291,37 @@ class ClientWindow:
         self.entry.bind("<<Paste>>", self._on_paste)
         self.entry.bind("<KeyRelease>", self._on_typed, add=True)
         self.entry.bind("<Escape>", lambda _e: self.cancel_reply())
+        self.entry.bind("<<Copy>>", self._on_copy)
+        self.entry.bind("<Prior>", lambda _e: self._page(-1))
+        self.entry.bind("<Next>", lambda _e: self._page(1))
         panes.add(centre, weight=1)
 
         right = ttk.Frame(panes)
         self.member_label = ttk.Label(right, text="", padding=(8, 6))
         self.member_label.pack(fill="x")
         self.member_list = tk.Listbox(
-            right, activestyle="none", borderwidth=0, highlightthickness=0, width=16
+            right,
+            activestyle="none",
+            borderwidth=0,
+            highlightthickness=0,
+            width=16,
+            takefocus=False,
         )
         self.member_list.configure(font="TkDefaultFont", selectbackground="#4a6fa5")
         self.member_list.pack(fill="both", expand=True, padx=(8, 4))
+        self.member_list.bind("<Button-1>", self._on_member_click)
+        self.member_list.bind("<B1-Motion>", lambda _e: "break")
         self.member_list.bind("<Double-Button-1>", self._on_member_double)
         panes.add(right, weight=0)
 
         self.status = StatusBar(root)
         self.status.pack(side="bottom", fill="x", before=panes)
+        # HexChat's keys for moving between conversations, wherever the focus is.
+        for widget in (root, self.entry):
+            for number in range(1, 10):
+                widget.bind(f"<Alt-Key-{number}>", functools.partial(self._select_nth, number - 1))
+            for sequence, step in _SWITCH_KEYS.items():
+                widget.bind(sequence, functools.partial(self._select_next, step))
         self.entry.focus_set()
 
     def _style_view(self, view: MessageView) -> None:
@@ -303,17 +346,40 @@ class ClientWindow:
     # ------------------------------------------------------------ connection
 
     def connect(self, settings: Settings) -> None:
-        """Connect to ``settings`` (leaving any server connected before) and remember them."""
+        """Connect to ``settings``, leaving any server connected before; they are
+        remembered once that server welcomes us."""
         if self.client is not None:
-            self.client.stop("Changing servers")
+            self._leave("Changing servers")
             for key in [k for k in self.order if k != SERVER_BUFFER]:
                 self._close(self.conversations[key].name)
         self.settings = settings
         self.nick = settings.nick
+        self._reached = threading.Event()
         self.client = ClientThread(settings, self._sink())
         self.client.start()
-        self._remember()
         self._drain.start()
+
+    def _leave(self, reason: str) -> None:
+        """End the connection, and forget what it still had for the window.
+
+        Each connection has a queue of its own, so nothing the old one says
+        (a last "Disconnected", its status) is drawn over the next one.
+        """
+        if self.client is not None:
+            self.client.stop(reason)
+            self.client = None
+        self._drain.stop()
+        self.updates = queue.Queue()
+        self._drain = QueueDrain(self.root, self.updates, self.apply)
+
+    def stop_trying(self) -> None:
+        """Stop reconnecting (the status line's offer): the person chooses what comes next."""
+        self._leave("")
+        self._show_status(ConnState.STOPPED, self.settings.address, self.nick)
+        self._feedback("Stopped trying. Chat → Connect to… (Ctrl+N) chooses a server.")
+
+    def try_again(self) -> None:
+        self.connect(self.settings)
 
     def _sink(self) -> Callable[[Update], None]:
         """What the network thread calls with each update: the queue, and the terminal log.
@@ -321,9 +387,11 @@ class ClientWindow:
         It holds no reference to the window, so no Tk object can ever be freed
         by the network thread (Tcl aborts when that happens).
         """
-        updates, log_lines = self.updates, self.log_lines
+        updates, log_lines, reached = self.updates, self.log_lines, self._reached
 
         def sink(update: Update) -> None:
+            if isinstance(update, Status) and update.state is ConnState.CONNECTED:
+                reached.set()
             updates.put(update)
             if log_lines:
                 log_update(update)
@@ -331,9 +399,14 @@ class ClientWindow:
         return sink
 
     def _remember(self) -> None:
-        if self.config_file is None:
+        """Save the settings for the next start, once their server has welcomed us.
+
+        Called whenever they change (a channel joined or left, a login), not
+        only on closing: a window ended by a signal or a logout keeps them too.
+        """
+        if self.config_file is None or not self._reached.is_set():
             return
-        channels = tuple(c.name for k, c in self.conversations.items() if is_channel(c.name))
+        channels = tuple(c.name for c in self.conversations.values() if is_channel(c.name))
         remembered = replace(
             self.settings, nick=self.nick, password="", channels=channels or self.settings.channels
         )
@@ -359,8 +432,12 @@ class ClientWindow:
                 self._open(name)
                 if focus:
                     self._select(name)
+                if is_channel(name):
+                    self._remember()
             case BufferClosed(name):
                 self._close(name)
+                if is_channel(name):
+                    self._remember()
             case BufferRenamed(old, new):
                 self._rename(old, new)
             case BufferState(name, unread, mention):
@@ -382,8 +459,9 @@ class ClientWindow:
                 self.nick = nick
                 if state is not ConnState.CONNECTED:
                     self.account = ""
-                self._status = update
                 self._show_status(state, server, nick)
+                if state is ConnState.CONNECTED:
+                    self._remember()
             case LoggedIn(account):
                 self._logged_in(account)
             case CertificateProblem():
@@ -400,8 +478,7 @@ class ClientWindow:
     def _logged_in(self, account: str) -> None:
         """Logged in; a registration that worked is a login from now on."""
         self.account = account
-        if self._status is not None:
-            self._show_status(self._status.state, self._status.server, self._status.nick)
+        self._show_status(self._status.state, self._status.server, self._status.nick)
         if self.settings.account_action is AccountAction.REGISTER:
             self.settings = replace(self.settings, account_action=AccountAction.LOGIN)
             self._remember()
@@ -419,19 +496,59 @@ class ClientWindow:
             self.connect(self.settings.trusting(problem.fingerprint))
 
     def _show_status(self, state: ConnState, server: str, nick: str) -> None:
+        """The status line, with what the person can do about it; the title; the
+        server conversation's header, which names the server being tried."""
+        self._status = Status(state, server, nick)
         words = {
             ConnState.CONNECTED: f"Connected to {server} as {nick}"
             + (f", logged in as {self.account}" if self.account else ""),
             ConnState.CONNECTING: f"Connecting to {server} as {nick}…",
-            ConnState.DISCONNECTED: f"Disconnected from {server}; will reconnect",
+            ConnState.DISCONNECTED: f"Disconnected from {server}; trying again",
+            ConnState.STOPPED: f"Not connected to {server}",
         }
-        self.status.show(words[state], _STATUS_COLOURS[state])
-        self.root.title(f"tcpchat: {nick} on {server}")
+        change = ("Change server…", self.show_connect)
+        retrying = [("Stop trying", self.stop_trying), change]
+        offers = {
+            ConnState.CONNECTED: [],
+            ConnState.CONNECTING: retrying,
+            ConnState.DISCONNECTED: retrying,
+            ConnState.STOPPED: [("Try again", self.try_again), change],
+        }
+        self.status.show(words[state], _STATUS_COLOURS[state], offers[state])
+        self._show_title()
+        self._refresh_sidebar()
+        self._refresh_header()
+
+    def _show_title(self) -> None:
+        """``tcpchat: alice on host:port``, after the number of calls not yet seen."""
+        calls = f"({self.highlights}) " if self.highlights else ""
+        self.root.title(f"{calls}tcpchat: {self._status.nick} on {self._status.server}")
+
+    # ------------------------------------------------------------- attention
+
+    def _call_attention(self) -> None:
+        """Someone said our nick, or wrote to us, while the window is not in front."""
+        self.highlights += 1
+        self._show_title()
+        if self.settings.bell:
+            self.root.bell()
+        request_attention(self.root, True)
+
+    def _attended(self) -> None:
+        """The window is in front again: what called for attention has been seen."""
+        if self.highlights and self.root.focus_displayof() is not None:
+            self.highlights = 0
+            self._show_title()
+            request_attention(self.root, False)
+
+    def _bell_toggled(self) -> None:
+        self.settings = replace(self.settings, bell=self.bell.get())
+        self._remember()
 
     # --------------------------------------------------------- conversations
 
     def _label(self, name: str) -> str:
-        return name or self.settings.host
+        return name or self._status.server.rpartition(":")[0]
 
     def _open(self, name: str) -> _Conversation:
         key = casefold(name)
@@ -440,6 +557,8 @@ class ClientWindow:
             view = MessageView(self.views, self.safety)
             self._style_view(view)
             view.grid(row=0, column=0, sticky="nsew")
+            # Selecting text to copy is a click and a drag; then typing goes on in the input.
+            view.text.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set(), add=True)
             conversation = _Conversation(name, view)
             view.on_top = lambda: self.submit(LoadOlder(conversation.name))
             view.text.bind("<Button-3>", lambda e: self._line_menu(conversation, e))
@@ -478,6 +597,7 @@ class ClientWindow:
             return
         self.current = conversation.name
         conversation.unread, conversation.mention = 0, False
+        conversation.view.follow()
         self._raise(conversation.name)
         self._refresh_sidebar()
         self._refresh_header()
@@ -518,7 +638,7 @@ class ClientWindow:
         elif conversation.name:
             self.topic.configure(text=f"Private chat with {conversation.name}")
         else:
-            self.topic.configure(text=f"Server {self.settings.address}")
+            self.topic.configure(text=f"Server {self._status.server}")
         self.member_list.delete(0, "end")
         for name in conversation.members:
             self.member_list.insert("end", self.safety.clean(name))
@@ -535,6 +655,8 @@ class ClientWindow:
     def _draw_line(self, line: Line) -> None:
         conversation = self._conversation(line.buffer)
         conversation.view.add_line(*self._runs(conversation, line))
+        if line.mention and self.root.focus_displayof() is None:
+            self._call_attention()
         if line.kind in (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE):
             self._keep(conversation, line)
             # A message from someone ends their typing (IRCv3 typing).
@@ -634,6 +756,8 @@ class ClientWindow:
         text = self.entry.get()
         self.entry.delete(0, "end")
         self.history.add(text)
+        if text.strip():  # what the person types, and its answer, come into view
+            self.conversations[casefold(self.current)].view.follow()
         self.send_text(text)
         return "break"
 
@@ -702,10 +826,42 @@ class ClientWindow:
             self.submit(Say(self.current, "\n".join(lines)))
         self.entry.focus_set()
 
-    def _on_sidebar_select(self, _event: object) -> None:
-        row = selected_index(self.sidebar)
-        if row is not None:
+    def _on_sidebar_click(self, event: tk.Event[tk.Listbox]) -> str:
+        row: int = self.sidebar.nearest(event.y)  # type: ignore[no-untyped-call]
+        if 0 <= row < len(self.order):
             self._select(self.conversations[self.order[row]].name)
+        return "break"
+
+    def _on_member_click(self, event: tk.Event[tk.Listbox]) -> str:
+        row: int = self.member_list.nearest(event.y)  # type: ignore[no-untyped-call]
+        self.member_list.selection_clear(0, "end")
+        if row >= 0:
+            self.member_list.selection_set(row)
+        return "break"
+
+    def _select_nth(self, index: int, _event: object = None) -> str:
+        """Alt+1…9: the conversation at that place in the sidebar."""
+        if index < len(self.order):
+            self._select(self.conversations[self.order[index]].name)
+        return "break"
+
+    def _select_next(self, step: int, _event: object = None) -> str:
+        """The conversation ``step`` rows below (above, when negative) in the sidebar, round."""
+        index = self.order.index(casefold(self.current))
+        self._select(self.conversations[self.order[(index + step) % len(self.order)]].name)
+        return "break"
+
+    def _page(self, pages: int) -> str:
+        """Page Up and Page Down in the input scroll the conversation in view."""
+        self.conversations[casefold(self.current)].view.page(pages)
+        return "break"
+
+    def _on_copy(self, _event: object) -> str | None:
+        """Ctrl+C in the input copies the input's selection, else the conversation's."""
+        if self.entry.selection_present():
+            return None  # Tk copies it as usual
+        self.conversations[casefold(self.current)].view.copy_selection()
+        return "break"
 
     def _on_member_double(self, _event: object) -> None:
         row = selected_index(self.member_list)
@@ -877,8 +1033,7 @@ class ClientWindow:
     def close(self, reason: str = "") -> None:
         """Leave politely (QUIT), remember the settings, and close the window."""
         self._remember()
-        if self.client is not None:
-            self.client.stop(reason or "Leaving")
+        self._leave(reason or "Leaving")
         self._drain.stop()
         if self._typing_timer is not None:
             self.root.after_cancel(self._typing_timer)

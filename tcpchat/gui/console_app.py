@@ -35,7 +35,7 @@ def run_console(config: Config, headless: Callable[[], int]) -> int:
         return headless()
     thread = ServerThread(config)
     core = thread.runner.core
-    core.observers.append(EventLog(core.state))
+    core.observers.append(EventLog(core))
     link = ConsoleLink(thread.runner)
     try:
         runner = thread.start()

@@ -2,7 +2,7 @@
 
 The log follows the newest line while its view is at the bottom and stays
 put once the operator scrolls up to read (that rule lives in
-:meth:`MessageView.add_line`). The filter keeps the entries themselves, not
+:class:`MessageView`). The filter keeps the entries themselves, not
 just the drawn text, so changing it redraws what matches from what is kept.
 """
 
@@ -82,7 +82,7 @@ class LogPane(ttk.Frame):
         for entry in self.entries:
             if self._matches(entry):
                 self._draw(entry)
-        self.view.text.see("end")
+        self.view.follow()
 
     def shown_text(self) -> str:
         return self.view.plain_text()

@@ -3,13 +3,16 @@
 Rows are keyed by casefolded name, so a redraw every second keeps the
 operator's selection and scroll position instead of rebuilding the table.
 A list of search results is the same widget, filled a page at a time.
+The keyboard reaches a table as the mouse does: Tab goes into it (and the
+first row is chosen when none is), the arrows choose a row, Enter does
+what a double click does.
 """
 
 from __future__ import annotations
 
 import time
 import tkinter as tk
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from tkinter import ttk
 
 from tcpchat.gui.widgets import TextSafety
@@ -75,6 +78,23 @@ class Table(ttk.Frame):
         scroll.grid(row=0, column=1, sticky="ns")
         self.columnconfigure(0, weight=1)
         self.rowconfigure(0, weight=1)
+        self.tree.configure(takefocus=True)
+        self.tree.bind("<FocusIn>", lambda _e: self._choose_first())
+
+    def on_activate(self, action: Callable[[], None]) -> None:
+        """Do ``action`` on a double click on a row, and on Enter."""
+        for sequence in ("<Double-1>", "<Return>", "<KP_Enter>"):
+            self.tree.bind(sequence, lambda _e: action())
+
+    def _choose_first(self) -> None:
+        """Coming in by the keyboard with nothing chosen: the first row, so arrows move."""
+        rows = self.tree.get_children()
+        if not rows:
+            return
+        if not self.tree.selection():
+            self.tree.selection_set(rows[0])
+        if not self.tree.focus():
+            self.tree.focus(self.tree.selection()[0])
 
     def show(self, rows: Sequence[tuple[str, ...]]) -> None:
         """Make the table hold ``rows`` (first value is the key), sorted by that key."""

@@ -41,12 +41,14 @@ from tcpchat.server.console_feed import ChannelRow, FeedItem, LogEntry, Snapshot
 from tcpchat.server.console_search import SearchResults
 from tcpchat.server.operator_console import (
     Ban,
+    Command,
     ConsoleLink,
     Disconnect,
     Kick,
     NoticeAll,
     Say,
     SetTopic,
+    Unban,
 )
 
 __all__ = ["ConsoleWindow"]
@@ -58,6 +60,8 @@ REFRESH_MS: Final = 1000
 RATE_WINDOW: Final = 6
 """Snapshots the messages-per-second figure is averaged over (five seconds)."""
 STOP_REASON: Final = "Server shutting down"
+MAX_BAN_MINUTES: Final = 525_600
+"""A year: the longest a Disconnect… ban may be (KLINE's own bound)."""
 
 Ask = Callable[[str, list[FormField]], list[str] | None]
 Confirm = Callable[[str, str], bool]
@@ -137,7 +141,9 @@ class ConsoleWindow:
         self.status = StatusBar(root)
         self.status.pack(side="bottom", fill="x")
         self.status.show(
-            f"Running. You are {self.link.nick}: type below and press Enter to talk.", "#2e7d32"
+            f"Running. You are {self.link.nick}: type below and press Enter to talk; "
+            "/help lists the commands.",
+            "#2e7d32",
         )
 
         panes = ttk.PanedWindow(root, orient="horizontal")
@@ -167,19 +173,21 @@ class ConsoleWindow:
         self.user_label.pack(side="top", anchor="w")
         self.user_table = Table(right, USER_COLUMNS, self.safety)
         self.user_table.pack(side="top", fill="both", expand=True, pady=(2, 4))
-        self.user_table.tree.bind("<Double-1>", lambda _e: self.message_selected_user())
+        self.user_table.on_activate(self.message_selected_user)
+        self.user_table.tree.bind("<Delete>", lambda _e: self.kick_selected())
         self._buttons(
             right,
             ("Message", self.message_selected_user),
             ("Kick…", self.kick_selected),
             ("Ban…", self.ban_selected),
+            ("Unban…", self.unban),
             ("Disconnect…", self.disconnect_selected),
         )
         self.channel_label = ttk.Label(right, text="Channels", font=("TkDefaultFont", 10, "bold"))
         self.channel_label.pack(side="top", anchor="w", pady=(8, 0))
         self.channel_table = Table(right, CHANNEL_COLUMNS, self.safety)
         self.channel_table.pack(side="top", fill="both", expand=True, pady=(2, 4))
-        self.channel_table.tree.bind("<Double-1>", lambda _e: self.talk_in_selected_channel())
+        self.channel_table.on_activate(self.talk_in_selected_channel)
         self._buttons(
             right,
             ("Talk here", self.talk_in_selected_channel),
@@ -240,10 +248,16 @@ class ConsoleWindow:
         return "break"
 
     def send_text(self, text: str) -> None:
-        """Say ``text`` as the operator to the channel or nick chosen beside the input."""
+        """Say ``text`` as the operator to the channel or nick chosen beside the input;
+        a line that starts with ``/`` is a command (``//`` says one that starts with ``/``)."""
         target = self.target.get().strip()
         if not text.strip():
             return
+        if text.startswith("/") and not text.startswith("//"):
+            self.link.submit(Command(text))
+            return
+        if text.startswith("//"):
+            text = text[1:]
         if not target:
             self.log.say("error", "Choose a channel or a nick to talk to, left of the input.")
             return
@@ -301,13 +315,41 @@ class ConsoleWindow:
         if answer is not None and answer[0]:
             self.link.submit(action(answer[0], user.nick, answer[1] or self.link.nick))
 
+    def unban(self) -> None:
+        """Lift one of the channels' bans, chosen from a list of them all."""
+        bans = [f"{c.name} {mask}" for c in self.channels.values() for mask in c.bans]
+        if not bans:
+            self.log.say("error", "No channel has a ban.")
+            return
+        current = casefold(self.target.get().strip())
+        first = next((b for b in bans if casefold(b.split()[0]) == current), bans[0])
+        answer = self.ask("Unban", [FormField("Ban to lift", first, tuple(bans))])
+        if answer is not None and answer[0] in bans:
+            channel, mask = answer[0].split(" ", 1)
+            self.link.submit(Unban(channel, mask))
+
     def disconnect_selected(self) -> None:
+        """End the selected user's connection, and ban their address for a while if asked."""
         user = self._selected_user()
         if user is None:
             return
-        answer = self.ask(f"Disconnect {user.nick}", [FormField("Reason", "Goodbye")])
-        if answer is not None:
-            self.link.submit(Disconnect(user.nick, answer[0] or "No reason given"))
+        address = user.address.rpartition(":")[0]
+        answer = self.ask(
+            f"Disconnect {user.nick}",
+            [
+                FormField("Reason", "Goodbye"),
+                FormField(f"and ban {address} for minutes (0: no ban)", "0"),
+            ],
+        )
+        if answer is None:
+            return
+        minutes = answer[1].strip() or "0"
+        if not minutes.isdigit() or int(minutes) > MAX_BAN_MINUTES:
+            self.log.say(
+                "error", f"The ban is a number of minutes, 0 to {MAX_BAN_MINUTES}: not {minutes}."
+            )
+            return
+        self.link.submit(Disconnect(user.nick, answer[0] or "No reason given", int(minutes)))
 
     def topic_selected(self) -> None:
         channel = self._selected_channel()

@@ -345,9 +345,11 @@ def ask_password(master: tk.Tk, account: str, address: str) -> str | None:
     )
 
 
-def ask_nick(master: tk.Tk, suggested: str) -> str | None:
-    """The nickname to use on this first run, asked with a suggestion filled in."""
+def ask_nick(master: tk.Tk, suggested: str, address: str) -> str | None:
+    """The nickname to use on this first run, asked with a suggestion filled in,
+    saying which server it is for."""
     top, frame = _window(master, "Welcome to tcpchat", transient=False)
+    ttk.Label(frame, text=f"You will connect to {address}.").pack(anchor="w", pady=(0, 6))
     ttk.Label(frame, text="Choose a nickname, the name others will see:").pack(anchor="w")
     entry = ttk.Entry(frame, width=30)
     entry.insert(0, suggested)

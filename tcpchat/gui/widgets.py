@@ -16,7 +16,7 @@ import re
 import tkinter as tk
 import webbrowser
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from tkinter import ttk
 from typing import Final, Generic, TypeVar
 
@@ -66,6 +66,22 @@ Runs = list[tuple[str, tuple[str, ...]]]
 """A line as runs of text, each with the tags that style it."""
 _PREPEND: Final = "prepend"
 _ANNOTATE: Final = "annotate"
+# What moves a text's view: the wheel (X11 sends buttons 4 and 5), the keys,
+# a selection dragged past the top or bottom edge, the middle button's drag.
+_SCROLLING: Final = (
+    "<MouseWheel>",
+    "<Button-4>",
+    "<Button-5>",
+    "<Prior>",
+    "<Next>",
+    "<Up>",
+    "<Down>",
+    "<Control-Home>",
+    "<Control-End>",
+    "<B1-Motion>",
+    "<ButtonRelease-1>",
+    "<B2-Motion>",
+)
 _URL: Final = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than a URL ("see https://x.org.").
 _URL_TRAILING: Final = ".,;:!?)]}'\""
@@ -117,6 +133,17 @@ class MessageView(ttk.Frame):
     Text is added as runs of (text, tags). Links get the ``url`` style and
     open in the browser on click. Stand-ins carry a tag naming the real
     character so that copying a selection gives back exactly what was said.
+
+    Following: the view shows its newest line and keeps showing it as lines
+    come (``following``), until the person scrolls away from the bottom;
+    scrolling back down follows again. That is a state changed only by what
+    the person does (the scroll bar, the wheel, the keys, :meth:`page`), not
+    read back from where the text happens to be: a view filled before it
+    has its size (history arriving with a join) reports a position that
+    means nothing, and one that is resized keeps its top line. So a
+    following view goes to its end again whenever its size changes. While
+    it does not follow, a marker at the bottom counts the lines added below
+    ("↓ 3 new messages below"); a click on it goes down to them.
     """
 
     def __init__(
@@ -145,6 +172,18 @@ class MessageView(ttk.Frame):
         )
         # Called when the person scrolls to the top, to fetch older history.
         self.on_top: Callable[[], object] | None = None
+        self.following = True
+        self.unseen = 0  # lines added below while the person reads above
+        self.marker = tk.Label(
+            self,
+            text="",
+            cursor="hand2",
+            background="#4a6fa5",
+            foreground="#ffffff",
+            padx=10,
+            pady=2,
+        )
+        self.marker.bind("<Button-1>", lambda _e: self.follow())
         scroll = ttk.Scrollbar(self, orient="vertical", command=self.scroll)
         self.text.configure(yscrollcommand=scroll.set)
         self.text.grid(row=0, column=0, sticky="nsew")
@@ -157,9 +196,11 @@ class MessageView(ttk.Frame):
         self.text.bind("<<Copy>>", self._copy)
         # Read-only, but selectable and copyable with the keyboard.
         self.text.bind("<1>", lambda _e: self.text.focus_set())
-        # The wheel (X11 sends buttons 4 and 5) and Page Up scroll first, then we look.
-        for sequence in ("<MouseWheel>", "<Button-4>", "<Prior>"):
+        # The wheel (X11 sends buttons 4 and 5), the keys that move the view, and a
+        # selection dragged past an edge scroll first (Tk's own bindings), then we look.
+        for sequence in _SCROLLING:
             self.text.bind(sequence, lambda _e: self.after_idle(self._scrolled), add=True)
+        self.text.bind("<Configure>", lambda _e: self._keep_following(), add=True)
 
     def style(self, tag: str, **options: object) -> None:
         """Configure how runs with ``tag`` are drawn."""
@@ -167,18 +208,33 @@ class MessageView(ttk.Frame):
 
     def add_line(self, runs: Runs, line_tags: tuple[str, ...]) -> None:
         """Append one line made of ``runs``; ``line_tags`` apply to the whole of it."""
-        at_end = self.text.yview()[1] >= 0.999
         self.text.configure(state="normal")
         self._insert_line("end", runs, line_tags)
         self.text.configure(state="disabled")
-        if at_end:
-            self.text.see("end")
+        if self.following:
+            self.text.yview_moveto(1.0)
+        else:
+            self.unseen += 1
+            self._show_marker()
+
+    def follow(self) -> None:
+        """Show the newest line, and keep showing it as lines come."""
+        self.following = True
+        self.unseen = 0
+        self.text.yview_moveto(1.0)
+        self._show_marker()
+
+    def page(self, pages: int) -> None:
+        """Scroll by ``pages`` (up when negative), as Page Up and Page Down do."""
+        self.scroll("scroll", str(pages), "pages")
 
     def clear(self) -> None:
         """Remove every line (the console redraws its log when the filter changes)."""
         self.text.configure(state="normal")
         self.text.delete("1.0", "end")
         self.text.configure(state="disabled")
+        self.unseen = 0
+        self._show_marker()
 
     def trim(self, keep: int) -> None:
         """Drop the oldest lines beyond the last ``keep``, so a long run cannot grow memory."""
@@ -200,6 +256,8 @@ class MessageView(ttk.Frame):
         self.text.mark_unset(_PREPEND)
         self.text.configure(state="disabled")
         self.text.yview(f"{first_visible} + {len(lines)} lines")
+        # Older lines above do not move the newest one, unless it no longer fits in view.
+        self.following = self.following and self.text.yview()[1] >= 1.0
 
     def _insert_line(self, at: str, runs: Runs, line_tags: tuple[str, ...]) -> None:
         start = self.text.index(f"{at}-1c" if at == "end" else at)
@@ -239,9 +297,27 @@ class MessageView(ttk.Frame):
                 self.text.insert(at, char, tags)
 
     def _scrolled(self) -> None:
-        """After the person scrolled: at the very top, ask for what came before."""
-        if self.text.yview()[0] <= 0.0 and self.on_top is not None:
+        """After the person scrolled: follow again at the bottom; at the very top, ask
+        for what came before."""
+        first, last = self.text.yview()
+        self.following = last >= 1.0
+        if self.following:
+            self.unseen = 0
+        self._show_marker()
+        if first <= 0.0 and self.on_top is not None:
             self.on_top()
+
+    def _keep_following(self) -> None:
+        if self.following:
+            self.text.yview_moveto(1.0)
+
+    def _show_marker(self) -> None:
+        if self.following or not self.unseen:
+            self.marker.place_forget()
+            return
+        plural = "s" if self.unseen != 1 else ""
+        self.marker.configure(text=f"\u2193 {self.unseen} new message{plural} below")
+        self.marker.place(relx=0.5, rely=1.0, y=-8, anchor="s")
 
     def scroll(self, *args: str) -> None:
         """What the scroll bar asks (``moveto 0.0``, ``scroll -1 pages``), as a person would."""
@@ -262,11 +338,15 @@ class MessageView(ttk.Frame):
                 out.append(originals[0] if originals else value)
         return "".join(out)
 
-    def _copy(self, _event: object) -> str:
+    def copy_selection(self) -> None:
+        """Put the selected text on the clipboard as it was said, if any is selected."""
         ranges = self.text.tag_ranges("sel")
         if ranges:
             self.clipboard_clear()
             self.clipboard_append(self.plain_text(str(ranges[0]), str(ranges[1])))
+
+    def _copy(self, _event: object) -> str:
+        self.copy_selection()
         return "break"
 
     # Lines that change after they are drawn (a deleted message, reactions):
@@ -306,7 +386,8 @@ class MessageView(ttk.Frame):
 
 
 class StatusBar(ttk.Frame):
-    """One line at the bottom: a coloured dot and what the connection is doing."""
+    """One line at the bottom: a coloured dot, what the connection is doing, and what
+    the person can do about it (buttons at the right, such as "Stop trying")."""
 
     def __init__(self, master: tk.Misc) -> None:
         super().__init__(master, padding=(8, 3))
@@ -314,10 +395,25 @@ class StatusBar(ttk.Frame):
         self._label = ttk.Label(self, text="")
         self._dot.pack(side="left")
         self._label.pack(side="left", padx=(4, 0))
+        self.buttons: list[ttk.Button] = []
 
-    def show(self, text: str, colour: str) -> None:
+    def show(
+        self,
+        text: str,
+        colour: str,
+        offers: Sequence[tuple[str, Callable[[], object]]] = (),
+    ) -> None:
         self._dot.configure(fg=colour)
         self._label.configure(text=text)
+        if [b.cget("text") for b in self.buttons] != [label for label, _ in offers]:
+            for button in self.buttons:
+                button.destroy()
+            self.buttons = [
+                ttk.Button(self, text=label, command=command, takefocus=False)
+                for label, command in offers
+            ]
+            for button in reversed(self.buttons):  # packed from the right edge
+                button.pack(side="right", padx=(6, 0))
 
     @property
     def text(self) -> str:
@@ -329,7 +425,10 @@ class QueueDrain(Generic[T]):
 
     The other thread only fills the queue; this polls it with ``after()``,
     up to :data:`MAX_BATCH` items a tick, and comes back at once when more
-    are waiting, so a flood cannot freeze the window.
+    are waiting, so a flood cannot freeze the window. A handler that raises
+    does not stop the polling: the next tick is booked first, then the error
+    goes on to Tk, which hands it to ``report_callback_exception`` (the
+    windows show it to the person and log it).
     """
 
     def __init__(self, widget: tk.Misc, items: queue.Queue[T], handle: Callable[[T], None]) -> None:
@@ -337,27 +436,36 @@ class QueueDrain(Generic[T]):
         self._items = items
         self._handle = handle
         self._job: str | None = None
+        self._running = False
 
     def start(self) -> None:
-        if self._job is None:
+        if not self._running:
+            self._running = True
             self._tick()
 
     def stop(self) -> None:
+        """No more ticks, even when called by a handler in the middle of one."""
+        self._running = False
         if self._job is not None:
             self._widget.after_cancel(self._job)
             self._job = None
 
     def _tick(self) -> None:
-        for _ in range(MAX_BATCH):
-            try:
-                item = self._items.get_nowait()
-            except queue.Empty:
-                delay = POLL_INTERVAL_MS
-                break
-            self._handle(item)
-        else:
-            delay = POLL_AGAIN_MS
-        self._job = self._widget.after(delay, self._tick)
+        self._job = None
+        delay = POLL_AGAIN_MS  # after an error, what was behind it is still waiting
+        try:
+            for _ in range(MAX_BATCH):
+                if not self._running:
+                    return
+                try:
+                    item = self._items.get_nowait()
+                except queue.Empty:
+                    delay = POLL_INTERVAL_MS
+                    break
+                self._handle(item)
+        finally:
+            if self._running:
+                self._job = self._widget.after(delay, self._tick)
 
 
 def selected_index(listbox: tk.Listbox) -> int | None:

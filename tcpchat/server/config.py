@@ -30,6 +30,7 @@ __all__ = [
     "ConsoleSettings",
     "HistorySettings",
     "Limits",
+    "LogSettings",
     "Operator",
     "TlsSettings",
     "WebSettings",
@@ -204,6 +205,16 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LogSettings:
+    """What the server's log (the terminal and the console) tells of what people say."""
+
+    # Whether private messages and notices are logged with their text. Off, the
+    # log says only who wrote to whom: the person at the server reads the
+    # channels, not people's private conversations.
+    private_text: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Operator:
     """IRC operator credentials; the password is stored only as a hash."""
 
@@ -237,6 +248,7 @@ class Config:
     accounts: AccountSettings = field(default_factory=AccountSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     web: WebSettings = field(default_factory=WebSettings)
 
     def __post_init__(self) -> None:
@@ -412,9 +424,14 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "accounts": AccountSettings,
     "tls": TlsSettings,
     "console": ConsoleSettings,
+    "log": LogSettings,
     "web": WebSettings,
 }
 """The nested tables of the config file, each one a settings class."""
+
+
+def _field_names(section: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(_SECTIONS[section])}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -461,7 +478,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         if value is None:
             continue
         section, _, rest = key.partition("_")
-        if section in _SECTIONS and section != "limits" and rest:
+        # log_level is [server]'s, not [log]'s: only a key the section has goes there.
+        if section in _SECTIONS and section != "limits" and rest in _field_names(section):
             values[section][rest] = value
         else:
             values["limits" if key in limit_names else "server"][key] = value

@@ -86,6 +86,7 @@ class ChannelRow:
     members: int
     topic: str
     modes: str
+    bans: tuple[str, ...] = ()  # the channel's ban masks, for the console's Unban…
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,7 @@ class ConsoleFeed:
         self.core = core
         self.sink = sink
         self.messages = 0
-        self._words = EventLog(core.state)
+        self._words = EventLog(core)
 
     def __call__(self, event: Event, stamp: Stamp) -> None:
         if type(event) is MessageRun:
@@ -166,7 +167,11 @@ class ConsoleFeed:
         )
         channels = tuple(
             ChannelRow(
-                channel.name, len(channel.members), channel.topic, " ".join(channel.mode_string())
+                channel.name,
+                len(channel.members),
+                channel.topic,
+                " ".join(channel.mode_string()),
+                tuple(ban.mask for ban in channel.bans),
             )
             for channel in core.state.channels.values()
         )

@@ -3,13 +3,17 @@
 The original server printed the conversation in its window and terminal;
 this observer keeps that promise for every channel. It runs before the
 event is applied, so a quitting user's nick can still be looked up.
+
+Private messages and notices are logged as who wrote to whom, without
+their text, unless the operator turns that on (``[log] private_text``,
+read at each message, so REHASH applies it at once).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcpchat.server.delivery import mode_params
 from tcpchat.server.events import (
@@ -39,6 +43,9 @@ from tcpchat.server.events import (
 )
 from tcpchat.server.state import State
 
+if TYPE_CHECKING:
+    from tcpchat.server.core import ServerCore
+
 __all__ = ["EventLog"]
 
 log = logging.getLogger("tcpchat.events")
@@ -47,8 +54,9 @@ log = logging.getLogger("tcpchat.events")
 class EventLog:
     """An observer that writes one readable log line per event."""
 
-    def __init__(self, state: State) -> None:
-        self.state = state
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+        self.state: State = core.state
         self._describe: dict[type[Any], Callable[[Any], str | None]] = {
             UserRegistered: lambda e: f"{e.nick} ({e.username}@{e.host}) registered",
             NickChanged: lambda e: f"{self._nick(e.uid)} is now known as {e.nick}",
@@ -101,7 +109,11 @@ class EventLog:
     def _message(self, e: Messaged | MultilineMessaged) -> str | None:
         if e.command == "TAGMSG":
             return None
-        target = e.target if e.target.startswith("#") else f"-> {self._nick(e.target)}"
+        private = not e.target.startswith("#")
+        if private and not self.core.config.log.private_text:
+            kind = "message" if e.command == "PRIVMSG" else "notice"
+            return f"{self._nick(e.source)} -> {self._nick(e.target)}: a private {kind}"
+        target = f"-> {self._nick(e.target)}" if private else e.target
         marks = "<>" if e.command == "PRIVMSG" else "--"
         # A message of several lines is one log line, its breaks shown as ↵.
         text = e.text if isinstance(e, Messaged) else e.text().replace("\n", " \u21b5 ")

@@ -3,11 +3,15 @@
 Theory of operation. The original server window let the person at the
 server chat ("Server: Hai client!"). Here that person is a pseudo-user,
 ``Server`` by default (``[console] operator_nick``): a real user in the
-network's state with no session, like NickServ, who sits in the default
-channel. Everything the operator does is an event emitted through the core
-(Joined, Messaged, Kicked, ChannelModeChanged, TopicChanged, or
-:meth:`ServerCore.quit` for a disconnection), so every client sees it
-exactly as it would see it from any user named ``Server``.
+network's state, an IRC operator, with no connection, like NickServ, who
+sits in the default channel. Everything the operator does is the line a
+client would send (PRIVMSG, KICK, TOPIC, MODE, KILL, KLINE, ...), handled by
+the server's command table for the operator's own :class:`Session`: the
+same checks and the same replies as for anyone, so every client sees it
+exactly as from any user named ``Server``. That session is not a
+connection and is not among the server's sessions; what it is answered
+(numerics, the server's notices) comes back as lines of the console's log.
+Lines typed with a ``/`` are commands (:data:`TYPED`), as in the client.
 
 The window lives on Tk's thread; :class:`ConsoleLink` is the whole of the
 thread boundary. Intents (small values) cross to the server thread through
@@ -25,26 +29,21 @@ from dataclasses import dataclass
 from typing import Final
 
 from tcpchat.client.splitting import split_text, text_room
-from tcpchat.irc import is_channel
+from tcpchat.irc import FormatError, Message, ProtocolError, decode, is_channel, parse
 from tcpchat.irc.masks import normalize_ban_mask
 from tcpchat.server.console_feed import ConsoleFeed, FeedItem, LogEntry, LogRelay, Sink
 from tcpchat.server.console_search import Search, search_history
 from tcpchat.server.core import ServerCore
-from tcpchat.server.events import (
-    ChannelModeChanged,
-    Joined,
-    Kicked,
-    Messaged,
-    ModeChange,
-    TopicChanged,
-    UserRegistered,
-)
+from tcpchat.server.events import Joined, ModeChange, UserModeChanged, UserRegistered
 from tcpchat.server.listener import ServerRunner
+from tcpchat.server.session import Session
 from tcpchat.server.state import Channel, User
 
 __all__ = [
     "OPERATOR_UID",
+    "TYPED",
     "Ban",
+    "Command",
     "ConsoleError",
     "ConsoleLink",
     "Disconnect",
@@ -55,6 +54,8 @@ __all__ = [
     "Say",
     "Search",
     "SetTopic",
+    "Unban",
+    "console_help",
 ]
 
 OPERATOR_UID: Final = "console"
@@ -94,9 +95,21 @@ class Ban:
 
 
 @dataclass(frozen=True, slots=True)
+class Unban:
+    """Lift the ban ``mask`` in ``channel``."""
+
+    channel: str
+    mask: str
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnect:
+    """End someone's connection; with ``minutes``, ban their address that long (KLINE),
+    so they are not back a second later."""
+
     nick: str
     reason: str
+    minutes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +118,51 @@ class SetTopic:
     topic: str
 
 
-Intent = Say | NoticeAll | Kick | Ban | Disconnect | SetTopic | Search
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A line typed in the console that starts with ``/``, such as ``/kick #c bob``."""
+
+    text: str
+
+
+Intent = Say | NoticeAll | Kick | Ban | Unban | Disconnect | SetTopic | Command | Search
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """How a ``/command`` typed in the console becomes an IRC line.
+
+    ``words`` is how many words are parameters of their own; what follows
+    them is one last parameter, the text (a reason, a topic). None passes
+    every word on as it is.
+    """
+
+    command: str
+    words: int | None
+    usage: str
+    summary: str
+
+
+TYPED: Final[dict[str, Typed]] = {
+    "msg": Typed("PRIVMSG", 1, "/msg nick|#channel text", "send a message"),
+    "notice": Typed("NOTICE", 1, "/notice nick|#channel text", "send a notice"),
+    "kick": Typed("KICK", 2, "/kick #channel nick [reason]", "remove someone from a channel"),
+    "topic": Typed("TOPIC", 1, "/topic #channel [text]", "show or set a channel's topic"),
+    "mode": Typed("MODE", None, "/mode #channel [+b mask | +m ...]", "show or change modes"),
+    "kill": Typed("KILL", 1, "/kill nick [reason]", "disconnect someone"),
+    "kline": Typed("KLINE", None, "/kline [minutes] user@host [:reason]", "ban an address"),
+    "unkline": Typed("UNKLINE", None, "/unkline user@host", "lift a ban on an address"),
+    "whois": Typed("WHOIS", None, "/whois nick", "ask who someone is"),
+    "quote": Typed("", None, "/quote LINE", "send any IRC command as it is"),
+    "help": Typed("", None, "/help", "list these commands"),
+}
+"""The commands of the console's input line; the rest of what is typed is said."""
+
+
+def console_help() -> list[str]:
+    """A line per command, short enough for the console's narrow log."""
+    lines = [f"  {t.usage} - {t.summary}" for t in TYPED.values()]
+    return ["Commands (type // to say a line that starts with /):", *lines]
 
 
 class ConsoleError(Exception):
@@ -134,6 +191,11 @@ class OperatorConsole:
                 node=core.node,
             )
         )
+        # The person at the server runs it: an IRC operator, who may act in any channel.
+        core.emit(UserModeChanged(OPERATOR_UID, (ModeChange(True, "o"),)))
+        self.session = Session(OPERATOR_UID, "127.0.0.1", 0, core.clock())
+        self.session.user = self._me
+        self.session.write = self.session.deliver = self._answered
         if core.config.default_channel:
             core.emit(Joined(OPERATOR_UID, core.config.default_channel))
 
@@ -142,52 +204,63 @@ class OperatorConsole:
         try:
             self._perform(intent)
         except ConsoleError as exc:
-            self.report(LogEntry(self.core.clock(), "error", str(exc)))
+            self._say("error", str(exc))
 
     def _perform(self, intent: Intent) -> None:
-        limits = self.core.config.limits
         match intent:
-            case Say(target, text) if is_channel(target):
-                channel = self._channel(target)
-                if self._me not in channel.members:
-                    self.core.emit(Joined(OPERATOR_UID, channel.name))
-                self._send("PRIVMSG", channel.name, channel.name, text)
             case Say(target, text):
-                user = self._user(target)
-                self._send("PRIVMSG", user.uid, user.nick, text)
+                self._send("PRIVMSG", target, text)
             case NoticeAll(text):
                 for user in list(self.core.state.users.values()):
                     if user.session is not None:
-                        self._send("NOTICE", user.uid, user.nick, text)
+                        self._send("NOTICE", user.nick, text)
             case Kick(name, nick, reason):
-                channel, user = self._channel(name), self._user(nick)
-                if user not in channel.members:
-                    raise ConsoleError(f"{user.nick} is not in {channel.name}")
-                self.core.emit(
-                    Kicked(OPERATOR_UID, channel.name, user.uid, reason[: limits.kicklen])
-                )
+                self._run("KICK", name, nick, reason)
             case Ban(name, nick, reason):
-                channel, user = self._channel(name), self._user(nick)
-                mask = normalize_ban_mask(user.nick)
-                change = ModeChange(True, "b", mask)
-                self.core.emit(ChannelModeChanged(OPERATOR_UID, channel.name, (change,)))
-                if user in channel.members:
-                    self.core.emit(
-                        Kicked(OPERATOR_UID, channel.name, user.uid, reason[: limits.kicklen])
-                    )
+                self._run("MODE", name, "+b", normalize_ban_mask(nick))
+                banned_from, there = self.core.state.channel(name), self.core.state.user(nick)
+                if banned_from is not None and there is not None and there in banned_from.members:
+                    self._run("KICK", banned_from.name, there.nick, reason)
+            case Unban(name, mask):
+                self._run("MODE", name, "-b", mask)
+            case Disconnect(nick, reason, minutes) if minutes:
+                self._run("KLINE", str(minutes), f"*@{self._user(nick).host}", reason)
             case Disconnect(nick, reason):
-                user = self._user(nick)
-                if user.session is None:
-                    raise ConsoleError(
-                        f"{user.nick} is part of the server and cannot be disconnected"
-                    )
-                # Worded as KILL words it, so clients show it as they know it.
-                self.core.quit(user.session, f"Killed ({self.nick} ({reason}))")
+                self._run("KILL", nick, reason)
             case SetTopic(name, topic):
-                channel = self._channel(name)
-                self.core.emit(TopicChanged(OPERATOR_UID, channel.name, topic[: limits.topiclen]))
+                self._run("TOPIC", name, topic)
+            case Command(text):
+                self._typed(text)
             case Search():
                 self.report(search_history(self.core.history, intent))
+
+    def _typed(self, text: str) -> None:
+        """A ``/command`` line, as :data:`TYPED` reads it."""
+        name, _, rest = text[1:].partition(" ")
+        typed = TYPED.get(name.lower())
+        if typed is None:
+            raise ConsoleError(f"There is no command /{name}. Type /help to see the commands.")
+        if name.lower() == "help":
+            for line in console_help():
+                self._say("server", line)
+            return
+        if name.lower() == "quote":
+            try:
+                self._handle(parse(rest))
+            except ProtocolError:
+                raise ConsoleError(f"Not an IRC line: {rest}") from None
+            return
+        words = rest.split(None, typed.words) if typed.words is not None else rest.split()
+        if typed.words is not None and len(words) > typed.words:
+            params = [*words[: typed.words], words[typed.words]]
+        else:
+            params = words
+        if not params:
+            raise ConsoleError(f"Usage: {typed.usage} - {typed.summary}")
+        if typed.command in ("PRIVMSG", "NOTICE") and len(params) == 2:
+            self._send(typed.command, params[0], params[1])
+        else:
+            self._run(typed.command, *params)
 
     @property
     def _me(self) -> User:
@@ -205,11 +278,44 @@ class OperatorConsole:
             raise ConsoleError(f"Nobody is called {nick} now")
         return user
 
-    def _send(self, command: str, target: str, shown: str, text: str) -> None:
-        """``text`` as one or more messages that each fit a line once relayed."""
-        room = text_room(self.nick, _USERNAME, self.core.config.name, command, shown)
+    def _send(self, command: str, target: str, text: str) -> None:
+        """``text`` as one or more messages that each fit a line once relayed; a channel
+        the operator is not in is joined first, as the console's talk is to be heard."""
+        if is_channel(target):
+            channel = self._channel(target)
+            if self._me not in channel.members:
+                self.core.emit(Joined(OPERATOR_UID, channel.name))
+            target = channel.name
+        room = text_room(self.nick, _USERNAME, self.core.config.name, command, target)
         for part in split_text(text, room):
-            self.core.emit(Messaged(OPERATOR_UID, command, target, part))
+            self._run(command, target, part)
+
+    def _run(self, command: str, *params: str) -> None:
+        """One line through the command table, as from a client, for the operator's session."""
+        self._handle(Message(command, tuple(p for p in params if p) or ()))
+
+    def _handle(self, message: Message) -> None:
+        try:
+            line = message.format()
+        except FormatError as exc:
+            raise ConsoleError(f"Cannot send that: {exc}") from None
+        self.core.handle_line(self.session, line.encode())
+
+    def _answered(self, data: bytes) -> None:
+        """A line the server sent the operator's session: a reply, shown in the log."""
+        try:
+            msg = parse(decode(data.rstrip(b"\r\n")))
+        except ProtocolError:
+            return
+        if msg.command.isdigit():
+            *about, text = msg.params[1:] or ("",)
+            kind = "error" if msg.command[0] in "45" else "server"
+            self._say(kind, f"{' '.join(about)}: {text}" if about else text)
+        elif msg.command == "NOTICE" and len(msg.params) > 1:
+            self._say("server", msg.params[-1])
+
+    def _say(self, kind: str, text: str) -> None:
+        self.report(LogEntry(self.core.clock(), kind, text))
 
 
 class ConsoleLink:

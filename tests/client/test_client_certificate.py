@@ -134,7 +134,7 @@ def test_an_unusable_certificate_file_is_said_and_not_retried(
         ca.issue_cert("x@example.org").cert_chain_pems[0].write_to_path(str(path))
     _, log = connect_with("alice", str(path))
     assert str(path) in log.wait_line(says).text
-    assert any(isinstance(u, Status) and u.state is ConnState.DISCONNECTED for u in log.seen)
+    assert any(isinstance(u, Status) and u.state is ConnState.STOPPED for u in log.seen)
     # A retry would say so at once; the same file would fail again, so there is none.
     with pytest.raises(AssertionError, match="Trying again"):
         log.wait_line("Trying again", timeout=1.0)

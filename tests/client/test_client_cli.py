@@ -124,7 +124,35 @@ def test_tcp_client_py_joins_lobby_and_logs_to_the_terminal(
             while "<bob> hello shim" not in out.read_text():
                 assert time.monotonic() < deadline, out.read_text()
                 time.sleep(0.05)
+            process.terminate()  # as Ctrl-C in the terminal or a logout: it leaves politely
+            bob.expect_where(
+                lambda m: m.command == "QUIT" and (m.source or "").startswith("shim!"), "QUIT"
+            )
+            assert process.wait(10) == 0
         finally:
             process.terminate()
             process.wait(10)
-    assert load_settings(tmp_path / "tcpchat" / "client.json").nick == "shim"
+    saved = load_settings(tmp_path / "tcpchat" / "client.json")
+    assert (saved.nick, saved.channels) == ("shim", ("#lobby",))
+
+
+def test_without_tk_the_client_says_what_to_install(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "tests" / "notk"),  # a Python without Tk
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "TCP_CLIENT.py", "--nick", "alice"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("tcpchat: the windows need Tk")
+    assert "sudo apt install python3-tk" in lines[0] and "python.org installer" in lines[0]

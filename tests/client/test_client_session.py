@@ -295,3 +295,28 @@ def test_first_autojoined_channel_is_shown_and_later_ones_are_not() -> None:
     assert BufferOpened("#b", focus=False) in second
     session.perform(Join("#c"), NOW)
     assert BufferOpened("#c", focus=True) in feed(session, ":alice!u@h JOIN #c")
+
+
+def test_join_of_a_channel_already_joined_goes_to_it() -> None:
+    session = welcomed(channels=("#a", "#b"))
+    session.perform(Focus("#b"), NOW)
+    updates = session.perform(Join("#A"), NOW)
+    assert updates == [BufferOpened("#a", focus=True)]
+    assert session.active == "#a"
+    assert sent(session) == []  # nothing to ask the server: we are there
+    session.perform(Join("#new"), NOW)
+    assert sent(session) == ["JOIN #new"]
+
+
+def test_a_private_message_is_a_highlight_and_a_private_notice_is_not() -> None:
+    session = welcomed(channels=("#c",))
+    updates = feed(session, ":bob!b@h PRIVMSG alice :are you there?")
+    (line,) = lines(updates)
+    assert line.mention and line.buffer == "bob"
+    assert BufferState("bob", 1, True) in updates
+    (action,) = lines(feed(session, ":bob!b@h PRIVMSG alice :\x01ACTION waves\x01"))
+    assert action.mention
+    (notice,) = lines(feed(session, ":bob!b@h NOTICE alice :automatic reply"))
+    assert not notice.mention
+    (channel_line,) = lines(feed(session, ":bob!b@h PRIVMSG #c :hello all"))
+    assert not channel_line.mention

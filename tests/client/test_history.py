@@ -27,19 +27,23 @@ def msg(msgid: str, text: str, target: str = "#c", batch: str = "") -> str:
     return f"{tags} :bob!u@h PRIVMSG {target} :{text}"
 
 
-def session_in(channel: str, caps: str = CAPS) -> Session:
+def session_in(channel: str, caps: str = CAPS, fence: bool = True) -> Session:
+    """A session that joined ``channel``; ``fence``: the server has answered the PING sent
+    before the history request, so the next history batch is the answer."""
     session = Session("alice", history_lines=3)
     session.start(NOW)
     feed(session, f":srv CAP * LS :{caps}", f":srv CAP * ACK :{caps}", ":srv 001 alice :Hi")
     feed(session, ":srv 005 alice CHATHISTORY=2 :are supported")
     sent(session)
     feed(session, f":alice!u@h JOIN {channel}")
+    if fence:
+        feed(session, ":srv PONG srv :history-1")
     return session
 
 
 def test_first_join_asks_for_the_latest_within_the_servers_limit() -> None:
     session = session_in("#c")
-    assert sent(session) == ["CHATHISTORY LATEST #c * 2"]
+    assert sent(session) == ["PING history-1", "CHATHISTORY LATEST #c * 2"]
 
 
 def test_without_the_capability_nothing_is_asked() -> None:
@@ -82,9 +86,10 @@ def test_a_drop_mid_catch_up_shows_what_was_gathered_then_resumes_after_it() -> 
     session.start(NOW)
     feed(session, f":srv CAP * LS :{CAPS}", f":srv CAP * ACK :{CAPS}", ":srv 001 alice :Hi")
     feed(session, ":srv 005 alice CHATHISTORY=2 :are supported", ":alice!u@h JOIN #c")
-    assert sent(session)[-1] == "CHATHISTORY AFTER #c msgid=1 2"
+    assert sent(session)[-2:] == ["PING history-2", "CHATHISTORY AFTER #c msgid=1 2"]
     first = feed(
         session,
+        ":srv PONG srv :history-2",
         ":srv BATCH +b2 chathistory #c",
         msg("2", "two", batch="b2"),
         msg("3", "three", batch="b2"),
@@ -142,3 +147,49 @@ def test_seen_ids_are_bounded() -> None:
     # The oldest id was forgotten, so it would show again; the newest is still known.
     assert texts(feed(session, msg("0", "x"))) == ["x"]
     assert texts(feed(session, msg(str(MAX_SEEN + 4), "x"))) == []
+
+
+def test_history_a_server_sends_unasked_on_join_is_shown_as_history() -> None:
+    # As InspIRCd's chanhistory does; it offers no draft/chathistory, so nothing is asked.
+    session = session_in("#c", caps="batch message-tags server-time", fence=False)
+    assert sent(session) == []
+    updates = feed(
+        session,
+        ":srv BATCH +p chathistory #c",
+        msg("1", "said before", batch="p"),
+        msg("2", "said just before", batch="p"),
+        ":srv BATCH -p",
+        ":srv 353 alice = #c :alice bob",
+        ":srv 366 alice #c :End",
+    )
+    [block] = [u for u in updates if isinstance(u, HistoryBlock)]
+    assert block.kind is HistoryKind.RECENT and block.buffer == "#c"
+    assert [(line.text, line.history) for line in block.lines] == [
+        ("said before", True),
+        ("said just before", True),
+    ]
+    assert texts(feed(session, msg("3", "live now"))) == ["live now"]
+
+
+def test_an_unasked_batch_before_the_answer_is_not_taken_for_it() -> None:
+    session = session_in("#c", fence=False)
+    assert sent(session) == ["PING history-1", "CHATHISTORY LATEST #c * 2"]
+    played_back = feed(
+        session,
+        ":srv BATCH +p chathistory #c",
+        msg("1", "one", batch="p"),
+        ":srv BATCH -p",
+        msg("5", "live, held for the answer"),
+    )
+    assert texts(played_back) == ["h:one"]
+    answered = feed(
+        session,
+        ":srv PONG srv :history-1",
+        ":srv BATCH +a chathistory #c",
+        msg("1", "one", batch="a"),  # shown already
+        msg("2", "two", batch="a"),
+        ":srv BATCH -a",
+    )
+    assert texts(answered) == ["h:two", "live, held for the answer"]
+    session.perform(LoadOlder("#c"), NOW)  # the answer, not the playback, set where it starts
+    assert sent(session) == ["CHATHISTORY BEFORE #c msgid=1 2"]

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
-from ircclient import IrcClient
+from conftest import RunningServer, say
 from updatelog import UpdateLog, joined
 
 from tcpchat.client.connection import ClientThread
@@ -30,13 +29,6 @@ def history_server(make_server: Callable[..., RunningServer], tmp_path: Path) ->
     return make_server(
         history=HistorySettings(path=str(tmp_path / "history.sqlite3"), request_limit=10)
     )
-
-
-def say(client: IrcClient, target: str, *texts: str) -> None:
-    for text in texts:
-        client.send(f"PRIVMSG {target} :{text}")
-    client.send("PING :said")  # the server has taken every line once it answers
-    client.expect("PONG")
 
 
 def block(log: UpdateLog, buffer: str, kind: HistoryKind) -> HistoryBlock:

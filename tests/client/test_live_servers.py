@@ -20,7 +20,7 @@ from ircclient import IrcClient
 from ngircd import Ngircd, find_ngircd, free_port
 from updatelog import UpdateLog, joined
 
-from tcpchat.client.connection import ClientThread
+from tcpchat.client.connection import UNRESOLVED_TRIES, ClientThread
 from tcpchat.client.intents import Kick, Say
 from tcpchat.client.session import WANTED_CAPS
 from tcpchat.client.updates import ConnState, Line, LineKind, Status
@@ -196,3 +196,19 @@ def test_dropped_link_reconnects(
     assert isinstance(log.wait_line("Disconnected"), Line)
     log.wait_for(lambda u: isinstance(u, Status) and u.state is ConnState.CONNECTED, "reconnect")
     joined(log, "#drop", "drop")
+
+
+def test_an_unknown_server_name_stops_after_a_few_tries(
+    connect: Callable[..., tuple[ClientThread, UpdateLog]],
+) -> None:
+    # .invalid never resolves (RFC 6761 section 6.4).
+    client, log = connect("no-such-host.invalid", 9000, "lost")
+    for _ in range(UNRESOLVED_TRIES - 1):
+        assert "no such host" in log.wait_line("Could not connect").text
+        log.wait_line("Trying again")
+    given_up = log.wait_line("Gave up")
+    assert "no server called no-such-host.invalid could be found" in given_up.text
+    assert "Connect to" in given_up.text
+    assert any(isinstance(u, Status) and u.state is ConnState.STOPPED for u in log.seen)
+    client.stop()  # returns at once: the thread has ended
+    assert not client.is_running()

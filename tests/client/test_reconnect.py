@@ -38,3 +38,9 @@ def test_a_stable_connection_resets_the_backoff() -> None:
     backoff.connected()
     clock.now += 31
     assert backoff.next_delay() <= 1
+
+
+def test_a_server_away_all_night_is_tried_every_minute_at_most() -> None:
+    backoff = Backoff(random.Random(3), Clock())  # the defaults: at most a minute
+    delays = [backoff.next_delay() for _ in range(2000)]  # a minute each: over a day
+    assert max(delays) <= 60.0 and min(delays[20:]) >= 30.0

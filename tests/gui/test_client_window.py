@@ -202,3 +202,67 @@ def test_refused_connection_is_explained(display: str) -> None:
 
     run()
     gc.collect()  # free the Tk objects in this thread
+
+
+def test_channels_are_remembered_as_they_are_joined_and_left(
+    server: RunningServer, open_window: Callable[..., ClientWindow], tmp_path: Path
+) -> None:
+    window = open_window(server, "alice")
+    saved = tmp_path / "client.json"
+    window.send_text("/join #extra")
+    pump_until(window.root, lambda: "#extra" in window.conversations, "#extra")
+    # Saved now, not only when the window closes: a window ended by a signal keeps it.
+    assert load_settings(saved).channels == ("#lobby", "#extra")
+    window.send_text("/part #lobby")
+    pump_until(window.root, lambda: "#lobby" not in window.conversations, "#lobby left")
+    assert load_settings(saved).channels == ("#extra",)
+
+
+def test_a_server_that_never_answers_is_not_remembered_and_can_be_given_up(
+    make_server: Callable[..., RunningServer],
+    open_window: Callable[..., ClientWindow],
+    tmp_path: Path,
+) -> None:
+    from ngircd import free_port
+
+    server = make_server()
+    window = open_window(server, "alice")
+    saved = tmp_path / "client.json"
+    assert load_settings(saved).port == server.port
+    port = free_port()
+    window.connect(Settings(server.host, port, "alice", "", ("#lobby",)))
+    pump_until(window.root, lambda: "refused" in view_text(window, ""), "the refusal")
+    assert load_settings(saved).port == server.port
+    # The server conversation names the server being tried, not the one before.
+    assert window.topic.cget("text") == f"Server {server.host}:{port}"
+    assert window.status.text == f"Disconnected from {server.host}:{port}; trying again"
+    assert [b.cget("text") for b in window.status.buttons] == ["Stop trying", "Change server…"]
+    window.status.buttons[0].invoke()
+    assert window.status.text == f"Not connected to {server.host}:{port}"
+    assert window.client is None
+    assert "Stopped trying" in view_text(window, "")
+    assert [b.cget("text") for b in window.status.buttons] == ["Try again", "Change server…"]
+    window.close()
+    assert load_settings(saved).port == server.port  # still the server that answered
+
+
+def test_try_again_connects_once_the_server_is_there(
+    make_server: Callable[..., RunningServer], display: str, tmp_path: Path
+) -> None:
+    from ngircd import free_port
+
+    port = free_port()
+    settings = Settings("127.0.0.1", port, "alice", "", ("#lobby",))
+    window = ClientWindow(tk.Tk(), settings, tmp_path / "client.json", log_lines=False)
+    try:
+        window.connect(settings)
+        pump_until(window.root, lambda: bool(window.status.buttons), "the offers")
+        window.status.buttons[0].invoke()  # Stop trying
+        make_server(port=port)
+        window.status.buttons[0].invoke()  # Try again
+        pump_until(window.root, lambda: "#lobby" in window.conversations, "#lobby")
+        assert window.status.text.startswith("Connected to") and not window.status.buttons
+        assert load_settings(tmp_path / "client.json").port == port
+    finally:
+        window.close()
+    gc.collect()  # free the Tk objects in this thread

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, say
 from tkdrive import pump_until, view_text
 
 from tcpchat.server.config import HistorySettings
@@ -35,10 +35,7 @@ def test_history_on_joining_is_marked_and_scrolling_up_loads_more(
 ) -> None:
     with history_server.client("bob") as bob:
         bob.join("#lobby")
-        for i in range(100):
-            bob.send(f"PRIVMSG #lobby :said {i:02}")
-        bob.send("PING :done")
-        bob.expect("PONG")
+        say(bob, "#lobby", *(f"said {i:02}" for i in range(100)))
         # More lines than the window shows, so that the view can stay put below new ones.
         window = open_window(history_server, "alice", history_lines=30)
         pump_until(window.root, lambda: "said 99" in view_text(window, "#lobby"), "recent history")
@@ -70,3 +67,37 @@ def test_history_on_joining_is_marked_and_scrolling_up_loads_more(
         assert text.startswith("\u2500\u2500\u2500  Beginning of the conversation")
         said = [int(t.split()[-1]) for t in text.splitlines() if "said" in t]
         assert said == list(range(100))
+
+
+def shows_newest(window: ClientWindow, buffer: str, text: str) -> bool:
+    """Whether the conversation in view is ``buffer``, scrolled to the end, ending in ``text``."""
+    conversation = window.conversations[buffer]
+    view = conversation.view
+    window.root.update_idletasks()
+    last = view.text.get("end-2l linestart", "end-1c")
+    return window.current == conversation.name and view.text.yview()[1] == 1.0 and text in last
+
+
+def test_history_taller_than_the_window_opens_at_the_newest_line_and_follows(
+    history_server: RunningServer, open_window: Callable[..., ClientWindow]
+) -> None:
+    with history_server.client("bob") as bob:
+        bob.join("#lobby")
+        say(bob, "#lobby", *(f"said {i:02}" for i in range(60)))
+        window = open_window(history_server, "alice")
+        pump_until(window.root, lambda: shows_newest(window, "#lobby", "said 59"), "the newest")
+        bob.send("PRIVMSG #lobby :live after the history")
+        pump_until(window.root, lambda: shows_newest(window, "#lobby", "live after"), "a new line")
+        window.entry.insert(0, "my own line")
+        window.entry.event_generate("<Return>", when="now")
+        pump_until(window.root, lambda: shows_newest(window, "#lobby", "my own line"), "own line")
+        window.send_text("/whois bob")
+        pump_until(
+            window.root, lambda: shows_newest(window, "#lobby", "bob has been idle"), "whois"
+        )
+        window.send_text("/help")
+        pump_until(window.root, lambda: shows_newest(window, "#lobby", "/help"), "help")
+        # Chat → Connect to… the same server again: the new view opens at the end too.
+        window.connect(window.settings)
+        pump_until(window.root, lambda: "#lobby" in window.conversations, "#lobby joined again")
+        pump_until(window.root, lambda: shows_newest(window, "#lobby", "my own line"), "again")

@@ -24,6 +24,7 @@ import pytest
 from ircclient import IrcClient
 from ngircd import free_port
 from processes import stop_process
+from tkdrive import xdotool
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 15.0
@@ -78,13 +79,6 @@ def start(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes
     yield run
     for process in processes:
         stop_process(process)
-
-
-def xdotool(*args: str) -> str:
-    done = subprocess.run(
-        ["xdotool", *args], capture_output=True, text=True, timeout=DEADLINE, check=True
-    )
-    return done.stdout
 
 
 def type_into_window(title: str, text: str) -> None:
@@ -167,3 +161,20 @@ def test_a_port_in_use_is_one_line_and_status_2(display: str) -> None:
         )
     assert result.returncode == 2
     assert "already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_tk_it_says_what_to_install_and_serves(
+    start: Callable[..., tuple[subprocess.Popen[bytes], Path]],
+) -> None:
+    port = str(free_port())
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "notk")}  # a Python without Tk
+    server, out = start("TCP_SERVER.py", "--port", port, *QUIET_SERVER, env=env)
+    with connect(int(port), "alice") as alice:
+        alice.join("#lobby")
+        server.send_signal(signal.SIGTERM)
+        assert alice.expect("ERROR").params[0].endswith("(Server shutting down)")
+    assert server.wait(DEADLINE) == 0
+    said = [line for line in out.read_text().splitlines() if "Tk" in line]
+    assert len(said) == 1 and said[0].startswith("tcpchat: the windows need Tk")
+    assert "python3-tk" in said[0] and said[0].endswith("Serving without the console.")
+    assert "Traceback" not in out.read_text()

@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 from conftest import RunningServer, server_config
-from tkdrive import pump_until, type_and_enter
+from tkdrive import (
+    focus_window,
+    need_xdotool,
+    press_keys,
+    pump_until,
+    type_and_enter,
+    type_text,
+)
 from updatelog import UpdateLog
 
 from tcpchat.client.connection import ClientThread
@@ -161,7 +168,7 @@ def test_kick_ban_topic_notice_and_disconnect_reach_clients(console: Callable[[]
             notice = client.expect("NOTICE")
             assert notice.source is not None and notice.source.startswith("Server!")
             assert notice.params[1] == "Back in five"
-        window.ask = answer("bye now")
+        window.ask = answer("bye now", "0")
         window.disconnect_selected()
         assert bob.expect("ERROR").params[0].endswith("(Killed (Server (bye now)))")
         pump_until(window.root, lambda: "Server kicked bob" in log_text(window), "kick line")
@@ -214,12 +221,12 @@ def test_log_filter_colours_and_follows_the_bottom(console: Callable[[], Console
     pane.redraw()
     window.root.update()
     assert pane.view.text.yview()[1] == 1.0  # following the newest line
-    pane.view.text.yview_moveto(0)
+    pane.view.scroll("moveto", "0")  # as dragging the scroll bar to the top does
     window.root.update()
     pane.add(LogEntry(time.time(), "message", "while reading", ""))
     window.root.update()
     assert pane.view.text.yview()[0] == 0.0  # the operator's place is kept
-    pane.view.text.yview_moveto(1.0)
+    pane.view.scroll("moveto", "1.0")
     pane.add(LogEntry(time.time(), "message", "newest", ""))
     window.root.update()
     assert pane.view.text.yview()[1] == 1.0
@@ -326,3 +333,97 @@ def test_older_results_come_below_and_history_off_is_said(
     assert unavailable is not None
     assert unavailable.status.cget("text") == HISTORY_OFF
     assert unavailable.query.instate(["disabled"])
+
+
+def test_lines_typed_with_a_slash_are_commands(console: Callable[[], Console]) -> None:
+    need_xdotool()
+    window, server = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        focus_window(window.root)
+        assert window.root.focus_get() is window.entry
+        type_text(window.root, "/kick #lobby bob calm down")
+        press_keys(window.root, "Return")
+        assert alice.expect("KICK").params == ("#lobby", "bob", "calm down")
+        type_text(window.root, "//help is on its way")  # said, with one slash
+        press_keys(window.root, "Return")
+        assert alice.expect("PRIVMSG").params == ("#lobby", "/help is on its way")
+        type_text(window.root, "/mode #lobby +m")
+        press_keys(window.root, "Return")
+        assert alice.expect("MODE").params == ("#lobby", "+m")
+        type_text(window.root, "/help")
+        press_keys(window.root, "Return")
+        pump_until(window.root, lambda: "/topic #channel" in log_text(window), "the commands")
+        type_text(window.root, "/kick #lobby nobody")
+        press_keys(window.root, "Return")
+        pump_until(window.root, lambda: "nobody: No such nick" in log_text(window), "the answer")
+
+
+def test_unban_lists_the_bans_and_disconnect_can_ban_for_a_while(
+    console: Callable[[], Console],
+) -> None:
+    window, server = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        window.ask = answer("never asked")
+        window.unban()
+        assert "No channel has a ban." in log_text(window)
+        select_user(window, "bob")
+        window.ask = answer("#lobby", "enough")
+        window.ban_selected()
+        assert alice.expect("MODE").params == ("#lobby", "+b", "bob!*@*")
+        pump_until(window.root, lambda: window.channels["#lobby"].bans != (), "the ban listed")
+        unban = answer("#lobby bob!*@*")
+        window.ask = unban
+        window.unban()
+        assert unban.asked[0][1][0].choices == ("#lobby bob!*@*",)  # type: ignore[attr-defined]
+        assert alice.expect("MODE").params == ("#lobby", "-b", "bob!*@*")
+        bob.join("#lobby")
+        select_user(window, "bob")
+        window.ask = answer("bye", "a while")
+        window.disconnect_selected()
+        pump_until(window.root, lambda: "not a while" in log_text(window), "a wrong number")
+        disconnect = answer("come back tomorrow", "15")
+        window.ask = disconnect
+        window.disconnect_selected()
+        fields = disconnect.asked[0][1]  # type: ignore[attr-defined]
+        assert fields[1].label == "and ban 127.0.0.1 for minutes (0: no ban)"
+        assert bob.expect("ERROR").params[0].endswith("(K-Lined: come back tomorrow)")
+    with server.client() as again:
+        again.send("NICK bob", "USER b 0 * :b")
+        assert "come back tomorrow" in again.expect("ERROR").params[0]
+
+
+def test_the_tables_work_from_the_keyboard(console: Callable[[], Console]) -> None:
+    need_xdotool()
+    window, server = console()
+    with server.client("alice"), server.client("bob") as bob:
+        bob.join("#lobby")
+        select_user(window, "bob")
+        window.user_table.tree.selection_set(())  # nothing chosen, as at the start
+        focus_window(window.root)
+        tree = window.user_table.tree
+        for _ in range(20):  # Tab from the input until the users table has the keyboard
+            if window.root.focus_get() is tree:
+                break
+            press_keys(window.root, "Tab")
+        assert window.root.focus_get() is tree
+        assert window.user_table.selected_key() == "alice"  # the first row, chosen
+        press_keys(window.root, "Down")
+        assert window.user_table.selected_key() == "bob"
+        press_keys(window.root, "Return")  # Message
+        assert window.target.get() == "bob" and window.root.focus_get() is window.entry
+        tree.focus_set()
+        window.root.update()
+        kick = answer("#lobby", "out")
+        window.ask = kick
+        press_keys(window.root, "Delete")  # Kick…
+        assert kick.asked and kick.asked[0][0] == "Kick bob"  # type: ignore[attr-defined]
+        assert bob.expect("KICK").params == ("#lobby", "bob", "out")
+        channels = window.channel_table.tree
+        channels.focus_set()
+        window.root.update()
+        press_keys(window.root, "Return")  # Talk here, in the first channel
+        assert window.target.get() == "#lobby"

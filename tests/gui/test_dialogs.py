@@ -153,3 +153,30 @@ def test_trusting_a_certificate_connects_and_pins_it(
 
     run()
     gc.collect()  # free the Tk objects in this thread
+
+
+def test_the_first_nick_question_says_which_server_it_is_for(display: str) -> None:
+    from tkinter import ttk
+
+    root = tk.Tk()
+    shown: list[str] = []
+
+    def answer() -> None:
+        (top,) = (w for w in root.winfo_children() if isinstance(w, tk.Toplevel))
+        (frame,) = top.winfo_children()
+        shown.extend(
+            str(w.cget("text")) for w in frame.winfo_children() if isinstance(w, ttk.Label)
+        )
+        (entry,) = (w for w in frame.winfo_children() if isinstance(w, ttk.Entry))
+        entry.delete(0, "end")
+        entry.insert(0, "newbie")
+        entry.focus_force()
+        entry.update()
+        entry.event_generate("<Return>", when="now")
+
+    try:
+        root.after(200, answer)
+        assert dialogs.ask_nick(root, "guest", "chat.example.org:9000") == "newbie"
+        assert "You will connect to chat.example.org:9000." in shown
+    finally:
+        root.destroy()

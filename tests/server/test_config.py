@@ -73,3 +73,17 @@ def test_multiline_lines_stay_below_excess_flood() -> None:
     assert Limits(flood_excess=30, multiline_max_lines=32).multiline_lines == 28
     assert Limits(flood_rate=0, flood_excess=30, multiline_max_lines=32).multiline_lines == 32
     assert Limits().multiline_lines == 32
+
+
+def test_the_log_section_is_checked_and_log_level_stays_a_server_setting(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[log]\nprivate_text = true\n")
+    assert load_config(path).log.private_text is True
+    path.write_text('[log]\nprivate_text = "yes"\n')
+    with pytest.raises(ConfigError, match=r"log\.private_text = 'yes' should be true/false"):
+        load_config(path)
+    path.write_text("[log]\nprivate = true\n")
+    with pytest.raises(ConfigError, match=r"unknown setting log\.private; known ones are"):
+        load_config(path)
+    flags = load_config(log_level="debug", log_private_text=True)
+    assert (flags.log_level, flags.log.private_text) == ("debug", True)

@@ -264,7 +264,7 @@ def test_history_keeps_each_message_of_a_run(
 
 def test_the_log_has_a_line_for_each_message_of_a_run(server: RunningServer, caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="tcpchat.events")
-    server.core.observers.append(EventLog(server.core.state))
+    server.core.observers.append(EventLog(server.core))
     with server.client("alice") as a, server.client("bob") as b:
         runs = _watch_runs(server)
         a.send("PRIVMSG bob :one", "PRIVMSG bob :two", "NOTICE bob :three", "NOTICE bob :four")
@@ -272,10 +272,8 @@ def test_the_log_has_a_line_for_each_message_of_a_run(server: RunningServer, cap
         assert [len(run.texts) for run in runs] == [2, 2]
     logged = [r.getMessage() for r in caplog.records if r.name == "tcpchat.events"]
     assert [line for line in logged if "-> bob" in line] == [
-        "-> bob <alice> one",
-        "-> bob <alice> two",
-        "-> bob -alice- three",
-        "-> bob -alice- four",
+        *["alice -> bob: a private message"] * 2,
+        *["alice -> bob: a private notice"] * 2,
     ]
 
 

@@ -23,14 +23,17 @@ from tcpchat.server.config import (
     ConfigError,
     ConsoleSettings,
     HistorySettings,
+    LogSettings,
     WebSettings,
     load_config,
 )
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
 from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
+from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
     Ban,
+    Command,
     ConsoleLink,
     Disconnect,
     Kick,
@@ -38,6 +41,7 @@ from tcpchat.server.operator_console import (
     Say,
     Search,
     SetTopic,
+    Unban,
 )
 
 DEADLINE = 5.0
@@ -167,15 +171,18 @@ def test_disconnect_ends_the_session_with_the_reason(console: Callable[..., Any]
 
 def test_impossible_intents_are_reported_not_raised(console: Callable[..., Any]) -> None:
     server, link = console()
+    # The command table's own answers, as any client would get them.
     link.submit(Kick("#nowhere", "bob", "x"))
-    log_line(link, "error", "no channel #nowhere")
+    log_line(link, "error", "#nowhere: No such channel")
     link.submit(Say("ghost", "boo"))
-    log_line(link, "error", "Nobody is called ghost")
+    log_line(link, "error", "ghost: No such nick/channel")
+    link.submit(Say("#nowhere", "hello?"))
+    log_line(link, "error", "There is no channel #nowhere")
     link.submit(Disconnect("Server", "x"))
-    log_line(link, "error", "cannot be disconnected")
+    log_line(link, "error", "Server: No such nick/channel")
     with server.client("alice") as alice:
         link.submit(Kick("#lobby", "alice", "x"))
-        log_line(link, "error", "alice is not in #lobby")
+        log_line(link, "error", "alice #lobby: They aren't on that channel")
         alice.expect_none()  # alice, not in #lobby, was not kicked from anywhere
 
 
@@ -205,8 +212,9 @@ def test_private_messages_read_together_are_logged_and_counted_each(
     server, link = console()
     with server.client("alice") as alice, server.client("bob"):
         alice.send(*[f"PRIVMSG bob :note {i}" for i in range(5)])  # one read: a MessageRun
-        for i in range(5):
-            assert log_line(link, "private", f"note {i}").actor == "alice"
+        for _ in range(5):  # a line each, without the text (private_text is off)
+            entry = log_line(link, "private", "alice -> bob: a private message")
+            assert entry.actor == "alice"
         link.refresh()
         snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
         assert isinstance(snap, Snapshot) and snap.messages == 5
@@ -291,6 +299,87 @@ def test_search_without_history_says_so(console: Callable[..., Any]) -> None:
     assert not link.history_on
     answer = search(link, Search("anything"))
     assert answer.hits == () and answer.problem == HISTORY_OFF
+
+
+@pytest.mark.parametrize("private_text", [False, True])
+def test_private_text_is_logged_only_when_turned_on(
+    console: Callable[..., Any], caplog: Any, private_text: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger="tcpchat.events")
+    server, link = console(log=LogSettings(private_text=private_text))
+    server.core.observers.append(EventLog(server.core))  # the terminal's log, as the CLI has it
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        alice.send("PRIVMSG bob :my secret plan", "NOTICE bob :psst", "PRIVMSG #lobby :hi all")
+        bob.expect("PRIVMSG", "bob")
+        bob.expect("NOTICE", "bob")
+        entry = log_line(link, "private", "bob")
+        notice = log_line(link, "notice", "bob")
+        log_line(link, "message", "hi all")  # channels are logged as ever
+    terminal = [r.getMessage() for r in caplog.records if r.name == "tcpchat.events"]
+    if private_text:
+        assert (entry.text, notice.text) == ("-> bob <alice> my secret plan", "-> bob -alice- psst")
+        assert "-> bob <alice> my secret plan" in terminal
+    else:
+        assert entry.text == "alice -> bob: a private message" and entry.actor == "alice"
+        assert notice.text == "alice -> bob: a private notice"
+        assert "alice -> bob: a private message" in terminal
+        assert not [line for line in terminal if "secret" in line or "psst" in line]
+
+
+def test_typed_commands_go_through_the_command_table(console: Callable[..., Any]) -> None:
+    server, link = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        link.submit(Command("/notice #lobby five minutes left"))
+        assert alice.expect("NOTICE").params == ("#lobby", "five minutes left")
+        link.submit(Command("/mode #lobby +m"))
+        mode = alice.expect("MODE")
+        assert mode.source is not None and mode.source.startswith("Server!")
+        assert mode.params == ("#lobby", "+m")
+        link.submit(Command("/msg #lobby can you hear me?"))  # not voiced: +m holds for all
+        log_line(link, "error", "#lobby: Cannot send to channel")
+        link.submit(Command("/topic #lobby Quiet please, exams"))
+        assert alice.expect("TOPIC").params == ("#lobby", "Quiet please, exams")
+        link.submit(Command("/msg alice see me after class"))
+        assert alice.expect("PRIVMSG").params == ("alice", "see me after class")
+        link.submit(Command("/kick #lobby bob talking in the exam"))
+        assert alice.expect("KICK").params == ("#lobby", "bob", "talking in the exam")
+        link.submit(Command("/mode #lobby +z"))  # the table's checks answer, as for anyone
+        log_line(link, "error", "z: is unknown mode char to me")
+        link.submit(Command("/kill bob cheating"))
+        assert bob.expect("ERROR").params[0].endswith("(Killed (Server (cheating)))")
+        link.submit(Command("/whois alice"))
+        log_line(link, "server", "alice ~u 127.0.0.1 *: Real alice")
+    link.submit(Command("/help"))
+    log_line(link, "server", "/kick #channel nick [reason]")
+    link.submit(Command("/frob"))
+    log_line(link, "error", "There is no command /frob")
+    link.submit(Command("/kick"))
+    log_line(link, "error", "Usage: /kick #channel nick [reason]")
+
+
+def test_unban_and_a_disconnect_with_a_ban(console: Callable[..., Any]) -> None:
+    server, link = console()
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby")
+        bob.join("#lobby")
+        link.submit(Ban("#lobby", "bob", "enough"))
+        assert alice.expect("MODE").params == ("#lobby", "+b", "bob!*@*")
+        link.refresh()
+        snap = wait_for(link, lambda i: isinstance(i, Snapshot), "snapshot")
+        assert isinstance(snap, Snapshot)
+        assert {c.name: c.bans for c in snap.channels}["#lobby"] == ("bob!*@*",)
+        link.submit(Unban("#lobby", "bob!*@*"))
+        assert alice.expect("MODE").params == ("#lobby", "-b", "bob!*@*")
+        bob.join("#lobby")
+        link.submit(Disconnect("bob", "come back tomorrow", minutes=30))
+        assert bob.expect("ERROR").params[0].endswith("(K-Lined: come back tomorrow)")
+        log_line(link, "server", "Banned *@127.0.0.1 for 30 minutes")
+    with server.client() as again:
+        again.send("NICK bob2", "USER b 0 * :b")
+        assert "come back tomorrow" in again.expect("ERROR").params[0]
 
 
 def test_web_users_are_marked_in_the_users_table_and_the_log(
