@@ -30,11 +30,17 @@ def no_page_errors(window: Browser) -> None:
     assert [e["message"] for e in window.log() if e["level"] == "SEVERE"] == []
 
 
-def _line(window: Browser, text: str) -> object:
-    return window.wait(
-        lambda: next((e for e in window.find_all("#messages .line") if text in e.text), None),
-        f"the line {text!r}",
-    )
+def _act(window: Browser, text: str, button: str) -> None:
+    """Click the line that says ``text``, then its action ``button`` (a title),
+    again if the page redrew the line in between (a reaction, a deletion)."""
+
+    def attempt() -> bool:
+        line = next(e for e in window.find_all("#messages .line") if text in e.text)
+        line.click()
+        window.find(f".line-actions button[title^='{button}']").click()
+        return True
+
+    window.wait(attempt, f"{button!r} on the line {text!r}")
 
 
 def test_reply_react_and_delete(web_history_server: RunningServer, browser: Open) -> None:
@@ -44,14 +50,17 @@ def test_reply_react_and_delete(web_history_server: RunningServer, browser: Open
         bob.join("#lobby")
         bob.send("PRIVMSG #lobby :lunch at noon?")
         asked = bob.expect("PRIVMSG").tags["msgid"]
-        _line(window, "lunch at noon?").click()  # the line's actions come up
-        window.wait(lambda: window.find_all(".line-actions"), "the actions")
-        assert not window.find(".line-actions button[title^='Delete']").is_displayed()  # not ours
-        window.find(f".line-actions button[title='React with {THUMBS}']").click()
+        _act(window, "lunch at noon?", f"React with {THUMBS}")
         react = bob.expect("TAGMSG")
         assert react.tags["+reply"] == asked and react.tags["+draft/react"] == THUMBS
-        _line(window, "lunch at noon?").click()
-        window.find(".line-actions button[title='Reply to this message']").click()
+        window.wait(
+            lambda: (
+                [e for e in window.find_all("#messages .line") if "lunch" in e.text][0].click()
+                or not window.find(".line-actions button[title^='Delete']").is_displayed()
+            ),
+            "no Delete on someone else's line",
+        )
+        _act(window, "lunch at noon?", "Reply to this message")
         window.wait(lambda: "Replying to bob" in window.text("#reply-bar"), "the reply bar")
         window.find("#message").send_keys("yes", Keys.ENTER)
         answer = bob.expect("PRIVMSG")
@@ -59,11 +68,9 @@ def test_reply_react_and_delete(web_history_server: RunningServer, browser: Open
         window.wait(lambda: "↪ bob: lunch at noon?" in window.text("#messages"), "the quote")
         own = answer.tags["msgid"]
         bob.send(f"@+reply={own};+draft/react={THUMBS} TAGMSG #lobby")
-        window.wait(lambda: window.find_all(".reaction"), "the reaction")
-        assert window.text(".reaction") == f"{THUMBS} 1"
+        window.wait(lambda: window.text(".reaction") == f"{THUMBS} 1", "the reaction counted")
         window.script("window.confirm = () => true")  # the page asks before deleting
-        _line(window, "yes").click()
-        window.find(".line-actions button[title^='Delete']").click()
+        _act(window, "yes", "Delete")
         assert bob.expect("REDACT").params == ("#lobby", own)
         window.wait(lambda: window.find_all("#messages .line.redacted"), "greyed, struck through")
         assert "deleted" in window.text("#messages .line.redacted")
@@ -81,8 +88,14 @@ def test_typing_pasting_display_names_and_bots(web_server: RunningServer, browse
         window.wait(lambda: window.text("#typing") == "Bob B. (bob) is typing…", "bob typing")
         bob.send("PRIVMSG #lobby :beep")
         window.wait(lambda: window.text("#typing") == "", "typing ended by the message")
-        line = _line(window, "beep")
-        assert "Bob B. (bob)" in line.text and line.find_element("css selector", ".bot")
+        window.wait(
+            lambda: any(
+                "Bob B. (bob)" in e.text and e.find_elements("css selector", ".bot")
+                for e in window.find_all("#messages .line")
+                if "beep" in e.text
+            ),
+            "bob's line with his display name and the bot badge",
+        )
         window.find("#message").send_keys("hel")
         typing = bob.expect("TAGMSG")
         assert typing.source.startswith("alice!") and typing.tags["+typing"] == "active"
