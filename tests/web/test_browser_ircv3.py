@@ -43,6 +43,12 @@ def _act(window: Browser, text: str, button: str) -> None:
     window.wait(attempt, f"{button!r} on the line {text!r}")
 
 
+def _offers_delete(window: Browser, text: str) -> bool:
+    """Whether the actions of the line that says ``text`` include Delete."""
+    next(e for e in window.find_all("#messages .line") if text in e.text).click()
+    return bool(window.find(".line-actions button[title^='Delete']").is_displayed())
+
+
 def test_reply_react_and_delete(web_history_server: RunningServer, browser: Open) -> None:
     window = browser()
     window.login(web_history_server.web_url(), "alice")
@@ -53,13 +59,7 @@ def test_reply_react_and_delete(web_history_server: RunningServer, browser: Open
         _act(window, "lunch at noon?", f"React with {THUMBS}")
         react = bob.expect("TAGMSG")
         assert react.tags["+reply"] == asked and react.tags["+draft/react"] == THUMBS
-        window.wait(
-            lambda: (
-                [e for e in window.find_all("#messages .line") if "lunch" in e.text][0].click()
-                or not window.find(".line-actions button[title^='Delete']").is_displayed()
-            ),
-            "no Delete on someone else's line",
-        )
+        window.wait(lambda: not _offers_delete(window, "lunch"), "no Delete on bob's line")
         _act(window, "lunch at noon?", "Reply to this message")
         window.wait(lambda: "Replying to bob" in window.text("#reply-bar"), "the reply bar")
         window.find("#message").send_keys("yes", Keys.ENTER)
