@@ -61,8 +61,9 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
     are decoded in one piece: a client that pastes or pipelines sends many
     such lines at once, and this costs a few C calls for all of them
     (bench/PROFILE.md). An LF cannot be inside a line, and is ASCII, so
-    decoding the lines joined by LF gives each line's text, even with
-    invalid UTF-8 in it.
+    decoding the lines joined by LF gives each line's text. A line that is
+    not valid UTF-8 ends the run: it goes on its own, so that the server
+    can say it had to change it (UTF8ONLY).
     """
     size = len(head)
     run = []
@@ -72,7 +73,12 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
         run.append(line)
     if not run:
         return []
-    return decode(b"\n" + b"\n".join(run)).split("\n" + head.decode("ascii"))[1:]
+    data = b"\n" + b"\n".join(run)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        text = data[: data.rfind(b"\n", 0, exc.start)].decode()
+    return text.split("\n" + head.decode("ascii"))[1:]
 
 
 def line_too_long(raw: bytes) -> bool:

@@ -10,8 +10,13 @@ so the cost of an fsync is shared by every message that arrived during it.
 Reads use a second connection on the caller's thread; WAL lets them run
 beside the writer.
 
-The schema carries a version in ``PRAGMA user_version``; a file with a
+The schema carries a version in ``PRAGMA user_version``: version 1 (before
+message senders and redaction) is migrated when opened; a file with a
 version this code does not know is refused rather than misread.
+
+Redaction (an item of kind ``REDACT``) is written by the writer thread like
+any item, in the same transaction as a flag on the message it hides, so
+the message is hidden by the time anyone is told of its redaction.
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Final
 
-from tcpchat.store.history import TEXT_KINDS, HistoryItem, Reference
+from tcpchat.store.history import REDACT, TEXT_KINDS, HistoryItem, Reference
 from tcpchat.store.sqlitedb import connect, open_versioned
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
 log = logging.getLogger("tcpchat.history")
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -45,12 +50,21 @@ CREATE TABLE IF NOT EXISTS messages (
     command TEXT NOT NULL,
     source TEXT NOT NULL,
     params TEXT NOT NULL,
-    tags TEXT NOT NULL
+    tags TEXT NOT NULL,
+    sender TEXT NOT NULL DEFAULT '',
+    redacted INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_target_msgid ON messages (target, msgid);
 CREATE INDEX IF NOT EXISTS messages_target_id ON messages (target, id);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (time_ms);
 """
+_MIGRATIONS: Final = {
+    1: (
+        "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
+    )
+}
+"""Version 2 added who sent each message, and redaction (draft/message-redaction)."""
 # One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new
 # JSONEncoder per call, which was a tenth of the writer thread's time.
 _to_json: Final = json.JSONEncoder(ensure_ascii=False).encode
@@ -73,14 +87,21 @@ class HistoryDatabaseError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
 
 
-def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
-    msgid, time_ms, target, command, source, params, tags = row
+def _row(row: tuple[str, int, str, str, str, str, str, str]) -> HistoryItem:
+    msgid, time_ms, target, command, source, params, tags, sender = row
     return HistoryItem(
-        msgid, time_ms, target, command, source, tuple(json.loads(params)), json.loads(tags)
+        msgid,
+        time_ms,
+        target,
+        command,
+        source,
+        tuple(json.loads(params)),
+        json.loads(tags),
+        sender,
     )
 
 
-_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags"
+_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender"
 _WIDTH: Final = len(_COLUMNS.split(", "))
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
 # and a row at a time (executemany) handed the GIL back and forth with the
@@ -124,6 +145,7 @@ class SqliteHistory:
             "history",
             HistoryDatabaseError,
             "Check the path and its permissions, or turn history off.",
+            _MIGRATIONS,
         )
         self._buffer: list[HistoryItem] = []
         self._jobs: queue.Queue[tuple[list[HistoryItem], Callable[[], None]] | None] = queue.Queue()
@@ -168,6 +190,7 @@ class SqliteHistory:
         if not batch:
             return
         values: list[str | int] = []
+        hidden: list[tuple[str, str]] = []
         for item in batch:
             values += (
                 item.msgid,
@@ -177,13 +200,24 @@ class SqliteHistory:
                 item.source,
                 _params_json(item.params),
                 _to_json(item.tags) if item.tags else "{}",
+                item.sender,
             )
+            if item.command == REDACT:
+                hidden.append((item.target, item.params[1]))
         step = _ROWS_PER_INSERT * _WIDTH
         with db:
             db.execute("BEGIN")
             for start in range(0, len(values), step):
                 chunk = values[start : start + step]
                 db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
+            if hidden:
+                # The message, and the lines of a message of several lines:
+                # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
+                db.executemany(
+                    "UPDATE messages SET redacted = 1 WHERE target = ? "
+                    "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+                    [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
+                )
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
@@ -238,7 +272,11 @@ class SqliteHistory:
         kinds: frozenset[str],
         newest: bool,
     ) -> list[HistoryItem]:
-        conditions = ["target = ?", f"command IN ({','.join('?' * len(kinds))})"]
+        conditions = [
+            "target = ?",
+            f"command IN ({','.join('?' * len(kinds))})",
+            "redacted = 0",
+        ]
         args: list[object] = [target, *sorted(kinds)]
         for ref, op in ((after, ">"), (before, "<")):
             if ref is not None:
@@ -262,7 +300,8 @@ class SqliteHistory:
         if ref.msgid is None:
             return None
         row = self._reader.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
+            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ? AND redacted = 0",
+            (target, ref.msgid),
         ).fetchone()
         return _row(row) if row else None
 
@@ -291,6 +330,7 @@ class SqliteHistory:
         # second of its params.
         conditions = [
             f"command IN ({','.join('?' * len(TEXT_KINDS))})",
+            "redacted = 0",
             "json_extract(params, '$[1]') LIKE ? ESCAPE '\\'",
         ]
         args: list[object] = [*sorted(TEXT_KINDS), _contains_pattern(text)]

@@ -2,8 +2,10 @@
 
 History and accounts each live in their own file but open the same way: WAL
 (readers beside one writer), ``synchronous = FULL`` (a commit survives a
-power cut), and a schema version in ``PRAGMA user_version``, so a file
-written by another tcpchat version is refused rather than misread.
+power cut), and a schema version in ``PRAGMA user_version``. A file of an
+older version is brought up to date by its migrations, in one transaction,
+when it is opened; a file of a version this tcpchat does not know (a newer
+one) is refused rather than misread.
 
 On macOS, ``fsync`` leaves the data in the drive's cache, and only
 ``F_FULLFSYNC`` writes it through: without ``fullfsync`` (and, for WAL's
@@ -14,6 +16,7 @@ power cut. Elsewhere SQLite ignores both, so they are always set.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["connect", "open_versioned"]
@@ -35,13 +38,22 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def open_versioned(
-    path: Path, schema: str, version: int, what: str, error: type[Exception], advice: str
+    path: Path,
+    schema: str,
+    version: int,
+    what: str,
+    error: type[Exception],
+    advice: str,
+    migrations: Mapping[int, Sequence[str]] | None = None,
 ) -> sqlite3.Connection:
     """Open (creating if needed) the file for ``what``, with ``schema`` at ``version``.
 
-    Any failure raises ``error`` with one line naming the file and, for
-    SQLite errors, ``advice``.
+    ``migrations[v]`` are the statements that take a file from version ``v``
+    to ``v + 1``; a file of an older version is migrated, all steps in one
+    transaction, so a failure leaves it as it was. Any failure raises
+    ``error`` with one line naming the file and, for SQLite errors, ``advice``.
     """
+    steps = migrations or {}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = connect(path)
@@ -49,6 +61,13 @@ def open_versioned(
         if found == 0:
             db.executescript(schema)
             db.execute(f"PRAGMA user_version = {version}")
+        elif found < version and all(v in steps for v in range(found, version)):
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                for v in range(found, version):
+                    for statement in steps[v]:
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
         elif found != version:
             db.close()
             raise error(
