@@ -11,7 +11,7 @@ directory and starts, in the foreground::
 
     python -m tcpchat server --host H --port P --name My.Little.Server \
         --config DIR/tcpchat.toml --log-level debug \
-        --data-dir DIR [--password PW]
+        --data-dir DIR [--password PW] --no-web
 
 Environment:
 
@@ -50,6 +50,8 @@ CONFIG_TEMPLATE = """\
 [server]
 # No permanent lobby channel, so LIST/NAMES tests see only their own channels.
 default_channel = ""
+# The server description irctest expects (LINKS).
+description = "test server"
 
 [limits]
 # Flood control off: tests send bursts of lines and open many connections.
@@ -285,6 +287,9 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
         ]
         if password:
             command += ["--password", password]
+        # No web page: it would take port 8080 for every server, and servers
+        # started side by side (pytest -n) would fight over it.
+        command.append("--no-web")
 
         self.proc = self.execute(command, proc_name="tcpchat", cwd=root, env=_server_env(root))
         _live_procs.add(self.proc)

@@ -104,6 +104,13 @@ class RunningServer:
         return client
 
 
+def register_account(server: RunningServer, name: str, password: str) -> None:
+    """Create the account ``name`` the way a person does (IRCv3 REGISTER)."""
+    with server.client(name) as client:
+        client.send(f"REGISTER * * :{password}")
+        assert client.expect("REGISTER").params[:2] == ("SUCCESS", name)
+
+
 def server_config(**settings: Any) -> Config:
     """A config for tests: ephemeral port, no flood control, no history unless
     ``history=HistorySettings(path=...)`` is given, per-test overrides."""

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from tcpchat.server.commands import COMMANDS
 from tcpchat.server.commands.capabilities import ACCOUNT_CAPS, HISTORY_CAPS, SUPPORTED
+from tcpchat.server.delivery import MULTILINE_CAP
+from tcpchat.server.metadata import CAPS as METADATA_CAPS
 
 __all__ = [
     "ALL_CAPS",
@@ -33,6 +35,7 @@ __all__ = [
     "flood",
     "line",
     "long_reason",
+    "multiline",
     "mutate",
     "registration",
     "shaped",
@@ -64,7 +67,15 @@ WORDS = (
     "REGISTER", "CERT", "INFO", "HELP", "LOGOUT", OPER_NAME, OPER_PASSWORD, "long password",
     "", ":", "::", " ", "a b", "+typing=active", "\x01ACTION waves\x01",
 )  # fmt: skip
-ALL_CAPS = (*SUPPORTED, *HISTORY_CAPS, *ACCOUNT_CAPS, "draft/account-registration", "bogus")
+ALL_CAPS = (
+    *SUPPORTED,
+    *HISTORY_CAPS,
+    *ACCOUNT_CAPS,
+    *METADATA_CAPS,
+    MULTILINE_CAP,
+    "draft/account-registration",
+    "bogus",
+)
 COMMAND_NAMES = (*sorted(COMMANDS), "FOO", "privmsg", "REGISTE\x1b\x01\r\tX", "\x00", "421")
 KNOWN = NICKS + CHANNELS + MODES + SELECTORS + WORDS
 TAGS = (
@@ -76,6 +87,9 @@ TAGS = (
     b"@+draft/reply=fuzz-1;+x=\\:\\s\\\\ ",
     b"@= ",
     b"@" + b"+k=v;" * 50 + b" ",
+    b"@batch=m1 ",
+    b"@batch=m1;draft/multiline-concat ",
+    b"@+draft/reply=fuzz-1;+draft/react=x ",
 )
 
 
@@ -109,6 +123,12 @@ SHAPES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("KILL", "KLINE", "UNKLINE", "WALLOPS"), NICKS + MASKS + ("10", "99999999"), MASKS, TEXTS),
     (("AWAY", "SETNAME", "QUIT", "PING", "PONG"), TEXTS),
     (("OPER",), (OPER_NAME, "nobody"), (OPER_PASSWORD, "wrong")),
+    (("METADATA",), (*NICKS, *CHANNELS, "*"),
+     ("GET", "SET", "LIST", "SUB", "UNSUB", "SUBS", "SYNC", "CLEAR", "X"),
+     ("display-name", "avatar", "bad key!", "a" * 100, "*"), TEXTS),
+    (("MARKREAD",), CHANNELS + NICKS, SELECTORS),
+    (("REDACT",), CHANNELS + NICKS, ("fuzz-1", "fuzz-2.0", "x", ""), TEXTS),
+    (("BATCH",), ("+m1", "-m1", "+", "-", "+m2"), (MULTILINE_CAP, "x"), CHANNELS + NICKS),
 )  # fmt: skip
 
 
@@ -189,6 +209,21 @@ def flood(ch: Chooser, most: int = 20) -> list[bytes]:
     """Messages to one target in a row, as a paste or a flood reads them."""
     head = ch.pick((b"PRIVMSG ", b"NOTICE ", b"TAGMSG ")) + ch.pick(NICKS + CHANNELS).encode()
     return [head + b" :" + ch.blob(40) for _ in range(ch.number(2, most))]
+
+
+def multiline(ch: Chooser) -> list[bytes]:
+    """A draft/multiline batch: opened, some lines (blank ones, concatenated
+    ones, others' tags), maybe closed."""
+    target = ch.pick(NICKS + CHANNELS).encode()
+    ref = ch.pick((b"m1", b"m2"))
+    lines = [b"BATCH +" + ref + b" " + MULTILINE_CAP.encode() + b" " + target]
+    for _ in range(ch.number(0, 8)):
+        tags = ch.pick((b"@batch=" + ref, b"@batch=" + ref + b";draft/multiline-concat"))
+        command = ch.pick((b"PRIVMSG", b"NOTICE", b"PRIVMSG"))
+        lines.append(tags + b" " + command + b" " + target + b" :" + ch.blob(30))
+    if ch.number(0, 3):
+        lines.append(b"BATCH -" + ref)
+    return lines
 
 
 def long_reason(ch: Chooser, size: int = 30_000) -> bytes:

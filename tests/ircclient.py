@@ -142,6 +142,33 @@ class IrcClient:
         assert not unwanted, f"expected no {command or 'message'}; got {unwanted}"
         return got
 
+    def cap_ls(self, *then: str) -> list[str]:
+        """Send ``CAP LS 302`` (and the lines ``then``) and return every
+        capability offered, from all the lines of the reply (a ``*`` before
+        the list: more lines follow)."""
+        self.send("CAP LS 302", *then)
+        caps: list[str] = []
+        while True:
+            reply = self.expect("CAP")
+            caps += reply.params[-1].split()
+            if reply.params[-2] != "*":
+                return caps
+
+    def batch(self) -> list[Message]:
+        """The lines of the next batch, without its BATCH lines; each must carry its tag."""
+        return self.batch_lines(self.expect("BATCH"))
+
+    def batch_lines(self, start: Message) -> list[Message]:
+        """The lines of the batch that ``start`` opened, up to its closing line."""
+        ref = start.params[0][1:]
+        lines = []
+        while True:
+            msg = self.read()
+            if msg.command == "BATCH" and msg.params[0] == "-" + ref:
+                return lines
+            assert msg.tags.get("batch") == ref
+            lines.append(msg)
+
     def collect_until(self, command: str, timeout: float | None = None) -> list[Message]:
         """All messages up to and including the first ``command``."""
         out: list[Message] = []

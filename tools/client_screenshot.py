@@ -8,7 +8,9 @@ It starts a tcpchat server with history (in a temporary directory) on a free
 loopback port, lets bob and carol talk in #team, then opens the client
 window as alice, so the last lines show as history; a few other people
 (driven by the client core, in threads) chat, act, join and leave, and the
-window is saved as a PNG.
+window is saved as a PNG. It shows what today's IRCv3 brings too: display
+names and colours, a bot, a reply, reactions, a deleted message, a pasted
+block sent as one message, and someone typing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import tkinter as tk
 from pathlib import Path
 
 from tcpchat.client.connection import ClientThread
-from tcpchat.client.intents import Intent, Part, Raw, Say, SetTopic
+from tcpchat.client.intents import Delete, Intent, Part, Raw, React, Say, SetProfile, SetTopic
 from tcpchat.client.settings import Settings
 from tcpchat.gui.client_window import ClientWindow
 from tcpchat.server.config import Config, HistorySettings, Limits
@@ -70,7 +72,11 @@ def take(out: Path, history: HistorySettings) -> int:
     time.sleep(0.5)  # bob founds #team and is its operator
     person("carol", "#team", "#lobby")
     person("dave", "#team")
+    person("buildbot", "#team")
     time.sleep(0.5)
+    people["carol"].submit(SetProfile("display-name", "Carol Chen"))
+    people["carol"].submit(SetProfile("color", "#8e24aa"))
+    people["buildbot"].submit(Raw("MODE buildbot +B"))
     for nick, text in (
         ("bob", "standup in 10 minutes"),
         ("carol", "the build is green again"),
@@ -92,6 +98,16 @@ def take(out: Path, history: HistorySettings) -> int:
     act(root, "carol", Say("#team", f"hey alice, did you see {link} ?"))
     window.send_text("yes! the new client is lovely 😀")
     pump(root, 0.3)
+    team = window.conversations["#team"]
+    mine = next(reversed(team.messages))
+    act(root, "bob", React("#team", mine, "\U0001f44d"))
+    act(root, "carol", React("#team", mine, "\U0001f44d"), React("#team", mine, "\u2764"))
+    act(root, "buildbot", Say("#team", "build #512 passed on main (3m12s)"))
+    act(root, "dave", Say("#team", "oops, wrong channel"))
+    oops = next(reversed(team.messages))
+    act(root, "dave", Delete("#team", oops))
+    standup = next(m for m, line in team.messages.items() if line.text.startswith("standup"))
+    act(root, "carol", Say("#team", "I'll be two minutes late", reply_to=standup))
     act(root, "dave", Say("#team", "waves from the train 🚆", action=True))
     person("erin", "#team")
     pump(root, 0.6)
@@ -100,6 +116,9 @@ def take(out: Path, history: HistorySettings) -> int:
     act(root, "dave", Say("#team", "carol: can you review my patch?"))
     act(root, "carol", Say("#lobby", "anyone up for lunch?"), Say("alice", "alice, got a minute?"))
     window.send_text("/me is testing the desktop client")
+    window.paste_lines(["release checklist:", "  1. tag", "  2. notes"], ask=lambda _t, _q: True)
+    pump(root, 0.5)
+    act(root, "bob", Raw("@+typing=active TAGMSG #team"))
     pump(root, 1.0)
     save_window(root, out)
     window.close()

@@ -9,6 +9,7 @@ one function; ``/help`` is drawn from the same table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -25,6 +26,7 @@ from tcpchat.client.intents import (
     Quit,
     Raw,
     Say,
+    SetProfile,
     SetTopic,
     Whois,
 )
@@ -138,6 +140,17 @@ def _quit(args: str, buffer: str) -> Intent | Feedback:
     return Quit(args)
 
 
+def _display(args: str, buffer: str) -> Intent | Feedback:
+    return SetProfile("display-name", args.strip())
+
+
+def _colour(args: str, buffer: str) -> Intent | Feedback:
+    colour = args.strip()
+    if colour and not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+        return Feedback("A colour is written #rrggbb, such as #2e7d32.", error=True)
+    return SetProfile("color", colour)
+
+
 def _close(args: str, buffer: str) -> Intent | Feedback:
     name = args.strip() or buffer
     if name == SERVER_BUFFER:
@@ -167,11 +180,22 @@ COMMANDS: Final[dict[str, Command]] = {
     "close": Command("/close", "close this conversation", _close),
     "quote": Command("/quote LINE", "send a raw IRC line", _quote),
     "quit": Command("/quit [reason]", "disconnect and close", _quit),
+    "display": Command(
+        "/display [name]", "the name others see beside your nick; without one, none", _display
+    ),
+    "colour": Command("/colour [#rrggbb]", "the colour of your nick for others", _colour),
     "help": Command("/help [command]", "list commands, or explain one", _help),
 }
 """Every command of the input line, by name."""
 
-_ALIASES: Final = {"j": "join", "leave": "part", "m": "msg", "q": "query", "raw": "quote"}
+_ALIASES: Final = {
+    "j": "join",
+    "leave": "part",
+    "m": "msg",
+    "q": "query",
+    "raw": "quote",
+    "color": "colour",
+}
 
 
 def help_text(name: str = "") -> str:

@@ -13,6 +13,7 @@ __all__ = [
     "Away",
     "ChangeNick",
     "CloseBuffer",
+    "Delete",
     "Focus",
     "Intent",
     "Join",
@@ -22,19 +23,60 @@ __all__ = [
     "Part",
     "Quit",
     "Raw",
+    "React",
     "Say",
+    "SetProfile",
     "SetTopic",
+    "TypingNow",
     "Whois",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """Send text to a channel or nick; ``action`` makes it a ``/me``."""
+    """Send text to a channel or nick; ``action`` makes it a ``/me``;
+    ``reply_to`` is the msgid of the message it answers. Text of several
+    lines goes as one message where the server takes them (multiline)."""
 
     target: str
     text: str
     action: bool = False
+    reply_to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete a message of ours (IRCv3 message-redaction)."""
+
+    target: str
+    msgid: str
+
+
+@dataclass(frozen=True, slots=True)
+class React:
+    """React to a message with an emoji (IRCv3 +draft/react)."""
+
+    target: str
+    msgid: str
+    emoji: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypingNow:
+    """Tell ``target`` that we are typing (``active``), or stopped (``done``);
+    sent only where the server takes tags, at most every few seconds."""
+
+    target: str
+    state: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class SetProfile:
+    """Set what others see of us (IRCv3 metadata): ``display-name`` or
+    ``color``; an empty value removes it."""
+
+    key: str
+    value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,4 +179,8 @@ Intent = (
     | Raw
     | Focus
     | LoadOlder
+    | Delete
+    | React
+    | TypingNow
+    | SetProfile
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from tcpchat import __version__
@@ -35,11 +35,12 @@ from tcpchat.client.accounts import (
     register_failure,
     sasl_failure,
 )
-from tcpchat.client.history import DEFAULT_LINES, Finished, HistoryTracker, Verdict
+from tcpchat.client.history import DEFAULT_LINES, Finished, HistoryTracker, Verdict, timestamp
 from tcpchat.client.intents import (
     Away,
     ChangeNick,
     CloseBuffer,
+    Delete,
     Focus,
     Intent,
     Join,
@@ -49,10 +50,15 @@ from tcpchat.client.intents import (
     Part,
     Quit,
     Raw,
+    React,
     Say,
+    SetProfile,
     SetTopic,
+    TypingNow,
     Whois,
 )
+from tcpchat.client.multiline import CAP as MULTILINE_CAP
+from tcpchat.client.multiline import CONCAT, Limits, MultilineCollector, batch_lines
 from tcpchat.client.splitting import split_text, text_room
 from tcpchat.client.state import Channel, ServerRules
 from tcpchat.client.updates import (
@@ -68,8 +74,12 @@ from tcpchat.client.updates import (
     LineKind,
     LoggedIn,
     Members,
+    Profile,
+    Reaction,
+    Redacted,
     Status,
     Topic,
+    Typing,
     Update,
 )
 from tcpchat.irc import Message, ProtocolError, casefold, is_channel, parse
@@ -88,9 +98,21 @@ WANTED_CAPS: Final = frozenset(
         "extended-join",
         "batch",
         "draft/chathistory",
+        "draft/read-marker",
+        "draft/message-redaction",
+        "draft/metadata-2",
+        MULTILINE_CAP,
+        "standard-replies",
     }
 )
 """IRCv3 capabilities requested when the server offers them."""
+
+PROFILE_KEYS: Final = ("display-name", "color")
+"""The metadata keys the client subscribes to and shows (IRCv3 metadata registry)."""
+TYPING_INTERVAL: Final = 3.0
+"""Seconds between two typing notifications to one target (IRCv3 typing: at
+least 3 s apart)."""
+_COLOUR: Final = re.compile(r"#[0-9A-Fa-f]{6}\Z")
 
 MAX_PENDING: Final = 200
 """Intents kept while offline; past this the oldest go, so memory stays bounded."""
@@ -124,6 +146,10 @@ class _Buffer:
     name: str
     unread: int = 0
     mention: bool = False
+    # The time of the newest message in it, and how far the person has read
+    # (IRCv3 read-marker, shared with their other devices).
+    latest: datetime | None = None
+    read: datetime | None = None
 
 
 class Session:
@@ -173,6 +199,12 @@ class Session:
         self._pending: list[Intent] = []
         self._out: list[Message] = []
         self._now = datetime.min
+        self.multiline = MultilineCollector()
+        # Metadata of the people we see (display-name, color), by folded nick.
+        self.profiles: dict[str, dict[str, str]] = {}
+        # When we last told each target we were typing (folded name).
+        self._typing_sent: dict[str, datetime] = {}
+        self._batches = 0
 
     # ------------------------------------------------------------------ I/O side
 
@@ -188,6 +220,8 @@ class Session:
         self._password_sent = False
         self.account = ""
         self.rules = ServerRules()
+        self.multiline.clear()
+        self._typing_sent = {}
         self.nick = self.wanted_nick
         self._nick_tries = 0
         self._autojoin = self._rejoin_list()
@@ -218,7 +252,7 @@ class Session:
     def receive(self, msg: Message, now: datetime) -> list[Update]:
         """Take in one message from the server."""
         self._now = now
-        if self.history.collect(msg):
+        if self.multiline.collect(msg) or self.history.collect(msg):
             return []
         handler = _HANDLERS.get(msg.command)
         if handler is not None:
@@ -270,8 +304,20 @@ class Session:
 
     def _do(self, intent: Intent) -> list[Update]:
         match intent:
-            case Say(target, text, action):
-                return self._say(target, text, action)
+            case Say(target, text, action, reply_to):
+                return self._say(target, text, action, reply_to)
+            case Delete(target, msgid):
+                self._send("REDACT", target, msgid)
+            case React(target, msgid, emoji):
+                self._send_tagged("TAGMSG", {"+reply": msgid, "+draft/react": emoji}, target)
+            case TypingNow(target, state):
+                self._typing(target, state)
+            case SetProfile(key, value):
+                if self._speaks_metadata():
+                    self._send("METADATA", "*", "SET", key, *([value] if value else []))
+                else:
+                    text = "This server does not keep display names or colours."
+                    return [self._line(self.active, LineKind.ERROR, text)]
             case OpenQuery(nick, text):
                 updates = self._open(nick, focus=True)
                 return updates + (self._say(nick, text, False) if text else [])
@@ -304,18 +350,62 @@ class Session:
                     return [self._line(self.active, LineKind.ERROR, f"Not an IRC line: {line}")]
         return []
 
-    def _say(self, target: str, text: str, action: bool) -> list[Update]:
+    def _say(self, target: str, text: str, action: bool, reply_to: str = "") -> list[Update]:
         updates = [] if is_channel(target) else self._open(target, focus=False)
         room = text_room(self.nick, self.user, self.host, "PRIVMSG", target)
-        if action:
-            room -= len(f"{_CTCP}ACTION {_CTCP}")
-        for chunk in split_text(text, room):
-            self._send("PRIVMSG", target, f"{_CTCP}ACTION {chunk}{_CTCP}" if action else chunk)
-            if "echo-message" not in self.caps:
-                kind = LineKind.ACTION if action else LineKind.MESSAGE
-                buffer = self._buffer_name(target)
+        tags = {"+reply": reply_to} if reply_to and "message-tags" in self.caps else {}
+        self._typing_sent.pop(casefold(target), None)  # a message ends typing
+        if "\n" in text.strip("\n") and not action and self._send_batch(target, text, room, tags):
+            chunks = [text.strip("\n")]
+        else:
+            if action:
+                room -= len(f"{_CTCP}ACTION {_CTCP}")
+            chunks = split_text(text, room)
+            for chunk in chunks:
+                body = f"{_CTCP}ACTION {chunk}{_CTCP}" if action else chunk
+                self._send_tagged("PRIVMSG", tags, target, body)
+        if "echo-message" not in self.caps:
+            kind = LineKind.ACTION if action else LineKind.MESSAGE
+            buffer = self._buffer_name(target)
+            for chunk in chunks:
                 updates.append(self._line(buffer, kind, chunk, nick=self.nick, own=True))
+        updates += self._mark_read(target)  # who speaks has read what came before
         return updates
+
+    def _send_batch(self, target: str, text: str, room: int, tags: dict[str, str]) -> bool:
+        """Send ``text`` as one message of several lines (IRCv3 multiline), if
+        the server takes them and it fits their limits."""
+        if not {MULTILINE_CAP, "batch"} <= self.caps:
+            return False
+        limits = Limits.parse(self._offered.get(MULTILINE_CAP, ""))
+        lines = batch_lines(text.strip("\n"), room, limits) if limits is not None else None
+        if lines is None:
+            return False
+        self._batches += 1
+        ref = f"ml{self._batches}"
+        self._send_tagged("BATCH", tags, f"+{ref}", MULTILINE_CAP, target)
+        for line, concat in lines:
+            line_tags = {"batch": ref, CONCAT: ""} if concat else {"batch": ref}
+            self._send_tagged("PRIVMSG", line_tags, target, line)
+        self._send("BATCH", f"-{ref}")
+        return True
+
+    def _typing(self, target: str, state: str) -> None:
+        """A typing notification, where the server takes tags: ``active`` at most
+        every TYPING_INTERVAL seconds per target, ``done`` only after one."""
+        if "message-tags" not in self.caps or not self.registered:
+            return
+        key = casefold(target)
+        last = self._typing_sent.get(key)
+        if state == "active":
+            if last is not None and self._now - last < timedelta(seconds=TYPING_INTERVAL):
+                return
+            self._typing_sent[key] = self._now
+        elif last is None:
+            return  # nothing to take back
+        else:
+            del self._typing_sent[key]
+        self._send_tagged("TAGMSG", {"+typing": state}, target)
 
     def _focus(self, name: str) -> list[Update]:
         buffer = self._buffers.get(casefold(name))
@@ -323,7 +413,20 @@ class Session:
             return []
         self.active = buffer.name
         buffer.unread, buffer.mention = 0, False
-        return [BufferState(buffer.name, 0, False)]
+        return [BufferState(buffer.name, 0, False), *self._mark_read(buffer.name)]
+
+    def _mark_read(self, name: str) -> list[Update]:
+        """The person has seen ``name`` up to its newest message: tell the server,
+        so their other devices know (IRCv3 read-marker)."""
+        buffer = self._buffers.get(casefold(name))
+        if buffer is None or buffer.name == SERVER_BUFFER or buffer.latest is None:
+            return []
+        if "draft/read-marker" not in self.caps or not self.registered:
+            return []
+        if buffer.read is None or buffer.latest > buffer.read:
+            buffer.read = buffer.latest
+            self._send("MARKREAD", buffer.name, timestamp(buffer.latest))
+        return []
 
     def _close(self, name: str) -> list[Update]:
         key = casefold(name)
@@ -377,10 +480,21 @@ class Session:
         return [line, *self._tally(line.buffer, [line])]
 
     def _tally(self, name: str, lines: Sequence[Line]) -> list[Update]:
-        """Count ``lines`` as unread in ``name`` when it is not in view; the new state, if any."""
+        """Count ``lines`` as unread in ``name`` when it is not in view and not
+        read elsewhere (read-marker); the new state, if any."""
         buffer = self._buffers.get(casefold(name))
-        counted = [line for line in lines if line.kind in _COUNTED and not line.own]
-        if buffer is None or buffer.name == self.active or not counted:
+        if buffer is None:
+            return []
+        talk = [line for line in lines if line.kind in _COUNTED]
+        for line in talk:
+            if buffer.latest is None or line.time > buffer.latest:
+                buffer.latest = line.time
+        counted = [
+            line
+            for line in talk
+            if not line.own and (buffer.read is None or line.time > buffer.read)
+        ]
+        if buffer.name == self.active or not counted:
             return []
         buffer.unread += len(counted)
         buffer.mention = buffer.mention or any(line.mention for line in counted)
@@ -392,6 +506,13 @@ class Session:
 
     def _send(self, command: str, *params: str) -> None:
         self._out.append(Message(command, params))
+
+    def _send_tagged(self, command: str, tags: dict[str, str], *params: str) -> None:
+        """A message with client tags, which go only to a server that takes tags."""
+        self._out.append(Message(command, params, tags=tags if "message-tags" in self.caps else {}))
+
+    def _speaks_metadata(self) -> bool:
+        return {"draft/metadata-2", "batch"} <= self.caps
 
     def _is_me(self, nick: str) -> bool:
         return casefold(nick) == casefold(self.nick)
@@ -451,6 +572,8 @@ class Session:
             self._line(SERVER_BUFFER, LineKind.INFO, msg.params[-1]),
         ]
         updates += self._account_after_welcome()
+        if self._speaks_metadata():
+            self._send("METADATA", "*", "SUB", *PROFILE_KEYS)
         if self._autojoin:
             self._send("JOIN", ",".join(self._autojoin))
             text = f"Joining {', '.join(self._autojoin)}"
@@ -619,9 +742,10 @@ class Session:
         text = msg.params[1]
         own = self._is_me(nick)
         if msg.command == "NOTICE":
-            return self._line(
+            notice = self._line(
                 buffer, LineKind.NOTICE, text.strip(_CTCP), nick, own, time=self._time(msg)
             )
+            return self._tagged(notice, msg)
         kind = LineKind.MESSAGE
         if text.startswith(_CTCP):
             command, _, text = text.strip(_CTCP).partition(" ")
@@ -631,7 +755,16 @@ class Session:
         # A private message is said to us alone: it calls for attention as a mention does.
         private = not is_channel(msg.params[0])
         mention = not own and (private or self._mentions(text))
-        return self._line(buffer, kind, text, nick, own, mention, self._time(msg))
+        line = self._line(buffer, kind, text, nick, own, mention, self._time(msg))
+        return self._tagged(line, msg)
+
+    def _tagged(self, line: Line, msg: Message) -> Line:
+        """``line`` with what its tags say: its msgid, what it answers, a bot's."""
+        tags = msg.tags
+        if not tags:
+            return line
+        reply = tags.get("+reply") or tags.get("+draft/reply", "")
+        return replace(line, msgid=tags.get("msgid", ""), reply_to=reply, bot="bot" in tags)
 
     def _live(self, msg: Message, line: Line) -> list[Update]:
         """A message heard live: shown once, after any history being fetched for its buffer."""
@@ -664,9 +797,87 @@ class Session:
         line = self._message_line(msg, buffer)
         return self._live(msg, line) if line is not None else []
 
+    def _where(self, msg: Message) -> tuple[str, str] | None:
+        """(sender's nick, buffer) of a message to a channel or to us, if that
+        buffer is open."""
+        if not msg.params or msg.source is None:
+            return None
+        nick = split_hostmask(msg.source)[0]
+        target = msg.params[0]
+        buffer = target if is_channel(target) or self._is_me(nick) else nick
+        return (nick, self._buffer_name(buffer)) if self._has_buffer(buffer) else None
+
+    def _on_tagmsg(self, msg: Message) -> list[Update]:
+        # Tags with no text: typing (IRCv3 +typing) and reactions (+draft/react).
+        where = self._where(msg)
+        if where is None:
+            return []
+        nick, buffer = where
+        tags = msg.tags
+        updates: list[Update] = []
+        typing = tags.get("+typing", "")
+        if typing in ("active", "paused", "done") and not self._is_me(nick):
+            updates.append(Typing(buffer, nick, typing))
+        reply = tags.get("+reply") or tags.get("+draft/reply", "")
+        react, unreact = tags.get("+draft/react", ""), tags.get("+draft/unreact", "")
+        if reply and (react or unreact):
+            updates.append(Reaction(buffer, reply, nick, react or unreact, removed=not react))
+        return updates
+
+    def _on_redact(self, msg: Message) -> list[Update]:
+        # REDACT <target> <msgid> [:<reason>] (IRCv3 draft/message-redaction)
+        where = self._where(msg)
+        if where is None or len(msg.params) < 2:
+            return []
+        nick, buffer = where
+        reason = msg.params[2] if len(msg.params) > 2 else ""
+        return [Redacted(buffer, msg.params[1], nick, reason)]
+
+    def _on_markread(self, msg: Message) -> list[Update]:
+        # MARKREAD <target> timestamp=<time> | * (IRCv3 draft/read-marker): read
+        # elsewhere, on another device of the account.
+        if len(msg.params) < 2 or not msg.params[1].startswith("timestamp="):
+            return []
+        buffer = self._buffers.get(casefold(msg.params[0]))
+        try:
+            read = datetime.fromisoformat(msg.params[1].removeprefix("timestamp="))
+        except ValueError:
+            return []
+        if buffer is None:
+            return []
+        if buffer.read is None or read > buffer.read:
+            buffer.read = read
+        if buffer.unread and (buffer.latest is None or buffer.latest <= read):
+            buffer.unread, buffer.mention = 0, False
+            return [BufferState(buffer.name, 0, False)]
+        return []
+
+    def _on_metadata(self, msg: Message) -> list[Update]:
+        # METADATA <target> <key> <visibility> [:<value>] (IRCv3 draft/metadata-2)
+        if len(msg.params) < 3 or is_channel(msg.params[0]) or msg.params[1] not in PROFILE_KEYS:
+            return []
+        nick, key = msg.params[0], msg.params[1]
+        profile = self.profiles.setdefault(casefold(nick), {})
+        if len(msg.params) > 3 and msg.params[3]:
+            profile[key] = msg.params[3]
+        else:
+            profile.pop(key, None)
+        return [self._profile(nick)]
+
+    def _profile(self, nick: str) -> Profile:
+        profile = self.profiles.get(casefold(nick), {})
+        colour = profile.get("color", "")
+        shown = colour if _COLOUR.match(colour) else ""
+        return Profile(nick, profile.get("display-name", ""), shown)
+
     # ------------------------------------------------------------- history
 
     def _on_batch(self, msg: Message) -> list[Update]:
+        if self.multiline.opened(msg):
+            return []
+        whole = self.multiline.closed(msg)
+        if whole is not None:  # a message of several lines, as if it came in one piece
+            return self._on_privmsg(whole) if whole.command == "PRIVMSG" else self._on_notice(whole)
         return self._show_history(self.history.batch(msg))
 
     def _on_fail(self, msg: Message) -> list[Update]:
@@ -676,8 +887,18 @@ class Session:
         if len(msg.params) >= 4 and msg.params[0] == "REGISTER":
             text = register_failure(msg.params[1], msg.params[2], msg.params[-1])
             return [self._line(self.active, LineKind.ERROR, text)]
+        # Any other: what failed, and the server's words (IRCv3 standard replies).
+        command = msg.params[0] if len(msg.params) > 2 and msg.params[0] != "*" else ""
         text = msg.params[-1] if msg.params else "failed"
-        return [self._line(self.active, LineKind.ERROR, text)]
+        return [self._line(self.active, LineKind.ERROR, f"{command}: {text}" if command else text)]
+
+    def _on_warn_note(self, msg: Message) -> list[Update]:
+        # WARN and NOTE <command> <code> [<context>...] :<description>: said, not errors.
+        if not msg.params:
+            return []
+        command = msg.params[0] if len(msg.params) > 2 and msg.params[0] != "*" else ""
+        text = msg.params[-1]
+        return [self._line(self.active, LineKind.INFO, f"{command}: {text}" if command else text)]
 
     def _show_history(self, finished: Finished | None) -> list[Update]:
         """History that arrived: one block of lines, then the live lines held back for it."""
@@ -778,6 +999,8 @@ class Session:
         nick = split_hostmask(msg.source)[0]
         reason = f" ({msg.params[0]})" if msg.params and msg.params[0] else ""
         updates: list[Update] = []
+        if self.profiles.pop(casefold(nick), None) is not None:
+            updates.append(Profile(nick))
         for channel in self.channels.values():
             if channel.remove(nick):
                 updates.append(
@@ -793,6 +1016,10 @@ class Session:
             return []
         old, new = split_hostmask(msg.source)[0], msg.params[0]
         updates: list[Update] = []
+        profile = self.profiles.pop(casefold(old), None)
+        if profile is not None:
+            self.profiles[casefold(new)] = profile
+            updates.append(self._profile(new))
         if self._is_me(old):
             self.nick = self.wanted_nick = new
             updates.append(Status(ConnState.CONNECTED, self.server, new))
@@ -938,6 +1165,12 @@ _HANDLERS: Final[dict[str, Callable[[Session, Message], list[Update]]]] = {
     n.ERR_SASLABORTED: Session._on_sasl_done,
     "BATCH": Session._on_batch,
     "FAIL": Session._on_fail,
+    "WARN": Session._on_warn_note,
+    "NOTE": Session._on_warn_note,
+    "TAGMSG": Session._on_tagmsg,
+    "REDACT": Session._on_redact,
+    "MARKREAD": Session._on_markread,
+    "METADATA": Session._on_metadata,
     n.RPL_WELCOME: Session._on_welcome,
     n.RPL_ISUPPORT: Session._on_isupport,
     n.RPL_ENDOFMOTD: Session._on_motd_end,

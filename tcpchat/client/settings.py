@@ -71,6 +71,8 @@ class Settings:
     client_cert: str = ""
     client_key: str = ""
     bell: bool = True  # rung when someone says our nick or writes to us, the window behind
+    # Tell the others in a conversation when we are typing (IRCv3 +typing).
+    send_typing: bool = True
 
     @property
     def address(self) -> str:
@@ -142,6 +144,9 @@ def load_settings(path: Path) -> Settings:
         settings = replace(settings, history_lines=history_lines)
     if isinstance(data.get("bell"), bool):
         settings = replace(settings, bell=data["bell"])
+    send_typing = data.get("send_typing")
+    if isinstance(send_typing, bool):
+        settings = replace(settings, send_typing=send_typing)
     return _load_security(settings, data)
 
 
@@ -184,6 +189,7 @@ def save_settings(path: Path, settings: Settings) -> None:
         "client_certificate": settings.client_cert,
         "client_key": settings.client_key,
         "bell": settings.bell,
+        "send_typing": settings.send_typing,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -26,8 +26,12 @@ __all__ = [
     "LineKind",
     "LoggedIn",
     "Members",
+    "Profile",
+    "Reaction",
+    "Redacted",
     "Status",
     "Topic",
+    "Typing",
     "Update",
 ]
 
@@ -72,6 +76,9 @@ class Line:
     own: bool = False  # we said it
     mention: bool = False  # someone said our nick
     history: bool = False  # replayed from the server's history, not heard live
+    msgid: str = ""  # the server's id for it (IRCv3 message-ids), to reply, react or delete
+    reply_to: str = ""  # the msgid of the message it answers (IRCv3 +reply)
+    bot: bool = False  # sent by a bot (IRCv3 bot-mode)
 
 
 class HistoryKind(enum.Enum):
@@ -170,6 +177,48 @@ class LoggedIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """Someone is typing in ``buffer`` (IRCv3 +typing): ``active`` (for six
+    seconds unless renewed), ``paused`` (for thirty) or ``done``."""
+
+    buffer: str
+    nick: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """The message ``msgid`` in ``buffer`` was deleted (IRCv3 message-redaction)."""
+
+    buffer: str
+    msgid: str
+    by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """``nick`` reacted to the message ``msgid`` in ``buffer`` with ``emoji``
+    (IRCv3 +draft/react), or took the reaction back (``removed``)."""
+
+    buffer: str
+    msgid: str
+    nick: str
+    emoji: str
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What someone shows of themselves (IRCv3 metadata): a display name and a
+    colour, each empty when not set."""
+
+    nick: str
+    display_name: str = ""
+    colour: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateProblem:
     """A TLS server's certificate was not accepted, so the client stopped connecting.
 
@@ -197,4 +246,8 @@ Update = (
     | Status
     | LoggedIn
     | CertificateProblem
+    | Typing
+    | Redacted
+    | Reaction
+    | Profile
 )

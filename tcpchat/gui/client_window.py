@@ -20,7 +20,7 @@ import tkinter as tk
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tkinter import messagebox, ttk
 from types import TracebackType
@@ -31,7 +31,17 @@ from tcpchat.client.accounts import AccountAction
 from tcpchat.client.commands import Feedback, help_text, parse_input
 from tcpchat.client.completion import InputHistory, NickCompleter
 from tcpchat.client.connection import ClientThread
-from tcpchat.client.intents import Focus, Intent, LoadOlder, OpenQuery, Quit, Say
+from tcpchat.client.intents import (
+    Delete,
+    Focus,
+    Intent,
+    LoadOlder,
+    OpenQuery,
+    Quit,
+    React,
+    Say,
+    TypingNow,
+)
 from tcpchat.client.settings import Settings, save_settings
 from tcpchat.client.textlog import log_update
 from tcpchat.client.updates import (
@@ -48,8 +58,12 @@ from tcpchat.client.updates import (
     LineKind,
     LoggedIn,
     Members,
+    Profile,
+    Reaction,
+    Redacted,
     Status,
     Topic,
+    Typing,
     Update,
 )
 from tcpchat.gui.attention import request_attention
@@ -86,6 +100,13 @@ _QUIET_MARKS: Final = {
     LineKind.MODE: "\u2022",  # •
 }
 
+REACTIONS: Final = ("\U0001f44d", "\u2764", "\U0001f602", "\U0001f62e", "\U0001f622", "\U0001f389")
+"""The reactions the context menu offers: thumbs up, heart, laughing, surprised, sad, party."""
+TYPING_SHOWN: Final = {"active": timedelta(seconds=6), "paused": timedelta(seconds=30)}
+"""How long a typing notification holds without another (IRCv3 typing)."""
+MAX_KEPT_MESSAGES: Final = 2000
+"""Messages per conversation remembered by msgid (for replies, reactions,
+deletions); older ones can no longer be quoted or updated."""
 _SWITCH_KEYS: Final = {
     "<Control-Prior>": -1,
     "<Control-Next>": 1,
@@ -98,6 +119,11 @@ _HISTORY_HEADINGS: Final = {
     HistoryKind.RECENT: "Earlier in this channel",
     HistoryKind.MISSED: "While you were away",
 }
+
+
+def _msg_tag(msgid: str) -> str:
+    """The tag of the line of message ``msgid`` in a view."""
+    return f"msg-{msgid}"
 
 
 def _heading(text: str) -> tuple[Runs, tuple[str, ...]]:
@@ -116,6 +142,10 @@ class _Conversation:
     unread: int = 0
     mention: bool = False
     nick_tags: set[str] = field(default_factory=set)
+    # Lines by msgid, the reactions to them (emoji -> nicks), and who is typing until when.
+    messages: dict[str, Line] = field(default_factory=dict)
+    reactions: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    typing: dict[str, datetime] = field(default_factory=dict)
 
 
 class ClientWindow:
@@ -152,6 +182,11 @@ class ClientWindow:
         self._reached = threading.Event()
         self.highlights = 0  # mentions and private messages while the window was not in front
         self.bell = tk.BooleanVar(root, settings.bell)
+        # What people show of themselves (IRCv3 metadata), by folded nick.
+        self.profiles: dict[str, Profile] = {}
+        # The message being answered: (conversation, line), while the reply bar shows.
+        self.replying: tuple[str, Line] | None = None
+        self._typing_timer: str | None = None
         root.report_callback_exception = self.report_callback_exception
         root.title("tcpchat")
         root.geometry("980x620")
@@ -181,6 +216,12 @@ class ClientWindow:
             label="Ring the bell when someone calls me",
             variable=self.bell,
             command=self._bell_toggled,
+        )
+        self.send_typing = tk.BooleanVar(root, value=self.settings.send_typing)
+        chat.add_checkbutton(
+            label="Tell others when I am typing",
+            variable=self.send_typing,
+            command=self._typing_setting_changed,
         )
         chat.add_separator()
         chat.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
@@ -226,6 +267,18 @@ class ClientWindow:
         self.topic.pack(side="top", fill="x")
         self.entry = ttk.Entry(centre)
         self.entry.pack(side="bottom", fill="x", padx=6, pady=6, ipady=3)
+        # Above the input: what is being answered, and who is typing.
+        self.reply_bar = ttk.Frame(centre)
+        self.reply_label = ttk.Label(self.reply_bar, foreground="#4a5a70", anchor="w")
+        self.reply_label.pack(side="left", fill="x", expand=True, padx=(8, 0))
+        ttk.Button(self.reply_bar, text="\u2715", width=3, command=self.cancel_reply).pack(
+            side="right", padx=6
+        )
+        self.typing_label = ttk.Label(
+            centre, text="", foreground="#7b8088", anchor="w", font=("TkDefaultFont", 9)
+        )
+        self.typing_label.pack(side="bottom", fill="x", padx=10)
+        self.line_menu = tk.Menu(root, tearoff=False)
         self.views = ttk.Frame(centre)
         self.views.pack(side="top", fill="both", expand=True)
         self.views.rowconfigure(0, weight=1)
@@ -236,6 +289,8 @@ class ClientWindow:
         self.entry.bind("<Down>", self._on_down)
         self.entry.bind("<Tab>", self._on_tab)
         self.entry.bind("<<Paste>>", self._on_paste)
+        self.entry.bind("<KeyRelease>", self._on_typed, add=True)
+        self.entry.bind("<Escape>", lambda _e: self.cancel_reply())
         self.entry.bind("<<Copy>>", self._on_copy)
         self.entry.bind("<Prior>", lambda _e: self._page(-1))
         self.entry.bind("<Next>", lambda _e: self._page(1))
@@ -282,6 +337,10 @@ class ClientWindow:
         view.style("topic", foreground="#2e6b4f")
         view.style("history", foreground="#6b7280", background="#f4f5f7")
         view.style("heading", foreground="#8a8f98", justify="center", font=("TkDefaultFont", 9))
+        view.style("quote", foreground="#6b7280", font=("TkDefaultFont", 9), lmargin1=24)
+        view.style("bot", foreground="#ffffff", background="#7b8088", font=("TkDefaultFont", 8))
+        view.style("redacted", foreground="#a0a4ab", overstrike=True)
+        view.style("note", foreground="#8a8f98", font=("TkDefaultFont", 9), lmargin1=48)
         view.text.tag_raise("sel")
 
     # ------------------------------------------------------------ connection
@@ -407,6 +466,14 @@ class ClientWindow:
                 self._logged_in(account)
             case CertificateProblem():
                 self._certificate_problem(update)
+            case Typing(name, nick, state):
+                self._typing(name, nick, state)
+            case Redacted(name, msgid, by, reason):
+                self._redacted(name, msgid, by, reason)
+            case Reaction():
+                self._reaction(update)
+            case Profile(nick):
+                self._profile(update)
 
     def _logged_in(self, account: str) -> None:
         """Logged in; a registration that worked is a login from now on."""
@@ -494,6 +561,7 @@ class ClientWindow:
             view.text.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set(), add=True)
             conversation = _Conversation(name, view)
             view.on_top = lambda: self.submit(LoadOlder(conversation.name))
+            view.text.bind("<Button-3>", lambda e: self._line_menu(conversation, e))
             self.conversations[key] = conversation
             self.order.append(key)
             self._refresh_sidebar()
@@ -533,6 +601,9 @@ class ClientWindow:
         self._raise(conversation.name)
         self._refresh_sidebar()
         self._refresh_header()
+        self._refresh_typing()
+        if self.replying is not None and casefold(self.replying[0]) != casefold(conversation.name):
+            self.cancel_reply()
         self.submit(Focus(conversation.name))
         self.entry.focus_set()
 
@@ -586,10 +657,23 @@ class ClientWindow:
         conversation.view.add_line(*self._runs(conversation, line))
         if line.mention and self.root.focus_displayof() is None:
             self._call_attention()
+        if line.kind in (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE):
+            self._keep(conversation, line)
+            # A message from someone ends their typing (IRCv3 typing).
+            if conversation.typing.pop(casefold(line.nick), None) is not None:
+                self._refresh_typing()
+
+    def _keep(self, conversation: _Conversation, line: Line) -> None:
+        if line.msgid:
+            conversation.messages[line.msgid] = line
+            if len(conversation.messages) > MAX_KEPT_MESSAGES:
+                del conversation.messages[next(iter(conversation.messages))]
 
     def _draw_history(self, block: HistoryBlock) -> None:
         """History lines in the quieter style: below a heading, or above everything (older)."""
         conversation = self._conversation(block.buffer)
+        for line in block.lines:
+            self._keep(conversation, line)
         drawn = [self._runs(conversation, line) for line in block.lines]
         if block.kind is HistoryKind.OLDER:
             if block.complete:
@@ -607,16 +691,23 @@ class ClientWindow:
         line_tags: tuple[str, ...] = ()
         if line.kind in (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE):
             nick_tag = self._nick_tag(conversation, line.nick)
+            shown = self._shown_nick(line.nick)
+            if line.reply_to:
+                runs.insert(0, (self._quote(conversation, line.reply_to), ("quote",)))
+            badge: Runs = [(" bot ", ("bot",)), (" ", ())] if line.bot else []
             if line.kind is LineKind.MESSAGE:
-                runs += [(line.nick, ("nick", nick_tag)), ("  ", ()), (line.text, ())]
+                runs += [(shown, ("nick", nick_tag)), ("  ", ()), *badge, (line.text, ())]
             elif line.kind is LineKind.ACTION:
                 runs += [
-                    (f"\u2022 {line.nick} ", ("action", "nick", nick_tag)),
+                    (f"\u2022 {shown} ", ("action", "nick", nick_tag)),
+                    *badge,
                     (line.text, ("action",)),
                 ]
             else:
-                runs += [(f"-{line.nick}- ", ("notice", "nick")), (line.text, ("notice",))]
+                runs += [(f"-{shown}- ", ("notice", "nick")), *badge, (line.text, ("notice",))]
             line_tags = ("own",) if line.own else ("mention",) if line.mention else ()
+            if line.msgid:
+                line_tags = (*line_tags, _msg_tag(line.msgid))
         elif line.kind.quiet:
             runs += [(f"{_QUIET_MARKS[line.kind]} {line.text}", ("quiet",))]
         else:
@@ -629,9 +720,29 @@ class ClientWindow:
     def _nick_tag(self, conversation: _Conversation, nick: str) -> str:
         tag = f"nick-{casefold(nick)}"
         if tag not in conversation.nick_tags:
-            conversation.view.style(tag, foreground=nick_colour(nick))
+            conversation.view.style(tag, foreground=self._colour(nick))
             conversation.nick_tags.add(tag)
         return tag
+
+    def _colour(self, nick: str) -> str:
+        """The colour someone chose (IRCv3 metadata), or the one their nick gives."""
+        profile = self.profiles.get(casefold(nick))
+        return profile.colour if profile is not None and profile.colour else nick_colour(nick)
+
+    def _shown_nick(self, nick: str) -> str:
+        """A nick with the display name its owner chose, when they chose one."""
+        profile = self.profiles.get(casefold(nick))
+        name = profile.display_name if profile is not None else ""
+        return f"{name} ({nick})" if name and casefold(name) != casefold(nick) else nick
+
+    def _quote(self, conversation: _Conversation, msgid: str) -> str:
+        """The line above a reply: who said what it answers (+reply)."""
+        quoted = conversation.messages.get(msgid)
+        if quoted is None:
+            return "\u21aa in reply to an earlier message\n"
+        text = quoted.text.replace("\n", " ")
+        text = text if len(text) <= 60 else text[:59] + "\u2026"
+        return f"\u21aa {self._shown_nick(quoted.nick)}: {text}\n"
 
     def _feedback(self, text: str, error: bool = False) -> None:
         """A line of the window's own in the conversation in view (help, mistakes)."""
@@ -660,6 +771,11 @@ class ClientWindow:
         elif isinstance(result, Quit):
             self.close(result.reason)
         else:
+            if isinstance(result, Say) and self.replying is not None:
+                where, line = self.replying
+                if casefold(where) == casefold(result.target):
+                    result = replace(result, reply_to=line.msgid)
+                    self.cancel_reply()
             self.submit(result)
 
     def _on_up(self, _event: object) -> str:
@@ -754,6 +870,145 @@ class ClientWindow:
             nick = conversation.members[row].lstrip("~&@%+")
             self.submit(OpenQuery(nick))
 
+    # ------------------------------------------------ replies, reactions, deleting
+
+    def _line_menu(self, conversation: _Conversation, event: tk.Event) -> str:
+        """Right-click on a message: reply to it, react to it, delete it (if ours)."""
+        tags = conversation.view.tags_at(event.x, event.y)
+        msgid = next((t[4:] for t in tags if t.startswith("msg-")), "")
+        line = conversation.messages.get(msgid)
+        if line is None:
+            return "break"
+        self.show_line_menu(conversation.name, line, event.x_root, event.y_root)
+        return "break"
+
+    def line_actions(self, name: str, line: Line) -> dict[str, Callable[[], None]]:
+        """What may be done with ``line`` of conversation ``name``, by menu label."""
+        actions: dict[str, Callable[[], None]] = {"Reply": lambda: self.start_reply(name, line)}
+        for emoji in REACTIONS:
+            actions[f"React {emoji}"] = functools.partial(
+                self.submit, React(name, line.msgid, emoji)
+            )
+        if line.own:
+            actions["Delete\u2026"] = lambda: self.delete_line(name, line)
+        return actions
+
+    def show_line_menu(self, name: str, line: Line, x: int, y: int) -> None:
+        menu = self.line_menu
+        menu.delete(0, "end")
+        for label, action in self.line_actions(name, line).items():
+            menu.add_command(label=self.safety.clean(label), command=action)
+        menu.tk_popup(x, y)
+
+    def start_reply(self, name: str, line: Line) -> None:
+        """The next message sent here answers ``line`` (IRCv3 +reply)."""
+        self.replying = (name, line)
+        text = line.text.replace("\n", " ")
+        text = text if len(text) <= 70 else text[:69] + "\u2026"
+        shown = self._shown_nick(line.nick)
+        self.reply_label.configure(text=self.safety.clean(f"Replying to {shown}: {text}"))
+        self.reply_bar.pack(side="bottom", fill="x", before=self.typing_label)
+        self.entry.focus_set()
+
+    def cancel_reply(self) -> None:
+        self.replying = None
+        self.reply_bar.pack_forget()
+
+    def delete_line(
+        self, name: str, line: Line, ask: Callable[[str, str], bool] | None = None
+    ) -> None:
+        """Delete a message of ours, for everyone, after asking (message-redaction)."""
+        asker = ask or (lambda title, text: ask_yes_no(self.root, title, text))
+        text = line.text if len(line.text) <= 200 else line.text[:199] + "\u2026"
+        if asker("Delete message", f"Delete this message for everyone?\n\n{text}"):
+            self.submit(Delete(name, line.msgid))
+        self.entry.focus_set()
+
+    def _redacted(self, name: str, msgid: str, by: str, reason: str) -> None:
+        """A deleted message stays where it was, greyed and struck through."""
+        conversation = self.conversations.get(casefold(name))
+        if conversation is None or not conversation.view.restyle(_msg_tag(msgid), "redacted"):
+            return
+        line = conversation.messages.get(msgid)
+        who = "" if line is not None and casefold(line.nick) == casefold(by) else f" by {by}"
+        note = f"deleted{who}" + (f": {reason}" if reason else "")
+        conversation.view.annotate(_msg_tag(msgid), f"deleted-{msgid}", [(note, ("note",))], ())
+
+    def _reaction(self, reaction: Reaction) -> None:
+        """Reactions show below the line they answer, counted by emoji."""
+        conversation = self.conversations.get(casefold(reaction.buffer))
+        if conversation is None or reaction.msgid not in conversation.messages:
+            return
+        counts = conversation.reactions.setdefault(reaction.msgid, {})
+        nicks = counts.setdefault(reaction.emoji, set())
+        (nicks.discard if reaction.removed else nicks.add)(casefold(reaction.nick))
+        if not nicks:
+            del counts[reaction.emoji]
+        text = "   ".join(f"{emoji} {len(who)}" for emoji, who in counts.items())
+        runs: Runs = [(text, ("note",))] if text else []
+        conversation.view.annotate(_msg_tag(reaction.msgid), f"react-{reaction.msgid}", runs, ())
+
+    def _profile(self, profile: Profile) -> None:
+        """A display name or colour changed: new lines show it, nicks take the colour."""
+        self.profiles[casefold(profile.nick)] = profile
+        tag = f"nick-{casefold(profile.nick)}"
+        for conversation in self.conversations.values():
+            if tag in conversation.nick_tags:
+                conversation.view.style(tag, foreground=self._colour(profile.nick))
+
+    # ----------------------------------------------------------------- typing
+
+    def _typing(self, name: str, nick: str, state: str) -> None:
+        conversation = self.conversations.get(casefold(name))
+        if conversation is None:
+            return
+        shown_for = TYPING_SHOWN.get(state)
+        if shown_for is None:
+            conversation.typing.pop(casefold(nick), None)
+        else:
+            conversation.typing[casefold(nick)] = datetime.now(UTC) + shown_for
+        self._refresh_typing()
+
+    def typing_text(self, name: str) -> str:
+        """Who is typing in conversation ``name``, in words ("" for nobody)."""
+        conversation = self.conversations.get(casefold(name))
+        if conversation is None:
+            return ""
+        now = datetime.now(UTC)
+        for nick in [n for n, until in conversation.typing.items() if until <= now]:
+            del conversation.typing[nick]
+        names = [self._shown_nick(nick) for nick in sorted(conversation.typing)]
+        if not names:
+            return ""
+        if len(names) == 1:
+            return f"{names[0]} is typing\u2026"
+        if len(names) <= 3:
+            return f"{', '.join(names[:-1])} and {names[-1]} are typing\u2026"
+        return "Several people are typing\u2026"
+
+    def _refresh_typing(self) -> None:
+        """Show who is typing here; look again in a second while anyone is."""
+        self.typing_label.configure(text=self.safety.clean(self.typing_text(self.current)))
+        if self._typing_timer is not None:
+            self.root.after_cancel(self._typing_timer)
+            self._typing_timer = None
+        if any(c.typing for c in self.conversations.values()):
+            self._typing_timer = self.root.after(1000, self._refresh_typing)
+
+    def _on_typed(self, _event: object = None) -> None:
+        """Tell the conversation in view that we are typing (a setting), or stopped."""
+        if not self.send_typing.get() or self.current == SERVER_BUFFER:
+            return
+        text = self.entry.get()
+        if text and not text.startswith("/"):
+            self.submit(TypingNow(self.current))
+        elif not text:
+            self.submit(TypingNow(self.current, "done"))
+
+    def _typing_setting_changed(self) -> None:
+        self.settings = replace(self.settings, send_typing=self.send_typing.get())
+        self._remember()
+
     # ---------------------------------------------------------------- dialogs
 
     def show_connect(self) -> None:
@@ -780,6 +1035,8 @@ class ClientWindow:
         self._remember()
         self._leave(reason or "Leaving")
         self._drain.stop()
+        if self._typing_timer is not None:
+            self.root.after_cancel(self._typing_timer)
         self.root.destroy()
 
     def report_callback_exception(

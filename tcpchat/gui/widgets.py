@@ -65,6 +65,7 @@ NICK_COLOURS: Final = (
 Runs = list[tuple[str, tuple[str, ...]]]
 """A line as runs of text, each with the tags that style it."""
 _PREPEND: Final = "prepend"
+_ANNOTATE: Final = "annotate"
 # What moves a text's view: the wheel (X11 sends buttons 4 and 5), the keys,
 # a selection dragged past the top or bottom edge, the middle button's drag.
 _SCROLLING: Final = (
@@ -347,6 +348,41 @@ class MessageView(ttk.Frame):
     def _copy(self, _event: object) -> str:
         self.copy_selection()
         return "break"
+
+    # Lines that change after they are drawn (a deleted message, reactions):
+    # each such line carries a tag of its own, which these find it by.
+
+    def tags_at(self, x: int, y: int) -> tuple[str, ...]:
+        """The tags of the text under the point ``x, y`` of the view."""
+        return tuple(str(t) for t in self.text.tag_names(f"@{x},{y}"))
+
+    def restyle(self, line_tag: str, style: str) -> bool:
+        """Draw the line tagged ``line_tag`` with ``style`` too; False if no such line."""
+        ranges = self.text.tag_ranges(line_tag)
+        if not ranges:
+            return False
+        self.text.tag_add(style, ranges[0], ranges[-1])
+        return True
+
+    def annotate(self, line_tag: str, key: str, runs: Runs, line_tags: tuple[str, ...]) -> bool:
+        """Put a line below the one tagged ``line_tag``, in place of the last one
+        put there under ``key`` (no line, for empty ``runs``); False if there
+        is no such line."""
+        ranges = self.text.tag_ranges(line_tag)
+        if not ranges:
+            return False
+        self.text.configure(state="normal")
+        old = self.text.tag_ranges(key)
+        if old:
+            self.text.delete(old[0], old[-1])
+        if runs:
+            at = str(self.text.tag_ranges(line_tag)[-1])  # the start of the next line
+            self.text.mark_set(_ANNOTATE, at)
+            self.text.mark_gravity(_ANNOTATE, "right")
+            self._insert_line(_ANNOTATE, runs, (*line_tags, key))
+            self.text.mark_unset(_ANNOTATE)
+        self.text.configure(state="disabled")
+        return True
 
 
 class StatusBar(ttk.Frame):

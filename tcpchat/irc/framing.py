@@ -22,6 +22,7 @@ __all__ = [
     "TOO_LONG",
     "LineDecoder",
     "decode",
+    "decode_line",
     "line_too_long",
     "text_head",
     "text_run",
@@ -49,13 +50,21 @@ def decode(raw: bytes) -> str:
     """Bytes of one line as text: invalid UTF-8 becomes U+FFFD, and so do
     NUL, CR and LF, never an error. Whatever a client sends, no text the
     server reads from it holds a byte that would break a line."""
+    return decode_line(raw)[0]
+
+
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """:func:`decode` of ``raw``, and whether it was not valid UTF-8 (the
+    server says when it had to change a line: IRCv3 UTF8ONLY)."""
     try:
         text = raw.decode()
+        invalid = False
     except UnicodeDecodeError:
         text = raw.decode(errors="replace")
+        invalid = True
     if "\r" in text or "\0" in text or "\n" in text:
-        return text.translate(UNSAFE)
-    return text
+        text = text.translate(UNSAFE)
+    return text, invalid
 
 
 def text_head(line: bytes) -> bytes | None:
@@ -76,7 +85,9 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
     such lines at once, and this costs a few C calls for all of them
     (bench/PROFILE.md). An LF cannot be inside a line that
     :class:`LineDecoder` gives, and is ASCII, so decoding the lines joined
-    by LF gives each line's text, even with invalid UTF-8 in it.
+    by LF gives each line's text. A line that is not valid UTF-8 ends the
+    run: it goes on its own, so that the server can say it had to change
+    it (UTF8ONLY).
     """
     size = len(head)
     run = []
@@ -86,7 +97,11 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
         run.append(line)
     if not run:
         return []
-    text = (b"\n" + b"\n".join(run)).decode(errors="replace")
+    data = b"\n" + b"\n".join(run)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        text = data[: data.rfind(b"\n", 0, exc.start)].decode()
     if "\r" in text or "\0" in text:
         text = text.translate(_NOT_IN_A_RUN)
     return text.split("\n" + head.decode("ascii"))[1:]

@@ -21,6 +21,7 @@ __all__ = [
     "FormatError",
     "Message",
     "ProtocolError",
+    "chunked",
     "escape_tag_value",
     "format_tags",
     "parse",
@@ -128,6 +129,22 @@ def _quotable(param: str, trailing: bool) -> str:
     if not trailing and (not param or " " in param or param[0] == ":"):
         return "*"
     return param
+
+
+def chunked(items: list[str], limit: int, sep: str = " ") -> list[str]:
+    """``items`` joined by ``sep`` into as few pieces as keep each within
+    ``limit`` characters (an item longer than that stands alone): a long list
+    over several reply lines, each fitting IRC's line limit."""
+    out: list[str] = []
+    current = ""
+    for item in items:
+        if current and len(current) + len(sep) + len(item) > limit:
+            out.append(current)
+            current = ""
+        current = f"{current}{sep}{item}" if current else item
+    if current:
+        out.append(current)
+    return out
 
 
 def escape_tag_value(value: str) -> str:

@@ -46,9 +46,13 @@ def log_in(ctx: Context, name: str) -> None:
     session = ctx.session
     user = session.user
     if user is not None:
+        # Imported here: the command families import this module.
+        from tcpchat.server.commands.metadata import restore_metadata
+
         ctx.emit(AccountChanged(user.uid, name))
         if casefold(user.nick) == casefold(name):
             session.nick_deadline = None
+        restore_metadata(ctx, name)
         mask = user.mask
     else:
         session.account = name

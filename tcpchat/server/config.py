@@ -87,6 +87,21 @@ class Limits:
     connect_burst: int = field(default=20, metadata=_range(1, 1_000_000))
     # How many departed nicks WHOWAS remembers.
     whowas_size: int = field(default=200, metadata=_range(0, 100_000))
+    # IRCv3 draft/multiline: a message of several lines (a pasted block) may
+    # hold this many bytes of text and this many lines; advertised in the
+    # capability's value. Each line also counts against flood control, so
+    # with flood control on at most flood_excess - 2 lines are allowed.
+    multiline_max_bytes: int = field(default=4096, metadata=_range(512, 65_536))
+    multiline_max_lines: int = field(default=32, metadata=_range(2, 1000))
+
+    @property
+    def multiline_lines(self) -> int:
+        """The lines a multiline message may have: multiline_max_lines, but
+        never so many that the batch (and its two BATCH lines) waiting for
+        flood control would be Excess Flood."""
+        if self.flood_rate > 0:
+            return max(1, min(self.multiline_max_lines, self.flood_excess - 2))
+        return self.multiline_max_lines
 
 
 def default_data_dir() -> Path:

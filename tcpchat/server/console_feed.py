@@ -35,6 +35,7 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MultilineMessaged,
     NickChanged,
     Parted,
     Stamp,
@@ -117,7 +118,7 @@ _KINDS: Final[dict[type[object], str]] = {
 
 
 def _kind(event: Event) -> str:
-    if isinstance(event, Messaged):
+    if isinstance(event, Messaged | MultilineMessaged):
         if event.command == "NOTICE":
             return "notice"
         return "message" if event.target.startswith("#") else "private"
@@ -138,7 +139,7 @@ class ConsoleFeed:
             for message in event.messages():  # an entry for each, as if sent one by one
                 self(message, stamp)
             return
-        if isinstance(event, Messaged) and event.command != "TAGMSG":
+        if isinstance(event, Messaged | MultilineMessaged) and event.command != "TAGMSG":
             self.messages += 1
         text = self._words.describe(event)
         if text is None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from tcpchat.irc import Message, quote_params
 from tcpchat.irc.numerics import TEXT
-from tcpchat.server.events import Messaged, MessageRun
+from tcpchat.server.events import Messaged, MessageRun, MultilineMessaged
 
 if TYPE_CHECKING:
     from tcpchat.server.config import Config
@@ -29,7 +29,7 @@ __all__ = ["CommandSpec", "Context", "Handler", "when_applied"]
 
 T = TypeVar("T")
 
-_STREAMED: Final = frozenset((Messaged, MessageRun))
+_STREAMED: Final = frozenset((Messaged, MessageRun, MultilineMessaged))
 """Events a session's later lines need not wait for (see Context.emit)."""
 
 
@@ -136,3 +136,7 @@ class CommandSpec:
     min_params: int = 0
     registered: bool = True
     oper: bool = False
+    # A line that is not UTF-8 is refused (FAIL INVALID_UTF8) rather than
+    # handled with U+FFFD in place of what could not be read: for what is
+    # kept and shown again, such as metadata (UTF8ONLY).
+    strict_utf8: bool = False

@@ -35,14 +35,21 @@ from tcpchat.irc import (
     Message,
     ProtocolError,
     decode,
+    decode_line,
     parse,
     parse_text,
     text_run,
 )
 from tcpchat.irc.numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR
 from tcpchat.server.accounts import NICKSERV, enforce_nick
-from tcpchat.server.commands import dispatch
-from tcpchat.server.commands.messaging import relay, relay_run, run_recipient
+from tcpchat.server.commands import dispatch, warn_invalid_utf8
+from tcpchat.server.commands.messaging import (
+    TYPING_BURST,
+    TYPING_RATE,
+    relay,
+    relay_run,
+    run_recipient,
+)
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver, deliver_message
@@ -59,7 +66,10 @@ from tcpchat.server.events import (
 )
 from tcpchat.server.history import HistoryRecorder
 from tcpchat.server.labels import run_labeled
+from tcpchat.server.metadata import SET_BURST as METADATA_BURST
+from tcpchat.server.metadata import SET_RATE as METADATA_RATE
 from tcpchat.server.monitor import Monitor
+from tcpchat.server.readmarkers import ReadMarkers
 from tcpchat.server.session import Session
 from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
@@ -122,6 +132,8 @@ class ServerCore:
         self.connect_throttle = ConnectThrottle(
             config.limits.connect_rate, config.limits.connect_burst
         )
+        self.typing_throttle = ConnectThrottle(TYPING_RATE, TYPING_BURST)
+        self.metadata_throttle = ConnectThrottle(METADATA_RATE, METADATA_BURST)
         self._reload = reload
         # In a cluster: this node's name, and the bus its events go through
         # (set by the runner); None applies each event as it is made.
@@ -152,6 +164,8 @@ class ServerCore:
             self.durability = Durability(history, self.state, config.name)
         self.monitor = Monitor(self.state, config.name)
         self.observers.append(self.monitor)
+        self.read_markers = ReadMarkers(self.state, accounts)
+        self.observers.append(self.read_markers)
         if config.default_channel:
             self.state.add_permanent_channel(
                 config.default_channel, config.default_topic, self.started, config.name
@@ -227,10 +241,12 @@ class ServerCore:
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
             return
-        line = decode(raw)
+        line, mangled = decode_line(raw)
         if session.user is not None:
             text = parse_text(line)
             if text is not None:
+                if mangled:
+                    warn_invalid_utf8(ctx, text[0])
                 try:
                     relay(ctx, *text)
                 except Exception as exc:
@@ -243,16 +259,18 @@ class ServerCore:
         except ProtocolError:
             return  # a line of spaces or a bare source: nothing to answer
         label = message.tags.get("label") if message.tags else None
-        if label and "labeled-response" in session.caps:
+        # A label on a client batch's opening line is answered when it closes
+        # (commands.multiline), not now.
+        if label and "labeled-response" in session.caps and message.command != "BATCH":
             run_labeled(
                 session,
                 label,
                 self.config.name,
                 self.new_batch_id,
-                lambda: self._dispatch(ctx, message, raw),
+                lambda: self._dispatch(ctx, message, raw, mangled),
             )
         else:
-            self._dispatch(ctx, message, raw)
+            self._dispatch(ctx, message, raw, mangled)
 
     def handle_alone(self, session: Session, raw: bytes) -> None:
         """:meth:`handle_line` for the only line read in a loop turn: lines it
@@ -305,9 +323,9 @@ class ServerCore:
         session.ping_sent = False
         return Context(self, session, now)
 
-    def _dispatch(self, ctx: Context, message: Message, raw: bytes) -> None:
+    def _dispatch(self, ctx: Context, message: Message, raw: bytes, mangled: bool) -> None:
         try:
-            dispatch(ctx, message)
+            dispatch(ctx, message, mangled)
         except Exception as exc:
             self._failed(ctx, raw, message.command, exc)
 
@@ -353,6 +371,7 @@ class ServerCore:
         """Close every session with ``reason`` (graceful stop)."""
         for session in list(self.sessions):
             self.quit(session, reason)
+        self.read_markers.flush()
 
     # -- events -------------------------------------------------------------
 
@@ -396,7 +415,9 @@ class ServerCore:
         settled = self.state.settle(event)
         if settled is None:
             return False
-        deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        kept = deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        if kept is not None and self.durability is not None:  # a multiline message, a redaction
+            self.durability.note(settled, kept)  # type: ignore[arg-type]
         self._observe(settled, stamp)
         if type(settled) is UserQuit:
             self._quit_here(settled)  # while the state still has the user
@@ -445,6 +466,9 @@ class ServerCore:
         """Enforce registration and ping timeouts; call about once a second."""
         now = self.clock()
         self.connect_throttle.forget_idle(now)
+        self.typing_throttle.forget_idle(now)
+        self.metadata_throttle.forget_idle(now)
+        self.read_markers.flush()
         limits = self.config.limits
         for session in list(self.sessions):
             idle = now - session.last_active

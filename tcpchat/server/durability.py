@@ -3,9 +3,9 @@
 Theory of operation: with history, the connections' :class:`Flusher` holds
 every client's output while the store commits what the loop turn appended
 (group commit), and writes it once the commit is durable. Between the two
-stands :class:`Durability`: the core tells it each message it delivered
-into that held output (:meth:`Durability.note`: the message's
-:class:`~tcpchat.server.delivery.OutLine`, or a run's bytes), and it
+stands :class:`Durability`: the core tells it each message (and each
+redaction) it delivered into that held output (:meth:`Durability.note`:
+what delivery made of it, :data:`~tcpchat.server.delivery.Sent`), and it
 commits the store for the Flusher. When a commit fails (the disk is full,
 the file went bad), the Flusher is handed a :class:`Withdrawal` for the
 batch: the batch's message lines are taken out of the held output before
@@ -30,8 +30,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from tcpchat.irc import quote_params
-from tcpchat.server.delivery import OutLine, with_tag
-from tcpchat.server.events import Messaged, MessageRun
+from tcpchat.server.delivery import MultilineSent, OutLine, Sent, with_tag
+from tcpchat.server.events import Messaged, MessageRun, MultilineMessaged, Redacted
+from tcpchat.server.history import is_kept
 from tcpchat.store import HistoryStore
 from tcpchat.store.health import StoreUnavailable
 
@@ -43,8 +44,8 @@ __all__ = ["Durability", "Withdrawal"]
 # The tags labels.py puts first on a line it marks as an answer to a command.
 _ANSWER_TAGS: Final = (b"@label=", b"@batch=")
 
-Sent = OutLine | bytes
-"""What delivery made of a message: its OutLine, or the bytes of a run."""
+Kept = Messaged | MessageRun | MultilineMessaged | Redacted
+"""The events whose lines wait for history: none is seen before it is kept."""
 
 
 class Withdrawal:
@@ -55,7 +56,7 @@ class Withdrawal:
         self,
         state: State,
         server_name: str,
-        batch: list[tuple[Messaged | MessageRun, Sent]],
+        batch: list[tuple[Kept, Sent]],
         error: StoreUnavailable,
     ) -> None:
         self.state = state
@@ -70,9 +71,8 @@ class Withdrawal:
         if self._lines is None:
             lines: dict[bytes, int] = {}
             for i, (_, sent) in enumerate(self.batch):
-                for data in sent.encoded if isinstance(sent, OutLine) else (sent,):
-                    if data is not None:
-                        lines[data] = i
+                for data in _chunks(sent):
+                    lines[data] = i
             self._lines = lines
         return self._lines
 
@@ -91,10 +91,8 @@ class Withdrawal:
                 tag, rest = _first_tag(line)
                 index = withdrawn.get(rest)
                 if index is not None:
-                    fail = self._fail_line(index)
-                    if fail is not None:
-                        kept.append(with_tag(fail, tag))
-                        self._answered.add(index)
+                    kept.append(with_tag(self._fail_line(index), tag))
+                    self._answered.add(index)
                     continue
             if index is None:
                 kept.append(line)
@@ -106,20 +104,32 @@ class Withdrawal:
             if index in self._answered:
                 continue
             sender = self.state.by_uid.get(event.source)
-            fail = self._fail_line(index)
-            if sender is not None and sender.session is not None and fail is not None:
-                sender.session.write(fail)
+            if sender is not None and sender.session is not None:
+                sender.session.write(self._fail_line(index))
 
-    def _fail_line(self, index: int) -> bytes | None:
+    def _fail_line(self, index: int) -> bytes:
         event, _ = self.batch[index]
-        if isinstance(event, Messaged) and event.target[:1] == "#":
-            target = event.target
+        if isinstance(event, Redacted):
+            what = (event.target, event.msgid, f"Not redacted: {self.error}")
+            params: tuple[str, ...] = ("REDACT", "TEMPORARILY_UNAVAILABLE", *what)
         else:
-            recipient = self.state.by_uid.get(event.target)
-            target = recipient.nick if recipient is not None else "*"
-        what = "Not sent" if isinstance(event, Messaged) else f"{len(event.texts)} not sent"
-        params = (event.command, "TEMPORARILY_UNAVAILABLE", target, f"{what}: {self.error}")
+            if event.target[:1] == "#":
+                target = event.target
+            else:
+                recipient = self.state.by_uid.get(event.target)
+                target = recipient.nick if recipient is not None else "*"
+            text = f"{len(event.texts)} not sent" if isinstance(event, MessageRun) else "Not sent"
+            params = (event.command, "TEMPORARILY_UNAVAILABLE", target, f"{text}: {self.error}")
         return f":{self.server_name} FAIL{quote_params(params)}\r\n".encode()
+
+
+def _chunks(sent: Sent) -> list[bytes]:
+    """Every chunk of bytes delivery may have written for ``sent``."""
+    if isinstance(sent, OutLine):
+        return [data for data in sent.encoded if data is not None]
+    if isinstance(sent, MultilineSent):
+        return sent.lines()
+    return [sent]
 
 
 def _first_tag(line: bytes) -> tuple[str, bytes]:
@@ -141,11 +151,13 @@ class Durability:
         self.store = store
         self.state = state
         self.server_name = server_name
-        self._batch: list[tuple[Messaged | MessageRun, Sent]] = []
+        self._batch: list[tuple[Kept, Sent]] = []
 
-    def note(self, event: Messaged | MessageRun, sent: Sent) -> None:
-        """``event`` was delivered as ``sent``, into output held for the next commit."""
-        self._batch.append((event, sent))
+    def note(self, event: Kept, sent: Sent) -> None:
+        """``event`` was delivered as ``sent``, into output held for the next
+        commit (a message history does not keep, typing, is let be)."""
+        if type(event) is not Messaged or is_kept(event):
+            self._batch.append((event, sent))
 
     def pending(self) -> int:
         """History items waiting for a commit (0: none)."""

@@ -26,9 +26,13 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MetadataSet,
+    MultilineMessaged,
     NickChanged,
     Parted,
+    ReadMarkerSet,
     RealnameChanged,
+    Redacted,
     ServerBanAdded,
     ServerBanRemoved,
     Stamp,
@@ -89,13 +93,20 @@ class EventLog:
             ),
             ServerBanRemoved: lambda e: f"{self._nick(e.source)} lifted the server ban on {e.mask}",
             Invited: lambda e: f"{self._nick(e.source)} invited {self._nick(e.uid)} to {e.channel}",
+            MultilineMessaged: self._message,
+            Redacted: lambda e: (
+                f"{self._nick(e.source)} deleted a message in {e.target}"
+                + (f" ({e.reason})" if e.reason else "")
+            ),
+            ReadMarkerSet: lambda e: None,  # private, and frequent
+            MetadataSet: lambda e: None,  # profile details, not news
         }
 
     def _nick(self, uid: str) -> str:
         user = self.state.by_uid.get(uid)
         return user.nick if user is not None else uid
 
-    def _message(self, e: Messaged) -> str | None:
+    def _message(self, e: Messaged | MultilineMessaged) -> str | None:
         if e.command == "TAGMSG":
             return None
         private = not e.target.startswith("#")
@@ -104,7 +115,9 @@ class EventLog:
             return f"{self._nick(e.source)} -> {self._nick(e.target)}: a private {kind}"
         target = f"-> {self._nick(e.target)}" if private else e.target
         marks = "<>" if e.command == "PRIVMSG" else "--"
-        return f"{target} {marks[0]}{self._nick(e.source)}{marks[1]} {e.text}"
+        # A message of several lines is one log line, its breaks shown as ↵.
+        text = e.text if isinstance(e, Messaged) else e.text().replace("\n", " \u21b5 ")
+        return f"{target} {marks[0]}{self._nick(e.source)}{marks[1]} {text}"
 
     def describe(self, event: Event) -> str | None:
         """The line for ``event`` (None for what is not worth a line); the console shows it too."""

@@ -24,12 +24,16 @@ __all__ = [
     "Kicked",
     "MessageRun",
     "Messaged",
+    "MetadataSet",
     "ModeChange",
+    "MultilineMessaged",
     "NickChanged",
     "NodeLost",
     "Observer",
     "Parted",
+    "ReadMarkerSet",
     "RealnameChanged",
+    "Redacted",
     "ServerBanAdded",
     "ServerBanRemoved",
     "Stamp",
@@ -176,6 +180,27 @@ class MessageRun:
 
 
 @dataclass(frozen=True, slots=True)
+class MultilineMessaged:
+    """One message of several lines (IRCv3 draft/multiline): a PRIVMSG or
+    NOTICE batch to a channel (by name) or a user (by uid). Each line is its
+    text and whether it continues the line before it with no line break
+    (``draft/multiline-concat``)."""
+
+    source: str  # uid
+    command: str
+    target: str
+    lines: tuple[tuple[str, bool], ...]
+    client_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The whole message, its lines joined as the spec joins them."""
+        out = ""
+        for i, (line, concat) in enumerate(self.lines):
+            out += line if concat or not i else "\n" + line
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class AwayChanged:
     uid: str
     message: str | None
@@ -212,6 +237,43 @@ class ServerBanRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """A message was deleted (IRCv3 draft/message-redaction) by its sender, or
+    by an operator of its channel; history keeps it, hidden."""
+
+    source: str  # uid of who redacted it
+    target: str  # a channel, or the nick of the other person of a private conversation
+    key: str  # the conversation's history key (store.dm_key for a private one)
+    msgid: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataSet:
+    """A key of a user's or a channel's metadata was set, or unset (``value``
+    None) (IRCv3 draft/metadata-2)."""
+
+    source: str  # uid of who changed it, or "" for the server (a login restoring it)
+    target: str  # a channel (by name) or a user (by uid)
+    key: str
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarkerSet:
+    """A user has read a conversation up to ``time_ms`` (IRCv3 draft/read-marker).
+
+    The marker is the user's own: of its account when logged in (and so of
+    every session of that account), else of its connection alone. ``target``
+    is the conversation as the client named it (a channel or a nick).
+    """
+
+    uid: str
+    target: str
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     source: str
     uid: str
@@ -240,6 +302,7 @@ Event = (
     | UserModeChanged
     | Messaged
     | MessageRun
+    | MultilineMessaged
     | AwayChanged
     | RealnameChanged
     | Invited
@@ -247,6 +310,9 @@ Event = (
     | ServerBanAdded
     | ServerBanRemoved
     | NodeLost
+    | ReadMarkerSet
+    | Redacted
+    | MetadataSet
 )
 
 Observer = Callable[[Event, Stamp], None]

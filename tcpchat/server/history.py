@@ -9,7 +9,7 @@ connection layer makes them durable before the event's lines leave.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tcpchat.irc import casefold
@@ -21,16 +21,25 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MultilineMessaged,
     NickChanged,
     Parted,
+    Redacted,
     Stamp,
     TopicChanged,
     UserQuit,
 )
 from tcpchat.server.state import State, User
 from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
+from tcpchat.store.history import REDACT
 
-__all__ = ["HistoryRecorder"]
+__all__ = ["HistoryRecorder", "is_kept"]
+
+
+def is_kept(e: Messaged) -> bool:
+    """Whether history keeps a message: all but typing notifications, which
+    are of the moment (IRCv3 typing) and not worth a disk write."""
+    return not (e.command == "TAGMSG" and "+typing" in e.client_tags)
 
 
 class HistoryRecorder:
@@ -54,6 +63,8 @@ class HistoryRecorder:
                 s, e.source, e.channel, "TOPIC", (e.channel, e.topic)
             ),
             ChannelModeChanged: self._mode,
+            Redacted: self._redacted,
+            MultilineMessaged: self._multiline,
             NickChanged: lambda e, s: self._everywhere(s, e.uid, "NICK", (e.nick,)),
             UserQuit: lambda e, s: self._everywhere(s, e.uid, "QUIT", (e.reason,)),
         }
@@ -74,24 +85,69 @@ class HistoryRecorder:
         source: str,
         params: tuple[str, ...],
         tags: dict[str, str] | None = None,
+        sender: str = "",
     ) -> HistoryItem:
-        return HistoryItem(stamp.msgid, stamp.time_ms, target, command, source, params, tags or {})
+        return HistoryItem(
+            stamp.msgid, stamp.time_ms, target, command, source, params, tags or {}, sender
+        )
+
+    def _where(self, source: User, target: str) -> tuple[str, str] | None:
+        """The conversation key of a message from ``source`` to ``target`` (a
+        channel name or a uid) and the target as shown; None if it has gone."""
+        if target[:1] == "#":
+            return casefold(target), target
+        recipient = self.state.by_uid.get(target)
+        if recipient is None:
+            return None
+        return self._conversation(source, recipient), recipient.nick
+
+    @staticmethod
+    def _tags(source: User, client_tags: Mapping[str, str]) -> dict[str, str]:
+        """The tags kept with a message: its client tags, and ``bot`` for a bot's."""
+        tags = dict(client_tags) if client_tags else {}
+        return {"bot": "", **tags} if source.is_bot else tags
 
     def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
-        source = self.state.by_uid.get(e.source)
-        if source is None:  # gone: delivered to no one, so not kept
+        if not is_kept(e):
             return []
-        text = () if e.command == "TAGMSG" else (e.text,)
-        if e.target[:1] == "#":
-            key, shown = casefold(e.target), e.target
-        else:
-            recipient = self.state.by_uid.get(e.target)
-            if recipient is None:
-                return []
-            key = self._conversation(source, recipient)
-            shown = recipient.nick
-        tags = dict(e.client_tags) if e.client_tags else None
-        return [self._item(stamp, key, e.command, source.mask, (shown, *text), tags)]
+        return self._kept(e, stamp, [() if e.command == "TAGMSG" else (e.text,)])
+
+    def _multiline(self, e: MultilineMessaged, stamp: Stamp) -> list[HistoryItem]:
+        """A message of several lines is kept as the lines a client without
+        draft/multiline is sent: blank ones left out, the first with the
+        message's msgid and each other with one made from it, ``<msgid>.<n>``
+        (REDACT of the msgid hides them all)."""
+        return self._kept(e, stamp, [(text,) for text, _ in e.lines if text])
+
+    def _kept(
+        self, e: Messaged | MultilineMessaged, stamp: Stamp, texts: list[tuple[str, ...]]
+    ) -> list[HistoryItem]:
+        """An item for each line of a message (``texts``: the params after its target)."""
+        source = self.state.by_uid[e.source]
+        where = self._where(source, e.target)
+        if where is None:
+            return []
+        key, shown = where
+        tags = self._tags(source, e.client_tags)
+        sender = party(source.nick, source.account)
+        return [
+            HistoryItem(
+                f"{stamp.msgid}.{i}" if i else stamp.msgid,
+                stamp.time_ms,
+                key,
+                e.command,
+                source.mask,
+                (shown, *text),
+                tags,
+                sender,
+            )
+            for i, text in enumerate(texts)
+        ]
+
+    def _redacted(self, e: Redacted, stamp: Stamp) -> list[HistoryItem]:
+        source = self.state.by_uid[e.source].mask
+        params = (e.target, e.msgid, e.reason) if e.reason else (e.target, e.msgid)
+        return [self._item(stamp, e.key, REDACT, source, params)]
 
     def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:
         """An item for each message of the run. They share one stamp, so
@@ -110,6 +166,7 @@ class HistoryRecorder:
                 source.mask,
                 (recipient.nick, text),
                 {},
+                party(source.nick, source.account),
             )
             for i, text in enumerate(e.texts)
         ]

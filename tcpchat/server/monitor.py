@@ -4,6 +4,11 @@ IRCv3 "Monitor": each session keeps a list of folded nicks; an index from
 nick to watching sessions makes the notification for a sign-on, a quit or a
 nick change cost one dictionary lookup. The lists belong to this server's
 connections, not to the network, so they live here rather than in the state.
+
+IRCv3 "extended-monitor": a watcher that asked for it also gets the AWAY,
+SETNAME and ACCOUNT lines of the nicks it watches, each where it has the
+capability for that line, unless it shares a channel with the user and so
+had the line already.
 """
 
 from __future__ import annotations
@@ -13,7 +18,19 @@ from typing import Any, Final
 
 from tcpchat.irc import casefold
 from tcpchat.irc.numerics import RPL_MONOFFLINE, RPL_MONONLINE
-from tcpchat.server.events import Event, NickChanged, Stamp, UserQuit, UserRegistered
+from tcpchat.server.delivery import PresenceEvent, presence_line
+from tcpchat.server.events import (
+    AccountChanged,
+    AwayChanged,
+    Event,
+    MetadataSet,
+    NickChanged,
+    RealnameChanged,
+    Stamp,
+    UserQuit,
+    UserRegistered,
+)
+from tcpchat.server.metadata import notification, speaks_metadata
 from tcpchat.server.session import Session
 from tcpchat.server.state import State
 
@@ -31,10 +48,14 @@ class Monitor:
         self.server_name = server_name
         self.lists: dict[Session, set[str]] = {}
         self._watchers: dict[str, set[Session]] = {}
-        self._notify: dict[type[Any], Callable[[Any], None]] = {
-            UserRegistered: lambda e: self._online(e.nick, f"{e.nick}!{e.username}@{e.host}"),
-            UserQuit: lambda e: self._offline(self.state.by_uid[e.uid].nick),
-            NickChanged: self._renamed,
+        self._notify: dict[type[Any], Callable[[Any, Stamp], None]] = {
+            UserRegistered: lambda e, s: self._online(e.nick, f"{e.nick}!{e.username}@{e.host}"),
+            UserQuit: lambda e, s: self._offline(self.state.by_uid[e.uid].nick),
+            NickChanged: lambda e, s: self._renamed(e),
+            AwayChanged: self._presence,
+            RealnameChanged: self._presence,
+            AccountChanged: self._presence,
+            MetadataSet: self._metadata,
         }
 
     def watch(self, session: Session, nicks: Iterable[str]) -> None:
@@ -61,7 +82,7 @@ class Monitor:
     def __call__(self, event: Event, stamp: Stamp) -> None:
         notify = self._notify.get(type(event))
         if notify is not None:
-            notify(event)
+            notify(event, stamp)
 
     def _send(self, nick: str, numeric: str, param: str) -> None:
         for session in self._watchers.get(casefold(nick), ()):
@@ -73,6 +94,38 @@ class Monitor:
 
     def _offline(self, nick: str) -> None:
         self._send(nick, RPL_MONOFFLINE, nick)
+
+    def _presence(self, e: PresenceEvent, stamp: Stamp) -> None:
+        user = self.state.by_uid.get(e.uid)
+        watchers = self._watchers.get(user.folded, ()) if user is not None else ()
+        if user is None or not watchers:
+            return
+        line, cap = presence_line(user, e, stamp)
+        for session in watchers:
+            caps = session.caps
+            if "extended-monitor" not in caps or cap not in caps or session is user.session:
+                continue
+            me = session.user
+            if me is not None and any(me in c.members for c in user.channels.values()):
+                continue  # told already, as a member of a channel they share
+            line.send(session)
+
+    def _metadata(self, e: MetadataSet, stamp: Stamp) -> None:
+        """Metadata of a watched user, to watchers subscribed to the key that
+        share no channel with the user (those are told by delivery)."""
+        user = self.state.by_uid.get(e.target)
+        watchers = self._watchers.get(user.folded, ()) if user is not None else ()
+        if user is None or not watchers:
+            return
+        for session in watchers:
+            if e.key not in session.metadata_subs or not speaks_metadata(session):
+                continue
+            me = session.user
+            if me is user or me is self.state.by_uid.get(e.source):
+                continue
+            if me is not None and any(me in c.members for c in user.channels.values()):
+                continue
+            session.write(notification(session, self.server_name, user.nick, e.key, e.value))
 
     def _renamed(self, e: NickChanged) -> None:
         user = self.state.by_uid[e.uid]

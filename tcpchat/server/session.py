@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from tcpchat.server.commands.multiline import MultilineBatch
     from tcpchat.server.state import User
 
 __all__ = ["TAG_ACCOUNT", "TAG_MSGID", "TAG_TIME", "Session"]
@@ -51,6 +52,7 @@ class Session:
 
     __slots__ = (
         "account",
+        "away",
         "busy",
         "cap_negotiating",
         "cap_version",
@@ -65,6 +67,9 @@ class Session:
         "ip",
         "last_active",
         "last_spoke",
+        "metadata",
+        "metadata_subs",
+        "multiline",
         "nick",
         "nick_deadline",
         "out",
@@ -125,6 +130,8 @@ class Session:
         self.realname = ""
         self.password: str | None = None
         self.cap_negotiating = False
+        # An away message given before registration (IRCv3 draft/pre-away).
+        self.away: str | None = None
         self.cap_version = 0
         self.user: User | None = None
         # Accounts: logged in before registration, a SASL exchange under way
@@ -142,6 +149,12 @@ class Session:
         self.busy = 0
         self.resume: Callable[[], None] = _nothing
         self.nick_deadline: float | None = None
+        # IRCv3 metadata: the keys this client is told of, and what it set
+        # on itself before registration (before-connect).
+        self.metadata_subs: set[str] = set()
+        self.metadata: dict[str, str] = {}
+        # A draft/multiline batch being received (commands.multiline).
+        self.multiline: MultilineBatch | None = None
         # Capabilities.
         self.caps: set[str] = set()
         self.tag_mode = 0

@@ -36,10 +36,14 @@ from tcpchat.server.events import (
     Kicked,
     Messaged,
     MessageRun,
+    MetadataSet,
+    MultilineMessaged,
     NickChanged,
     NodeLost,
     Parted,
+    ReadMarkerSet,
     RealnameChanged,
+    Redacted,
     ServerBanAdded,
     ServerBanRemoved,
     Stamp,
@@ -82,6 +86,8 @@ class User:
     # The cluster node the user is connected to ("" on a server on its own).
     node: str = ""
     channels: dict[str, Channel] = field(default_factory=dict)
+    # IRCv3 metadata (display-name, avatar, color, ...): key -> value.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rename(self.nick)
@@ -94,6 +100,11 @@ class User:
     @property
     def is_oper(self) -> bool:
         return "o" in self.modes
+
+    @property
+    def is_bot(self) -> bool:
+        """Marked as a bot (user mode +B, IRCv3 bot-mode)."""
+        return "B" in self.modes
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,7 @@ class Channel:
     bans: list[Ban] = field(default_factory=list)
     invited: set[str] = field(default_factory=set)
     members: dict[User, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folded = casefold(self.name)
@@ -168,6 +180,9 @@ class State:
         self.max_users = 0
         # Server-wide bans (KLINE), by folded user@host mask.
         self.server_bans: dict[str, ServerBanAdded] = {}
+        # Users logged in, by folded account name: one account may have
+        # several sessions (read markers go to all of them).
+        self.logged_in: dict[str, dict[User, None]] = {}
         self._appliers: dict[type[Any], Callable[[Any, Stamp], None]] = {
             UserRegistered: self._registered,
             NickChanged: self._nick,
@@ -180,12 +195,16 @@ class State:
             UserModeChanged: self._user_mode,
             Messaged: self._nothing,
             MessageRun: self._nothing,
+            MultilineMessaged: self._nothing,
             AwayChanged: self._away,
             RealnameChanged: self._realname,
             Invited: self._invited,
             AccountChanged: self._account,
             ServerBanAdded: self._ban_added,
             ServerBanRemoved: self._ban_removed,
+            ReadMarkerSet: self._nothing,
+            Redacted: self._nothing,
+            MetadataSet: self._metadata,
         }
         has = self._has_user
         self._settlers: dict[type[Any], Callable[[Any], Event | None]] = {
@@ -205,6 +224,10 @@ class State:
             ServerBanAdded: _admitted,
             ServerBanRemoved: _admitted,
             NodeLost: _admitted,
+            MultilineMessaged: self._settle_multiline,
+            ReadMarkerSet: has,
+            Redacted: self._settle_redacted,
+            MetadataSet: self._settle_metadata,
         }
 
     # -- reading ----------------------------------------------------------
@@ -315,14 +338,29 @@ class State:
     def _settle_invited(self, e: Invited) -> Event | None:
         return e if e.source in self.by_uid and e.uid in self.by_uid else None
 
+    def _target_exists(self, target: str) -> bool:
+        """A channel (by name) or a user (by uid) that is still there."""
+        return casefold(target) in self.channels if target[:1] == "#" else target in self.by_uid
+
+    def _settle_multiline(self, e: MultilineMessaged) -> Event | None:
+        return e if e.source in self.by_uid and self._target_exists(e.target) else None
+
+    def _settle_redacted(self, e: Redacted) -> Event | None:
+        # The conversation is found by its history key: the other person may be gone.
+        return e if e.source in self.by_uid else None
+
+    def _settle_metadata(self, e: MetadataSet) -> Event | None:
+        source_ok = not e.source or e.source in self.by_uid
+        return e if source_ok and self._target_exists(e.target) else None
+
     # -- applying -----------------------------------------------------------
 
     def _registered(self, e: UserRegistered, stamp: Stamp) -> None:
         user = User(e.uid, e.nick, e.username, e.host, e.ip, e.realname, stamp.time)
-        user.account = e.account
         user.node = e.node
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
+        self._log_in(user, e.account)
         self.people += 1
         self.max_users = max(self.max_users, self.people)
 
@@ -344,6 +382,7 @@ class State:
             self.people -= 1
         self._remember(user, stamp.time)
         del self.users[user.folded]
+        self._log_in(user, None)
         for channel in user.channels.values():
             self._leave(channel, user)
         user.channels.clear()
@@ -427,7 +466,8 @@ class State:
                 user.modes.discard(change.letter)
 
     def _nothing(self, e: Event, stamp: Stamp) -> None:
-        """Messages change no state (history, when kept, observes them)."""
+        """Messages, redactions and read markers change no network state:
+        history and the read markers, observers of their own, keep them."""
 
     def _away(self, e: AwayChanged, stamp: Stamp) -> None:
         self.by_uid[e.uid].away = e.message
@@ -436,7 +476,26 @@ class State:
         self.by_uid[e.uid].realname = e.realname
 
     def _account(self, e: AccountChanged, stamp: Stamp) -> None:
-        self.by_uid[e.uid].account = e.account
+        self._log_in(self.by_uid[e.uid], e.account)
+
+    def _log_in(self, user: User, account: str | None) -> None:
+        """Set ``user``'s account (None: logged out), keeping ``logged_in`` in step."""
+        if user.account is not None:
+            folded = casefold(user.account)
+            sessions = self.logged_in.get(folded, {})
+            sessions.pop(user, None)
+            if not sessions:
+                self.logged_in.pop(folded, None)
+        user.account = account
+        if account is not None:
+            self.logged_in.setdefault(casefold(account), {})[user] = None
+
+    def _metadata(self, e: MetadataSet, stamp: Stamp) -> None:
+        owner = self.channels[casefold(e.target)] if e.target[:1] == "#" else self.by_uid[e.target]
+        if e.value is None:
+            owner.metadata.pop(e.key, None)
+        else:
+            owner.metadata[e.key] = e.value
 
     def _ban_added(self, e: ServerBanAdded, stamp: Stamp) -> None:
         self.server_bans[casefold(e.mask)] = e

@@ -40,7 +40,8 @@ class LoginThrottle:
 
 
 class ConnectThrottle:
-    """New connections per address: a token bucket of ``burst``, refilled at ``rate``/s."""
+    """Events per key (new connections per address, typing notifications per
+    user): a token bucket of ``burst``, refilled at ``rate``/s."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -48,7 +49,7 @@ class ConnectThrottle:
         self._buckets: dict[str, tuple[float, float]] = {}  # ip -> (tokens, when)
 
     def allow(self, ip: str, now: float) -> bool:
-        """Whether a connection from ``ip`` may come in now; spends a token if so."""
+        """Whether an event for ``ip`` (the key) may happen now; spends a token if so."""
         if self.rate <= 0:
             return True
         tokens, when = self._buckets.get(ip, (float(self.burst), now))
@@ -60,7 +61,7 @@ class ConnectThrottle:
         return True
 
     def forget_idle(self, now: float) -> None:
-        """Drop addresses whose buckets are full again, so memory stays bounded."""
+        """Drop keys whose buckets are full again, so memory stays bounded."""
         full = [
             ip
             for ip, (tokens, when) in self._buckets.items()

@@ -11,7 +11,8 @@ back what it held when the commit fails. Reads raise
 :class:`~tcpchat.store.health.StoreUnavailable` when the file cannot be read.
 
 Queries follow IRCv3 ``draft/chathistory``: a reference is a msgid or a
-timestamp, bounds are exclusive, and results come oldest first. The
+timestamp, bounds are exclusive, and results come oldest first. A redacted
+message stays in the store, hidden from every read but as a reference. The
 operator's text search (:meth:`HistoryStore.search`) is the exception: it
 reads backwards from the newest match, as a search result list does.
 """
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+REDACT = "REDACT"
+"""The kind of item that hides a message (IRCv3 draft/message-redaction): its
+params are the target as shown, the msgid of the message, and a reason if
+given. Appending one hides that message from every read; it is kept, and
+never returned itself."""
 """Kinds shown to every history reader; the rest need ``draft/event-playback``."""
 TEXT_KINDS = frozenset({"PRIVMSG", "NOTICE"})
 """The kinds a text search looks in: the messages that have text (a TAGMSG has none)."""
@@ -68,7 +74,9 @@ class HistoryItem:
     ``target`` is the conversation key: a casefolded channel name, or
     :func:`dm_key` of the two :func:`party` ids. ``time`` is in whole milliseconds, as
     clients see it in ``server-time``, so that a timestamp a client quotes
-    back compares exactly.
+    back compares exactly. ``sender`` is the :func:`party` id of who sent a
+    message (whose it is, for REDACT), "" for other items and for messages
+    kept before it was recorded.
     """
 
     msgid: str
@@ -78,6 +86,7 @@ class HistoryItem:
     source: str
     params: tuple[str, ...]
     tags: dict[str, str] = field(default_factory=dict)
+    sender: str = ""
 
     @property
     def is_message(self) -> bool:
@@ -124,7 +133,8 @@ class HistoryStore(Protocol):
         (None: unbounded), the newest or the oldest of them, oldest first."""
 
     def find(self, target: str, ref: Reference) -> HistoryItem | None:
-        """The item a msgid reference names, if it is in this conversation."""
+        """The item a msgid reference names, if it is in this conversation
+        and not redacted."""
 
     def targets(
         self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int

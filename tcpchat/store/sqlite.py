@@ -10,14 +10,19 @@ so the cost of an fsync is shared by every message that arrived during it.
 Reads use a second connection on the caller's thread; WAL lets them run
 beside the writer.
 
-The schema carries a version in ``PRAGMA user_version``; a file with a
-version this code does not know is refused rather than misread, and one
-that is damaged is found at start (``open_versioned``).
+The schema carries a version in ``PRAGMA user_version``: version 1 (before
+message senders and redaction) is migrated when opened; a file with a
+version this code does not know is refused rather than misread.
 
-When a commit fails (the disk is full, the file went bad), nothing of the
-batch is kept and ``done`` is told why; the server then withdraws the
-batch's messages before anyone sees them (:mod:`tcpchat.server.durability`).
-The writer opens its connection again for the next batch, so the store
+Redaction (an item of kind ``REDACT``) is written by the writer thread like
+any item, in the same transaction as a flag on the message it hides, so
+the message is hidden by the time anyone is told of its redaction.
+
+A file that is damaged is found at start (``open_versioned``). When a
+commit fails (the disk is full, the file went bad), nothing of the batch
+is kept and ``done`` is told why; the server then withdraws the batch's
+messages before anyone sees them (:mod:`tcpchat.server.durability`). The
+writer opens its connection again for the next batch, so the store
 recovers by itself when space returns. Reads that fail raise
 :class:`~tcpchat.store.health.StoreUnavailable`. Either way the log says
 so once, not once per batch (:class:`~tcpchat.store.health.FileHealth`).
@@ -38,12 +43,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from tcpchat.store.health import FileHealth, StoreUnavailable
-from tcpchat.store.history import TEXT_KINDS, Committed, HistoryItem, Reference
+from tcpchat.store.history import REDACT, TEXT_KINDS, Committed, HistoryItem, Reference
 from tcpchat.store.sqlitedb import connect, open_versioned
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -53,12 +58,21 @@ CREATE TABLE IF NOT EXISTS messages (
     command TEXT NOT NULL,
     source TEXT NOT NULL,
     params TEXT NOT NULL,
-    tags TEXT NOT NULL
+    tags TEXT NOT NULL,
+    sender TEXT NOT NULL DEFAULT '',
+    redacted INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_target_msgid ON messages (target, msgid);
 CREATE INDEX IF NOT EXISTS messages_target_id ON messages (target, id);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (time_ms);
 """
+_MIGRATIONS: Final = {
+    1: (
+        "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
+    )
+}
+"""Version 2 added who sent each message, and redaction (draft/message-redaction)."""
 # One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new
 # JSONEncoder per call, which was a tenth of the writer thread's time.
 _to_json: Final = json.JSONEncoder(ensure_ascii=False).encode
@@ -82,14 +96,21 @@ class HistoryDatabaseError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
 
 
-def _row(row: tuple[str, int, str, str, str, str, str]) -> HistoryItem:
-    msgid, time_ms, target, command, source, params, tags = row
+def _row(row: tuple[str, int, str, str, str, str, str, str]) -> HistoryItem:
+    msgid, time_ms, target, command, source, params, tags, sender = row
     return HistoryItem(
-        msgid, time_ms, target, command, source, tuple(json.loads(params)), json.loads(tags)
+        msgid,
+        time_ms,
+        target,
+        command,
+        source,
+        tuple(json.loads(params)),
+        json.loads(tags),
+        sender,
     )
 
 
-_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags"
+_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender"
 _WIDTH: Final = len(_COLUMNS.split(", "))
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
 # and a row at a time (executemany) handed the GIL back and forth with the
@@ -134,6 +155,7 @@ class SqliteHistory:
             HistoryDatabaseError,
             "Check the path and its permissions, or turn history off.",
             DAMAGE_ADVICE,
+            _MIGRATIONS,
         )
         self._writes = FileHealth("history", path, "write", DAMAGE_ADVICE)
         self._reads = FileHealth("history", path, "read", DAMAGE_ADVICE)
@@ -191,6 +213,7 @@ class SqliteHistory:
         if not batch:
             return
         values: list[str | int] = []
+        hidden: list[tuple[str, str]] = []
         for item in batch:
             values += (
                 item.msgid,
@@ -200,13 +223,24 @@ class SqliteHistory:
                 item.source,
                 _params_json(item.params),
                 _to_json(item.tags) if item.tags else "{}",
+                item.sender,
             )
+            if item.command == REDACT:
+                hidden.append((item.target, item.params[1]))
         step = _ROWS_PER_INSERT * _WIDTH
         with db:
             db.execute("BEGIN")
             for start in range(0, len(values), step):
                 chunk = values[start : start + step]
                 db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
+            if hidden:
+                # The message, and the lines of a message of several lines:
+                # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
+                db.executemany(
+                    "UPDATE messages SET redacted = 1 WHERE target = ? "
+                    "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+                    [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
+                )
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
@@ -266,7 +300,11 @@ class SqliteHistory:
         kinds: frozenset[str],
         newest: bool,
     ) -> list[HistoryItem]:
-        conditions = ["target = ?", f"command IN ({','.join('?' * len(kinds))})"]
+        conditions = [
+            "target = ?",
+            f"command IN ({','.join('?' * len(kinds))})",
+            "redacted = 0",
+        ]
         args: list[object] = [target, *sorted(kinds)]
         for ref, op in ((after, ">"), (before, "<")):
             if ref is not None:
@@ -290,7 +328,8 @@ class SqliteHistory:
         if ref.msgid is None:
             return None
         rows = self._rows(
-            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
+            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ? AND redacted = 0",
+            (target, ref.msgid),
         )
         return _row(rows[0]) if rows else None
 
@@ -319,6 +358,7 @@ class SqliteHistory:
         # second of its params.
         conditions = [
             f"command IN ({','.join('?' * len(TEXT_KINDS))})",
+            "redacted = 0",
             "json_extract(params, '$[1]') LIKE ? ESCAPE '\\'",
         ]
         args: list[object] = [*sorted(TEXT_KINDS), _contains_pattern(text)]

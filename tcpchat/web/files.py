@@ -28,6 +28,7 @@ PAGES: Final = {
     "/chat.mjs": ("chat.mjs", "text/javascript; charset=utf-8"),
     "/history.mjs": ("history.mjs", "text/javascript; charset=utf-8"),
     "/view.mjs": ("view.mjs", "text/javascript; charset=utf-8"),
+    "/ircv3.mjs": ("ircv3.mjs", "text/javascript; charset=utf-8"),
     "/icon.svg": ("icon.svg", "image/svg+xml"),
     "/favicon.ico": ("icon.svg", "image/svg+xml"),
     "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),

@@ -58,7 +58,7 @@ def test_registration_negotiates_only_offered_wanted_caps() -> None:
     ]
     feed(session, ":srv CAP * LS * :sasl server-time multi-prefix=x")
     assert sent(session) == []  # more LS lines follow
-    feed(session, ":srv CAP * LS :echo-message draft/multiline")
+    feed(session, ":srv CAP * LS :echo-message draft/pre-away")
     assert sent(session) == ["CAP REQ :echo-message multi-prefix server-time"]
     feed(session, ":srv CAP alice ACK :echo-message multi-prefix server-time")
     assert sent(session) == ["CAP END"]

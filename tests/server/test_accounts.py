@@ -36,8 +36,7 @@ def register(server: RunningServer, nick: str, password: str) -> None:
 def sasl_connect(server: RunningServer, account: str, password: str) -> tuple[IrcClient, list[str]]:
     c = server.client()
     c.nick = account
-    c.send("CAP LS 302")
-    ls = c.expect("CAP").params[-1].split()
+    ls = c.cap_ls()
     c.send(f"CAP REQ :{' '.join(ACCOUNT_CAPS)}", "NICK " + account, "USER u 0 * :Real")
     c.expect("CAP", "*", "ACK")
     c.send("AUTHENTICATE PLAIN")
@@ -48,8 +47,7 @@ def sasl_connect(server: RunningServer, account: str, password: str) -> tuple[Ir
 
 def test_caps_advertise_sasl_mechanisms(accounts_server: RunningServer) -> None:
     with accounts_server.client() as c:
-        c.send("CAP LS 302")
-        caps = c.expect("CAP").params[-1].split()
+        caps = c.cap_ls()
         assert "sasl=PLAIN,EXTERNAL" in caps
         assert "draft/account-registration=before-connect,custom-account-name" in caps
         assert {"account-tag", "account-notify"} <= set(caps)

@@ -28,19 +28,6 @@ def history_server(make_server: Callable[..., RunningServer], tmp_path: Path) ->
     return make_server(history=HistorySettings(path=str(tmp_path / "history.sqlite3")))
 
 
-def batch_of(client: IrcClient) -> list[Message]:
-    """The lines of the next batch (without its BATCH lines)."""
-    start = client.expect("BATCH")
-    ref = start.params[0][1:]
-    lines = []
-    while True:
-        msg = client.read()
-        if msg.command == "BATCH" and msg.params[0] == "-" + ref:
-            return lines
-        assert msg.tags.get("batch") == ref
-        lines.append(msg)
-
-
 def send_messages(client: IrcClient, target: str, count: int) -> list[Message]:
     echoes = []
     for i in range(count):
@@ -56,8 +43,7 @@ def texts(messages: list[Message]) -> list[str]:
 
 def test_isupport_and_caps_advertise_history(history_server: RunningServer) -> None:
     with history_server.client() as c:
-        c.send("CAP LS 302")
-        caps = c.expect("CAP").params[-1].split()
+        caps = c.cap_ls()
         assert {"draft/chathistory", "draft/event-playback", "labeled-response"} <= set(caps)
         c.send("CAP END")
         burst = c.register("alice")
@@ -74,34 +60,34 @@ def test_every_subcommand(history_server: RunningServer) -> None:
         all_texts = texts(echoes)
 
         a.send("CHATHISTORY LATEST #h * 100")
-        got = batch_of(a)
+        got = a.batch()
         assert texts(got) == all_texts
         assert [m.tags["msgid"] for m in got] == ids
         assert got[0].source is not None and got[0].source.startswith("alice!")
         a.send("CHATHISTORY LATEST #h * 3")
-        assert texts(batch_of(a)) == all_texts[-3:]
+        assert texts(a.batch()) == all_texts[-3:]
         a.send(f"CHATHISTORY LATEST #h msgid={ids[4]} 100")
-        assert texts(batch_of(a)) == all_texts[5:]
+        assert texts(a.batch()) == all_texts[5:]
         a.send(f"CHATHISTORY BEFORE #h msgid={ids[6]} 100")
-        assert texts(batch_of(a)) == all_texts[:6]
+        assert texts(a.batch()) == all_texts[:6]
         a.send(f"CHATHISTORY BEFORE #h timestamp={times[6]} 2")
-        assert texts(batch_of(a)) == all_texts[4:6]
+        assert texts(a.batch()) == all_texts[4:6]
         a.send(f"CHATHISTORY AFTER #h msgid={ids[3]} 3")
-        assert texts(batch_of(a)) == all_texts[4:7]
+        assert texts(a.batch()) == all_texts[4:7]
         a.send(f"CHATHISTORY AFTER #h timestamp={times[3]} 100")
-        assert texts(batch_of(a)) == all_texts[4:]
+        assert texts(a.batch()) == all_texts[4:]
         a.send(f"CHATHISTORY BETWEEN #h msgid={ids[0]} msgid={ids[-1]} 3")
-        assert texts(batch_of(a)) == all_texts[1:4]
+        assert texts(a.batch()) == all_texts[1:4]
         a.send(f"CHATHISTORY BETWEEN #h msgid={ids[-1]} msgid={ids[0]} 3")
-        assert texts(batch_of(a)) == all_texts[-4:-1]
+        assert texts(a.batch()) == all_texts[-4:-1]
         a.send(f"CHATHISTORY BETWEEN #h timestamp={times[0]} timestamp={times[-1]} 100")
-        assert texts(batch_of(a)) == all_texts[1:-1]
+        assert texts(a.batch()) == all_texts[1:-1]
         a.send(f"CHATHISTORY AROUND #h msgid={ids[7]} 3")
-        assert texts(batch_of(a)) == all_texts[6:9]
+        assert texts(a.batch()) == all_texts[6:9]
         a.send(f"CHATHISTORY AROUND #h msgid={ids[7]} 1")
-        assert texts(batch_of(a)) == all_texts[7:8]
+        assert texts(a.batch()) == all_texts[7:8]
         a.send(f"CHATHISTORY AROUND #h timestamp={times[7]} 3")
-        assert all_texts[7] in texts(batch_of(a))
+        assert all_texts[7] in texts(a.batch())
 
 
 def test_errors(history_server: RunningServer) -> None:
@@ -140,13 +126,13 @@ def test_private_history_is_for_the_two_parties(history_server: RunningServer) -
         b.expect("PRIVMSG")
         a.expect("PRIVMSG")
         b.send("CHATHISTORY LATEST ALICE * 10")
-        assert texts(batch_of(b)) == ["just between us", "indeed"]
+        assert texts(b.batch()) == ["just between us", "indeed"]
         a.send("CHATHISTORY LATEST bob * 10")
-        assert texts(batch_of(a)) == ["just between us", "indeed"]
+        assert texts(a.batch()) == ["just between us", "indeed"]
         e.send("CHATHISTORY LATEST alice * 10")
-        assert batch_of(e) == []
+        assert e.batch() == []
         e.send("CHATHISTORY LATEST bob * 10")
-        assert batch_of(e) == []
+        assert e.batch() == []
 
 
 def test_event_playback_only_when_asked(history_server: RunningServer) -> None:
@@ -162,16 +148,16 @@ def test_event_playback_only_when_asked(history_server: RunningServer) -> None:
         a.expect("PRIVMSG")
         b.expect("PRIVMSG")
         a.send("CHATHISTORY LATEST #ev * 10")
-        assert [m.command for m in batch_of(a)] == ["PRIVMSG"]
+        assert [m.command for m in a.batch()] == ["PRIVMSG"]
         b.send("CHATHISTORY LATEST #ev * 10")
-        assert [m.command for m in batch_of(b)] == ["JOIN", "JOIN", "TOPIC", "PRIVMSG"]
-        a.send("@+typing=active TAGMSG #ev")
+        assert [m.command for m in b.batch()] == ["JOIN", "JOIN", "TOPIC", "PRIVMSG"]
+        a.send("@+reply=x;+draft/react=y TAGMSG #ev")
         b.expect("TAGMSG")
         a.send("CHATHISTORY LATEST #ev * 10")
-        assert "TAGMSG" not in [m.command for m in batch_of(a)]
+        assert "TAGMSG" not in [m.command for m in a.batch()]
         b.send("CHATHISTORY LATEST #ev * 1")
-        replayed = batch_of(b)
-        assert replayed[0].command == "TAGMSG" and replayed[0].tags["+typing"] == "active"
+        replayed = b.batch()
+        assert replayed[0].command == "TAGMSG" and replayed[0].tags["+draft/react"] == "y"
 
 
 def test_targets(history_server: RunningServer) -> None:
@@ -187,7 +173,7 @@ def test_targets(history_server: RunningServer) -> None:
             "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z "
             "timestamp=2262-01-01T00:00:00.000Z 10"
         )
-        rows = batch_of(a)
+        rows = a.batch()
         assert [m.params[:2] for m in rows] == [("TARGETS", "#t1"), ("TARGETS", "bob")]
 
 
@@ -227,7 +213,7 @@ def test_history_survives_a_restart(
     with second.client("alice", CAPS) as a:
         a.join("#kept")
         a.send("CHATHISTORY LATEST #kept * 10")
-        assert texts(batch_of(a)) == ["message 0", "message 1", "message 2"]
+        assert texts(a.batch()) == ["message 0", "message 1", "message 2"]
 
 
 def test_catch_up_after_being_cut_off(history_server: RunningServer) -> None:
@@ -243,6 +229,21 @@ def test_catch_up_after_being_cut_off(history_server: RunningServer) -> None:
         with history_server.client("bob", CAPS) as back:
             back.join("#live")
             back.send(f"CHATHISTORY AFTER #live msgid={last_seen} 100")
-            missed = batch_of(back)
+            missed = back.batch()
             assert texts(missed) == sent
             assert len({m.tags["msgid"] for m in missed}) == 5
+
+
+def test_reactions_are_kept_and_typing_is_not(history_server: RunningServer) -> None:
+    caps = (*CAPS, "draft/event-playback")
+    with history_server.client("alice", caps) as a:
+        a.join("#t")
+        a.send("PRIVMSG #t :hello")
+        msgid = a.expect("PRIVMSG").tags["msgid"]
+        a.send(f"@+reply={msgid};+draft/react=x TAGMSG #t", "@+typing=active TAGMSG #t")
+        a.expect("TAGMSG")
+        a.expect("TAGMSG")
+        a.send("CHATHISTORY LATEST #t * 10")
+        kept = [m for m in a.batch() if m.command == "TAGMSG"]
+        assert [m.tags.get("+draft/react") for m in kept] == ["x"]
+        assert kept[0].tags["+reply"] == msgid

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpchat.server.config import Config, ConfigError, load_config
+from tcpchat.server.config import Config, ConfigError, Limits, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tcpchat.example.toml"
 
@@ -66,6 +66,13 @@ def test_invalid_settings_are_refused_with_a_reason(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(**settings)
+
+
+def test_multiline_lines_stay_below_excess_flood() -> None:
+    # A batch waiting for flood control must not be Excess Flood.
+    assert Limits(flood_excess=30, multiline_max_lines=32).multiline_lines == 28
+    assert Limits(flood_rate=0, flood_excess=30, multiline_max_lines=32).multiline_lines == 32
+    assert Limits().multiline_lines == 32
 
 
 def test_the_log_section_is_checked_and_log_level_stays_a_server_setting(tmp_path: Path) -> None:

@@ -127,11 +127,18 @@ def test_long_line_gets_417_and_connection_lives(server: RunningServer) -> None:
 
 
 def test_invalid_utf8_is_relayed_with_replacement(server: RunningServer) -> None:
+    """UTF8ONLY: what is not UTF-8 is relayed with U+FFFD, and the sender
+    warned; a line of valid UTF-8 draws no warning."""
     with server.client("alice") as a, server.client("bob") as b:
         a.send_raw(b"PRIVMSG bob :caf\xe9 \xff ok\r\n")
         assert b.expect("PRIVMSG").params[1] == "caf\ufffd \ufffd ok"
-        a.send("PING :fine")
-        a.expect("PONG")
+        warn = a.expect("WARN")
+        assert warn.params[:2] == ("PRIVMSG", "INVALID_UTF8")
+        a.send_raw(b"@label=x TOPIC #nowhere :\xff\r\n")
+        assert a.expect("WARN").params[:2] == ("TOPIC", "INVALID_UTF8")
+        a.send("PRIVMSG bob :caf\u00e9")
+        assert b.expect("PRIVMSG").params[1] == "caf\u00e9"
+        a.expect_none("WARN")
 
 
 @pytest.mark.parametrize("one_at_a_time", [False, True], ids=["in batches", "one at a time"])

@@ -220,6 +220,8 @@ class CoreMachine(RuleBasedStateMachine):
                 feed.send(client, b"QUIT :" + hostile.long_reason(ch))
             elif action < 7:
                 feed.send_late(client, hostile.line(ch))
+            elif action < 10:
+                feed.send(client, *hostile.multiline(ch))
             elif action < 20:
                 feed.run(client, hostile.flood(ch, most=50))
             elif action < 60:

@@ -45,6 +45,8 @@ SMALLDISK = Path(__file__).resolve().parents[1] / "smalldisk.py"
 PAGE = 4096  # SQLite's page size for a new file
 WAL_INDEX = 32768  # the size of a new -shm file
 TCPCHAT_SERVER = [sys.executable, "-m", "tcpchat", "server", "--port", "0", "--no-web"]
+SENDER_CAPS = ("echo-message", "labeled-response", "batch", "draft/multiline")
+SENT_NOWHERE = ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c")
 
 
 class ServerProcess:
@@ -123,7 +125,7 @@ def _said(client: IrcClient, text: str) -> str:
         f"the echo of {text!r} or a FAIL",
     )
     if reply.command == "FAIL":
-        assert reply.params[:3] == ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c"), reply
+        assert reply.params[:3] == SENT_NOWHERE, reply
         return reply.params[-1]
     return "sent"
 
@@ -146,7 +148,7 @@ def test_a_full_disk_withdraws_messages_and_tells_senders_then_recovers(
     processes.append(server)
     port = server.port
     with IrcClient("127.0.0.1", port) as sender, IrcClient("127.0.0.1", port) as receiver:
-        sender.register("sender", ("echo-message",))
+        sender.register("sender", SENDER_CAPS)
         receiver.register("receiver")
         sender.join("#c")
         receiver.join("#c")
@@ -162,6 +164,20 @@ def test_a_full_disk_withdraws_messages_and_tells_senders_then_recovers(
         for i in range(3):  # still full: each is refused, and said only once in the log
             refused.append(f"still full {i}")
             assert _said(sender, refused[-1]) != "sent"
+        # A labeled message: its one answer is the FAIL, in its echo's place.
+        refused.append("labeled")
+        sender.send("@label=L1 PRIVMSG #c :labeled")
+        fail = sender.expect("FAIL")
+        assert fail.tags.get("label") == "L1" and fail.params[:3] == SENT_NOWHERE
+        # A message of several lines (draft/multiline) is withdrawn whole.
+        refused += ["first line", "second line"]
+        sender.send(
+            "BATCH +ml draft/multiline #c",
+            "@batch=ml PRIVMSG #c :first line",
+            "@batch=ml PRIVMSG #c :second line",
+            "BATCH -ml",
+        )
+        assert sender.expect("FAIL").params[:3] == SENT_NOWHERE
         # Everything else goes on: a join (missing from history), a query, a PING.
         sender.send("JOIN #other", "WHO #c")
         sender.expect("366", "sender", "#other")

@@ -12,6 +12,7 @@ from conftest import RunningServer
 from ircclient import IrcClient
 
 from tcpchat.irc import parse, parse_text
+from tcpchat.server.commands.messaging import TYPING_BURST
 from tcpchat.server.config import HistorySettings
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.events import MessageRun
@@ -200,9 +201,10 @@ def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServ
         runs = _watch_runs(server)
         a.send_raw(data)
         together = _settle(a, b, c)
-        # alice's echoes take no tags; the run after the PING ends in invalid UTF-8.
-        assert [len(run.texts) for run in runs] == [30, 2, 3]
-        assert runs[0].texts[-1] == "caf\u00e9" and runs[2].texts[-1] == "bad \ufffd"
+        # alice's echoes take no tags; a line of invalid UTF-8 goes on its own
+        # (its sender is warned), so the line after the PING is no run.
+        assert [len(run.texts) for run in runs] == [30, 2]
+        assert runs[0].texts[-1] == "caf\u00e9"
         runs.clear()
         echoes = []
         for line in data.split(b"\r\n")[:-1]:
@@ -216,6 +218,7 @@ def test_messages_read_together_arrive_as_if_read_one_by_one(server: RunningServ
     assert together[1] == apart[1]
     assert [strip.sub("", line) for line in together[2]] == [strip.sub("", x) for x in apart[2]]
     assert len(together[1]) == 38 and together[1][-1].endswith(":bad \ufffd")
+    assert sum(":test.server WARN PRIVMSG INVALID_UTF8 " in x for x in together[0]) == 2
 
 
 def test_what_a_run_could_not_show_goes_one_by_one(server: RunningServer) -> None:
@@ -272,3 +275,43 @@ def test_the_log_has_a_line_for_each_message_of_a_run(server: RunningServer, cap
         *["alice -> bob: a private message"] * 2,
         *["alice -> bob: a private notice"] * 2,
     ]
+
+
+def test_pre_away_before_registration(server: RunningServer) -> None:
+    """draft/pre-away: AWAY before the welcome, and AWAY *, take effect with
+    registration; without the capability AWAY waits for registration (451)."""
+    with server.client() as early, server.client("bob") as b:
+        early.send("AWAY :not yet")
+        early.expect("451")
+        early.send("CAP LS 302", "CAP REQ :draft/pre-away", "AWAY *")
+        early.expect("CAP", "*", "ACK")
+        early.send("NICK early", "USER u 0 * :Early", "CAP END")
+        early.expect("001")
+        b.send("WHOIS early")
+        assert b.expect("301").params[1:] == ("early", "*")
+
+
+def test_no_implicit_names(server: RunningServer) -> None:
+    with server.client("alice", ("no-implicit-names",)) as a, server.client("bob") as b:
+        a.send("JOIN #quiet")
+        a.expect("JOIN")
+        b.join("#quiet")  # bob, without the capability, gets NAMES
+        a.expect_none("353", after=[b])
+        a.expect_none("366")
+        a.send("NAMES #quiet")  # asked for, it comes
+        assert a.expect("353").params[-1].split() == ["@alice", "bob"]
+
+
+def test_typing_notifications_are_rate_limited(server: RunningServer) -> None:
+    """+typing is relayed up to TYPING_BURST at once, then refused with a
+    FAIL; other TAGMSGs are not counted."""
+    caps = ("message-tags",)
+    with server.client("alice", caps) as a, server.client("bob", caps) as b:
+        for _ in range(TYPING_BURST):
+            a.send("@+typing=active TAGMSG bob")
+            assert b.expect("TAGMSG").tags["+typing"] == "active"
+        a.send("@+typing=active TAGMSG bob")
+        assert a.expect("FAIL").params[:2] == ("TAGMSG", "TYPING_TOO_FAST")
+        b.expect_none("TAGMSG", after=[a])
+        a.send("@+draft/react=x TAGMSG bob")
+        assert b.expect("TAGMSG").tags["+draft/react"] == "x"

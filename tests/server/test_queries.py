@@ -1,4 +1,4 @@
-"""WHO, WHOIS, WHOWAS, ISON, USERHOST, MOTD, LUSERS, VERSION, TIME."""
+"""WHO, WHOIS, WHOWAS, ISON, USERHOST, MOTD, LUSERS, LINKS, VERSION, TIME, HELP; bot mode."""
 
 from __future__ import annotations
 
@@ -103,3 +103,65 @@ def test_whox_fields_token_and_order(server: RunningServer) -> None:
         a.expect("315")
         a.send("WHO #x %cnf")
         assert a.expect("354").params == ("alice", "#x", "bob", "H@")
+
+
+def test_bot_mode_whois_who_and_tag(server: RunningServer) -> None:
+    """IRCv3 bot-mode: +B marks a bot in WHOIS (335), WHO flags, and with a
+    bot tag on what it sends, for clients that take tags."""
+    with (
+        server.client("robot", ("message-tags", "echo-message")) as bot,
+        server.client("alice", ("message-tags",)) as a,
+        server.client("bob") as b,
+    ):
+        bot.send("MODE robot +B")
+        assert bot.expect("MODE").params == ("robot", "+B")
+        for client in (bot, a, b):
+            client.join("#bots")
+        bot.send("PRIVMSG #bots :beep")
+        assert "bot" in a.expect("PRIVMSG").tags
+        assert b.expect("PRIVMSG").tags == {}
+        assert "bot" in bot.expect("PRIVMSG").tags  # the echo
+        bot.send("PRIVMSG alice :boop")
+        assert a.expect("PRIVMSG").tags.get("bot") == ""
+        a.send("WHOIS robot")
+        assert a.expect("335").params[:2] == ("alice", "robot")
+        assert a.expect("317").params[:2] == ("alice", "robot")  # idle time follows as before
+        a.send("WHO #bots")
+        flags = {m.params[5]: m.params[6] for m in a.collect_until("315") if m.command == "352"}
+        assert "B" in flags["robot"] and "B" not in flags["alice"]
+        bot.send("MODE robot -B")
+        bot.expect("MODE")
+        a.send("WHOIS robot")
+        a.expect_none("335")
+
+
+def test_isupport_advertises_bot_and_utf8only(server: RunningServer) -> None:
+    with server.client() as c:
+        burst = c.register("alice")
+    tokens = {p.split("=")[0]: p for m in burst if m.command == "005" for p in m.params[1:-1]}
+    assert tokens["BOT"] == "BOT=B" and "UTF8ONLY" in tokens
+    myinfo = next(m for m in burst if m.command == "004")
+    assert myinfo.params[3] == "Bio"
+
+
+def test_links_names_this_server_alone(server: RunningServer) -> None:
+    with server.client("alice") as a:
+        a.send("LINKS")
+        links = a.expect("364")
+        assert links.params == ("alice", "test.server", "test.server", "0 tcpchat server")
+        assert a.expect("365").params[:2] == ("alice", "*")
+
+
+def test_help_lists_commands_and_shows_syntax(server: RunningServer) -> None:
+    with server.client("alice") as a:
+        a.send("HELP")
+        index = a.collect_until("706")
+        assert index[0].command == "704" and index[0].params[1] == "*"
+        listed = " ".join(m.params[2] for m in index if m.command == "705")
+        assert "PRIVMSG" in listed.split() and "KILL" not in listed.split()  # opers only
+        a.send("HELPOP privmsg")
+        topic = a.collect_until("706")
+        assert [m.command for m in topic] == ["704", "706"]
+        assert topic[0].params[1:] == ("PRIVMSG", "PRIVMSG <target>{,<target>} :<text>")
+        a.send("HELP NOSUCHTHING")
+        assert a.expect("524").params[1] == "NOSUCHTHING"

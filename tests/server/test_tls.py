@@ -63,11 +63,9 @@ def test_tls_and_plain_clients_talk(
         assert secure.expect("PRIVMSG").params == ("#both", "to everyone")
         plain.send("WHOIS secure")
         assert plain.expect("671").params[1] == "secure"
-        secure.send("CAP LS 302")
-        assert "sts=duration=0" in secure.expect("CAP").params[-1].split()
-        plain.send("CAP LS 302")
+        assert "sts=duration=0" in secure.cap_ls()
         tls_port = server.thread.runner.tls_addresses[0][1]
-        assert f"sts=port={tls_port}" in plain.expect("CAP").params[-1].split()
+        assert f"sts=port={tls_port}" in plain.cap_ls()
         plain.send("CAP REQ sts")
         plain.expect("CAP", "plain", "NAK")
 

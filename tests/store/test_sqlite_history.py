@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcpchat.store import HistoryItem, Reference, dm_key
-from tcpchat.store.history import MESSAGE_KINDS
+from tcpchat.store.history import MESSAGE_KINDS, REDACT
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory, _params_json
 
 ALL = MESSAGE_KINDS | {"JOIN"}
@@ -222,20 +222,54 @@ def test_private_messages_are_found_only_by_their_key(store: SqliteHistory) -> N
     assert found(store, "plan", private) == ["secret plan"]
 
 
-def test_version_1_files_are_searchable_as_they_are(tmp_path: Path) -> None:
-    # Search added no table or index: a file written before it has version 1
-    # and is read in place, without a migration.
+def test_version_1_files_are_migrated_and_keep_their_messages(tmp_path: Path) -> None:
+    # Version 1 knew neither senders nor redaction: opening one adds both
+    # columns in place, and what it held reads as before, senders unknown.
     path = tmp_path / "v1.sqlite3"
-    first = SqliteHistory(path)
-    first.append([said(1, "from before")])
-    first.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    second = SqliteHistory(path)
+        db.executescript(
+            """CREATE TABLE messages (id INTEGER PRIMARY KEY, msgid TEXT NOT NULL,
+                   time_ms INTEGER NOT NULL, target TEXT NOT NULL, command TEXT NOT NULL,
+                   source TEXT NOT NULL, params TEXT NOT NULL, tags TEXT NOT NULL);
+               CREATE UNIQUE INDEX messages_target_msgid ON messages (target, msgid);
+               INSERT INTO messages (msgid, time_ms, target, command, source, params, tags)
+                   VALUES ('old', 1000, '#c', 'PRIVMSG', 'a!u@h', '["#c", "from before"]', '{}');
+               PRAGMA user_version = 1;"""
+        )
+    store = SqliteHistory(path)
     try:
-        assert found(second, "BEFORE") == ["from before"]
+        (kept,) = store.select("#c", None, None, 10, ALL, True)
+        assert kept.params[1] == "from before" and kept.sender == ""
+        assert found(store, "BEFORE") == ["from before"]
+        committed(store, [redaction(2, "old")])
+        assert store.select("#c", None, None, 10, ALL, True) == []
     finally:
-        second.close()
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def redaction(n: int, msgid: str, target: str = "#c") -> HistoryItem:
+    return HistoryItem(f"id{n}", 1000 * n, target, REDACT, "a!u@h", (target, msgid))
+
+
+def test_a_redacted_message_is_kept_but_hidden_from_every_read(
+    store: SqliteHistory, tmp_path: Path
+) -> None:
+    committed(store, [item(1), item(2), item(3)])
+    committed(store, [redaction(4, "id2"), redaction(5, "id1", target="#other")])
+    assert texts(store.select("#c", None, None, 10, ALL, True)) == ["message 1", "message 3"]
+    assert store.find("#c", Reference(msgid="id2")) is None
+    assert store.find("#c", Reference(msgid="id1")) is not None  # another conversation's REDACT
+    # The hidden message still places a reference, and the REDACT item is never returned.
+    after = store.select("#c", Reference(msgid="id2"), None, 10, ALL, False)
+    assert texts(after) == ["message 3"]
+    assert [i.params[1] for i in store.search("message", None, None, 10)] == [
+        "message 3",
+        "message 1",
+    ]
+    with contextlib.closing(sqlite3.connect(tmp_path / "h.sqlite3")) as db:
+        assert db.execute("SELECT redacted FROM messages WHERE msgid = 'id2'").fetchone() == (1,)
 
 
 @given(st.lists(st.text(max_size=20), max_size=4))

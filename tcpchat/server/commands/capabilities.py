@@ -12,8 +12,12 @@ from typing import Final
 from tcpchat.irc import Message
 from tcpchat.irc.numerics import ERR_INVALIDCAPCMD, ERR_SASLABORTED
 from tcpchat.server.commands.accounts import MECHANISMS
+from tcpchat.server.commands.multiline import cap_value as multiline_cap_value
 from tcpchat.server.commands.registration import try_register
 from tcpchat.server.context import CommandSpec, Context
+from tcpchat.server.delivery import MULTILINE_CAP, REDACTION_CAP
+from tcpchat.server.metadata import CAPS as METADATA_CAPS
+from tcpchat.server.metadata import cap_value as metadata_cap_value
 
 __all__ = ["ACCOUNT_CAPS", "COMMANDS", "HISTORY_CAPS", "SUPPORTED", "available"]
 
@@ -21,19 +25,25 @@ SUPPORTED: Final = (
     "away-notify",
     "batch",
     "cap-notify",
+    "draft/pre-away",
+    "draft/read-marker",
     "echo-message",
     "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
+    "no-implicit-names",
     "server-time",
     "setname",
+    "standard-replies",
     "userhost-in-names",
 )
 """Capabilities a client may always request, as advertised in ``CAP LS``."""
 
-HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback")
-"""Capabilities offered only while the server keeps history."""
+HISTORY_CAPS: Final = ("draft/chathistory", "draft/event-playback", REDACTION_CAP)
+"""Capabilities offered only while the server keeps history (redaction finds
+the message it deletes there)."""
 
 ACCOUNT_CAPS: Final = {
     "account-notify": "",
@@ -55,6 +65,8 @@ def _registration_cap(ctx: Context) -> str:
 def available(ctx: Context) -> dict[str, str]:
     """The capabilities this server offers now, sorted, with their values."""
     caps = dict.fromkeys(SUPPORTED, "")
+    caps[MULTILINE_CAP] = multiline_cap_value(ctx)
+    caps.update(dict.fromkeys(METADATA_CAPS, metadata_cap_value()))
     if ctx.core.history is not None:
         caps.update(dict.fromkeys(HISTORY_CAPS, ""))
     if ctx.core.accounts is not None:

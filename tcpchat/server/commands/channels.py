@@ -36,8 +36,11 @@ from tcpchat.irc.numerics import (
     RPL_TOPIC,
     RPL_TOPICWHOTIME,
 )
+from tcpchat.server.commands.readmarker import CAP as READ_MARKER_CAP
+from tcpchat.server.commands.readmarker import send_marker
 from tcpchat.server.context import CommandSpec, Context, when_applied
 from tcpchat.server.events import Invited, Joined, Kicked, Parted, TopicChanged
+from tcpchat.server.metadata import send_join_metadata
 from tcpchat.server.state import Channel, User
 
 __all__ = ["COMMANDS", "can_speak", "is_banned", "is_chanop", "send_names"]
@@ -154,14 +157,21 @@ def handle_join(ctx: Context, msg: Message) -> None:
 
 
 def _joined(ctx: Context, name: str) -> None:
-    """After the JOIN line: the topic and the names, as the channel now is."""
+    """After the JOIN line, as the channel now is: the topic, the read
+    marker (before the end of NAMES, read-marker), the names (unless the
+    client asked for none, no-implicit-names), and the metadata of the
+    channel and its members."""
     user = ctx.session.user
     joined = user.channels.get(casefold(name)) if user is not None else None
     if joined is None:
         return
     if joined.topic:
         _send_topic(ctx, joined)
-    send_names(ctx, joined)
+    if READ_MARKER_CAP in ctx.session.caps:
+        send_marker(ctx, joined.name)
+    if "no-implicit-names" not in ctx.session.caps:
+        send_names(ctx, joined)
+    send_join_metadata(ctx, joined)
 
 
 def _member_channel(ctx: Context, name: str) -> Channel | None:

@@ -25,7 +25,14 @@ from tcpchat.store import HistoryItem, HistoryStore, Reference, dm_key, party, p
 from tcpchat.store.health import StoreUnavailable
 from tcpchat.store.history import MESSAGE_KINDS
 
-__all__ = ["COMMANDS", "EVENT_KINDS", "parse_reference"]
+__all__ = [
+    "COMMANDS",
+    "EVENT_KINDS",
+    "HistoryRequestError",
+    "conversation_key",
+    "in_batch",
+    "parse_reference",
+]
 
 EVENT_KINDS: Final = frozenset({"JOIN", "PART", "QUIT", "KICK", "NICK", "TOPIC", "MODE"})
 _MESSAGES_ONLY: Final = frozenset({"PRIVMSG", "NOTICE"})
@@ -83,8 +90,9 @@ def _reference(text: str, sub: str, allow_star: bool = False) -> Reference | Non
         ) from None
 
 
-def _conversation(ctx: Context, target: str, sub: str) -> str:
-    """The conversation key for ``target``, if this user may read it."""
+def conversation_key(ctx: Context, target: str, sub: str) -> str:
+    """The history key of the conversation with ``target``, if this user may
+    read it; else HistoryRequestError INVALID_TARGET (``sub`` is its context)."""
     user = ctx.user
     if is_channel(target):
         channel = ctx.state.channel(target)
@@ -172,9 +180,7 @@ def _replay(ctx: Context, batch: str, item: HistoryItem) -> None:
     ctx.session.write(with_tag(line, f"batch={batch}") if batch else line)
 
 
-def _in_batch(
-    ctx: Context, kind: str, params: tuple[str, ...], fill: Callable[[str], None]
-) -> None:
+def in_batch(ctx: Context, kind: str, params: tuple[str, ...], fill: Callable[[str], None]) -> None:
     """Wrap what ``fill`` writes in a batch, when the client understands batches."""
     if "batch" not in ctx.session.caps:
         fill("")
@@ -209,7 +215,7 @@ def _targets(ctx: Context, store: HistoryStore, params: tuple[str, ...]) -> None
             data = (line + "\r\n").encode()
             ctx.session.write(with_tag(data, f"batch={batch}") if batch else data)
 
-    _in_batch(ctx, "draft/chathistory-targets", (), fill)
+    in_batch(ctx, "draft/chathistory-targets", (), fill)
 
 
 def handle_chathistory(ctx: Context, msg: Message) -> None:
@@ -229,7 +235,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             raise HistoryRequestError("INVALID_PARAMS", sub, text="Unknown subcommand")
         if len(msg.params) < 2:
             raise HistoryRequestError("NEED_MORE_PARAMS", sub, text="Missing parameters")
-        key = _conversation(ctx, target, sub)
+        key = conversation_key(ctx, target, sub)
         items = _items(ctx, store, sub, key, msg.params[2:])
     except HistoryRequestError as error:
         _fail(ctx, error.code, *error.context, error.text)
@@ -242,7 +248,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         for item in items:
             _replay(ctx, batch, item)
 
-    _in_batch(ctx, "chathistory", (target,), fill)
+    in_batch(ctx, "chathistory", (target,), fill)
 
 
 COMMANDS: Final = {"CHATHISTORY": CommandSpec(handle_chathistory, min_params=1)}

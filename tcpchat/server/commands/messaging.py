@@ -18,22 +18,27 @@ from tcpchat.irc.numerics import (
     ERR_NORECIPIENT,
     ERR_NOSUCHNICK,
     ERR_NOTEXTTOSEND,
+    ERR_NOTREGISTERED,
     ERR_TOOMANYTARGETS,
     RPL_AWAY,
     RPL_NOWAWAY,
     RPL_UNAWAY,
 )
 from tcpchat.server.commands.channels import can_speak
+from tcpchat.server.commands.multiline import add_line
 from tcpchat.server.commands.nickserv import handle_nickserv_text
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import AwayChanged, Messaged, MessageRun, RealnameChanged
 from tcpchat.server.state import SERVICES_UID, User
 
-__all__ = ["COMMANDS", "relay", "relay_run", "run_recipient"]
+__all__ = ["COMMANDS", "TYPING_BURST", "TYPING_RATE", "relay", "relay_run", "run_recipient"]
 
 
 def _relay(ctx: Context, msg: Message) -> None:
     command = msg.command
+    if "batch" in msg.tags and command != "TAGMSG":
+        add_line(ctx, msg)  # a line of a multiline message
+        return
     quiet = command == "NOTICE"
     tagmsg = command == "TAGMSG"
     if not msg.params or not msg.params[0]:
@@ -51,11 +56,28 @@ def _relay(ctx: Context, msg: Message) -> None:
             ctx.error(ERR_TOOMANYTARGETS, msg.params[0])
         return
     tags = {k: v for k, v in msg.tags.items() if k[0] == "+"} if msg.tags else _NO_TAGS
+    if "+typing" in tags and not ctx.core.typing_throttle.allow(ctx.user.uid, ctx.now):
+        ctx.send(
+            ctx.config.name,
+            "FAIL",
+            command,
+            "TYPING_TOO_FAST",
+            f"Typing notifications are limited to {TYPING_BURST} at once, "
+            f"then {TYPING_RATE:g} a second; this one was not sent",
+        )
+        return
     for target in targets:
         relay(ctx, command, target, text, tags)
 
 
 _NO_TAGS: Final[Mapping[str, str]] = MappingProxyType({})
+
+# IRCv3 "typing" client tag: a client should send one at most every 3 s
+# while typing. A user may send TYPING_BURST at once, then TYPING_RATE a
+# second: enough to type in several conversations, with a "done" or
+# "paused" after each; not one per key pressed.
+TYPING_RATE: Final = 1.0
+TYPING_BURST: Final = 6
 
 
 def relay(
@@ -149,8 +171,18 @@ def handle_tagmsg(ctx: Context, msg: Message) -> None:
 
 
 def handle_away(ctx: Context, msg: Message) -> None:
-    """AWAY [:<message>]"""
+    """AWAY [:<message>]; AWAY * is away for no reason given (IRCv3 pre-away)."""
     text = msg.params[0][: ctx.config.limits.awaylen] if msg.params else ""
+    session = ctx.session
+    if session.user is None:
+        # draft/pre-away: a client may say it is away before it is welcomed
+        # (one that connects by itself, to fetch history); it takes effect
+        # with registration (registration.try_register).
+        if "draft/pre-away" not in session.caps:
+            ctx.error(ERR_NOTREGISTERED)
+            return
+        session.away = text or None
+        return
     user = ctx.user
     if text:
         ctx.emit(AwayChanged(user.uid, text))
@@ -174,6 +206,6 @@ COMMANDS: Final = {
     "PRIVMSG": CommandSpec(handle_privmsg),
     "NOTICE": CommandSpec(handle_notice),
     "TAGMSG": CommandSpec(handle_tagmsg),
-    "AWAY": CommandSpec(handle_away),
+    "AWAY": CommandSpec(handle_away, registered=False),
     "SETNAME": CommandSpec(handle_setname, min_params=1),
 }

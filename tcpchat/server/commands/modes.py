@@ -1,4 +1,4 @@
-"""MODE, for channels (b k l i m n s t, and o v on members) and for users (i o).
+"""MODE, for channels (b k l i m n s t, and o v on members) and for users (B i o).
 
 A mode string is read left to right, ``+`` and ``-`` switching direction,
 each letter that takes an argument consuming the next one (RFC 2812 3.2.3,
@@ -32,9 +32,13 @@ from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.events import ChannelModeChanged, ModeChange, UserModeChanged
 from tcpchat.server.state import Channel
 
-__all__ = ["COMMANDS"]
+__all__ = ["BOT_MODE", "COMMANDS", "USER_FLAGS"]
 
 CHANNEL_FLAGS: Final = "imnst"
+BOT_MODE: Final = "B"
+"""The user mode that marks a bot (IRCv3 bot-mode; advertised as BOT=)."""
+USER_FLAGS: Final = "i" + BOT_MODE
+"""User modes a user may set and unset on itself (+o comes only from OPER)."""
 # Keep ban lists bounded: each JOIN checks every entry.
 MAX_BANS: Final = 100
 
@@ -171,7 +175,7 @@ def _user_mode(ctx: Context, msg: Message) -> None:
     for letter in msg.params[1]:
         if letter in "+-":
             adding = letter == "+"
-        elif letter == "i" or (letter == "o" and not adding):
+        elif letter in USER_FLAGS or (letter == "o" and not adding):
             # +o only comes from OPER; a user may always drop it.
             if (letter in modes) != adding:
                 modes.symmetric_difference_update(letter)

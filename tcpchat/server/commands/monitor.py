@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tcpchat.irc import Message, valid_nick
+from tcpchat.irc import Message, chunked, valid_nick
 from tcpchat.irc.numerics import (
     ERR_MONLISTFULL,
     RPL_ENDOFMONLIST,
@@ -26,16 +26,7 @@ _CHUNK: Final = 400
 
 
 def _chunks(items: list[str]) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for item in items:
-        if current and len(current) + len(item) + 1 > _CHUNK:
-            out.append(current)
-            current = ""
-        current = f"{current},{item}" if current else item
-    if current:
-        out.append(current)
-    return out
+    return chunked(items, _CHUNK, ",")
 
 
 def _status(ctx: Context, nicks: list[str]) -> None:

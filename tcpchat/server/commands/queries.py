@@ -1,5 +1,5 @@
 """Questions about the network: WHO, WHOIS, WHOWAS, ISON, USERHOST, MOTD,
-LUSERS, VERSION, TIME, and the ISUPPORT list sent at registration.
+LUSERS, LINKS, VERSION, TIME, and the ISUPPORT list sent at registration.
 
 None of these change state, so none emits an event.
 """
@@ -20,6 +20,7 @@ from tcpchat.irc.numerics import (
     ERR_WASNOSUCHNICK,
     RPL_AWAY,
     RPL_ENDOFINFO,
+    RPL_ENDOFLINKS,
     RPL_ENDOFMOTD,
     RPL_ENDOFWHO,
     RPL_ENDOFWHOIS,
@@ -28,6 +29,7 @@ from tcpchat.irc.numerics import (
     RPL_INFO,
     RPL_ISON,
     RPL_ISUPPORT,
+    RPL_LINKS,
     RPL_LOCALUSERS,
     RPL_LUSERCHANNELS,
     RPL_LUSERCLIENT,
@@ -40,8 +42,10 @@ from tcpchat.irc.numerics import (
     RPL_USERHOST,
     RPL_VERSION,
     RPL_WHOISACCOUNT,
+    RPL_WHOISBOT,
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
+    RPL_WHOISKEYVALUE,
     RPL_WHOISOPERATOR,
     RPL_WHOISSECURE,
     RPL_WHOISSERVER,
@@ -50,6 +54,7 @@ from tcpchat.irc.numerics import (
     RPL_WHOSPCRPL,
     RPL_WHOWASUSER,
 )
+from tcpchat.server.commands.modes import BOT_MODE
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.monitor import MONITOR_LIMIT
 from tcpchat.server.state import Channel, User
@@ -72,6 +77,7 @@ def isupport_tokens(ctx: Context) -> list[str]:
     return [
         *history,
         f"AWAYLEN={limits.awaylen}",
+        f"BOT={BOT_MODE}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANTYPES}:{limits.max_channels}",
         "CHANMODES=b,k,l,imnst",
@@ -87,6 +93,7 @@ def isupport_tokens(ctx: Context) -> list[str]:
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},TAGMSG:{targets},JOIN:,PART:,KICK:1",
         f"TOPICLEN={limits.topiclen}",
         f"USERLEN={_USERLEN}",
+        "UTF8ONLY",
         "WHOX",
     ]
 
@@ -156,6 +163,13 @@ def handle_info(ctx: Context, msg: Message) -> None:
         ctx.numeric(RPL_ENDOFINFO, "End of INFO list")
 
 
+def handle_links(ctx: Context, msg: Message) -> None:
+    """LINKS: the servers of this network (tcpchat's is one server)."""
+    name = ctx.config.name
+    ctx.numeric(RPL_LINKS, name, name, f"0 {ctx.config.description}")
+    ctx.numeric(RPL_ENDOFLINKS, "*", "End of /LINKS list")
+
+
 def handle_lusers(ctx: Context, msg: Message) -> None:
     """LUSERS"""
     send_lusers(ctx)
@@ -180,6 +194,8 @@ def _who_flags(user: User, channel: Channel | None, multi: bool) -> str:
     flags = "G" if user.away else "H"
     if user.is_oper:
         flags += "*"
+    if user.is_bot:
+        flags += BOT_MODE
     if channel is not None:
         flags += channel.prefix(user, multi)
     return flags
@@ -312,16 +328,24 @@ def handle_whois(ctx: Context, msg: Message) -> None:
     ctx.numeric(RPL_WHOISSERVER, user.nick, ctx.config.name, ctx.config.description)
     if user.is_oper:
         ctx.numeric(RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
+    if user.is_bot:
+        ctx.numeric(RPL_WHOISBOT, user.nick, f"is a bot on {ctx.config.network}")
     if user.away:
         ctx.numeric(RPL_AWAY, user.nick, user.away)
     if user.account:
         ctx.numeric(RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
+    for key, value in sorted(user.metadata.items()):
+        ctx.numeric(RPL_WHOISKEYVALUE, user.nick, key, "*", value)
     if user.session is not None and user.session.tls:
         ctx.numeric(RPL_WHOISSECURE, user.nick, "is using a secure connection")
     if user.session is not None:
         idle = int(ctx.now - user.session.last_spoke)
         ctx.numeric(
-            RPL_WHOISIDLE, user.nick, str(idle), str(int(user.signon)), "seconds idle, signon time"
+            RPL_WHOISIDLE,
+            user.nick,
+            str(idle),
+            str(int(user.signon)),
+            "seconds idle, signon time",
         )
     ctx.numeric(RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")
 
@@ -370,6 +394,7 @@ def handle_userhost(ctx: Context, msg: Message) -> None:
 COMMANDS: Final = {
     "MOTD": CommandSpec(handle_motd),
     "LUSERS": CommandSpec(handle_lusers),
+    "LINKS": CommandSpec(handle_links),
     "INFO": CommandSpec(handle_info),
     "VERSION": CommandSpec(handle_version),
     "TIME": CommandSpec(handle_time),

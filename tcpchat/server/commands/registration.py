@@ -29,10 +29,13 @@ from tcpchat.irc.numerics import (
     RPL_YOURHOST,
 )
 from tcpchat.server.accounts import protect_nick
+from tcpchat.server.commands.metadata import restore_metadata, send_own_metadata
+from tcpchat.server.commands.modes import USER_FLAGS
 from tcpchat.server.commands.queries import send_isupport, send_lusers, send_motd
+from tcpchat.server.commands.readmarker import send_all_markers
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
-from tcpchat.server.events import NickChanged, UserQuit, UserRegistered
+from tcpchat.server.events import AwayChanged, NickChanged, UserQuit, UserRegistered
 
 __all__ = ["COMMANDS", "try_register"]
 
@@ -88,20 +91,25 @@ def _registered(ctx: Context, event: UserRegistered, applied: bool) -> None:
     user = ctx.state.by_uid[session.uid]
     user.session = session
     session.user = user
-    _welcome(ctx)
+    if session.away is not None:
+        ctx.emit(AwayChanged(user.uid, session.away))
+    _welcome(ctx, restore_metadata(ctx, event.account))
+    send_all_markers(ctx)
     protect_nick(ctx)
 
 
-def _welcome(ctx: Context) -> None:
+def _welcome(ctx: Context, metadata: dict[str, str]) -> None:
     config = ctx.config
     user = ctx.user
     version = ctx.core.version
     ctx.numeric(RPL_WELCOME, f"Welcome to the {config.network} IRC Network {user.mask}")
     ctx.numeric(RPL_YOURHOST, f"Your host is {config.name}, running version {version}")
     ctx.numeric(RPL_CREATED, f"This server was created {format_time(int(ctx.core.started * 1000))}")
-    ctx.numeric(RPL_MYINFO, config.name, version, "io", "biklmnostv", "bklov")
+    user_modes = "".join(sorted(USER_FLAGS + "o", key=str.lower))
+    ctx.numeric(RPL_MYINFO, config.name, version, user_modes, "biklmnostv", "bklov")
     send_isupport(ctx)
     send_lusers(ctx)
+    send_own_metadata(ctx, metadata)  # before the end of the MOTD (metadata, "Notifications")
     send_motd(ctx)
 
 

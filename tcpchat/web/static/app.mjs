@@ -22,7 +22,12 @@ function save(chat) {
   try {
     localStorage.setItem(
       STORE,
-      JSON.stringify({ nick: chat.wantedNick, account: chat.account, channels: chat.channels }),
+      JSON.stringify({
+        nick: chat.wantedNick,
+        account: chat.account,
+        channels: chat.channels,
+        sendTyping: chat.sendTyping,
+      }),
     );
   } catch {
     // Private browsing may refuse storage; the chat works without it.
@@ -65,12 +70,13 @@ function showLogin() {
       $("password").focus();
       return;
     }
-    start(nick, account, password, saved.channels && saved.channels.length ? saved.channels : ["#lobby"]);
+    const channels = saved.channels && saved.channels.length ? saved.channels : ["#lobby"];
+    start(nick, account, password, channels, saved.sendTyping !== false);
   });
 }
 
-function start(nick, account, password, channels) {
-  chat = new Chat({ nick, account, password, channels });
+function start(nick, account, password, channels, sendTyping = true) {
+  chat = new Chat({ nick, account, password, channels, sendTyping });
   chat.active = SERVER;
   view = new View(document, chat, {
     select: (key) => {
@@ -95,9 +101,30 @@ function start(nick, account, password, channels) {
       $("message").focus();
     },
     insert: (text) => insert(text),
+    reply: (key, msgid) => {
+      const conv = chat.conversations.get(key);
+      const line = conv && chat.lineById(conv, msgid);
+      if (line) chat.startReply(key, line);
+      draw();
+      $("message").focus();
+    },
+    react: (key, msgid, emoji) => {
+      chat.react(key, msgid, emoji);
+      pump();
+    },
+    redact: (key, msgid) => {
+      const conv = chat.conversations.get(key);
+      const line = conv && chat.lineById(conv, msgid);
+      if (line && window.confirm(`Delete this message for everyone?\n\n${line.text.slice(0, 200)}`)) {
+        chat.redact(key, msgid);
+        pump();
+      }
+      $("message").focus();
+    },
   });
   $("login").hidden = true;
   $("app").hidden = false;
+  $("send-typing").checked = chat.sendTyping;
   wireKeys();
   wireNotifications();
   connect();
@@ -205,6 +232,40 @@ function wireKeys() {
     pump();
     draw();
   });
+  $("message").addEventListener("input", () => {
+    chat.typed($("message").value); // typing notifications, where the setting allows
+    pump();
+  });
+  $("message").addEventListener("paste", (event) => {
+    // Several lines pasted: sent as one message, after asking (IRCv3 multiline).
+    const text = event.clipboardData ? event.clipboardData.getData("text") : "";
+    const lines = text.split(/\r?\n/).filter((l) => l.trim());
+    if (lines.length < 2) return;
+    event.preventDefault();
+    const conv = chat.conversations.get(chat.active);
+    if (window.confirm(`Send these ${lines.length} lines to ${conv.name}?\n\n${lines.slice(0, 5).join("\n")}`)) {
+      chat.input(lines.join("\n"));
+      pump();
+      draw();
+    }
+  });
+  $("reply-cancel").addEventListener("click", () => {
+    chat.cancelReply();
+    draw();
+    $("message").focus();
+  });
+  $("send-typing").addEventListener("change", () => {
+    chat.sendTyping = $("send-typing").checked;
+    save(chat);
+  });
+  // Typing notifications run out: look again every second while anyone types.
+  setInterval(() => {
+    const conv = chat.conversations.get(chat.active);
+    if (conv && conv.typing.size) {
+      chat.changed.add("typing");
+      draw();
+    }
+  }, 1000);
   $("message").addEventListener("keydown", (event) => {
     if (event.key === "Tab" && !event.shiftKey && !event.altKey && !event.ctrlKey) {
       if (complete()) event.preventDefault();
@@ -243,6 +304,10 @@ function wireKeys() {
         event.preventDefault();
       }
     } else if (event.key === "Escape") {
+      if (chat.replying) {
+        chat.cancelReply();
+        draw();
+      }
       closeDrawers();
       $("emoji-panel").hidden = true;
       $("emoji-button").setAttribute("aria-expanded", "false");

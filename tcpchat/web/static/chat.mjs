@@ -19,6 +19,18 @@ import {
   validNick,
 } from "./irc.mjs";
 import { HistoryTracker, MISSED, OLDER, RECENT } from "./history.mjs";
+import {
+  CONCAT,
+  MULTILINE,
+  MultilineCollector,
+  PROFILE_KEYS,
+  TYPING_INTERVAL,
+  TYPING_SHOWN,
+  batchLines,
+  formatTagged,
+  multilineLimits,
+  profileColour,
+} from "./ircv3.mjs";
 
 export const SERVER = "*"; // the server's conversation: no nick or channel is "*"
 
@@ -33,7 +45,13 @@ const WANTED_CAPS = [
   "account-notify",
   "cap-notify",
   "setname",
+  MULTILINE,
+  "draft/read-marker",
+  "draft/message-redaction",
+  "draft/metadata-2",
+  "standard-replies",
 ];
+const MESSAGE_KINDS = ["message", "action", "notice"];
 const MAX_LINES = 2000; // per conversation; the oldest go past this
 const TRIM_LINES = 200; // how many go at once, so a full conversation is not redrawn each line
 
@@ -50,13 +68,23 @@ export const HELP = [
   "/whois nick — who someone is",
   "/close — leave this channel or close this chat",
   "/quote LINE — send a raw IRC line",
+  "/display [name] — the name others see beside your nick; alone, none",
+  "/colour [#rrggbb] — the colour of your nick for others",
+  "Point at a message for Reply, reactions and (your own) Delete.",
   "Keys: Tab completes nicks, Alt+↑/↓ (or Ctrl+↑/↓) change conversation, Esc returns here.",
 ];
 
 const HEADINGS = { [RECENT]: "Earlier in this channel", [MISSED]: "While you were away" };
 
 export class Chat {
-  constructor({ nick, account = "", password = "", channels = ["#lobby"], now = () => new Date() }) {
+  constructor({
+    nick,
+    account = "",
+    password = "",
+    channels = ["#lobby"],
+    now = () => new Date(),
+    sendTyping = true,
+  }) {
     this.wantedNick = nick;
     this.me = nick;
     this.account = account;
@@ -74,6 +102,12 @@ export class Chat {
     this.loggedIn = "";
     this.away = false;
     this.nextId = 1;
+    this.sendTyping = sendTyping; // tell others when we type (IRCv3 +typing): a setting
+    this.multiline = new MultilineCollector();
+    this.profiles = new Map(); // folded nick -> { displayName, colour } (IRCv3 metadata)
+    this.typingSent = new Map(); // folded conversation -> when we last said we typed
+    this.replying = null; // { key, line } while the next message answers a line
+    this.batches = 0;
     this.conversation(SERVER, "server");
     this.resetLink();
   }
@@ -86,6 +120,8 @@ export class Chat {
     this.welcomedOnce = false;
     this.prefixes = { o: "@", v: "+" };
     this.nicklen = 30;
+    if (this.multiline) this.multiline.clear();
+    if (this.typingSent) this.typingSent.clear();
   }
 
   // -- what app.mjs calls ---------------------------------------------------
@@ -133,6 +169,82 @@ export class Chat {
     conv.mention = false;
     this.changed.add("list");
     this.changed.add(key);
+    if (this.replying && this.replying.key !== key) this.replying = null;
+    this.markRead(conv);
+  }
+
+  /** The person has seen `conv` up to its newest message: tell the server, so
+   * their other devices know (IRCv3 read-marker). */
+  markRead(conv) {
+    if (!conv.latest || !this.registered || !this.caps.has("draft/read-marker")) return;
+    if (conv.read && conv.latest <= conv.read) return;
+    conv.read = conv.latest;
+    this.send("MARKREAD", conv.name, `timestamp=${conv.latest.toISOString()}`);
+  }
+
+  /** What the box says now, for typing notifications: active while text is
+   * typed (at most every few seconds), done when it is cleared unsent. */
+  typed(text) {
+    const conv = this.conversations.get(this.active);
+    if (!conv || conv.kind === "server" || !this.sendTyping) return;
+    if (!this.registered || !this.caps.has("message-tags")) return;
+    const last = this.typingSent.get(conv.key);
+    const now = this.now().getTime();
+    if (text && !text.startsWith("/")) {
+      if (last !== undefined && now - last < TYPING_INTERVAL) return;
+      this.typingSent.set(conv.key, now);
+      this.out.push(formatTagged({ "+typing": "active" }, "TAGMSG", conv.name));
+    } else if (!text && last !== undefined) {
+      this.typingSent.delete(conv.key);
+      this.out.push(formatTagged({ "+typing": "done" }, "TAGMSG", conv.name));
+    }
+  }
+
+  /** Who is typing in `conv` now, by the names shown. */
+  typists(conv) {
+    const now = this.now().getTime();
+    for (const [key, until] of conv.typing) if (until.at <= now) conv.typing.delete(key);
+    return [...conv.typing.values()].map((t) => this.shownNick(t.nick)).sort();
+  }
+
+  /** The next message to `key` answers `line` (IRCv3 +reply). */
+  startReply(key, line) {
+    this.replying = { key, line };
+    this.changed.add("reply");
+  }
+
+  cancelReply() {
+    this.replying = null;
+    this.changed.add("reply");
+  }
+
+  react(key, msgid, emoji) {
+    const conv = this.conversations.get(key);
+    if (!conv || !this.registered) return;
+    this.out.push(formatTagged({ "+reply": msgid, "+draft/react": emoji }, "TAGMSG", conv.name));
+  }
+
+  /** Delete a message of ours (IRCv3 message-redaction). */
+  redact(key, msgid) {
+    const conv = this.conversations.get(key);
+    if (conv && this.registered) this.send("REDACT", conv.name, msgid);
+  }
+
+  /** A nick with the display name its owner chose, when they chose one. */
+  shownNick(nick) {
+    const profile = this.profiles.get(casefold(nick));
+    const name = profile ? profile.displayName : "";
+    return name && casefold(name) !== casefold(nick) ? `${name} (${nick})` : nick;
+  }
+
+  colourOf(nick) {
+    const profile = this.profiles.get(casefold(nick));
+    return profile ? profile.colour : "";
+  }
+
+  lineById(conv, msgid) {
+    for (let i = conv.lines.length - 1; i >= 0; i--) if (conv.lines[i].msgid === msgid) return conv.lines[i];
+    return null;
   }
 
   /** Ask for older messages of a conversation (scrolled to the top). */
@@ -150,11 +262,13 @@ export class Chat {
   input(text) {
     const conv = this.conversations.get(this.active);
     if (!text.trim()) return;
-    if (text.startsWith("/") && !text.startsWith("//")) {
+    if (text.startsWith("/") && !text.startsWith("//") && !text.includes("\n")) {
       this.command(conv, text.slice(1));
       return;
     }
-    this.say(conv, text.startsWith("//") ? text.slice(1) : text);
+    const reply = this.replying && this.replying.key === conv.key ? this.replying.line.msgid : "";
+    if (this.replying) this.cancelReply();
+    this.say(conv, text.startsWith("//") ? text.slice(1) : text, false, reply);
   }
 
   /** Nicks and channels that complete `word` in the active conversation, best first. */
@@ -176,7 +290,7 @@ export class Chat {
 
   receive(raw) {
     const msg = parse(raw);
-    if (this.history.collect(msg)) return;
+    if (this.multiline.collect(msg) || this.history.collect(msg)) return;
     const handler = HANDLERS[msg.command];
     if (handler) handler.call(this, msg);
     else if (/^\d{3}$/.test(msg.command)) this.numeric(msg);
@@ -201,6 +315,9 @@ export class Chat {
         joined: false,
         loadingOlder: false,
         noOlder: false,
+        typing: new Map(), // folded nick -> { nick, at }: typing until `at`
+        latest: null, // the newest message's time
+        read: null, // read up to, here or on another device (read-marker)
       };
       this.conversations.set(key, conv);
       this.order.push(key);
@@ -228,7 +345,10 @@ export class Chat {
     conv.lines.push(full);
     if (conv.lines.length > MAX_LINES + TRIM_LINES) conv.lines.splice(0, TRIM_LINES);
     this.changed.add(conv.key);
-    if (full.history || !["message", "action", "notice"].includes(full.kind) || full.self) return full;
+    if (!MESSAGE_KINDS.includes(full.kind)) return full;
+    if (!conv.latest || full.time > conv.latest) conv.latest = full.time;
+    if (full.nick && conv.typing.delete(casefold(full.nick))) this.changed.add("typing");
+    if (full.history || full.self || (conv.read && full.time <= conv.read)) return full;
     if (conv.key !== this.active) {
       conv.unread += 1;
       if (full.mention || conv.kind === "private") conv.mention = true;
@@ -262,7 +382,7 @@ export class Chat {
     this.out.push(format(command, ...params));
   }
 
-  say(conv, text, action = false) {
+  say(conv, text, action = false, reply = "") {
     if (conv.kind === "server") {
       this.add(conv, {
         kind: "error",
@@ -276,13 +396,40 @@ export class Chat {
     }
     const head = `:${this.me}!~${usernameFor(this.me)}@${"x".repeat(63)} PRIVMSG ${conv.name} :`;
     const budget = 510 - byteLength(head) - (action ? 9 : 0);
-    for (const piece of text.split("\n").flatMap((l) => splitText(l, budget))) {
-      if (!piece) continue;
-      this.send("PRIVMSG", conv.name, action ? `\x01ACTION ${piece}\x01` : piece);
-      if (!this.caps.has("echo-message")) {
-        this.add(conv, { kind: action ? "action" : "message", nick: this.me, text: piece, self: true });
+    const tags = reply && this.caps.has("message-tags") ? { "+reply": reply } : {};
+    this.typingSent.delete(conv.key); // a message ends typing
+    let pieces;
+    if (!action && text.replace(/\n+$/, "").includes("\n") && this.sendBatch(conv, text, budget, tags)) {
+      pieces = [text.replace(/\n+$/, "")];
+    } else {
+      pieces = text.split("\n").flatMap((l) => splitText(l, budget)).filter(Boolean);
+      for (const piece of pieces) {
+        this.out.push(formatTagged(tags, "PRIVMSG", conv.name, action ? `\x01ACTION ${piece}\x01` : piece));
       }
     }
+    if (!this.caps.has("echo-message")) {
+      for (const piece of pieces) {
+        this.add(conv, { kind: action ? "action" : "message", nick: this.me, text: piece, self: true, replyTo: reply });
+      }
+    }
+    this.markRead(conv); // who speaks has read what came before
+  }
+
+  /** Send `text` as one message of several lines (IRCv3 multiline), if the
+   * server takes them and it fits their limits. */
+  sendBatch(conv, text, budget, tags) {
+    if (!this.caps.has(MULTILINE) || !this.caps.has("batch")) return false;
+    const limits = multilineLimits(this.offered.get(MULTILINE));
+    const lines = limits && batchLines(text, budget, limits);
+    if (!lines) return false;
+    this.batches += 1;
+    const ref = `ml${this.batches}`;
+    this.out.push(formatTagged(tags, "BATCH", `+${ref}`, MULTILINE, conv.name));
+    for (const [line, concat] of lines) {
+      this.out.push(formatTagged(concat ? { batch: ref, [CONCAT]: "" } : { batch: ref }, "PRIVMSG", conv.name, line));
+    }
+    this.send("BATCH", `-${ref}`);
+    return true;
   }
 
   command(conv, text) {
@@ -371,6 +518,21 @@ export class Chat {
       case "help":
         for (const help of HELP) this.add(conv, { kind: "info", text: help });
         return;
+      case "display":
+      case "colour":
+      case "color": {
+        const key = name === "display" ? "display-name" : "color";
+        if (key === "color" && rest && !/^#[0-9A-Fa-f]{6}$/.test(rest)) {
+          this.add(conv, { kind: "error", text: "A colour is written #rrggbb, such as #2e7d32." });
+          return;
+        }
+        if (!this.caps.has("draft/metadata-2")) {
+          this.add(conv, { kind: "error", text: "This server does not keep display names or colours." });
+          return;
+        }
+        if (linked()) this.send("METADATA", "*", "SET", key, ...(rest ? [rest] : []));
+        return;
+      }
       default:
         this.add(conv, { kind: "error", text: `Unknown command /${name}; /help lists them.` });
     }
@@ -408,6 +570,8 @@ export class Chat {
       msgid: msg.tags.msgid || "",
       mention: !self && isChannel(target) && mentions(text, this.me),
       history,
+      replyTo: msg.tags["+reply"] || msg.tags["+draft/reply"] || "",
+      bot: "bot" in msg.tags,
     };
     let name;
     if (isChannel(target)) name = target;
@@ -475,6 +639,7 @@ export class Chat {
     if (this.welcomedOnce) return;
     this.welcomedOnce = true;
     this.history.welcomed();
+    if (this.caps.has("draft/metadata-2") && this.caps.has("batch")) this.send("METADATA", "*", "SUB", ...PROFILE_KEYS);
     if (this.channels.length) {
       if (this.active === SERVER) this.pendingSelect = casefold(this.channels[0]);
       this.send("JOIN", this.channels.join(","));
@@ -772,6 +937,11 @@ const HANDLERS = {
   NICK(msg) {
     const old = this.from(msg);
     const nick = msg.params[0];
+    const profile = this.profiles.get(casefold(old));
+    if (profile) {
+      this.profiles.delete(casefold(old));
+      this.profiles.set(casefold(nick), profile);
+    }
     const text = this.isMe(old) ? `You are now known as ${nick}` : `${old} is now known as ${nick}`;
     if (this.isMe(old)) {
       this.me = nick;
@@ -843,6 +1013,12 @@ const HANDLERS = {
   },
 
   BATCH(msg) {
+    if (this.multiline.opened(msg)) return;
+    const whole = this.multiline.closed(msg);
+    if (whole) {
+      this.onMessage(whole); // a message of several lines, as if it came in one piece
+      return;
+    }
     const done = this.history.batch(msg);
     if (done) {
       this.historyDone(done);
@@ -858,8 +1034,89 @@ const HANDLERS = {
       this.historyDone(done);
       return;
     }
+    // What failed, and the server's own words (IRCv3 standard replies).
     const conv = this.conversations.get(this.active);
-    this.add(conv, { kind: "error", text: msg.params[msg.params.length - 1] || "The server refused that." });
+    const text = msg.params[msg.params.length - 1] || "The server refused that.";
+    const command = msg.params.length > 2 && msg.params[0] !== "*" ? `${msg.params[0]}: ` : "";
+    this.add(conv, { kind: "error", text: command + text });
+  },
+
+  WARN(msg) {
+    const text = msg.params[msg.params.length - 1] || "";
+    const command = msg.params.length > 2 && msg.params[0] !== "*" ? `${msg.params[0]}: ` : "";
+    this.add(this.conversations.get(this.active), { kind: "info", text: command + text });
+  },
+
+  NOTE(msg) {
+    HANDLERS.WARN.call(this, msg);
+  },
+
+  TAGMSG(msg) {
+    // Tags with no text: typing (IRCv3 +typing) and reactions (+draft/react).
+    const nick = this.from(msg);
+    const target = msg.params[0] || "";
+    const conv = this.conversation(isChannel(target) || this.isMe(nick) ? target : nick);
+    if (!conv) return;
+    const typing = msg.tags["+typing"];
+    if (typing && !this.isMe(nick)) {
+      const shown = TYPING_SHOWN[typing];
+      if (shown) conv.typing.set(casefold(nick), { nick, at: this.now().getTime() + shown });
+      else conv.typing.delete(casefold(nick));
+      this.changed.add("typing");
+    }
+    const reply = msg.tags["+reply"] || msg.tags["+draft/reply"];
+    const emoji = msg.tags["+draft/react"] || msg.tags["+draft/unreact"];
+    const line = reply && emoji ? this.lineById(conv, reply) : null;
+    if (line) {
+      line.reactions = line.reactions || new Map();
+      const who = line.reactions.get(emoji) || new Set();
+      if (msg.tags["+draft/react"]) who.add(casefold(nick));
+      else who.delete(casefold(nick));
+      if (who.size) line.reactions.set(emoji, who);
+      else line.reactions.delete(emoji);
+      this.changed.add(conv.key);
+      this.redraw = true;
+    }
+  },
+
+  REDACT(msg) {
+    // REDACT <target> <msgid> [:<reason>] (IRCv3 draft/message-redaction)
+    const nick = this.from(msg);
+    const [target = "", msgid = "", reason = ""] = msg.params;
+    const conv = this.conversation(isChannel(target) || this.isMe(nick) ? target : nick);
+    const line = conv && this.lineById(conv, msgid);
+    if (!line) return;
+    line.redacted = { by: casefold(nick) === casefold(line.nick) ? "" : nick, reason };
+    this.changed.add(conv.key);
+    this.redraw = true;
+  },
+
+  MARKREAD(msg) {
+    // MARKREAD <target> timestamp=<time> | *: read on another device of the account.
+    const [target = "", stamp = ""] = msg.params;
+    const conv = this.conversation(target);
+    if (!conv || !stamp.startsWith("timestamp=")) return;
+    const read = new Date(stamp.slice(10));
+    if (Number.isNaN(read.getTime())) return;
+    if (!conv.read || read > conv.read) conv.read = read;
+    if (conv.unread && (!conv.latest || conv.latest <= read)) {
+      conv.unread = 0;
+      conv.mention = false;
+      this.changed.add("list");
+    }
+  },
+
+  METADATA(msg) {
+    // METADATA <target> <key> <visibility> [:<value>] (IRCv3 draft/metadata-2)
+    const [target = "", key = "", , value = ""] = msg.params;
+    if (isChannel(target) || !PROFILE_KEYS.includes(key)) return;
+    const folded = casefold(target);
+    const profile = this.profiles.get(folded) || { displayName: "", colour: "" };
+    if (key === "display-name") profile.displayName = value;
+    else profile.colour = profileColour(value);
+    this.profiles.set(folded, profile);
+    for (const conv of this.conversations.values()) this.changed.add(conv.key);
+    this.redraw = true;
   },
 
   ERROR(msg) {

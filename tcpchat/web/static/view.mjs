@@ -4,6 +4,7 @@
 
 import { linkify } from "./irc.mjs";
 import { SERVER } from "./chat.mjs";
+import { REACTIONS } from "./ircv3.mjs";
 
 const NICK_COLOURS = 12;
 const EMOJI = (
@@ -57,6 +58,7 @@ export class View {
     this.shownFirst = null;
     this.shownCount = 0;
     this.buildEmoji();
+    this.buildLineActions();
     this.$("messages").addEventListener("scroll", () => this.scrolled());
   }
 
@@ -70,6 +72,8 @@ export class View {
       this.drawTitle();
     }
     if (changed.has("status")) this.drawStatus();
+    if (changed.has("typing") || changed.has(active) || this.typingKey !== active) this.drawTyping();
+    if (changed.has("reply") || changed.has(active)) this.drawReply();
     this.drawUnreadTitle();
   }
 
@@ -126,18 +130,21 @@ export class View {
     const box = this.$("messages");
     const lines = conv.lines;
     const first = lines.length ? lines[0].id : null;
-    const same = this.shownKey === conv.key && this.shownFirst === first && this.shownCount <= lines.length;
+    // A line that changed (a reaction, a deletion, a display name) redraws all.
+    const same =
+      !this.chat.redraw && this.shownKey === conv.key && this.shownFirst === first && this.shownCount <= lines.length;
+    this.chat.redraw = false;
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     if (same) {
       const fragment = document.createDocumentFragment();
-      for (const line of lines.slice(this.shownCount)) fragment.append(this.lineNode(line));
+      for (const line of lines.slice(this.shownCount)) fragment.append(this.lineNode(line, conv));
       box.append(fragment);
       if (atBottom || lines.slice(this.shownCount).some((l) => l.self)) box.scrollTop = box.scrollHeight;
     } else {
       const fromBottom = box.scrollHeight - box.scrollTop;
       const keep = this.shownKey === conv.key && !atBottom;
       const nodes = [this.topNode(conv)];
-      for (const line of lines) nodes.push(this.lineNode(line));
+      for (const line of lines) nodes.push(this.lineNode(line, conv));
       box.replaceChildren(...nodes);
       box.scrollTop = keep ? box.scrollHeight - fromBottom : box.scrollHeight;
     }
@@ -159,7 +166,7 @@ export class View {
     return node;
   }
 
-  lineNode(line) {
+  lineNode(line, conv) {
     const node = el("li", `line ${line.kind}`);
     if (line.history) node.classList.add("past");
     if (line.mention) node.classList.add("mention");
@@ -168,18 +175,111 @@ export class View {
       node.textContent = line.text;
       return node;
     }
+    if (line.replyTo) node.append(this.quoteNode(conv, line.replyTo));
     const time = el("time", "time", clock(line.time));
     time.dateTime = line.time.toISOString();
     time.title = line.time.toLocaleString();
     node.append(time);
-    if (line.kind === "message" || line.kind === "notice") {
-      const nick = el("span", `nick ${nickColour(line.nick)}`, line.nick);
+    if (line.kind === "message" || line.kind === "notice" || line.kind === "action") {
+      const shown = this.chat.shownNick(line.nick);
+      const nick = el("span", `nick ${nickColour(line.nick)}`, line.kind === "action" ? `* ${shown}` : shown);
+      const colour = this.chat.colourOf(line.nick);
+      if (colour) nick.style.color = colour; // chosen by its owner (IRCv3 metadata)
       node.append(nick);
-    } else if (line.kind === "action") {
-      node.append(el("span", `nick ${nickColour(line.nick)}`, `* ${line.nick}`));
+      if (line.bot) node.append(el("span", "bot", "bot"));
     }
     node.append(withLinks(el("span", "text"), line.text));
+    if (line.msgid) {
+      node.dataset.msgid = line.msgid;
+      if (line.self) node.dataset.own = "1";
+    }
+    if (line.redacted) {
+      node.classList.add("redacted");
+      const by = line.redacted.by ? ` by ${line.redacted.by}` : "";
+      node.append(el("span", "note", `deleted${by}${line.redacted.reason ? `: ${line.redacted.reason}` : ""}`));
+    }
+    if (line.reactions && line.reactions.size) {
+      const row = el("span", "reactions");
+      for (const [emoji, who] of line.reactions) {
+        const button = el("button", "reaction", `${emoji} ${who.size}`);
+        button.type = "button";
+        button.title = [...who].join(", ");
+        button.addEventListener("click", () => this.actions.react(conv.key, line.msgid, emoji));
+        row.append(button);
+      }
+      node.append(row);
+    }
     return node;
+  }
+
+  /** The line a reply answers, quoted above it (IRCv3 +reply). */
+  quoteNode(conv, msgid) {
+    const quoted = this.chat.lineById(conv, msgid);
+    if (!quoted) return el("span", "quote", "↪ in reply to an earlier message");
+    const text = quoted.text.replace(/\n/g, " ");
+    const short = text.length > 80 ? `${text.slice(0, 79)}…` : text;
+    return el("span", "quote", `↪ ${this.chat.shownNick(quoted.nick)}: ${short}`);
+  }
+
+  // -- what can be done with a message -----------------------------------
+
+  /** One bar of buttons (reply, reactions, delete) that goes to the message clicked. */
+  buildLineActions() {
+    const bar = el("span", "line-actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Message actions");
+    const button = (label, title, action) => {
+      const b = el("button", "line-action", label);
+      b.type = "button";
+      b.title = title;
+      b.addEventListener("click", (event) => {
+        event.stopPropagation();
+        const li = bar.closest("li.line");
+        if (li) action(li.dataset.msgid);
+        bar.remove();
+      });
+      bar.append(b);
+      return b;
+    };
+    button("↩ Reply", "Reply to this message", (msgid) => this.actions.reply(this.chat.active, msgid));
+    for (const emoji of REACTIONS) {
+      button(emoji, `React with ${emoji}`, (msgid) => this.actions.react(this.chat.active, msgid, emoji));
+    }
+    this.deleteButton = button("Delete", "Delete this message for everyone", (msgid) =>
+      this.actions.redact(this.chat.active, msgid),
+    );
+    this.lineActions = bar;
+    this.$("messages").addEventListener("click", (event) => {
+      if (event.target.closest("a, button")) return;
+      const li = event.target.closest("li.line[data-msgid]");
+      if (!li || li.classList.contains("redacted")) {
+        bar.remove();
+        return;
+      }
+      this.deleteButton.hidden = li.dataset.own !== "1";
+      li.append(bar);
+    });
+  }
+
+  drawTyping() {
+    const conv = this.chat.conversations.get(this.chat.active);
+    this.typingKey = this.chat.active;
+    const names = conv ? this.chat.typists(conv) : [];
+    let text = "";
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length > 1 && names.length <= 3) text = `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are typing…`;
+    else if (names.length > 3) text = "Several people are typing…";
+    this.$("typing").textContent = text;
+  }
+
+  drawReply() {
+    const replying = this.chat.replying;
+    const bar = this.$("reply-bar");
+    bar.hidden = !replying;
+    if (replying) {
+      const text = replying.line.text.replace(/\n/g, " ");
+      this.$("reply-text").textContent = `Replying to ${this.chat.shownNick(replying.line.nick)}: ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`;
+    }
   }
 
   scrolled() {
@@ -216,6 +316,8 @@ export class View {
     const items = members.map((m) => {
       const item = el("li", m.away ? "member away" : "member");
       const button = el("button", `member-name ${nickColour(m.nick)}`, (m.modes ? prefixes[m.modes[0]] || "" : "") + m.nick);
+      const colour = this.chat.colourOf(m.nick);
+      if (colour) button.style.color = colour;
       button.type = "button";
       button.title = m.away ? `${m.nick} (away) — click for a private chat` : `${m.nick} — click for a private chat`;
       button.addEventListener("click", () => this.actions.query(m.nick));
