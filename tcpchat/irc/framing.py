@@ -22,7 +22,6 @@ __all__ = [
     "TOO_LONG",
     "LineDecoder",
     "decode",
-    "decode_line",
     "line_too_long",
     "text_head",
     "text_run",
@@ -50,21 +49,13 @@ def decode(raw: bytes) -> str:
     """Bytes of one line as text: invalid UTF-8 becomes U+FFFD, and so do
     NUL, CR and LF, never an error. Whatever a client sends, no text the
     server reads from it holds a byte that would break a line."""
-    return decode_line(raw)[0]
-
-
-def decode_line(raw: bytes) -> tuple[str, bool]:
-    """:func:`decode` of ``raw``, and whether it was not valid UTF-8 (the
-    server says when it had to change a line: IRCv3 UTF8ONLY)."""
     try:
         text = raw.decode()
-        invalid = False
     except UnicodeDecodeError:
         text = raw.decode(errors="replace")
-        invalid = True
     if "\r" in text or "\0" in text or "\n" in text:
-        text = text.translate(UNSAFE)
-    return text, invalid
+        return text.translate(UNSAFE)
+    return text
 
 
 def text_head(line: bytes) -> bytes | None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tcpchat.irc import (
     TOO_LONG,
     LineDecoder,
-    decode_line,
+    decode,
     line_too_long,
     parse_text,
     text_head,
@@ -120,14 +120,21 @@ _run_lines = st.one_of(
 )
 
 
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @given(st.lists(_run_lines, max_size=20), st.integers(min_value=1, max_value=25))
 def test_text_run_reads_what_parse_text_reads(lines: list[bytes], limit: int) -> None:
     """...up to the first line that is not valid UTF-8, which goes alone."""
     expected = []
     for line in lines[:limit]:
-        text, invalid = decode_line(line)
-        read = parse_text(text) if line is not TOO_LONG else None
-        if read is None or read[:2] != ("PRIVMSG", "bob") or invalid:
+        read = parse_text(decode(line)) if line is not TOO_LONG else None
+        if read is None or read[:2] != ("PRIVMSG", "bob") or not _utf8(line):
             break
         expected.append(read[2])
     assert text_run(lines, _HEAD, limit) == expected
