@@ -26,6 +26,7 @@ and its tag, so the command still gets its one answer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from tcpchat.server.state import State
 
 __all__ = ["Durability", "Withdrawal"]
+
+log = logging.getLogger("tcpchat.server")
 
 # The tags labels.py puts first on a line it marks as an answer to a command.
 _ANSWER_TAGS: Final = (b"@label=", b"@batch=")
@@ -99,7 +102,13 @@ class Withdrawal:
         return kept
 
     def tell(self) -> None:
-        """FAIL to each sender still here whose message was withdrawn."""
+        """FAIL to each sender still here whose message was withdrawn; and a
+        line in the log (and the console), which showed them as they came."""
+        log.info(
+            "%d message(s) since the last history commit reached no one: "
+            "history could not keep them",
+            len(self.batch),
+        )
         for index, (event, _) in enumerate(self.batch):
             if index in self._answered:
                 continue

@@ -187,6 +187,8 @@ def test_a_full_disk_withdraws_messages_and_tells_senders_then_recovers(
         assert seen == sent
         warnings = server.lines_with("cannot write the history file")
         assert len(warnings) == 1, warnings
+        # The log showed each refused message as it came; it says they went nowhere.
+        assert server.lines_with("reached no one: history could not keep them")
         assert str(history) in warnings[0] and "Nothing already in it is lost" in warnings[0]
 
         server.proc.send_signal(signal.SIGUSR1)  # space returns
