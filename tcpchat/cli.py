@@ -36,6 +36,7 @@ from tcpchat.server.listener import ServerRunner, new_event_loop, open_accounts,
 from tcpchat.server.passwords import hash_password
 from tcpchat.server.tls import make_self_signed
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.store.health import StoreUnavailable
 from tcpchat.web.server import WebListenError
 
 __all__ = ["client_main", "console_main", "main"]
@@ -329,6 +330,8 @@ def run_add_account(args: argparse.Namespace) -> int:
         )
     except AccountExists:
         raise ConfigError(f"an account called {args.name} exists already") from None
+    except StoreUnavailable as exc:
+        raise ConfigError(f"{exc}; nothing was written to {config.accounts_file}") from None
     finally:
         accounts.close()
     print(f"Account {args.name} created in {config.accounts_file}.")

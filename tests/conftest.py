@@ -30,6 +30,7 @@ from tcpchat.server.config import (
     WebSettings,
 )
 from tcpchat.server.listener import ServerThread
+from tcpchat.server.operator_console import ConsoleLink
 from tcpchat.server.passwords import hash_password
 
 if TYPE_CHECKING:
@@ -39,6 +40,24 @@ OPER_NAME = "operuser"
 OPER_PASSWORD = "operpassword"
 # Hashing is slow on purpose; one hash serves the whole run.
 _OPER_HASH = hash_password(OPER_PASSWORD)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-lines",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the fuzz tests on random inputs until N lines have been fed "
+        "(default: a small budget with a fixed seed); turns their timeout off",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--fuzz-lines"):
+        for item in items:
+            if "fuzz" in item.nodeid:
+                item.add_marker(pytest.mark.timeout(0))
 
 
 @dataclass
@@ -173,6 +192,25 @@ def make_server() -> Iterator[Callable[..., RunningServer]]:
 def web_server(make_server: Callable[..., RunningServer]) -> RunningServer:
     """A server with its web port open, on a port of the system's choosing."""
     return make_server(web=WebSettings(port=0))
+
+
+@pytest.fixture
+def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
+    """Start servers with a console link attached before they listen, as the
+    console window has it (no display needed: the link is the server side)."""
+    started: list[tuple[ServerThread, ConsoleLink]] = []
+
+    def start(**settings: Any) -> tuple[RunningServer, ConsoleLink]:
+        thread = ServerThread(server_config(**settings))
+        link = ConsoleLink(thread.runner)
+        host, port = thread.start().addresses[0]
+        started.append((thread, link))
+        return RunningServer(thread, host, port), link
+
+    yield start
+    for thread, link in started:
+        link.close()
+        thread.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Ending a helper process that a test started: politely, then firmly, never unbounded."""
+"""Helper processes a test starts: ended politely, then firmly, never unbounded;
+and a command that must fail the way tcpchat's commands do."""
 
 from __future__ import annotations
 
@@ -17,3 +18,13 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(STOP_TIMEOUT)
+
+
+def one_line_failure(command: list[str], timeout: float = 30) -> str:
+    """Run ``command``, which must fail as a person's mistake does: exit status
+    2 and one line on stderr, no traceback. Returns that line."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -25,6 +25,7 @@ from tcpchat.irc.message import (
     parse,
     parse_tags,
     parse_text,
+    quote_params,
 )
 from tcpchat.irc.validate import CHANTYPES, is_channel, valid_channel, valid_nick
 
@@ -46,6 +47,7 @@ __all__ = [
     "parse",
     "parse_tags",
     "parse_text",
+    "quote_params",
     "text_head",
     "text_run",
     "valid_channel",

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Final
 
+from tcpchat.irc.message import UNSAFE
+
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CLIENT_TAG_BYTES",
@@ -36,12 +38,24 @@ TOO_LONG: Final = b"\0too-long"
 """Stands in the output of :meth:`LineDecoder.feed` where a line was too long."""
 
 
+# No IRC message holds NUL, CR or LF (Modern IRC, "Message format"): one
+# that did could not be quoted back in a reply, and relayed as it came, a
+# CR would end the line early for a client that splits on it, so that the
+# rest passed for a line from the server.
+_NOT_IN_A_RUN: Final = {c: r for c, r in UNSAFE.items() if c != 10}  # LFs part a run's lines
+
+
 def decode(raw: bytes) -> str:
-    """Bytes of one line as text; invalid UTF-8 becomes U+FFFD, never an error."""
+    """Bytes of one line as text: invalid UTF-8 becomes U+FFFD, and so do
+    NUL, CR and LF, never an error. Whatever a client sends, no text the
+    server reads from it holds a byte that would break a line."""
     try:
-        return raw.decode()
+        text = raw.decode()
     except UnicodeDecodeError:
-        return raw.decode(errors="replace")
+        text = raw.decode(errors="replace")
+    if "\r" in text or "\0" in text or "\n" in text:
+        return text.translate(UNSAFE)
+    return text
 
 
 def text_head(line: bytes) -> bytes | None:
@@ -57,18 +71,19 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
 
     Each text is what :func:`~tcpchat.irc.parse_text` reads from
     :func:`decode` of its line; a line it would not read so (an empty text,
-    a CR at the end, another target or command) ends the run. The lines
+    another target or command) ends the run. The lines
     are decoded in one piece: a client that pastes or pipelines sends many
     such lines at once, and this costs a few C calls for all of them
-    (bench/PROFILE.md). An LF cannot be inside a line, and is ASCII, so
-    decoding the lines joined by LF gives each line's text. A line that is
-    not valid UTF-8 ends the run: it goes on its own, so that the server
-    can say it had to change it (UTF8ONLY).
+    (bench/PROFILE.md). An LF cannot be inside a line that
+    :class:`LineDecoder` gives, and is ASCII, so decoding the lines joined
+    by LF gives each line's text. A line that is not valid UTF-8 ends the
+    run: it goes on its own, so that the server can say it had to change
+    it (UTF8ONLY).
     """
     size = len(head)
     run = []
     for line in islice(lines, limit):
-        if len(line) <= size or not line.startswith(head) or line[-1] == 13:  # CR
+        if len(line) <= size or not line.startswith(head):
             break
         run.append(line)
     if not run:
@@ -78,6 +93,8 @@ def text_run(lines: Iterable[bytes], head: bytes, limit: int) -> list[str]:
         text = data.decode()
     except UnicodeDecodeError as exc:
         text = data[: data.rfind(b"\n", 0, exc.start)].decode()
+    if "\r" in text or "\0" in text:
+        text = text.translate(_NOT_IN_A_RUN)
     return text.split("\n" + head.decode("ascii"))[1:]
 
 

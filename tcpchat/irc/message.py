@@ -27,6 +27,7 @@ __all__ = [
     "parse",
     "parse_tags",
     "parse_text",
+    "quote_params",
     "unescape_tag_value",
 ]
 
@@ -99,6 +100,35 @@ def format_params(params: tuple[str, ...] | list[str]) -> str:
         else:
             out.append(" " + param)
     return "".join(out)
+
+
+UNSAFE: Final = dict.fromkeys(map(ord, _FORBIDDEN_ANYWHERE), 0xFFFD)
+"""A ``str.translate`` table that turns what no line may hold into U+FFFD."""
+
+
+def quote_params(params: tuple[str, ...] | list[str]) -> str:
+    """:func:`format_params` for a reply that quotes what a client sent: never raises.
+
+    A client's words may not fit where a reply puts them: a trailing
+    parameter with a space (``NAMES :#a b``), an empty one or one that
+    starts with a colon cannot stand in the middle of a line, so there it
+    becomes ``*``, the usual placeholder; a CR, LF or NUL anywhere becomes
+    U+FFFD. The strict formatter runs first, so only a reply that needs
+    it pays for the repair.
+    """
+    try:
+        return format_params(params)
+    except FormatError:
+        last = len(params) - 1
+        return format_params([_quotable(p, i == last) for i, p in enumerate(params)])
+
+
+def _quotable(param: str, trailing: bool) -> str:
+    if _has_forbidden(param):
+        param = param.translate(UNSAFE)
+    if not trailing and (not param or " " in param or param[0] == ":"):
+        return "*"
+    return param
 
 
 def chunked(items: list[str], limit: int, sep: str = " ") -> list[str]:

@@ -18,6 +18,7 @@ from tcpchat.server.context import Context, when_applied
 from tcpchat.server.events import AccountChanged, NickChanged
 from tcpchat.server.passwords import hash_password, verify_password
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = [
     "NICKSERV",
@@ -101,7 +102,7 @@ def register_account(
     """Create an account off the event loop; ``then(error code or None, message)``.
 
     Error codes are those of IRCv3 account-registration (BAD_ACCOUNT_NAME,
-    ACCOUNT_EXISTS, WEAK_PASSWORD, DISALLOWED).
+    ACCOUNT_EXISTS, WEAK_PASSWORD, DISALLOWED, TEMPORARILY_UNAVAILABLE).
     """
     core = ctx.core
     store = core.accounts
@@ -130,6 +131,9 @@ def register_account(
         except AccountExists:
             then("ACCOUNT_EXISTS", f"{name} is already taken")
             return
+        except StoreUnavailable as exc:  # the store has said why in the log
+            then("TEMPORARILY_UNAVAILABLE", f"Not registered: {exc}; try again later")
+            return
         then(None, f"Account {name} registered")
 
     ctx.offload(lambda: hash_password(password), done)
@@ -145,7 +149,11 @@ def protect_nick(ctx: Context) -> None:
     session.nick_deadline = None
     if store is None or grace <= 0 or casefold(user.account or "") == user.folded:
         return
-    if store.get(user.nick) is None:
+    try:
+        registered = store.get(user.nick) is not None
+    except StoreUnavailable:  # unreadable (the log says why): the nick cannot be claimed
+        return
+    if not registered:
         return
     session.nick_deadline = ctx.now + grace
     services_notice(

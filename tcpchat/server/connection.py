@@ -33,9 +33,9 @@ from typing import Final, cast
 
 from tcpchat.irc import LineDecoder, text_head
 from tcpchat.server.core import ServerCore
+from tcpchat.server.durability import Durability, Withdrawal
 from tcpchat.server.session import Session
 from tcpchat.server.tls import fingerprint
-from tcpchat.store import HistoryStore
 
 __all__ = ["Connection", "Flusher"]
 
@@ -90,7 +90,9 @@ class Flusher:
     (on its own thread), and written when the commit is durable. Output
     queued meanwhile waits for the next commit, so no client ever sees a
     message that a crash could take out of history, and lines to one client
-    never overtake each other.
+    never overtake each other. If the commit fails, the messages it held are
+    taken out of the output before it is written, and their senders told
+    (:mod:`tcpchat.server.durability`).
     """
 
     __slots__ = (
@@ -103,9 +105,7 @@ class Flusher:
         "_scheduled",
     )
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, history: HistoryStore | None = None
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, history: Durability | None = None) -> None:
         self._loop = loop
         self._history = history
         self._pending: list[Connection] = []
@@ -190,23 +190,28 @@ class Flusher:
             return
         held = [(conn, conn.take()) for conn in pending]
         self._committing = True
-        history.commit(lambda: self._call_soon_threadsafe(self._committed, held))
+        history.commit(lambda failed: self._call_soon_threadsafe(self._committed, held, failed))
 
     def _call_soon_threadsafe(self, callback: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
             self._loop.call_soon_threadsafe(callback, *args)
 
-    def _committed(self, held: list[tuple[Connection, list[bytes]]]) -> None:
+    def _committed(
+        self, held: list[tuple[Connection, list[bytes]]], failed: Withdrawal | None
+    ) -> None:
         self._committing = False
         # The members of a busy channel hold the same lines, the same objects,
         # a commit's worth (some 200 KB each): joined once for all of them,
         # as comparing the lists costs a pointer a line.
         last: list[bytes] | None = None
         data = b""
-        for conn, lines in held:
+        for conn, taken in held:
+            lines = taken if failed is None else failed.unsent(taken)
             if lines != last:
                 last, data = lines, b"".join(lines)
             conn.send(data)
+        if failed is not None:
+            failed.tell()
         if self._pending:
             self._run()
         parked, self._parked = self._parked, []

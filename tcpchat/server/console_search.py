@@ -21,6 +21,7 @@ from typing import Final
 
 from tcpchat.irc import casefold, is_channel
 from tcpchat.store import HistoryItem, HistoryStore
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = [
     "HISTORY_OFF",
@@ -98,9 +99,12 @@ def search_history(store: HistoryStore | None, request: Search) -> SearchResults
     if store is None or problem:
         return SearchResults(request, (), None, problem)
     # One more than a page, to know whether an older page exists.
-    items = store.search(
-        request.text, casefold(channel) if channel else None, request.before, SEARCH_PAGE + 1
-    )
+    try:
+        items = store.search(
+            request.text, casefold(channel) if channel else None, request.before, SEARCH_PAGE + 1
+        )
+    except StoreUnavailable as exc:  # the store has said why in the log
+        return SearchResults(request, (), None, f"History cannot be searched: {exc}.")
     page = items[:SEARCH_PAGE]
     older = page[-1] if len(items) > SEARCH_PAGE else None
     return SearchResults(request, tuple(_hit(item) for item in page), older)

@@ -3,6 +3,9 @@
 Handlers reply only through a :class:`Context`, never to a socket, so the
 replies to one command can later be wrapped in one place (labels, batches),
 and handlers can be run in tests with a session that just collects lines.
+Replies quote what the client sent (a command, a nick, a channel name), so
+their parameters are formatted by :func:`~tcpchat.irc.quote_params`, which
+makes any words fit where they stand: a reply can always be sent.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from tcpchat.irc import Message, format_params
+from tcpchat.irc import Message, quote_params
 from tcpchat.irc.numerics import TEXT
 from tcpchat.server.events import Messaged, MessageRun, MultilineMessaged
 
@@ -53,12 +56,12 @@ class Context:
         self.session.write((line + "\r\n").encode())
 
     def send(self, source: str, command: str, *params: str) -> None:
-        self.send_line(f":{source} {command}" + format_params(params))
+        self.send_line(f":{source} {command}" + quote_params(params))
 
     def numeric(self, code: str, *params: str) -> None:
         """A numeric reply from the server, addressed to this session's nick."""
         self.send_line(
-            f":{self.config.name} {code} {self.session.display_nick}" + format_params(params)
+            f":{self.config.name} {code} {self.session.display_nick}" + quote_params(params)
         )
 
     def error(self, code: str, *params: str) -> None:

@@ -27,7 +27,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from tcpchat import __version__
 from tcpchat.irc import (
@@ -52,6 +52,7 @@ from tcpchat.server.commands.messaging import (
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.context import Context
 from tcpchat.server.delivery import deliver, deliver_message
+from tcpchat.server.durability import Durability
 from tcpchat.server.events import (
     Event,
     Messaged,
@@ -73,6 +74,7 @@ from tcpchat.server.state import SERVICES_UID, State
 from tcpchat.server.throttle import ConnectThrottle, LoginThrottle
 from tcpchat.store import HistoryStore
 from tcpchat.store.accounts import AccountStore
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["ServerCore"]
 
@@ -107,6 +109,11 @@ def _random_token() -> str:
 class ServerCore:
     """One server's view of the network, and the rules for changing it."""
 
+    # The same for every server of this build. A class attribute: CPython
+    # keeps an object's attributes in a compact table only up to 30 of them,
+    # and every attribute read on the hot path is slower past that.
+    version: Final = f"tcpchat-{__version__}"
+
     def __init__(
         self,
         config: Config,
@@ -139,7 +146,6 @@ class ServerCore:
         self.bus: Bus | None = None
         self._guests = itertools.count(1)
         self.clock = clock
-        self.version = f"tcpchat-{__version__}"
         self.started = clock()
         self.state = State(config.limits.whowas_size)
         self.sessions: dict[Session, None] = {}
@@ -153,8 +159,12 @@ class ServerCore:
         self._batches = itertools.count(1)
         # True while handle_alone runs (see there).
         self._at_once = False
+        # With history, what it holds for a commit, so that a failed one can
+        # take its messages back (the connections' Flusher commits through it).
+        self.durability: Durability | None = None
         if history is not None:
             self.observers.append(HistoryRecorder(self.state, history, config.name))
+            self.durability = Durability(history, self.state, config.name)
         self.monitor = Monitor(self.state, config.name)
         self.observers.append(self.monitor)
         self.read_markers = ReadMarkers(self.state, accounts)
@@ -226,18 +236,24 @@ class ServerCore:
         return session
 
     def handle_line(self, session: Session, raw: bytes) -> None:
-        """Handle one complete line from ``session``; never raises."""
+        """Handle one complete line from ``session``; never raises. A line
+        from a session that has ended (a transport may still hold some) goes
+        with it: a message is refused by its delivery (its sender is gone),
+        and nothing else reaches a handler."""
         ctx = self._context(session)
         if raw is TOO_LONG:
             ctx.error(ERR_INPUTTOOLONG)
             return
+        # decode(), written out for the commonest line: valid UTF-8 with
+        # nothing in it that decode() must replace costs no call.
         try:
             line = raw.decode()
         except UnicodeDecodeError:
-            line = decode(raw)
-            mangled = True
+            line, mangled = decode(raw), True
         else:
             mangled = False
+            if "\r" in line or "\0" in line or "\n" in line:
+                line = decode(raw)
         if session.user is not None:
             text = parse_text(line)
             if text is not None:
@@ -245,9 +261,11 @@ class ServerCore:
                     warn_invalid_utf8(ctx, text[0])
                 try:
                     relay(ctx, *text)
-                except Exception:
-                    self._failed(ctx, raw, text[0])
+                except Exception as exc:
+                    self._failed(ctx, raw, text[0], exc)
                 return
+        if session.ended:
+            return
         try:
             message = parse(line)
         except ProtocolError:
@@ -286,11 +304,13 @@ class ServerCore:
         A client that pastes or pipelines sends many such lines in one read;
         taken together, each costs a fraction of a line on its own (the
         bench's pairs; bench/PROFILE.md). The connection asks only where the
-        first two lines start alike (``text_head``). As handle_line, it
-        never raises.
+        first two lines start alike (``text_head``). The lines are as a
+        :class:`~tcpchat.irc.LineDecoder` gives them (no LF in any). As
+        handle_line, it never raises.
         """
         first = lines[0]
-        text = parse_text(decode(first)) if session.user is not None else None
+        registered = session.user is not None and not session.ended
+        text = parse_text(decode(first)) if registered else None
         if text is None:
             return 0
         command, target, _ = text
@@ -303,8 +323,8 @@ class ServerCore:
             return 0
         try:
             relay_run(ctx, command, recipient, tuple(texts))
-        except Exception:
-            self._failed(ctx, first, command)
+        except Exception as exc:
+            self._failed(ctx, first, command, exc)
         return len(texts)
 
     def _context(self, session: Session) -> Context:
@@ -318,11 +338,20 @@ class ServerCore:
     def _dispatch(self, ctx: Context, message: Message, raw: bytes, mangled: bool) -> None:
         try:
             dispatch(ctx, message, mangled)
-        except Exception:
-            self._failed(ctx, raw, message.command)
+        except Exception as exc:
+            self._failed(ctx, raw, message.command, exc)
 
-    def _failed(self, ctx: Context, raw: bytes, command: str) -> None:
-        """A handler raised: the bug is logged, the client told, and nothing else is lost."""
+    def _failed(self, ctx: Context, raw: bytes, command: str, exc: Exception) -> None:
+        """A handler raised: the client is told, and nothing else is lost.
+
+        A store that cannot use its file now (StoreUnavailable: the disk is
+        full) is no bug, and its store has said so in the log: the client
+        gets a standard reply saying why (IRCv3 standard-replies). Anything
+        else is a bug, logged with its traceback.
+        """
+        if isinstance(exc, StoreUnavailable):
+            ctx.send(self.config.name, "FAIL", command, "TEMPORARILY_UNAVAILABLE", str(exc))
+            return
         log.exception("error handling %r from %s", raw, ctx.session.display_nick)
         ctx.error(ERR_UNKNOWNERROR, command)
 
@@ -341,6 +370,7 @@ class ServerCore:
     def _end(self, session: Session, reason: str) -> None:
         """Close ``session`` with ERROR, telling no one else (they know, or will)."""
         del self.sessions[session]
+        session.ended = True
         self._per_ip[session.ip] -= 1
         if not self._per_ip[session.ip]:
             del self._per_ip[session.ip]
@@ -384,8 +414,11 @@ class ServerCore:
         longer admits it."""
         kind = type(event)
         if kind is Messaged or kind is MessageRun:  # the hot path: no state to change
-            if not deliver_message(self.state, event, stamp, self._at_once):  # type: ignore[arg-type]
+            sent = deliver_message(self.state, event, stamp, self._at_once)  # type: ignore[arg-type]
+            if sent is None:
                 return False
+            if self.durability is not None:
+                self.durability.note(event, sent)  # type: ignore[arg-type]
             self._observe(event, stamp)
             return True
         if kind is NodeLost:
@@ -394,7 +427,9 @@ class ServerCore:
         settled = self.state.settle(event)
         if settled is None:
             return False
-        deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        kept = deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        if kept is not None and self.durability is not None:  # a multiline message, a redaction
+            self.durability.note(settled, kept)  # type: ignore[arg-type]
         self._observe(settled, stamp)
         if type(settled) is UserQuit:
             self._quit_here(settled)  # while the state still has the user
@@ -458,5 +493,6 @@ class ServerCore:
             elif idle > limits.ping_interval:
                 session.ping_sent = True
                 session.write(f"PING :{self.config.name}\r\n".encode())
-            if session.nick_deadline is not None and now >= session.nick_deadline:
+            deadline = session.nick_deadline
+            if deadline is not None and now >= deadline and not session.ended:
                 enforce_nick(Context(self, session, now), f"Guest{next(self._guests)}")

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from tcpchat.irc import casefold, format_params
+from tcpchat.irc import casefold, quote_params
 from tcpchat.irc.message import escape_tag_value
 from tcpchat.server.events import (
     AccountChanged,
@@ -56,8 +57,10 @@ PresenceEvent = AwayChanged | RealnameChanged | AccountChanged
 __all__ = [
     "MULTILINE_CAP",
     "REDACTION_CAP",
+    "MultilineSent",
     "OutLine",
     "PresenceEvent",
+    "Sent",
     "deliver",
     "deliver_message",
     "format_client_tags",
@@ -175,7 +178,7 @@ def _nick(state: State, e: NickChanged, stamp: Stamp) -> None:
 
 def _quit(state: State, e: UserQuit, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
-    body = f":{user.mask} QUIT" + format_params((e.reason,))
+    body = f":{user.mask} QUIT" + quote_params((e.reason,))
     line = OutLine(body, stamp, source_tags(user), user.account)
     for session in neighbours(user):
         line.send(session)
@@ -187,12 +190,12 @@ def _joined(state: State, e: Joined, stamp: Stamp, server_name: str) -> None:
     tags = source_tags(user)
     plain = OutLine(f":{user.mask} JOIN {e.channel}", stamp, tags, user.account)
     extended = OutLine(
-        f":{user.mask} JOIN {e.channel} {user.account or '*'}" + format_params((user.realname,)),
+        f":{user.mask} JOIN {e.channel} {user.account or '*'}" + quote_params((user.realname,)),
         stamp,
         tags,
     )
     away = (
-        OutLine(f":{user.mask} AWAY" + format_params((user.away,)), stamp, account=user.account)
+        OutLine(f":{user.mask} AWAY" + quote_params((user.away,)), stamp, account=user.account)
         if user.away
         else None
     )
@@ -213,20 +216,20 @@ def _joined(state: State, e: Joined, stamp: Stamp, server_name: str) -> None:
 def _parted(state: State, e: Parted, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     params = (e.channel, e.reason) if e.reason else (e.channel,)
-    body = f":{user.mask} PART" + format_params(params)
+    body = f":{user.mask} PART" + quote_params(params)
     _to_channel_and_self(state, e.uid, e.channel, body, stamp, source_tags(user))
 
 
 def _kicked(state: State, e: Kicked, stamp: Stamp) -> None:
     kicker = state.by_uid[e.source]
     target = state.by_uid[e.uid]
-    body = f":{kicker.mask} KICK" + format_params((e.channel, target.nick, e.reason))
+    body = f":{kicker.mask} KICK" + quote_params((e.channel, target.nick, e.reason))
     _to_channel_and_self(state, e.uid, e.channel, body, stamp, source_tags(kicker))
 
 
 def _topic(state: State, e: TopicChanged, stamp: Stamp) -> None:
     setter = state.by_uid[e.source]
-    body = f":{setter.mask} TOPIC" + format_params((e.channel, e.topic))
+    body = f":{setter.mask} TOPIC" + quote_params((e.channel, e.topic))
     _to_channel_and_self(state, e.source, e.channel, body, stamp, source_tags(setter))
 
 
@@ -252,7 +255,7 @@ def mode_params(state: State, e: ChannelModeChanged | UserModeChanged) -> list[s
 def _channel_mode(state: State, e: ChannelModeChanged, stamp: Stamp, server_name: str) -> None:
     source = state.by_uid[e.source].mask if e.source else server_name
     channel = state.channels[casefold(e.channel)]
-    line = OutLine(f":{source} MODE" + format_params((channel.name, *mode_params(state, e))), stamp)
+    line = OutLine(f":{source} MODE" + quote_params((channel.name, *mode_params(state, e))), stamp)
     for session in _sessions(channel.members):
         line.send(session)
 
@@ -261,27 +264,29 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
     user = state.by_uid[e.uid]
     if user.session is not None:
         OutLine(
-            f":{user.nick} MODE" + format_params((user.nick, *mode_params(state, e))), stamp
+            f":{user.nick} MODE" + quote_params((user.nick, *mode_params(state, e))), stamp
         ).send(user.session)
 
 
 def deliver_message(
     state: State, e: Messaged | MessageRun, stamp: Stamp, at_once: bool = False
-) -> bool:
-    """Write a message's lines (see :func:`deliver`); False, writing nothing,
+) -> OutLine | bytes | None:
+    """Write a message's lines (see :func:`deliver`); None, writing nothing,
     if its source or target is no longer there. Messages change no state,
     so this is all the settling they need (State.settle leaves them here,
-    on the hot path, where source and target are looked up anyway)."""
+    on the hot path, where source and target are looked up anyway).
+    Otherwise what was sent, its OutLine (or a run's bytes), for a failed
+    history commit to take back (:mod:`tcpchat.server.durability`)."""
     if isinstance(e, MessageRun):
         return _message_run(state, e, stamp)
     source = state.by_uid.get(e.source)
     if source is None:
-        return False
+        return None
     tagmsg = e.command == "TAGMSG"
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     recipient = None if channel is not None else state.by_uid.get(e.target)
     if channel is None and recipient is None:
-        return False
+        return None
     shown = recipient.nick if recipient is not None else e.target
     client_tags = format_client_tags(e.client_tags) if e.client_tags else ""
     if "B" in source.modes:  # a bot (source_tags)
@@ -335,13 +340,35 @@ def deliver_message(
     own = source.session
     if own is not None and "echo-message" in own.caps and (not tagmsg or own.tag_mode & TAG_MSGID):
         line.send(own)
-    return True
+    return line
 
 
 MULTILINE_CAP = "draft/multiline"
 
 
-def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> None:
+@dataclass(frozen=True, slots=True)
+class MultilineSent:
+    """What a message of several lines was sent as: its batch (the opening
+    line's variants, each followed by the same rest) and its fallback lines."""
+
+    opening: OutLine
+    rest: bytes
+    fallback: tuple[OutLine, ...]
+
+    def lines(self) -> list[bytes]:
+        """Every chunk delivery may have written for it."""
+        chunks = [data + self.rest for data in self.opening.encoded if data is not None]
+        for line in self.fallback:
+            chunks += [data for data in line.encoded if data is not None]
+        return chunks
+
+
+Sent = OutLine | bytes | MultilineSent
+"""What delivery made of a message (or a redaction), for a failed history
+commit to take back (:mod:`tcpchat.server.durability`)."""
+
+
+def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> MultilineSent:
     """A message of several lines: as a ``draft/multiline`` batch to clients
     that take one, else as its lines, blank ones left out, the msgid on the
     first (multiline, "Fallback"). The batch's own lines are the same bytes
@@ -388,15 +415,16 @@ def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> None:
     own = source.session
     if own is not None and ("echo-message" in own.caps or recipient is source):
         send(own)
+    return MultilineSent(opening, closing, tuple(fallback))
 
 
-def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bool:
+def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes | None:
     """Every line of the run in one piece, to sessions that take no tags
     (MessageRun is made only for them), formatted with a few C calls."""
     source = state.by_uid.get(e.source)
     recipient = state.by_uid.get(e.target)
     if source is None or recipient is None:
-        return False
+        return None
     head = f":{source.mask} {e.command} {recipient.nick} :"
     data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
     if recipient.session is not None:
@@ -404,7 +432,7 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bool:
     own = source.session
     if own is not None and "echo-message" in own.caps:
         own.write(data)
-    return True
+    return data
 
 
 def presence_line(user: User, e: PresenceEvent, stamp: Stamp) -> tuple[OutLine, str]:
@@ -412,10 +440,10 @@ def presence_line(user: User, e: PresenceEvent, stamp: Stamp) -> tuple[OutLine, 
     change, and the capability a client needs to be sent it (for the
     user's channels here, and for MONITOR with extended-monitor)."""
     if type(e) is AwayChanged:
-        body = f":{user.mask} AWAY" + format_params((e.message,) if e.message else ())
+        body = f":{user.mask} AWAY" + quote_params((e.message,) if e.message else ())
         return OutLine(body, stamp, source_tags(user), user.account), "away-notify"
     if type(e) is RealnameChanged:
-        body = f":{user.mask} SETNAME" + format_params((e.realname,))
+        body = f":{user.mask} SETNAME" + quote_params((e.realname,))
         return OutLine(body, stamp, source_tags(user), user.account), "setname"
     assert type(e) is AccountChanged
     body = f":{user.mask} ACCOUNT {e.account or '*'}"
@@ -440,14 +468,16 @@ def _invited(state: State, e: Invited, stamp: Stamp) -> None:
     target = state.by_uid[e.uid]
     if target.session is not None:
         OutLine(
-            f":{source.mask} INVITE {target.nick} {e.channel}", stamp, account=source.account
+            f":{source.mask} INVITE" + quote_params((target.nick, e.channel)),
+            stamp,
+            account=source.account,
         ).send(target.session)
 
 
 REDACTION_CAP = "draft/message-redaction"
 
 
-def _redacted(state: State, e: Redacted, stamp: Stamp) -> None:
+def _redacted(state: State, e: Redacted, stamp: Stamp) -> OutLine:
     """Like the message it deletes, to the channel or the other person, and
     to the sender, but only to clients that take redactions (the spec
     forbids sending REDACT to others)."""
@@ -455,7 +485,7 @@ def _redacted(state: State, e: Redacted, stamp: Stamp) -> None:
     channel = state.channels.get(casefold(e.target)) if e.target[:1] == "#" else None
     other = None if channel is not None else state.user(e.target)
     params = (e.target, e.msgid, e.reason) if e.reason else (e.target, e.msgid)
-    line = OutLine(f":{source.mask} REDACT" + format_params(params), stamp, source_tags(source))
+    line = OutLine(f":{source.mask} REDACT" + quote_params(params), stamp, source_tags(source))
     users: list[User] = list(channel.members) if channel is not None else []
     if other is not None and other is not source:
         users.append(other)
@@ -464,6 +494,7 @@ def _redacted(state: State, e: Redacted, stamp: Stamp) -> None:
     for session in _sessions(users):
         if REDACTION_CAP in session.caps:
             line.send(session)
+    return line
 
 
 def _metadata(state: State, e: MetadataSet, stamp: Stamp, server_name: str) -> None:
@@ -505,7 +536,7 @@ def _nobody(state: State, e: Event, stamp: Stamp) -> None:
     gets its welcome from the handler), server bans (they act through quits)."""
 
 
-_DELIVER: dict[type[Any], Callable[..., None]] = {
+_DELIVER: dict[type[Any], Callable[..., Sent | None]] = {
     AccountChanged: _presence,
     ServerBanAdded: _nobody,
     ServerBanRemoved: _nobody,
@@ -526,10 +557,11 @@ _DELIVER: dict[type[Any], Callable[..., None]] = {
 
 def deliver(
     state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
-) -> None:
+) -> Sent | None:
     """Write the lines for ``event`` (settled; a message goes to
     :func:`deliver_message`) to every local session that should see it;
-    ``at_once``: the event comes of a line read on its own (see Session)."""
+    ``at_once``: the event comes of a line read on its own (see Session).
+    For a message of several lines or a redaction, what was sent (Sent)."""
     if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)
     elif type(event) is ReadMarkerSet:
@@ -539,4 +571,5 @@ def deliver(
     elif type(event) is MetadataSet:
         _metadata(state, event, stamp, server_name)
     else:
-        _DELIVER[type(event)](state, event, stamp)
+        return _DELIVER[type(event)](state, event, stamp)
+    return None

@@ -33,7 +33,13 @@ from tcpchat.server.state import State, User
 from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
 from tcpchat.store.history import REDACT
 
-__all__ = ["HistoryRecorder"]
+__all__ = ["HistoryRecorder", "is_kept"]
+
+
+def is_kept(e: Messaged) -> bool:
+    """Whether history keeps a message: all but typing notifications, which
+    are of the moment (IRCv3 typing) and not worth a disk write."""
+    return not (e.command == "TAGMSG" and "+typing" in e.client_tags)
 
 
 class HistoryRecorder:
@@ -102,8 +108,8 @@ class HistoryRecorder:
         return {"bot": "", **tags} if source.is_bot else tags
 
     def _messaged(self, e: Messaged, stamp: Stamp) -> list[HistoryItem]:
-        if e.command == "TAGMSG" and "+typing" in e.client_tags:
-            return []  # typing is of the moment (IRCv3 typing), not worth a disk write
+        if not is_kept(e):
+            return []
         return self._kept(e, stamp, [() if e.command == "TAGMSG" else (e.text,)])
 
     def _multiline(self, e: MultilineMessaged, stamp: Stamp) -> list[HistoryItem]:

@@ -120,7 +120,7 @@ class ServerRunner:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._stop_reason = loop.create_future()
-        flusher = Flusher(loop, self.history)
+        flusher = Flusher(loop, self.core.durability)
 
         def factory() -> Connection:
             conn = Connection(self.core, flusher)
@@ -172,9 +172,11 @@ class ServerRunner:
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._stop_reason is not None and self._stop_reason.done():
             return
+        # The next tick is due whatever this one meets: a tick that raised
+        # once stopped every timeout for good.
+        loop.call_later(TICK_INTERVAL, self._tick, loop)
         self._connections = {c for c in self._connections if not c.closed}
         self.core.tick()
-        loop.call_later(TICK_INTERVAL, self._tick, loop)
 
     async def serve(self) -> None:
         """Serve until :meth:`request_stop`, then stop gracefully."""

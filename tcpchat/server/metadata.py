@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from tcpchat.irc import format_params
+from tcpchat.irc import quote_params
 from tcpchat.irc.numerics import RPL_KEYNOTSET, RPL_KEYVALUE, RPL_METADATASYNCLATER
 from tcpchat.server.state import Channel, User
 
@@ -86,7 +86,7 @@ def key_line(server_name: str, nick: str, target: str, key: str, value: str | No
         code = RPL_KEYNOTSET
     else:
         params, code = (nick, target, key, "*", value), RPL_KEYVALUE
-    return f":{server_name} {code}{format_params(params)}\r\n".encode()
+    return f":{server_name} {code}{quote_params(params)}\r\n".encode()
 
 
 def notification(
@@ -97,7 +97,7 @@ def notification(
     if speaks_metadata(session) == CAPS[1]:
         return key_line(server_name, session.display_nick, target, key, value)
     params = (target, key, "*") if value is None else (target, key, "*", value)
-    return f":{server_name} METADATA{format_params(params)}\r\n".encode()
+    return f":{server_name} METADATA{quote_params(params)}\r\n".encode()
 
 
 def subscribed_lines(session: Session, server_name: str, owner: User | Channel) -> list[bytes]:

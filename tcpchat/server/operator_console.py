@@ -61,6 +61,8 @@ __all__ = [
 OPERATOR_UID: Final = "console"
 """The pseudo-user's uid; session uids are hex, so it cannot collide with one."""
 _USERNAME: Final = "console"
+RELAYED_LOGS: Final = ("tcpchat.server", "tcpchat.store")
+"""The loggers the console's log shows: the server's, and its files' (a full disk)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +338,8 @@ class ConsoleLink:
         core.observers.append(self.feed)
         self.operator = OperatorConsole(core, self.items.put)
         self._relay = LogRelay(self.items.put)
-        logging.getLogger("tcpchat.server").addHandler(self._relay)
+        for name in RELAYED_LOGS:
+            logging.getLogger(name).addHandler(self._relay)
 
     @property
     def nick(self) -> str:
@@ -351,4 +354,5 @@ class ConsoleLink:
 
     def close(self) -> None:
         """Stop copying the server's log; the queue stays readable."""
-        logging.getLogger("tcpchat.server").removeHandler(self._relay)
+        for name in RELAYED_LOGS:
+            logging.getLogger(name).removeHandler(self._relay)

@@ -22,6 +22,7 @@ from tcpchat.irc import casefold
 from tcpchat.server.events import AccountChanged, Event, ReadMarkerSet, Stamp, UserQuit
 from tcpchat.server.state import State, User
 from tcpchat.store.accounts import AccountStore
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["MAX_READ_MARKERS", "ReadMarkers", "owner_of"]
 
@@ -61,7 +62,10 @@ class ReadMarkers:
         if markers is None:
             markers = {}
             if user.account and self.store is not None:
-                markers = self.store.read_markers(user.account)
+                try:
+                    markers = self.store.read_markers(user.account)
+                except StoreUnavailable:  # unreadable now (the log says why): asked again later
+                    return {}
             self._markers[owner] = markers
         return markers
 
@@ -115,6 +119,7 @@ class ReadMarkers:
                 [(account, target, t) for (account, target), t in dirty.items() if t is not None],
                 [(account, target) for (account, target), t in dirty.items() if t is None],
             )
-        except Exception:
-            log.exception("could not write %d read markers", len(dirty))
+        except Exception as exc:
+            if not isinstance(exc, StoreUnavailable):  # that one the store says itself
+                log.exception("could not write %d read markers", len(dirty))
             self._dirty = {**dirty, **self._dirty}

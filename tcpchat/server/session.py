@@ -62,6 +62,7 @@ class Session:
         "connected_at",
         "deliver",
         "direct",
+        "ended",
         "host",
         "ip",
         "last_active",
@@ -118,6 +119,9 @@ class Session:
         # empty, the session not closing.
         self.direct: int | None = None
         self.close = close
+        # Set when the core ends the session; a transport may still hold
+        # lines of it, which the core then drops (ServerCore.handle_line).
+        self.ended = False
         self.connected_at = now
         # Registration progress.
         self.nick: str | None = None

@@ -319,11 +319,12 @@ class State:
         channel = self.channels.get(casefold(e.channel))
         if channel is None:
             return None
-        # A member's o or v only while it is still a member.
+        # A member's o or v only while it is still a member; a limit only as a number.
         changes = tuple(
             c
             for c in e.changes
-            if c.letter not in "ov"
+            if (c.letter not in "ov" and (c.letter != "l" or not c.adding))
+            or (c.letter == "l" and (c.arg or "").isdigit())
             or ((member := self.by_uid.get(c.arg or "")) is not None and member in channel.members)
         )
         if not changes:

@@ -6,7 +6,9 @@ of people in a private conversation) and :meth:`HistoryStore.append`\\ s
 them. Appending only buffers; :meth:`HistoryStore.commit` makes everything
 appended so far durable and says so through a callback, which is what lets
 the server hold back delivery until a message is safely on disk (group
-commit: one transaction for everything that arrived meanwhile).
+commit: one transaction for everything that arrived meanwhile), and take
+back what it held when the commit fails. Reads raise
+:class:`~tcpchat.store.health.StoreUnavailable` when the file cannot be read.
 
 Queries follow IRCv3 ``draft/chathistory``: a reference is a msgid or a
 timestamp, bounds are exclusive, and results come oldest first. A redacted
@@ -23,8 +25,17 @@ from typing import Protocol
 
 from tcpchat.frozen import fast_init
 from tcpchat.irc import casefold
+from tcpchat.store.health import StoreUnavailable
 
-__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party_name"]
+__all__ = [
+    "Committed",
+    "HistoryItem",
+    "HistoryStore",
+    "Reference",
+    "dm_key",
+    "party",
+    "party_name",
+]
 
 MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 REDACT = "REDACT"
@@ -90,6 +101,11 @@ class Reference:
     time_ms: int | None = None
 
 
+Committed = Callable[[StoreUnavailable | None], None]
+"""Told how a commit ended: None when everything appended before it is
+durable, else why nothing of it is kept."""
+
+
 class HistoryStore(Protocol):
     """Where history lives. Reads happen on the server's thread and do not block for long."""
 
@@ -99,8 +115,10 @@ class HistoryStore(Protocol):
     def pending(self) -> int:
         """How many items appended are not yet committed (0: none)."""
 
-    def commit(self, done: Callable[[], None]) -> None:
-        """Make everything appended so far durable, then call ``done`` (from any thread)."""
+    def commit(self, done: Committed) -> None:
+        """Make everything appended so far durable, then call ``done`` (from any
+        thread) with None; or, if that cannot be done, keep none of it and
+        call ``done`` with the reason. Items committed before are never lost."""
 
     def select(
         self,

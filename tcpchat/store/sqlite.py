@@ -17,13 +17,22 @@ version this code does not know is refused rather than misread.
 Redaction (an item of kind ``REDACT``) is written by the writer thread like
 any item, in the same transaction as a flag on the message it hides, so
 the message is hidden by the time anyone is told of its redaction.
+
+A file that is damaged is found at start (``open_versioned``). When a
+commit fails (the disk is full, the file went bad), nothing of the batch
+is kept and ``done`` is told why; the server then withdraws the batch's
+messages before anyone sees them (:mod:`tcpchat.server.durability`). The
+writer opens its connection again for the next batch, so the store
+recovers by itself when space returns. Reads that fail raise
+:class:`~tcpchat.store.health.StoreUnavailable`. Either way the log says
+so once, not once per batch (:class:`~tcpchat.store.health.FileHealth`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-import logging
 import queue
 import sqlite3
 import threading
@@ -31,14 +40,13 @@ import time
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from tcpchat.store.history import REDACT, TEXT_KINDS, HistoryItem, Reference
+from tcpchat.store.health import FileHealth, StoreUnavailable
+from tcpchat.store.history import REDACT, TEXT_KINDS, Committed, HistoryItem, Reference
 from tcpchat.store.sqlitedb import connect, open_versioned
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
-
-log = logging.getLogger("tcpchat.history")
 
 SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
@@ -81,6 +89,7 @@ def _params_json(params: tuple[str, ...]) -> str:
 
 # Retention runs in the writer thread at most this often (seconds).
 PRUNE_INTERVAL: Final = 600.0
+DAMAGE_ADVICE: Final = "move the file aside (a new one is made), or start with --no-history"
 
 
 class HistoryDatabaseError(RuntimeError):
@@ -145,10 +154,13 @@ class SqliteHistory:
             "history",
             HistoryDatabaseError,
             "Check the path and its permissions, or turn history off.",
+            DAMAGE_ADVICE,
             _MIGRATIONS,
         )
+        self._writes = FileHealth("history", path, "write", DAMAGE_ADVICE)
+        self._reads = FileHealth("history", path, "read", DAMAGE_ADVICE)
         self._buffer: list[HistoryItem] = []
-        self._jobs: queue.Queue[tuple[list[HistoryItem], Callable[[], None]] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[list[HistoryItem], Committed] | None] = queue.Queue()
         self._writer = threading.Thread(
             target=self._write_loop, name="tcpchat-history", daemon=True
         )
@@ -162,29 +174,40 @@ class SqliteHistory:
     def pending(self) -> int:
         return len(self._buffer)
 
-    def commit(self, done: Callable[[], None]) -> None:
+    def commit(self, done: Committed) -> None:
         batch, self._buffer = self._buffer, []
         self._jobs.put((batch, done))
 
     def _write_loop(self) -> None:
-        db = connect(self.path)
+        db: sqlite3.Connection | None = None
         next_prune = 0.0
         while True:
             job = self._jobs.get()
             if job is None:
                 break
             batch, done = job
+            if not batch:  # nothing to write, and nothing learnt about the file
+                done(None)
+                continue
+            error = None
             try:
-                self._insert(db, batch)
-            except sqlite3.Error:
-                # The messages were delivered anyway; losing them from history
-                # is better than holding every client's output forever.
-                log.exception("could not write %d history items", len(batch))
-            done()
-            if self.clock() >= next_prune:
+                with self._writes.watch():
+                    db = db or connect(self.path)
+                    self._insert(db, batch)
+            except StoreUnavailable as exc:
+                error = exc
+                # Whatever state the failure left the connection in, the
+                # next batch starts on a fresh one.
+                if db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.close()
+                db = None
+            done(error)
+            if db is not None and self.clock() >= next_prune:
                 next_prune = self.clock() + PRUNE_INTERVAL
                 self._prune(db)
-        db.close()
+        if db is not None:
+            db.close()
 
     def _insert(self, db: sqlite3.Connection, batch: list[HistoryItem]) -> None:
         if not batch:
@@ -237,8 +260,8 @@ class SqliteHistory:
                             WHERE n > ?)""",
                         (self.max_per_target,),
                     )
-        except sqlite3.Error:
-            log.exception("history retention failed")
+        except sqlite3.Error as exc:
+            self._writes.failed(exc)  # said once; the next prune tries again
 
     def prune_now(self) -> None:
         """Apply retention at once, on the caller's thread (for tools and tests)."""
@@ -246,22 +269,27 @@ class SqliteHistory:
 
     def close(self) -> None:
         """Write what is pending, stop the writer, close the files."""
-        self.commit(lambda: None)
+        self.commit(lambda error: None)  # a failure is in the log already
         self._jobs.put(None)
         self._writer.join(30)
         self._reader.close()
 
     # -- reading ---------------------------------------------------------
 
+    def _rows(self, sql: str, args: Sequence[object]) -> list[Any]:
+        """Every row ``sql`` reads; StoreUnavailable if the file cannot be read."""
+        with self._reads.watch():
+            return self._reader.execute(sql, args).fetchall()
+
     def _bound(self, target: str, ref: Reference, op: str) -> tuple[str, int] | None:
         """An SQL condition placing an item ``op`` ``ref``: by row order for a
         msgid (exact, even within one millisecond), by time for a timestamp."""
         if ref.msgid is None:
             return (f"time_ms {op} ?", int(ref.time_ms or 0))
-        row = self._reader.execute(
+        rows = self._rows(
             "SELECT id FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
-        ).fetchone()
-        return (f"id {op} ?", int(row[0])) if row else None
+        )
+        return (f"id {op} ?", int(rows[0][0])) if rows else None
 
     def select(
         self,
@@ -286,11 +314,11 @@ class SqliteHistory:
                 conditions.append(bound[0])
                 args.append(bound[1])
         order = "DESC" if newest else "ASC"
-        rows = self._reader.execute(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
             f"ORDER BY id {order} LIMIT ?",
             (*args, limit),
-        ).fetchall()
+        )
         items = [_row(r) for r in rows]
         if newest:
             items.reverse()
@@ -299,17 +327,17 @@ class SqliteHistory:
     def find(self, target: str, ref: Reference) -> HistoryItem | None:
         if ref.msgid is None:
             return None
-        row = self._reader.execute(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ? AND redacted = 0",
             (target, ref.msgid),
-        ).fetchone()
-        return _row(row) if row else None
+        )
+        return _row(rows[0]) if rows else None
 
     def targets(
         self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
     ) -> list[tuple[str, int]]:
         marks = ",".join("?" * len(channels)) or "NULL"
-        rows = self._reader.execute(
+        rows = self._rows(
             f"""SELECT target, MAX(time_ms) AS latest FROM messages
                 WHERE target IN ({marks})
                    OR (instr(target, ' ') > 0
@@ -318,7 +346,7 @@ class SqliteHistory:
                 GROUP BY target HAVING latest > ? AND latest < ?
                 ORDER BY latest ASC, target LIMIT ?""",
             (*channels, nick, nick, start_ms, end_ms, limit),
-        ).fetchall()
+        )
         return [(str(t), int(latest)) for t, latest in rows]
 
     def search(
@@ -343,9 +371,9 @@ class SqliteHistory:
             # An item that is gone (retention) places nothing: NULL compares false.
             conditions.append("id < (SELECT id FROM messages WHERE target = ? AND msgid = ?)")
             args += [before.target, before.msgid]
-        rows = self._reader.execute(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
             "ORDER BY id DESC LIMIT ?",
             (*args, limit),
-        ).fetchall()
+        )
         return [_row(r) for r in rows]

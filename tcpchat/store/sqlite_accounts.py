@@ -6,7 +6,10 @@ metadata kept with an account, which is rate-limited); read markers, which
 change as people read, come in groups (the server writes what changed
 about once a second). The schema carries a version in ``PRAGMA
 user_version``: version 1 (no read markers) is migrated, an unknown one
-is refused.
+is refused; a damaged file is found at start. While the server runs, a
+call that cannot use the file (the disk is full, the file went bad) raises
+:class:`~tcpchat.store.health.StoreUnavailable` and changes nothing, and
+the log says so once (:class:`~tcpchat.store.health.FileHealth`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import contextlib
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from tcpchat.irc import casefold
 from tcpchat.store.accounts import Account, AccountExists
+from tcpchat.store.health import FileHealth
 from tcpchat.store.sqlitedb import open_versioned
 
 __all__ = ["AccountDatabaseError", "SqliteAccounts"]
@@ -59,6 +63,12 @@ CREATE TABLE IF NOT EXISTS certfps (
 )
 
 
+DAMAGE_ADVICE: Final = (
+    "move the file aside (a new one is made; keep the old one, as the accounts "
+    "in it are not in the new one), or start with --no-accounts"
+)
+
+
 class AccountDatabaseError(RuntimeError):
     """The accounts file cannot be used; the message says why and what to do."""
 
@@ -75,19 +85,32 @@ class SqliteAccounts:
             "accounts",
             AccountDatabaseError,
             "Check the path and its permissions.",
+            DAMAGE_ADVICE,
             _MIGRATIONS,
         )
+        self._writes = FileHealth("accounts", path, "write", DAMAGE_ADVICE)
+        self._reads = FileHealth("accounts", path, "read", DAMAGE_ADVICE)
+
+    def _run(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
+        """``sql``, a change, executed; StoreUnavailable if the file cannot be written."""
+        with self._writes.watch():
+            return self._db.execute(sql, args)
+
+    def _rows(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        """Every row ``sql`` reads; StoreUnavailable if the file cannot be read."""
+        with self._reads.watch():
+            return self._db.execute(sql, args).fetchall()
 
     def get(self, name: str) -> Account | None:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT name, password_hash, email, created_ms FROM accounts WHERE folded = ?",
             (casefold(name),),
-        ).fetchone()
-        return Account(*row) if row else None
+        )
+        return Account(*rows[0]) if rows else None
 
     def create(self, account: Account) -> None:
         try:
-            self._db.execute(
+            self._run(
                 "INSERT INTO accounts (folded, name, password_hash, email, created_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (
@@ -102,33 +125,33 @@ class SqliteAccounts:
             raise AccountExists(account.name) from None
 
     def add_certfp(self, name: str, fingerprint: str) -> None:
-        self._db.execute(
+        self._run(
             "INSERT OR REPLACE INTO certfps (fingerprint, folded) VALUES (?, ?)",
             (fingerprint.lower(), casefold(name)),
         )
 
     def remove_certfp(self, name: str, fingerprint: str) -> bool:
-        cursor = self._db.execute(
+        cursor = self._run(
             "DELETE FROM certfps WHERE fingerprint = ? AND folded = ?",
             (fingerprint.lower(), casefold(name)),
         )
         return cursor.rowcount > 0
 
     def certfps(self, name: str) -> list[str]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT fingerprint FROM certfps WHERE folded = ? ORDER BY fingerprint",
             (casefold(name),),
         )
         return [str(r[0]) for r in rows]
 
     def by_certfp(self, fingerprint: str) -> Account | None:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT folded FROM certfps WHERE fingerprint = ?", (fingerprint.lower(),)
-        ).fetchone()
-        return self.get(row[0]) if row else None
+        )
+        return self.get(rows[0][0]) if rows else None
 
     def read_markers(self, name: str) -> dict[str, int]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT target, time_ms FROM read_markers WHERE folded = ? ORDER BY time_ms",
             (casefold(name),),
         )
@@ -137,7 +160,7 @@ class SqliteAccounts:
     def set_read_markers(
         self, markers: Sequence[tuple[str, str, int]], forget: Sequence[tuple[str, str]] = ()
     ) -> None:
-        with self._db:
+        with self._writes.watch(), self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO read_markers (folded, target, time_ms) VALUES (?, ?, ?)",
@@ -149,18 +172,16 @@ class SqliteAccounts:
             )
 
     def metadata(self, name: str) -> dict[str, str]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT key, value FROM metadata WHERE folded = ? ORDER BY key", (casefold(name),)
         )
         return {str(key): str(value) for key, value in rows}
 
     def set_metadata(self, name: str, key: str, value: str | None) -> None:
         if value is None:
-            self._db.execute(
-                "DELETE FROM metadata WHERE folded = ? AND key = ?", (casefold(name), key)
-            )
+            self._run("DELETE FROM metadata WHERE folded = ? AND key = ?", (casefold(name), key))
         else:
-            self._db.execute(
+            self._run(
                 "INSERT OR REPLACE INTO metadata (folded, key, value) VALUES (?, ?, ?)",
                 (casefold(name), key, value),
             )

@@ -19,6 +19,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tcpchat.store.health import is_damage
+
 __all__ = ["connect", "open_versioned"]
 
 
@@ -44,6 +46,7 @@ def open_versioned(
     what: str,
     error: type[Exception],
     advice: str,
+    damage_advice: str,
     migrations: Mapping[int, Sequence[str]] | None = None,
 ) -> sqlite3.Connection:
     """Open (creating if needed) the file for ``what``, with ``schema`` at ``version``.
@@ -51,13 +54,25 @@ def open_versioned(
     ``migrations[v]`` are the statements that take a file from version ``v``
     to ``v + 1``; a file of an older version is migrated, all steps in one
     transaction, so a failure leaves it as it was. Any failure raises
-    ``error`` with one line naming the file and, for SQLite errors, ``advice``.
+    ``error`` with one line naming the file and, for SQLite errors, ``advice``
+    (``damage_advice`` when the file is damaged). A file that exists is
+    checked whole first (``PRAGMA quick_check``), so that damage is found at
+    start, where one line can say what to do, rather than by whoever first
+    reads the damaged part.
     """
     steps = migrations or {}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = connect(path)
         found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                db.close()
+                raise error(f"the {what} file {path} is damaged ({verdict}); {damage_advice}")
+            # The check read every page: let the reads to come find what is
+            # on disk, not what the check kept of it.
+            db.execute("PRAGMA shrink_memory")
         if found == 0:
             db.executescript(schema)
             db.execute(f"PRAGMA user_version = {version}")
@@ -75,5 +90,7 @@ def open_versioned(
                 f"knows version {version}; use a matching tcpchat or another file"
             )
     except (OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.Error) and is_damage(exc):
+            raise error(f"the {what} file {path} is damaged ({exc}); {damage_advice}") from None
         raise error(f"cannot open the {what} file {path}: {exc}. {advice}") from None
     return db

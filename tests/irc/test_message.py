@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpchat.irc import FormatError, Message, ProtocolError, decode, parse, parse_text
+from tcpchat.irc import (
+    FormatError,
+    Message,
+    ProtocolError,
+    decode,
+    format_params,
+    parse,
+    parse_text,
+    quote_params,
+)
 from tcpchat.irc.message import escape_tag_value, unescape_tag_value
 
 
@@ -78,6 +87,35 @@ def test_format_refuses_lines_that_would_parse_differently(message: Message) -> 
 def test_decode_never_fails_on_invalid_utf8() -> None:
     assert decode(b"caf\xe9") == "caf\ufffd"
     assert decode("café".encode()) == "café"
+
+
+def test_decode_replaces_what_no_line_may_hold() -> None:
+    assert decode(b"REGISTE\x1b\x01\x02\rTAB\tX") == "REGISTE\x1b\x01\x02\ufffdTAB\tX"
+    assert decode(b"a\0b\nc\xff") == "a\ufffdb\ufffdc\ufffd"
+
+
+@given(st.binary(max_size=100))
+def test_decoded_text_never_breaks_a_line(data: bytes) -> None:
+    text = decode(data)
+    assert not {"\r", "\n", "\0"} & set(text)
+
+
+def test_quote_params_makes_client_words_fit() -> None:
+    # Where a strict format would refuse, a reply still goes out.
+    with pytest.raises(FormatError):
+        format_params(("#a b", "End of /NAMES list"))
+    assert quote_params(("#a b", "End of /NAMES list")) == " * :End of /NAMES list"
+    assert quote_params(("", ":x", "Unknown")) == " * * Unknown"
+    assert quote_params(("FOO\0BAR", "last\r\n")) == " FOO\ufffdBAR last\ufffd\ufffd"
+    # What fits is left as it is, colon and all.
+    assert quote_params(("#a", "two words")) == format_params(("#a", "two words"))
+
+
+@given(st.lists(st.text(), max_size=5))
+def test_quoted_params_always_format_and_keep_their_number(params: list[str]) -> None:
+    line = "CMD" + quote_params(params)
+    assert "\r" not in line and "\n" not in line and "\0" not in line
+    assert len(parse(line).params) == len(params)
 
 
 _word = st.text(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import RunningServer
 from ircclient import IrcClient
 
@@ -62,3 +64,63 @@ def test_a_bad_client_does_not_disturb_the_others(server: RunningServer) -> None
         )
         g.send("PRIVMSG #calm :still fine")
         assert o.expect("PRIVMSG").params == ("#calm", "still fine")
+
+
+# Lines whose words a reply quotes where they cannot stand as they are, each
+# with the reply that must come instead of a FormatError in the log (its
+# last such numeric, and the parameters after the nick it is addressed to).
+UNQUOTABLE = [
+    (b"REGISTE\x1b\x01\x02\rTAB\tX", "421", ("REGISTE\x1b\x01\x02\ufffdTAB\tX",)),
+    (b"FOO\x00BAR", "421", ("FOO\ufffdBAR",)),
+    (b"NAMES :#a b", "366", ("*",)),
+    (b"CAP :a b", "410", ("*",)),
+    (b"CAP :", "410", ("*",)),
+    (b"WHO :a b", "315", ("*",)),
+    (b"WHOIS :a b", "401", ("*",)),
+    (b"WHOWAS ::x", "406", ("*",)),
+    (b"KICK #mine :a b", "401", ("*",)),
+    (b"MODE #mine +b :a b", "696", ("#mine", "b", "*")),
+    (b"MODE :#a b", "403", ("*",)),
+    (b"TOPIC :#a b", "403", ("*",)),
+    (b"PART :#a b", "403", ("*",)),
+    (b"INVITE alice :#a b", "403", ("*",)),
+    (b"PRIVMSG nobody,:x :hi", "401", ("*",)),
+    (b"JOIN :#a b", "403", ("*",)),
+    (b"MOTD :a b", "402", ("*",)),
+]
+
+
+def test_replies_that_quote_a_client_always_go_out(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Control bytes, spaces and colons where a reply quotes a client's word:
+    each line is answered, nothing is logged as an error, and the
+    connection and everyone else go on."""
+    caplog.set_level(logging.INFO)
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#lobby", "#mine")
+        bob.join("#lobby")
+        for raw, numeric, quoted in UNQUOTABLE:
+            alice.send_raw(raw + b"\r\n")
+            got = alice.fence()
+            replies = [m for m in got if m.command == numeric]
+            assert replies, f"{raw!r}: expected {numeric}, got {[m.format() for m in got]}"
+            assert replies[-1].params[1 : 1 + len(quoted)] == quoted, raw
+        alice.send("PRIVMSG #lobby :still here")
+        assert bob.expect("PRIVMSG").params == ("#lobby", "still here")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == []
+
+
+def test_a_lone_cr_is_never_relayed(server: RunningServer) -> None:
+    """A CR inside a message would end the line early for a client that
+    splits on it, and the rest would pass for a line of the server's."""
+    with server.client("alice") as alice, server.client("bob") as bob:
+        alice.join("#c")
+        bob.join("#c")
+        alice.send_raw(b"PRIVMSG #c :hi\r:evil!e@e PRIVMSG bob :pwned\r\n")
+        bob.send("PING :after")
+        raw = bob.read_line()
+        while raw is not None and " PRIVMSG " not in raw:
+            raw = bob.read_line()
+        assert raw == ":alice!~u@127.0.0.1 PRIVMSG #c :hi\ufffd:evil!e@e PRIVMSG bob :pwned"

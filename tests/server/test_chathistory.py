@@ -106,6 +106,11 @@ def test_errors(history_server: RunningServer) -> None:
         assert a.expect("FAIL").params[1] == "NEED_MORE_PARAMS"
         a.send("CHATHISTORY FROB bob * 1")
         assert a.expect("FAIL").params[1] == "INVALID_PARAMS"
+        # Times that are valid ISO 8601 but before year 1 or after 9999 in UTC.
+        a.send("CHATHISTORY BEFORE bob timestamp=0001-01-01T00:00:00+01:00 10")
+        assert a.expect("FAIL").params[1:3] == ("INVALID_PARAMS", "BEFORE")
+        a.send("CHATHISTORY AFTER bob timestamp=9999-12-31T23:59:59.999-01:00 10")
+        assert a.expect("FAIL").params[1:3] == ("INVALID_PARAMS", "AFTER")
 
 
 def test_private_history_is_for_the_two_parties(history_server: RunningServer) -> None:

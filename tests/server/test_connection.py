@@ -240,7 +240,7 @@ async def _turns(
     first turn's, the client ``then_hang_up`` is gone, still in that turn."""
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=limits), history=history)
-    flusher = Flusher(loop, history)
+    flusher = Flusher(loop, core.durability)
     pairs = {nick: socket.socketpair() for nick in ("alice", "carol", "bob")}
     conns, peers = await _in_c(core, flusher, pairs)
     await asyncio.sleep(0.2)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunningServer, server_config
 from wsclient import WsIrcClient, open_socket
 
 from tcpchat.server.config import (
@@ -30,7 +29,6 @@ from tcpchat.server.config import (
 from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
 from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
 from tcpchat.server.eventlog import EventLog
-from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import (
     Ban,
     Command,
@@ -45,24 +43,6 @@ from tcpchat.server.operator_console import (
 )
 
 DEADLINE = 5.0
-
-
-@pytest.fixture
-def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
-    """Start servers with a console link attached before they listen."""
-    started: list[tuple[ServerThread, ConsoleLink]] = []
-
-    def start(**settings: Any) -> tuple[RunningServer, ConsoleLink]:
-        thread = ServerThread(server_config(**settings))
-        link = ConsoleLink(thread.runner)
-        host, port = thread.start().addresses[0]
-        started.append((thread, link))
-        return RunningServer(thread, host, port), link
-
-    yield start
-    for thread, link in started:
-        link.close()
-        thread.stop()
 
 
 def wait_for(link: ConsoleLink, test: Callable[[FeedItem], bool], what: str) -> FeedItem:

@@ -37,8 +37,10 @@ def committed(store: SqliteHistory, items: list[HistoryItem]) -> None:
     done = threading.Event()
     store.append(items)
     assert store.pending()
-    store.commit(done.set)
+    errors: list[Exception | None] = []
+    store.commit(lambda error: (errors.append(error), done.set()))
     assert done.wait(10)
+    assert errors == [None]
     assert not store.pending()
 
 

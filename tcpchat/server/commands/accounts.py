@@ -26,6 +26,7 @@ from tcpchat.irc.numerics import (
 from tcpchat.server.accounts import check_password, log_in, register_account
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.store.accounts import Account
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["COMMANDS", "MECHANISMS"]
 
@@ -123,7 +124,10 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
     except (binascii.Error, ValueError):
         ctx.error(ERR_SASLFAIL)
         return
-    (_plain if mechanism == "PLAIN" else _external)(ctx, payload)
+    try:
+        (_plain if mechanism == "PLAIN" else _external)(ctx, payload)
+    except StoreUnavailable as exc:  # the store has said why in the log
+        ctx.numeric(ERR_SASLFAIL, f"SASL authentication failed: {exc}")
 
 
 def handle_register(ctx: Context, msg: Message) -> None:

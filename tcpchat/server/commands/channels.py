@@ -268,6 +268,9 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         ctx.error(ERR_NOSUCHNICK, nick)
         return
     channel = ctx.state.channel(name)
+    if channel is None and not valid_channel(name, ctx.config.limits.channellen):
+        ctx.error(ERR_NOSUCHCHANNEL, name)
+        return
     if channel is not None:
         if user not in channel.members and not user.is_oper:
             ctx.error(ERR_NOTONCHANNEL, channel.name)

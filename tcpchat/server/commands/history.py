@@ -16,12 +16,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from tcpchat.irc import Message, format_params, is_channel
+from tcpchat.irc import Message, is_channel, quote_params
 from tcpchat.irc.numerics import ERR_UNKNOWNCOMMAND
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import OutLine, format_client_tags, format_time, with_tag
 from tcpchat.server.events import Stamp
 from tcpchat.store import HistoryItem, HistoryStore, Reference, dm_key, party, party_name
+from tcpchat.store.health import StoreUnavailable
 from tcpchat.store.history import MESSAGE_KINDS
 
 __all__ = [
@@ -62,7 +63,10 @@ def parse_reference(text: str, allow_star: bool = False) -> Reference | None:
         if moment.tzinfo is None:
             raise ValueError("a timestamp needs a time zone (Z)")
         # Whole milliseconds by integer arithmetic, as stored; no float rounding.
-        seconds = calendar.timegm(moment.utctimetuple())
+        try:
+            seconds = calendar.timegm(moment.utctimetuple())
+        except OverflowError:  # in UTC, before year 1 or after 9999
+            raise ValueError(f"a timestamp out of range: {value!r}") from None
         return Reference(time_ms=seconds * 1000 + moment.microsecond // 1000)
     raise ValueError(f"not a message reference: {text!r}")
 
@@ -170,7 +174,7 @@ def _items(
 
 
 def _replay(ctx: Context, batch: str, item: HistoryItem) -> None:
-    body = f":{item.source} {item.command}" + format_params(item.params)
+    body = f":{item.source} {item.command}" + quote_params(item.params)
     tags = format_client_tags(item.tags) if item.tags else ""
     line = OutLine(body, Stamp(item.msgid, item.time_ms), tags).for_mode(ctx.session.tag_mode)
     ctx.session.write(with_tag(line, f"batch={batch}") if batch else line)
@@ -222,6 +226,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         ctx.error(ERR_UNKNOWNCOMMAND, msg.command)
         return
     sub = msg.params[0].upper()
+    target = msg.params[1] if len(msg.params) > 1 else "*"
     try:
         if sub == "TARGETS":
             _targets(ctx, store, msg.params[1:])
@@ -230,11 +235,13 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             raise HistoryRequestError("INVALID_PARAMS", sub, text="Unknown subcommand")
         if len(msg.params) < 2:
             raise HistoryRequestError("NEED_MORE_PARAMS", sub, text="Missing parameters")
-        target = msg.params[1]
         key = conversation_key(ctx, target, sub)
         items = _items(ctx, store, sub, key, msg.params[2:])
     except HistoryRequestError as error:
         _fail(ctx, error.code, *error.context, error.text)
+        return
+    except StoreUnavailable as error:  # the store has said why in the log
+        _fail(ctx, "MESSAGE_ERROR", sub, target, f"Messages could not be retrieved: {error}")
         return
 
     def fill(batch: str) -> None:

@@ -43,6 +43,7 @@ from tcpchat.server.metadata import (
     valid_key,
 )
 from tcpchat.server.state import Channel, User
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["COMMANDS", "restore_metadata", "send_own_metadata"]
 
@@ -325,11 +326,14 @@ def restore_metadata(ctx: Context, account: str | None) -> dict[str, str]:
     user = ctx.user
     result = dict(user.metadata)
     accounts = ctx.core.accounts
-    if account and accounts is not None:
-        for key, value in accounts.metadata(account).items():
-            if result.get(key) != value:
-                ctx.emit(MetadataSet("", user.uid, key, value))
-                result[key] = value
+    try:
+        kept = accounts.metadata(account) if account and accounts is not None else {}
+    except StoreUnavailable:  # unreadable now (the log says why): what is kept stays there
+        kept = {}
+    for key, value in kept.items():
+        if result.get(key) != value:
+            ctx.emit(MetadataSet("", user.uid, key, value))
+            result[key] = value
     pending, ctx.session.metadata = ctx.session.metadata, {}
     for key, value in pending.items():
         _change(ctx, user, key, value, user.uid)

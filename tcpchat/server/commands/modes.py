@@ -114,7 +114,9 @@ def _channel_changes(
         elif letter == "b":
             mask = normalize_ban_mask(arg)
             folded = casefold(mask)
-            if adding and folded not in bans and len(bans) < MAX_BANS:
+            if " " in mask or mask[0] == ":":  # from a trailing part: not a mask a MODE can carry
+                ctx.numeric(ERR_INVALIDMODEPARAM, channel.name, "b", "*", "Invalid ban mask")
+            elif adding and folded not in bans and len(bans) < MAX_BANS:
                 bans.add(folded)
                 changes.append(ModeChange(True, "b", mask))
             elif not adding and folded in bans:

@@ -26,6 +26,7 @@ from tcpchat.server.accounts import (
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import format_time
 from tcpchat.store.accounts import Account
+from tcpchat.store.health import StoreUnavailable
 
 __all__ = ["COMMANDS", "handle_nickserv_text"]
 
@@ -147,7 +148,10 @@ def handle_nickserv_text(ctx: Context, text: str) -> None:
     if action is None:
         services_notice(ctx, f"Unknown command. /msg {NICKSERV} HELP lists them.")
         return
-    action(ctx, words[1:])
+    try:
+        action(ctx, words[1:])
+    except StoreUnavailable as exc:  # the store has said why in the log
+        services_notice(ctx, f"Sorry: {exc}. Try again later.")
 
 
 def handle_ns(ctx: Context, msg: Message) -> None:
