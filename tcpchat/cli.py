@@ -86,6 +86,15 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         help="port of the web page, where people chat from a browser (default 8080)",
     )
     web.add_argument("--no-web", action="store_true", help="serve no web page")
+    parser.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="join a network of several server processes through the Redis server at "
+        "URL, e.g. redis://127.0.0.1:6379/0 (needs the extra: pip install 'tcpchat[cluster]')",
+    )
+    parser.add_argument(
+        "--node", metavar="NAME", help="this process's name in the cluster (default host-port)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +200,8 @@ def server_config(args: argparse.Namespace) -> Config:
         accounts_enabled=False if args.no_accounts else None,
         web_port=args.web_port,
         web_enabled=False if args.no_web else None,
+        cluster_redis=args.cluster,
+        cluster_node=args.node,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 import trustme
 from browser import Browser, find_chromium
 from ircclient import IrcClient
+from redisnode import REDIS, RedisServer, cluster, free_port
 from updatelog import UpdateLog
 from wsclient import WsIrcClient, open_socket
 from xvfb import Xvfb, find_xvfb
@@ -329,3 +330,33 @@ def say(client: IrcClient, target: str, *texts: str) -> None:
         client.send(f"PRIVMSG {target} :{text}")
     client.send("PING :said")  # the server has taken every line once it answers
     client.expect("PONG")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (with AOF, fsync always), stopped at the end."""
+    if not Path(REDIS).exists():
+        pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
+    server = RedisServer(free_port(), tmp_path, appendonly=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_node(redis_server: RedisServer) -> Iterator[Callable[..., RunningServer]]:
+    """Start in-process nodes of one network on the test's Redis; all stop at the end."""
+    threads: list[ServerThread] = []
+
+    def start(node: str, **settings: Any) -> RunningServer:
+        options = settings.pop("cluster_settings", {})
+        config = server_config(cluster=cluster(redis_server.url, node, **options), **settings)
+        thread = ServerThread(config)
+        runner = thread.start()
+        threads.append(thread)
+        host, port = runner.addresses[0]
+        return RunningServer(thread, host, port)
+
+    yield start
+    for thread in threads:
+        thread.stop()

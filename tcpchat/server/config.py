@@ -14,6 +14,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import socket
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from tcpchat.irc import valid_channel, valid_nick
 
 __all__ = [
     "AccountSettings",
+    "ClusterSettings",
     "Config",
     "ConfigError",
     "ConsoleSettings",
@@ -42,6 +44,7 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 EVENT_LOOPS: Final = ("auto", "asyncio", "uvloop")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9.-]*\Z")
 _NETWORK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
+_NODE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
 
 
 class ConfigError(ValueError):
@@ -197,6 +200,34 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Several server processes (nodes) sharing one network through Redis."""
+
+    # The Redis server the nodes share, as redis://HOST:PORT/DB (rediss:// for
+    # TLS, unix:///path.sock); "" runs a server on its own.
+    redis: str = ""
+    # This node's name, unique in the network; "" means the host name and port.
+    node: str = ""
+    # Seconds between this node's heartbeats, and the silence after which the
+    # other nodes declare it lost (its users quit).
+    heartbeat: float = field(default=1.0, metadata=_range(0.1, 10))
+    node_timeout: float = field(default=10.0, metadata=_range(1, 300))
+    # Seconds between snapshots of the network's state in Redis, which nodes
+    # that join later start from (older events are then trimmed).
+    snapshot_interval: float = field(default=60.0, metadata=_range(1, 86400))
+    # Let several nodes on this machine listen on one port (SO_REUSEPORT),
+    # so the kernel spreads the connections over them.
+    share_port: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.redis)
+
+    def node_name(self, port: int) -> str:
+        return self.node or f"{socket.gethostname().split('.')[0]}-{port}"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The server console (``tcpchat console``): how the person at the server appears."""
 
@@ -250,6 +281,7 @@ class Config:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     log: LogSettings = field(default_factory=LogSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -277,6 +309,7 @@ def _check(config: Config) -> None:
         (config.accounts, "accounts"),
         (config.tls, "tls"),
         (config.web, "web"),
+        (config.cluster, "cluster"),
     ):
         for f in dataclasses.fields(obj):
             if "min" in f.metadata:
@@ -325,6 +358,7 @@ def _check(config: Config) -> None:
             "or keep the plain port"
         )
     _check_web(config.web)
+    _check_cluster(config.cluster)
     if not valid_nick(config.console.operator_nick, config.limits.nicklen):
         raise ConfigError(
             f"console.operator_nick = {config.console.operator_nick!r} is not a valid nick; "
@@ -364,6 +398,25 @@ def _check_web(web: WebSettings) -> None:
                 f"web.trusted_proxies: {proxy!r} is not an address or network; "
                 "write e.g. '127.0.0.1' or '10.0.0.0/8'"
             ) from None
+
+
+def _check_cluster(cluster: ClusterSettings) -> None:
+    if cluster.redis and not cluster.redis.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"cluster.redis = {cluster.redis!r} is not a Redis URL; "
+            "write it as redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0"
+        )
+    if cluster.node and not _NODE_NAME.match(cluster.node):
+        raise ConfigError(
+            f"cluster.node = {cluster.node!r} is not a valid node name; use up to 32 "
+            "letters, digits, '.', '-' and '_'"
+        )
+    if cluster.node_timeout < 3 * cluster.heartbeat:
+        raise ConfigError(
+            f"cluster.node_timeout = {cluster.node_timeout:g} is less than three heartbeats "
+            f"({cluster.heartbeat:g} s each); a node would be declared lost while alive. "
+            "Raise node_timeout or lower heartbeat"
+        )
 
 
 def _typed(section: str, key: str, value: Any, kind: type) -> Any:
@@ -426,6 +479,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "console": ConsoleSettings,
     "log": LogSettings,
     "web": WebSettings,
+    "cluster": ClusterSettings,
 }
 """The nested tables of the config file, each one a settings class."""
 

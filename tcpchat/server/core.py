@@ -100,6 +100,9 @@ class Bus(Protocol):
 
 log = logging.getLogger("tcpchat.server")
 
+LOST_NETWORK: Final = "This server lost the network; please reconnect"
+"""What a cluster node's clients are told when the node was cut off from the others."""
+
 
 def _random_token() -> str:
     # 48 random bits: msgids stay unique across restarts in a kept history.
@@ -379,6 +382,13 @@ class ServerCore:
         log.info("%s disconnected (%s)", session.display_nick, reason)
         session.close()
 
+    def disconnect_all(self, reason: str) -> None:
+        """Close every session, telling no one else: this node is no longer
+        part of the network (a cluster node fenced off), whose other nodes
+        have seen its users quit already."""
+        for session in list(self.sessions):
+            self._end(session, reason)
+
     def shutdown(self, reason: str) -> None:
         """Close every session with ``reason`` (graceful stop)."""
         for session in list(self.sessions):
@@ -467,8 +477,7 @@ class ServerCore:
         own (for delivery, observers and history alike). If it is this node
         (it stopped answering past the timeout), its connections end first."""
         if e.node == self.node and e.incarnation == self.incarnation:
-            for session in list(self.sessions):
-                self._end(session, "This server lost the network; please reconnect")
+            self.disconnect_all(LOST_NETWORK)
         for quit, each in self.state.node_quits(e, stamp, self.config.name):
             self.apply(quit, each)
 

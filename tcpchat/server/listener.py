@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
@@ -24,6 +24,9 @@ from tcpchat.server.tls import server_context
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
 from tcpchat.web.server import WebServer
+
+if TYPE_CHECKING:
+    from tcpchat.cluster.bus import RedisBus
 
 __all__ = ["ServerRunner", "ServerThread", "new_event_loop", "stop_on_signals"]
 
@@ -114,6 +117,8 @@ class ServerRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_reason: asyncio.Future[str] | None = None
         self._connections: set[Connection] = set()
+        # The cluster's bus, when [cluster] redis is set (see _join_cluster).
+        self.bus: RedisBus | None = None
 
     async def start(self) -> None:
         """Bind and listen; raises OSError when the address cannot be used."""
@@ -132,13 +137,20 @@ class ServerRunner:
 
         tls = self.config.tls
         context = server_context(tls) if tls.enabled else None  # before binding anything
+        if self.config.cluster.enabled:
+            await self._join_cluster()
+        reuse_port = self.config.cluster.share_port or None
         # reuse_address is left to asyncio's default: set on POSIX, so a restart
         # can bind while old connections linger in TIME_WAIT; unset on Windows,
         # where it would let a second server take a port in use without a word.
         try:
             if tls.plaintext:
                 server = await loop.create_server(
-                    factory, self.config.host, self.config.port, backlog=BACKLOG
+                    factory,
+                    self.config.host,
+                    self.config.port,
+                    backlog=BACKLOG,
+                    reuse_port=reuse_port,
                 )
                 self._servers.append(server)
                 self.addresses = [s.getsockname()[:2] for s in server.sockets]
@@ -149,6 +161,7 @@ class ServerRunner:
                     tls.port,
                     backlog=BACKLOG,
                     ssl=context,
+                    reuse_port=reuse_port,
                 )
                 self._servers.append(server)
                 self.tls_addresses = [s.getsockname()[:2] for s in server.sockets]
@@ -159,6 +172,8 @@ class ServerRunner:
         except OSError:
             for server in self._servers:
                 server.close()
+            if self.bus is not None:
+                await self.bus.stop()
             raise
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)
@@ -168,6 +183,32 @@ class ServerRunner:
             for url in self.web.urls():
                 log.info("web page: %s (give people this address)", url)
         self._tick(loop)
+
+    async def _join_cluster(self) -> None:
+        """Join the network through Redis before any client is let in.
+
+        The Redis client is an optional extra: without it, one line says
+        what to install. A node whose name another process takes over
+        stops (two processes of one name would fence each other in turn).
+        """
+        try:
+            from tcpchat.cluster.bus import RedisBus, RedisUnavailable
+        except ImportError:
+            from tcpchat.cluster import INSTALL_HINT
+
+            raise ConfigError(INSTALL_HINT) from None
+        bus = RedisBus(
+            self.core,
+            self.config.cluster,
+            self.config.network,
+            self.config.port,
+            on_replaced=lambda: self.request_stop("Another process took this node's name"),
+        )
+        try:
+            await bus.start()
+        except RedisUnavailable as exc:
+            raise ConfigError(str(exc)) from None
+        self.bus = bus
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._stop_reason is not None and self._stop_reason.done():
@@ -213,6 +254,8 @@ class ServerRunner:
         if self.web is not None:
             self.web.close()
         self.core.shutdown(reason)
+        if self.bus is not None:
+            await self.bus.stop()  # the users' quits go out first
         deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
         while (
             any(

@@ -360,7 +360,7 @@ class State:
         user.node = e.node
         self.users[user.folded] = user
         self.by_uid[e.uid] = user
-        self._log_in(user, e.account)
+        self.log_in(user, e.account)
         self.people += 1
         self.max_users = max(self.max_users, self.people)
 
@@ -382,7 +382,7 @@ class State:
             self.people -= 1
         self._remember(user, stamp.time)
         del self.users[user.folded]
-        self._log_in(user, None)
+        self.log_in(user, None)
         for channel in user.channels.values():
             self._leave(channel, user)
         user.channels.clear()
@@ -476,9 +476,9 @@ class State:
         self.by_uid[e.uid].realname = e.realname
 
     def _account(self, e: AccountChanged, stamp: Stamp) -> None:
-        self._log_in(self.by_uid[e.uid], e.account)
+        self.log_in(self.by_uid[e.uid], e.account)
 
-    def _log_in(self, user: User, account: str | None) -> None:
+    def log_in(self, user: User, account: str | None) -> None:
         """Set ``user``'s account (None: logged out), keeping ``logged_in`` in step."""
         if user.account is not None:
             folded = casefold(user.account)

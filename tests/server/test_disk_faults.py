@@ -15,7 +15,6 @@ import queue
 import re
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +25,8 @@ from typing import Any
 import pytest
 from conftest import RunningServer
 from ircclient import IrcClient
-from processes import one_line_failure, stop_process
+from processes import one_line_failure
+from serverprocess import ServerProcess
 
 from tcpchat.server.config import AccountSettings, HistorySettings
 from tcpchat.server.console_feed import LogEntry
@@ -41,65 +41,11 @@ pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGUSR1"), reason="the small disk needs POSIX resource limits"
 )
 
-SMALLDISK = Path(__file__).resolve().parents[1] / "smalldisk.py"
 PAGE = 4096  # SQLite's page size for a new file
 WAL_INDEX = 32768  # the size of a new -shm file
 TCPCHAT_SERVER = [sys.executable, "-m", "tcpchat", "server", "--port", "0", "--no-web"]
 SENDER_CAPS = ("echo-message", "labeled-response", "batch", "draft/multiline")
 SENT_NOWHERE = ("PRIVMSG", "TEMPORARILY_UNAVAILABLE", "#c")
-
-
-class ServerProcess:
-    """``tcpchat server`` in a child process, its log read as it comes."""
-
-    def __init__(self, args: list[str], file_limit: int | None = None) -> None:
-        args = [*args, "--no-web"]
-        command = (
-            [sys.executable, str(SMALLDISK), str(file_limit), "server", *args]
-            if file_limit is not None
-            else [sys.executable, "-m", "tcpchat", "server", *args]
-        )
-        self.proc = subprocess.Popen(
-            command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-        )
-        self.log: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._changed:
-                self.log.append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = 15) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for line in self.log:
-                    if match := re.search(pattern, line):
-                        return match
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"no {pattern!r} in the log: {self.log[-20:]}")
-                self._changed.wait(remaining)
-
-    @property
-    def port(self) -> int:
-        return int(self.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-
-    def lines_with(self, text: str) -> list[str]:
-        with self._changed:
-            return [line for line in self.log if text in line]
-
-    def stop(self) -> int:
-        stop_process(self.proc)
-        self._reader.join(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-        return self.proc.wait()
 
 
 @pytest.fixture

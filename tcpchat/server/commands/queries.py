@@ -325,7 +325,10 @@ def handle_whois(ctx: Context, msg: Message) -> None:
     ]
     if channels:
         ctx.numeric(RPL_WHOISCHANNELS, user.nick, " ".join(channels))
-    ctx.numeric(RPL_WHOISSERVER, user.nick, ctx.config.name, ctx.config.description)
+    # In a cluster, the node the user is connected to (one server to clients, but
+    # where a user is tells an operator which process serves it).
+    info = f"{ctx.config.description} (node {user.node})" if user.node else ctx.config.description
+    ctx.numeric(RPL_WHOISSERVER, user.nick, ctx.config.name, info)
     if user.is_oper:
         ctx.numeric(RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
     if user.is_bot:

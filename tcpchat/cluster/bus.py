@@ -1,0 +1,300 @@
+"""A node's bus: its events go through Redis and come back in the network's order.
+
+Theory of operation: :meth:`RedisBus.publish` (the core's ``emit`` in a
+cluster) encodes the event and queues it; the writer appends the queue to
+the stream in batches. The reader reads the stream from the last entry this
+node applied and gives every node's events, its own included, to
+:meth:`ServerCore.apply` in the stream's order, so every node decides every
+race the same way: of two registrations of one nick, the one appended first
+wins, and the other's ``then`` is told it was refused (433). An event's time
+is the entry's (Redis's clock), so ``server-time`` is the same on every node
+and never goes back along the order.
+
+The heartbeat keeps this node a member and declares lost the nodes that
+stopped. A node that finds itself declared lost (it was paused, or cut off
+past the timeout) is fenced: Redis refuses its appends, so it drops its
+clients, forgets the network, and joins again as a new incarnation, loading
+the snapshot and the events after it, as a node that starts late does.
+
+While Redis cannot be reached, clients stay connected: their messages wait
+in the queue (and their next commands behind them) and go out, in order,
+when it is back. A batch whose reply was lost is retried under the same
+sequence number, which the append script takes only once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+import redis.exceptions
+
+from tcpchat.cluster import codec, snapshot
+from tcpchat.cluster.redis_link import Fenced, RedisLink, StreamGap, WrongEpoch
+from tcpchat.server.config import ClusterSettings
+from tcpchat.server.core import LOST_NETWORK, Applied, ServerCore
+from tcpchat.server.events import Event, NodeLost, Stamp
+
+__all__ = ["RedisBus", "RedisUnavailable"]
+
+log = logging.getLogger("tcpchat.cluster")
+
+T = TypeVar("T")
+
+# Entries per append and per read: large enough that a flood costs few round
+# trips, small enough that one batch never holds the loop for long.
+BATCH: Final = 1000
+# Milliseconds a read waits for new entries before it asks again.
+READ_BLOCK_MS: Final = 1000
+# Seconds between tries while Redis cannot be reached, growing to the last.
+RETRY_DELAYS: Final = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+_UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+_WHY: Final = {
+    Fenced: "was declared lost (it did not answer in time)",
+    WrongEpoch: "found Redis without the network's data",
+    StreamGap: "fell too far behind the network",
+}
+
+
+class RedisUnavailable(Exception):
+    """Redis could not be reached when the node started."""
+
+
+class RedisBus:
+    """The :class:`~tcpchat.server.core.Bus` of a cluster node."""
+
+    def __init__(
+        self,
+        core: ServerCore,
+        settings: ClusterSettings,
+        network: str,
+        port: int,
+        on_replaced: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.node = settings.node_name(port)
+        self.link = RedisLink(settings.redis, network)
+        self.incarnation = ""
+        self.epoch = ""
+        # The id of the last stream entry applied here.
+        self.applied = "0-0"
+        # Whether Redis answers now (for the log and the console).
+        self.reachable = True
+        self._on_replaced = on_replaced
+        # The state before any event: what a node that rejoins starts from
+        # when the network has no snapshot yet.
+        self._initial = snapshot.dump(core.state)
+        self._outbox: list[str] = []
+        self._pending: dict[str, Applied] = {}
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._saved = ""
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the core's side -----------------------------------------------------
+
+    def publish(self, event: Event, stamp: Stamp, then: Applied | None) -> None:
+        self._outbox.append(codec.encode(event, stamp))
+        if then is not None:
+            self._pending[stamp.msgid] = then
+        self._wake.set()
+
+    # -- running -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the network and load its state; RedisUnavailable if Redis does not answer."""
+        try:
+            await self._join()
+        except _UNREACHABLE as exc:
+            await self.link.close()
+            raise RedisUnavailable(
+                f"cannot reach Redis at {self.settings.redis}: {exc}. "
+                "Start it, or check cluster.redis (--cluster)"
+            ) from None
+        self.core.node = self.node
+        self.core.bus = self
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Leave the network gracefully: what is queued goes out first (the
+        users' quits), then the node says it leaves."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (self._outbox or self._wake.is_set()) and (
+            asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await asyncio.wait_for(self.link.leave(self.node, self.incarnation), timeout)
+        except (TimeoutError, *_UNREACHABLE) as exc:
+            log.warning(
+                "could not tell Redis this node leaves (%s); the others will time it out", exc
+            )
+        await self.link.close()
+
+    async def _join(self) -> None:
+        """Become a member as a new incarnation, then load the network: the
+        snapshot, if there is one, and every entry after it."""
+        self.incarnation = os.urandom(6).hex()
+        self.core.incarnation = self.incarnation
+        self.epoch = await self.link.join(self.node, self.incarnation, os.urandom(8).hex())
+        kept = await self.link.snapshot()
+        if kept is not None:
+            self.applied, text = kept
+            snapshot.load(self.core.state, text)
+        else:
+            self.applied = "0-0"
+            snapshot.load(self.core.state, self._initial)
+        caught_up = 0
+        while entries := await self.link.read(self.applied, BATCH):
+            self._apply(entries)
+            caught_up += len(entries)
+        log.info(
+            "node %s joined the network at %s (%s, %d events after it), %d users",
+            self.node,
+            self.settings.redis,
+            "from its snapshot" if kept else "from its start",
+            caught_up,
+            self.core.state.people,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._read_loop())
+                    group.create_task(self._write_loop())
+                    group.create_task(self._heartbeat_loop())
+                    group.create_task(self._snapshot_loop())
+            except ExceptionGroup as failed:
+                cause = failed.exceptions[0]
+                if isinstance(cause, Fenced) and cause.replaced:
+                    log.error(
+                        "another process took this node's name %s; stopping. Give each "
+                        "node a name of its own (--node)",
+                        self.node,
+                    )
+                    self._drop_clients()
+                    self._on_replaced()
+                    return
+                if not isinstance(cause, Fenced | WrongEpoch | StreamGap):
+                    raise
+                await self._rejoin(_WHY[type(cause)])
+
+    async def _rejoin(self, why: str) -> None:
+        log.warning("node %s %s: its clients are disconnected and it joins again", self.node, why)
+        self._drop_clients()
+        self._outbox.clear()
+        self._pending.clear()
+        self._seq = 0
+        await self._retry(self._join)
+
+    def _drop_clients(self) -> None:
+        self.core.disconnect_all(LOST_NETWORK)
+
+    async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()`` until Redis answers; the log says when it stops and starts."""
+        tries = 0
+        while True:
+            try:
+                result = await attempt()
+            except _UNREACHABLE as exc:
+                if self.reachable:
+                    self.reachable = False
+                    log.warning(
+                        "lost Redis at %s (%s); clients stay connected, retrying",
+                        self.settings.redis,
+                        exc,
+                    )
+                await asyncio.sleep(RETRY_DELAYS[min(tries, len(RETRY_DELAYS) - 1)])
+                tries += 1
+                continue
+            if not self.reachable:
+                self.reachable = True
+                log.warning("Redis at %s answers again; resuming", self.settings.redis)
+            return result
+
+    # -- the loops -----------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        while True:
+            entries = await self._retry(lambda: self.link.read(self.applied, BATCH, READ_BLOCK_MS))
+            self._apply(entries)
+
+    def _apply(self, entries: list[tuple[str, bytes]]) -> None:
+        core, pending = self.core, self._pending
+        for entry_id, data in entries:
+            self.applied = entry_id
+            try:
+                event, stamp = codec.decode(data)
+            except codec.CodecError as exc:
+                log.error(
+                    "stream entry %s is not an event this node reads (%s); skipped", entry_id, exc
+                )
+                continue
+            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
+            then = pending.pop(stamp.msgid, None)
+            try:
+                applied = core.apply(event, stamp)
+                if then is not None:
+                    then(applied)
+            except Exception:
+                log.exception("applying %r failed", event)
+            if type(event) is NodeLost and (event.node, event.incarnation) == (
+                self.node,
+                self.incarnation,
+            ):
+                raise Fenced(replaced=False)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            while self._outbox:
+                batch = self._outbox[:BATCH]
+                del self._outbox[:BATCH]
+                self._seq += 1
+                seq = self._seq
+                append = self.link.append
+                await self._retry(
+                    functools.partial(append, self.node, self.incarnation, self.epoch, seq, batch)
+                )
+            self._wake.clear()
+
+    async def _heartbeat_loop(self) -> None:
+        settings = self.settings
+        timeout_ms = int(settings.node_timeout * 1000)
+        while True:
+            await self._retry(functools.partial(self._beat, timeout_ms))
+            await asyncio.sleep(settings.heartbeat)
+
+    async def _beat(self, timeout_ms: int) -> None:
+        users = sum(1 for s in self.core.sessions if s.user is not None)
+        await self.link.heartbeat(
+            self.node, self.incarnation, self.epoch, timeout_ms, users, self.applied
+        )
+
+    async def _snapshot_loop(self) -> None:
+        interval = self.settings.snapshot_interval
+        while True:
+            # Spread over the interval, so that nodes started together do not all save at once.
+            await asyncio.sleep(interval * random.uniform(0.75, 1.25))
+            if self.applied == self._saved:
+                continue
+            entry_id, text = self.applied, snapshot.dump(self.core.state)
+            save = functools.partial(
+                self.link.save_snapshot, self.node, self.incarnation, self.epoch, entry_id, text
+            )
+            await self._retry(save)
+            self._saved = entry_id

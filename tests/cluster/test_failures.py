@@ -1,0 +1,156 @@
+"""What a cluster survives: a node killed or paused, Redis restarting, and
+the mistakes of the person who starts one.
+
+The nodes that fail run in child processes (``tcpchat server --cluster``),
+so that kill -9 and SIGSTOP are real; the survivors run in this process.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunningServer
+from ircclient import IrcClient
+from processes import one_line_failure
+from redisnode import RedisServer, free_port
+from serverprocess import ServerProcess
+
+from tcpchat.cluster import INSTALL_HINT
+
+Nodes = Callable[..., RunningServer]
+TCPCHAT = [sys.executable, "-m", "tcpchat", "server"]
+
+
+@pytest.fixture
+def node_process(
+    redis_server: RedisServer, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``tcpchat server --cluster`` nodes as child processes; ``quick``
+    gives them the tests' short heartbeat (0.2 s) and timeout (2 s)."""
+    started: list[ServerProcess] = []
+
+    def start(node: str, quick: bool = True) -> ServerProcess:
+        config = tmp_path / f"{node}.toml"
+        timing = "heartbeat = 0.2\nnode_timeout = 2\n" if quick else ""
+        config.write_text(f"[limits]\nflood_rate = 0\n[cluster]\n{timing}")
+        args = ["--config", str(config), "--port", "0", "--no-history", "--no-accounts"]
+        process = ServerProcess([*args, "--cluster", redis_server.url, "--node", node])
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.signal(signal.SIGCONT)  # a paused one must be able to stop
+        process.stop()
+
+
+def in_channel(client: IrcClient, channel: str, *others: IrcClient) -> None:
+    """``client`` joins ``channel``, and each of ``others`` (already in it) sees it."""
+    client.join(channel)
+    for other in others:
+        assert other.expect("JOIN").source.startswith(client.nick + "!")
+
+
+def test_a_killed_node_s_users_quit_within_15_seconds(
+    make_node: Nodes, node_process: Callable[..., ServerProcess]
+) -> None:
+    survivor = make_node("a", cluster_settings={"heartbeat": 1.0, "node_timeout": 10.0})
+    doomed = node_process("b", quick=False)  # the defaults: 1 s heartbeats, 10 s timeout
+    with survivor.client("alice") as alice, IrcClient("127.0.0.1", doomed.port) as bob:
+        bob.register("bob")
+        alice.join("#x")
+        in_channel(bob, "#x", alice)
+        doomed.signal(signal.SIGKILL)
+        killed = time.monotonic()
+        quit_ = alice.expect("QUIT", timeout=15)
+        assert time.monotonic() - killed < 15
+        assert quit_.source.startswith("bob!") and quit_.params == ("test.server b",)
+        with survivor.client("bob") as again:  # the nick is free again
+            in_channel(again, "#x", alice)
+
+
+def test_a_paused_node_does_not_come_back_as_a_ghost(
+    make_node: Nodes, node_process: Callable[..., ServerProcess]
+) -> None:
+    survivor = make_node("a")
+    paused = node_process("b")
+    with survivor.client("alice") as alice, IrcClient("127.0.0.1", paused.port) as bob:
+        bob.register("bob")
+        alice.join("#x")
+        in_channel(bob, "#x", alice)
+        paused.signal(signal.SIGSTOP)
+        assert alice.expect("QUIT", timeout=10).source.startswith("bob!")
+        with survivor.client("bob"):  # the nick has a new owner
+            paused.signal(signal.SIGCONT)
+            # The old node learns it was declared lost: it drops its clients...
+            assert "lost the network" in bob.expect("ERROR", timeout=10).params[0]
+            assert bob.closed_by_server()
+            paused.wait_for("joins again")
+            # ...and, back as a new incarnation, serves without a ghost of bob.
+            with IrcClient("127.0.0.1", paused.port) as carol:
+                carol.register("carol")
+                carol.send("NICK bob")
+                assert carol.expect("433").params[1] == "bob"
+                carol.join("#x")
+                carol.send("NAMES #x")
+                assert sorted(carol.expect("353").params[-1].split()) == ["@alice", "carol"]
+
+
+def test_redis_restarting_with_its_data_loses_no_one(
+    make_node: Nodes, redis_server: RedisServer
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("alice") as alice, b.client("bob") as bob:
+        alice.join("#x")
+        in_channel(bob, "#x", alice)
+        redis_server.stop()
+        alice.send("PRIVMSG #x :while redis was down")
+        time.sleep(1.0)
+        redis_server.start()
+        assert bob.expect("PRIVMSG", timeout=15).params[1] == "while redis was down"
+        bob.send("PRIVMSG #x :and after")
+        assert alice.expect("PRIVMSG").params[1] == "and after"
+        for node in (a, b):
+            assert node.core.state.people == 2
+        alice.send("NAMES #x")
+        assert sorted(alice.expect("353").params[-1].split()) == ["@alice", "bob"]
+
+
+def test_without_redis_the_node_says_so_in_one_line() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    line = one_line_failure([*TCPCHAT, "--port", "0", "--no-web", "--cluster", url])
+    assert line.startswith(f"tcpchat: cannot reach Redis at {url}")
+    assert "cluster.redis" in line
+
+
+def test_without_the_extra_the_node_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['redis'] = None; from tcpchat.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    command = [sys.executable, "-c", code, "server", "--port", "0", "--no-web"]
+    line = one_line_failure([*command, "--cluster", "redis://127.0.0.1:1/0"])
+    assert line == f"tcpchat: {INSTALL_HINT}"
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--cluster", "http://127.0.0.1:6379"], "cluster.redis = 'http://127.0.0.1:6379'"),
+        (["--cluster", "redis://127.0.0.1:1/0", "--node", "bad name"], "cluster.node"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_in_one_line(flags: list[str], says: str) -> None:
+    line = one_line_failure([*TCPCHAT, "--port", "0", "--no-web", *flags])
+    assert says in line
+
+
+def test_the_help_names_the_cluster_flags() -> None:
+    result = subprocess.run([*TCPCHAT, "--help"], capture_output=True, text=True, check=True)
+    assert "--cluster URL" in result.stdout and "--node NAME" in result.stdout

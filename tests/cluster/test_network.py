@@ -1,0 +1,219 @@
+"""Several nodes, one network: what a single server does works across nodes,
+in one order, with one owner per nick, and a node that starts late sees it all.
+
+Each test runs real nodes (in this process, each on its own event loop and
+socket) on a real redis-server. A fence on one node proves only what that
+node has applied; where a test needs another node to have caught up, it
+waits for a line that comes after, through the stream, instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
+from ircclient import IrcClient
+from redisnode import RedisServer
+
+from tcpchat.server.config import HistorySettings
+
+Nodes = Callable[..., RunningServer]
+TAGS = ("server-time", "message-tags", "echo-message")
+
+
+def texts_from(client: IrcClient, count: int) -> list[tuple[str, str]]:
+    """The next ``count`` channel messages ``client`` gets, as (nick, text)."""
+    got = []
+    while len(got) < count:
+        message = client.expect("PRIVMSG")
+        got.append((message.source.split("!")[0], message.params[1]))
+    return got
+
+
+def test_a_channel_spans_nodes(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("alice", TAGS) as alice, b.client("bob", TAGS) as bob, a.client("carol") as carol:
+        alice.join("#x")
+        bob.join("#x")
+        assert alice.expect("JOIN").source.startswith("bob!")
+        carol.join("#x")
+        bob.expect("JOIN")
+        alice.send("PRIVMSG #x :hello from a")
+        echo, seen = alice.expect("PRIVMSG"), bob.expect("PRIVMSG")
+        assert seen.params == ("#x", "hello from a") and seen.source.startswith("alice!")
+        # One msgid and one server-time, whichever node delivers it.
+        assert (echo.tags["msgid"], echo.tags["time"]) == (seen.tags["msgid"], seen.tags["time"])
+        assert carol.expect("PRIVMSG").params[1] == "hello from a"
+        bob.send("PRIVMSG alice :psst", "NOTICE #x :notice from b")
+        assert alice.expect("PRIVMSG").params == ("alice", "psst")
+        assert carol.expect("NOTICE").params == ("#x", "notice from b")
+        carol.send("NAMES #x")
+        names = carol.expect("353").params[-1].split()
+        assert sorted(names) == ["@alice", "bob", "carol"]
+
+
+def test_two_senders_on_two_nodes_are_seen_in_one_order(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    with (
+        a.client("alice") as alice,
+        b.client("bob") as bob,
+        a.client("wa") as watch_a,
+        b.client("wb") as watch_b,
+    ):
+        for client in (alice, bob, watch_a, watch_b):
+            client.join("#race")
+        watch_a.send("PRIVMSG #race :ready")  # every node has every join once this is back
+        assert watch_b.expect("PRIVMSG").params[1] == "ready"
+
+        def flood(client: IrcClient) -> None:
+            for i in range(100):
+                client.send(f"PRIVMSG #race :{client.nick} {i}")
+
+        senders = [threading.Thread(target=flood, args=(c,)) for c in (alice, bob)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        seen_a, seen_b = texts_from(watch_a, 200), texts_from(watch_b, 200)
+        assert seen_a == seen_b
+        for nick in ("alice", "bob"):
+            assert [t for n, t in seen_a if n == nick] == [f"{nick} {i}" for i in range(100)]
+
+
+def test_two_clients_racing_for_a_nick_on_two_nodes_one_wins(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    for round_ in range(10):
+        nick = f"racer{round_}"
+        with a.client() as x, b.client() as y:
+            for client in (x, y):
+                client.send(f"NICK {nick}", "USER u 0 * :r")
+            replies = [
+                c.expect_where(lambda m: m.command in ("001", "433"), "001 or 433") for c in (x, y)
+            ]
+            assert sorted(r.command for r in replies) == ["001", "433"], nick
+
+
+def test_channel_life_across_nodes(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("op") as op, b.client("guest") as guest:
+        op.join("#room")
+        guest.join("#room")
+        op.expect("JOIN")
+        op.send("TOPIC #room :plans for today")
+        assert guest.expect("TOPIC").params == ("#room", "plans for today")
+        op.send("MODE #room +v guest")
+        assert guest.expect("MODE").params == ("#room", "+v", "guest")
+        guest.send("NICK visitor")
+        assert op.expect("NICK").params == ("visitor",)
+        guest.nick = "visitor"
+        guest.expect("NICK")
+        guest.send("AWAY :lunch", "PRIVMSG op :back soon")
+        guest.expect("306")
+        op.expect("PRIVMSG")  # came after the AWAY, through the same order
+        op.send("PRIVMSG visitor :are you there?")
+        assert op.expect("301").params[-1] == "lunch"
+        op.send("WHOIS visitor")
+        assert op.expect("312").params[-1].endswith("(node b)")
+        op.send("ISON visitor nobody")
+        assert op.expect("303").params[-1].split() == ["visitor"]
+        op.send("MODE #room +b *!*@nowhere", "INVITE visitor #elsewhere")
+        assert guest.expect("MODE").params == ("#room", "+b", "*!*@nowhere")
+        op.send("KICK #room visitor :out you go")
+        assert guest.expect("KICK").params == ("#room", "visitor", "out you go")
+        guest.send("NAMES #room")
+        assert guest.expect("353").params[-1].split() == ["@op"]
+
+
+def test_an_operator_kills_a_user_of_another_node(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("oper") as oper, b.client("victim") as victim:
+        oper.join("#k")
+        victim.join("#k")
+        oper.expect("JOIN")
+        oper.send(f"OPER {OPER_NAME} {OPER_PASSWORD}")
+        oper.expect("381")
+        oper.send("KILL victim :behave")
+        assert oper.expect("QUIT").source.startswith("victim!")
+        assert "Killed (oper (behave))" in victim.expect("ERROR").params[0]
+        assert victim.closed_by_server()
+        with b.client("victim") as again:  # the nick is free on every node
+            again.send("WHOIS oper")
+            again.expect("311")
+
+
+def test_a_node_started_late_sees_the_network(make_node: Nodes) -> None:
+    a = make_node("a")
+    with a.client("alice") as alice:
+        alice.join("#old")
+        alice.send("TOPIC #old :from before", "MODE #old +k key")
+        alice.expect("MODE")
+        late = make_node("late")
+        with late.client("bob") as bob:
+            bob.send("JOIN #old")
+            assert bob.expect("475").params[1] == "#old"  # +k holds on the late node too
+            bob.send("JOIN #old key")
+            assert bob.expect("332").params[-1] == "from before"
+            assert sorted(bob.expect("353").params[-1].split()) == ["@alice", "bob"]
+            assert alice.expect("JOIN").source.startswith("bob!")
+
+
+def test_a_node_joining_after_a_snapshot_starts_from_it(
+    make_node: Nodes, redis_server: RedisServer
+) -> None:
+    a = make_node("a", cluster_settings={"snapshot_interval": 1.0})
+    direct = redis.Redis(port=redis_server.port)
+    with a.client("alice") as alice:
+        alice.join("#snap")
+        for i in range(3):  # snapshots at two entries or more trim the one before
+            alice.send(f"PRIVMSG #snap :{i}")
+            alice.send("PING :x")
+            alice.expect("PONG")
+            first = direct.hget("tcpchat:tcpchat:snapshot", "id")
+            while direct.hget("tcpchat:tcpchat:snapshot", "id") == first:
+                threading.Event().wait(0.1)
+        assert direct.get("tcpchat:tcpchat:trimmed") is not None
+        assert direct.xlen("tcpchat:tcpchat:events") < 10
+        late = make_node("late")
+        assert late.core.state.channel("#snap") is not None
+        with late.client("bob") as bob:
+            bob.send("WHOIS alice")
+            assert bob.expect("319").params[-1] == "@#snap"
+
+
+def test_history_is_the_same_on_every_node(make_node: Nodes, tmp_path: Path) -> None:
+    def history(name: str) -> HistorySettings:
+        return HistorySettings(path=str(tmp_path / f"{name}.sqlite3"))
+
+    caps = ("batch", "server-time", "message-tags", "echo-message", "draft/chathistory")
+    a, b = make_node("a", history=history("a")), make_node("b", history=history("b"))
+    with a.client("alice", caps) as alice, b.client("bob", caps) as bob:
+        alice.join("#h")
+        bob.join("#h")
+        for i in range(5):
+            (alice if i % 2 else bob).send(f"PRIVMSG #h :line {i}")
+        live = [texts_from(client, 5) for client in (alice, bob)]  # their own echoed
+        assert live[0] == live[1]
+        replies = []
+        for client in (alice, bob):
+            client.send("CHATHISTORY LATEST #h * 10")
+            lines = [m for m in client.batch() if m.command == "PRIVMSG"]
+            replies.append([(m.tags["msgid"], m.params[1]) for m in lines])
+        assert replies[0] == replies[1]
+        assert [text for _, text in replies[0]] == [text for _, text in live[0]]
+
+
+def test_a_node_that_stops_takes_its_users_with_it(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("stays") as stays, b.client("leaves") as leaves:
+        stays.join("#q")
+        leaves.join("#q")
+        stays.expect("JOIN")
+        b.thread.stop("Node going down for maintenance")
+        quit_ = stays.expect("QUIT")
+        assert quit_.source.startswith("leaves!")
+        assert quit_.params[0] == "Node going down for maintenance"
+        with a.client("leaves") as back:  # the nick is free
+            back.join("#q")
