@@ -151,23 +151,21 @@ class RedisBus:
         snapshot, if there is one, and every entry after it."""
         self.incarnation = os.urandom(6).hex()
         self.core.incarnation = self.incarnation
-        self.epoch = await self.link.join(self.node, self.incarnation, os.urandom(8).hex())
-        kept = await self.link.snapshot()
-        if kept is not None:
-            self.applied, text = kept
-            snapshot.load(self.core.state, text)
-        else:
-            self.applied = "0-0"
-            snapshot.load(self.core.state, self._initial)
+        self.epoch, _ = await self.link.join(
+            self.node, self.incarnation, os.urandom(8).hex(), self._initial
+        )
+        # The network began with a snapshot; without one (deleted by hand),
+        # from the state before any event.
+        self.applied, text = await self.link.snapshot() or ("0-0", self._initial.encode())
+        snapshot.load(self.core.state, text)
         caught_up = 0
         while entries := await self.link.read(self.applied, BATCH, self.epoch):
             self._apply(entries)
             caught_up += len(entries)
         log.info(
-            "node %s joined the network at %s (%s, %d events after it), %d users",
+            "node %s joined the network at %s (its snapshot and %d events after it), %d users",
             self.node,
             self.settings.redis,
-            "from its snapshot" if kept else "from its start",
             caught_up,
             self.core.state.people,
         )
@@ -226,7 +224,7 @@ class RedisBus:
         state = self.core.state
         nodes = sorted({u.node for u in state.by_uid.values() if u.node and u.node != self.node})
         fresh = os.urandom(8).hex()
-        self.epoch, seeded = await self.link.seed(
+        self.epoch, seeded = await self.link.join(
             self.node, self.incarnation, fresh, snapshot.dump(state), nodes
         )
         self.applied = "0-0"
@@ -306,6 +304,8 @@ class RedisBus:
         core, pending = self.core, self._pending
         for entry_id, data in entries:
             self.applied = entry_id
+            if not data:  # not a node's (the link has said so)
+                continue
             try:
                 event, stamp = codec.decode(data)
             except codec.CodecError as exc:

@@ -19,7 +19,7 @@ Keys, all under ``tcpchat:<network>:`` so that networks can share a Redis:
   not appended twice).
 - ``epoch``: made when the network's data begins; a Redis that lost its data
   has none, or another, and the nodes see it. The first node to see it
-  begins the network again from its own state (:data:`SEED`), the others
+  begins the network again from its own state (:data:`JOIN`), the others
   join that; nodes of the old state that do not come back time out
   (membership ``seeded``).
 - ``snapshot``: the state up to a stream entry (fields ``id``, ``state``), and
@@ -31,12 +31,16 @@ Keys, all under ``tcpchat:<network>:`` so that networks can share a Redis:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
 __all__ = ["Fenced", "NodeInfo", "RedisLink", "StreamGap", "WrongEpoch"]
+
+log = logging.getLogger("tcpchat.cluster")
 
 _TIME_AND_IDS: Final = """
 local function now_ms()
@@ -64,26 +68,6 @@ end
 JOIN: Final = (
     _TIME_AND_IDS
     + """
-local node, incarnation, fresh_epoch = ARGV[1], ARGV[2], ARGV[3]
-local now = now_ms()
-local epoch = redis.call('GET', KEYS[6])
-if not epoch then
-  epoch = fresh_epoch
-  redis.call('SET', KEYS[6], epoch)
-end
-local old = redis.call('HGET', KEYS[2], node)
-if old and old ~= incarnation and old ~= 'seeded' then lost(node, old, now) end
-redis.call('HSET', KEYS[2], node, incarnation)
-redis.call('HSET', KEYS[3], node, now)
-redis.call('HSET', KEYS[4], node, 0)
-redis.call('SET', KEYS[9], now)
-return epoch
-"""
-)
-
-SEED: Final = (
-    _TIME_AND_IDS
-    + """
 local node, incarnation, fresh_epoch, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 local epoch = redis.call('GET', KEYS[6])
@@ -102,6 +86,7 @@ local old = redis.call('HGET', KEYS[2], node)
 if old and old ~= incarnation and old ~= 'seeded' then lost(node, old, now) end
 redis.call('HSET', KEYS[2], node, incarnation)
 redis.call('HSET', KEYS[3], node, now)
+redis.call('HSET', KEYS[4], node, 0)
 redis.call('SET', KEYS[9], now)
 return {epoch, seeded}
 """
@@ -232,26 +217,29 @@ class RedisLink:
         self.keys = [prefix + name for name in _NAMES]
         self.stream = self.keys[0]
         self._join = self.redis.register_script(JOIN)
-        self._seed = self.redis.register_script(SEED)
         self._append = self.redis.register_script(APPEND)
         self._heartbeat = self.redis.register_script(HEARTBEAT)
         self._leave = self.redis.register_script(LEAVE)
         self._save = self.redis.register_script(SAVE_SNAPSHOT)
 
-    async def join(self, node: str, incarnation: str, fresh_epoch: str) -> str:
-        """Become a member (a node of the same name before this one is lost); the epoch."""
-        epoch = await self._join(keys=self.keys, args=[node, incarnation, fresh_epoch])
-        return _text(epoch)
-
-    async def seed(
-        self, node: str, incarnation: str, fresh_epoch: str, state: str, nodes: list[str]
+    async def join(
+        self,
+        node: str,
+        incarnation: str,
+        fresh_epoch: str,
+        state: str,
+        nodes: Sequence[str] = (),
     ) -> tuple[str, bool]:
-        """After Redis lost the network's data: begin it again from ``state``
-        (whose users are on ``nodes``, members until they time out), unless
-        another node did so first. The epoch, and whether this node seeded it."""
+        """Become a member (a node of the same name before this one is lost).
+
+        If Redis holds no network (the first node ever, or Redis lost its
+        data), begin one, from ``state`` (whose users are on ``nodes``,
+        members until they time out), and under ``fresh_epoch``. Returns the
+        epoch, and whether this node began it.
+        """
         args = [node, incarnation, fresh_epoch, state, *nodes]
-        epoch, seeded = await self._seed(keys=self.keys, args=args)
-        return _text(epoch), bool(seeded)
+        epoch, began = await self._join(keys=self.keys, args=args)
+        return _text(epoch), bool(began)
 
     async def append(
         self, node: str, incarnation: str, epoch: str, seq: int, entries: list[str]
@@ -288,17 +276,30 @@ class RedisLink:
         self, after: str, count: int, epoch: str, block_ms: int | None = None
     ) -> list[tuple[str, bytes]]:
         """Entries after ``after`` (at most ``count``), waiting up to ``block_ms``
-        for the first if there is none yet (None: not waiting). WrongEpoch if
-        one was appended in another epoch (Redis lost the data and a node
-        began the network again): it must not be applied to this one's state."""
+        for the first if there is none yet (None: not waiting).
+
+        WrongEpoch if one was appended in another epoch (Redis lost the data
+        and a node began the network again): it must not be applied to this
+        one's state. An entry that names no epoch, or one Redis does not
+        have either, was not appended by a node: it is logged, and comes
+        back empty, to be passed over.
+        """
         reply: Any = await self.reader.xread({self.stream: after}, count=count, block=block_ms)
         if not reply:
             return []
+        ours = epoch.encode()
         entries = []
         for entry_id, fields in reply[0][1]:
-            if fields.get(b"p") != epoch.encode():
-                raise WrongEpoch()
-            entries.append((_text(entry_id), fields[b"e"]))
+            if fields.get(b"p") != ours:
+                if await self.redis.get(self.keys[5]) != ours:
+                    raise WrongEpoch()
+                log.error("stream entry %s names no epoch of this network; skipped", entry_id)
+                entries.append((_text(entry_id), b""))  # passed over, not read again
+                continue
+            data = fields.get(b"e")
+            if not data:
+                log.error("stream entry %s holds no event; skipped", entry_id)
+            entries.append((_text(entry_id), data or b""))
         return entries
 
     async def nodes(self) -> list[NodeInfo]:
