@@ -38,16 +38,20 @@ import redis.exceptions
 from tcpchat.cluster import codec, snapshot
 from tcpchat.cluster.redis_link import Fenced, RedisLink, StreamGap, WrongEpoch
 from tcpchat.server.config import ClusterSettings
-from tcpchat.server.core import LOST_NETWORK, Applied, ServerCore
+from tcpchat.server.core import Applied, ServerCore
 from tcpchat.server.events import Event, NodeLost, Stamp, UserQuit
+from tcpchat.server.labels import LabeledReply
 
 __all__ = ["RedisBus", "RedisUnavailable"]
 
 log = logging.getLogger("tcpchat.cluster")
 
 T = TypeVar("T")
-Outgoing = tuple[str, str, Applied | None]
-"""An event on its way to the stream: its entry, its msgid, and its ``then``."""
+Waiter = tuple[Applied | None, LabeledReply | None]
+"""What waits for an event of this node to come back: its ``then``, and the
+labeled reply of the command that made it (labels.LabeledReply)."""
+Outgoing = tuple[str, str, Waiter]
+"""An event on its way to the stream: its entry, its msgid, and its waiter."""
 
 # Entries per append and per read: large enough that a flood costs few round
 # trips, small enough that one batch never holds the loop for long.
@@ -63,6 +67,10 @@ _WHY: Final = {
     Fenced: "was declared lost (it did not answer in time)",
     StreamGap: "fell too far behind the network",
 }
+
+
+LOST_NETWORK: Final = "This server lost the network; please reconnect"
+"""What this node's clients are told when it was cut off from the others."""
 
 
 class RedisUnavailable(Exception):
@@ -98,7 +106,7 @@ class RedisBus:
         # and the ``then`` of those sent, until they come back.
         self._outbox: list[Outgoing] = []
         self._sending: list[Outgoing] = []
-        self._pending: dict[str, Applied] = {}
+        self._pending: dict[str, Waiter] = {}
         self._seq = 0
         self._wake = asyncio.Event()
         self._saved = ""
@@ -107,7 +115,10 @@ class RedisBus:
     # -- the core's side -----------------------------------------------------
 
     def publish(self, event: Event, stamp: Stamp, then: Applied | None) -> None:
-        self._outbox.append((codec.encode(event, stamp), stamp.msgid, then))
+        reply = self.core.labeled
+        if reply is not None:
+            reply.waiting += 1
+        self._outbox.append((codec.encode(event, stamp), stamp.msgid, (then, reply)))
         self._wake.set()
 
     # -- running -------------------------------------------------------------
@@ -150,7 +161,6 @@ class RedisBus:
         """Become a member as a new incarnation, then load the network: the
         snapshot, if there is one, and every entry after it."""
         self.incarnation = os.urandom(6).hex()
-        self.core.incarnation = self.incarnation
         self.epoch, _ = await self.link.join(
             self.node, self.incarnation, os.urandom(8).hex(), self._initial
         )
@@ -219,8 +229,8 @@ class RedisBus:
             self._pending.pop(msgid, None)
         lost, self._pending = self._pending, {}
         self._outbox, self._sending, self._seq = resend, [], 0
-        for then in lost.values():
-            then(False)
+        for waiter in lost.values():
+            self._answer(waiter, lambda: False)
         state = self.core.state
         nodes = sorted({u.node for u in state.by_uid.values() if u.node and u.node != self.node})
         fresh = os.urandom(8).hex()
@@ -313,19 +323,42 @@ class RedisBus:
                     "stream entry %s is not an event this node reads (%s); skipped", entry_id, exc
                 )
                 continue
-            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
-            then = pending.pop(stamp.msgid, None)
-            try:
-                applied = core.apply(event, stamp)
-                if then is not None:
-                    then(applied)
-            except Exception:
-                log.exception("applying %r failed", event)
             if type(event) is NodeLost and (event.node, event.incarnation) == (
                 self.node,
                 self.incarnation,
             ):
                 raise Fenced(replaced=False)
+            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
+            waiter = pending.pop(stamp.msgid, None)
+            try:
+                if waiter is None:
+                    core.apply(event, stamp)
+                else:
+                    self._answer(waiter, functools.partial(core.apply, event, stamp))
+            except Exception:
+                log.exception("applying %r failed", event)
+
+    def _answer(self, waiter: Waiter, apply: Callable[[], bool]) -> None:
+        """Apply an event of this node and tell its waiter; what it causes for
+        a labeled command's sender is part of that command's reply."""
+        then, reply = waiter
+
+        def run() -> None:
+            applied = apply()
+            if then is not None:
+                then(applied)
+
+        if reply is None:
+            run()
+            return
+        self.core.labeled = reply  # what ``then`` emits belongs to the reply too
+        try:
+            reply.catch(run)
+        finally:
+            self.core.labeled = None
+        reply.waiting -= 1
+        if not reply.waiting:
+            reply.send()
 
     async def _write_loop(self) -> None:
         while True:
@@ -334,10 +367,10 @@ class RedisBus:
                 batch = self._sending = self._outbox[:BATCH]
                 del self._outbox[:BATCH]
                 entries = []
-                for entry, msgid, then in batch:
+                for entry, msgid, waiter in batch:
                     entries.append(entry)
-                    if then is not None:  # before the append: the reader may see it first
-                        self._pending[msgid] = then
+                    if waiter != (None, None):  # before the append: the reader may see it first
+                        self._pending[msgid] = waiter
                 self._seq += 1
                 append = functools.partial(
                     self.link.append, self.node, self.incarnation, self.epoch, self._seq, entries

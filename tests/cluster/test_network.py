@@ -263,3 +263,24 @@ def test_the_limit_of_connections_per_address_is_network_wide(make_node: Nodes) 
         assert one.expect("QUIT").source.startswith("two!")
         with a.client("ok") as fine:  # two has left the network: room for one more
             fine.join("#ip")
+
+
+def test_a_labeled_command_is_answered_once_its_events_are_back(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    caps = ("labeled-response", "echo-message", "batch", "message-tags")
+    with a.client("alice", caps) as alice, b.client("bob") as bob:
+        bob.join("#l")
+        alice.send("@label=j1 JOIN #l")
+        start = alice.expect("BATCH")
+        assert (start.tags["label"], start.params[1]) == ("j1", "labeled-response")
+        commands = [m.command for m in alice.batch_lines(start)]
+        assert commands[0] == "JOIN" and "353" in commands and commands[-1] == "366"
+        alice.send("@label=m1 PRIVMSG #l :labeled")
+        echo = alice.expect("PRIVMSG")
+        assert (echo.tags["label"], echo.params[1]) == ("m1", "labeled")
+        assert bob.expect("PRIVMSG").params[1] == "labeled"
+        alice.send("@label=n1 NICK alicia")
+        nick = alice.expect("NICK")
+        assert (nick.tags["label"], nick.params[0]) == ("n1", "alicia")
+        alice.send("@label=w1 WHOIS bob")  # no event: answered at once, as on one server
+        assert alice.expect("BATCH").tags["label"] == "w1"
