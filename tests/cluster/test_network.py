@@ -9,6 +9,7 @@ waits for a line that comes after, through the stream, instead.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import redis
 from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
 from ircclient import IrcClient
-from redisnode import RedisServer
+from redisnode import RedisServer, free_port
 
 from tcpchat.server.config import HistorySettings
 
@@ -284,3 +285,52 @@ def test_a_labeled_command_is_answered_once_its_events_are_back(make_node: Nodes
         assert (nick.tags["label"], nick.params[0]) == ("n1", "alicia")
         alice.send("@label=w1 WHOIS bob")  # no event: answered at once, as on one server
         assert alice.expect("BATCH").tags["label"] == "w1"
+
+
+def test_kline_monitor_whowas_and_tagmsg_across_nodes(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    caps = ("message-tags",)
+    with a.client("oper", caps) as oper, b.client() as watcher:
+        watcher.register("watcher", caps, user="watch")
+        watcher.send("MONITOR + friend")
+        assert watcher.expect("731").params[1] == "friend"
+        with a.client("friend") as friend:
+            assert watcher.expect("730").params[1].startswith("friend!")
+            friend.join("#t")
+            watcher.join("#t")
+            friend.expect("JOIN")
+            friend.send("@+typing=active TAGMSG #t")
+            assert watcher.expect("TAGMSG").tags["+typing"] == "active"
+            friend.send("QUIT :see you")
+            assert watcher.expect("731").params[1] == "friend"
+        watcher.send("WHOWAS friend")
+        assert watcher.expect("314").params[1] == "friend"
+        oper.send(f"OPER {OPER_NAME} {OPER_PASSWORD}")
+        oper.expect("381")
+        oper.send("KLINE ~watch@127.0.0.1 :not today")
+        error = watcher.expect("ERROR")  # the ban reaches the users of node b
+        assert "K-Lined: not today" in error.params[0]
+        with IrcClient(b.host, b.port) as banned:
+            banned.send("NICK late", "USER watch 0 * :x")
+            assert banned.expect("465")
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+def test_nodes_on_one_machine_can_share_one_port(make_node: Nodes) -> None:
+    port = free_port()
+    shared = {"cluster_settings": {"share_port": True}, "port": port}
+    a, b = make_node("a", **shared), make_node("b", **shared)
+    assert a.port == b.port == port
+    clients = [IrcClient("127.0.0.1", port) for _ in range(16)]
+    try:
+        for i, client in enumerate(clients):
+            client.register(f"c{i}")
+            client.join("#shared")
+        served = {node.core.node: len(node.core.sessions) for node in (a, b)}
+        assert sum(served.values()) == 16 and min(served.values()) > 0, served
+        clients[0].send("PRIVMSG #shared :to everyone, on both nodes")
+        for client in clients[1:]:
+            assert client.expect("PRIVMSG").params[1] == "to everyone, on both nodes"
+    finally:
+        for client in clients:
+            client.close()
