@@ -41,7 +41,7 @@ from tcpchat.server.config import ClusterSettings
 from tcpchat.server.core import LOST_NETWORK, Applied, ServerCore
 from tcpchat.server.events import Event, NodeLost, Stamp
 
-__all__ = ["RedisBus", "RedisUnavailable"]
+__all__ = ["UNREACHABLE", "RedisBus", "RedisUnavailable"]
 
 log = logging.getLogger("tcpchat.cluster")
 
@@ -54,7 +54,8 @@ BATCH: Final = 1000
 READ_BLOCK_MS: Final = 1000
 # Seconds between tries while Redis cannot be reached, growing to the last.
 RETRY_DELAYS: Final = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-_UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+"""What a call to Redis raises when Redis cannot be reached."""
 
 
 _WHY: Final = {
@@ -78,6 +79,7 @@ class RedisBus:
         network: str,
         port: int,
         on_replaced: Callable[[], None] = lambda: None,
+        on_joined: Callable[[], None] = lambda: None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -90,6 +92,8 @@ class RedisBus:
         # Whether Redis answers now (for the log and the console).
         self.reachable = True
         self._on_replaced = on_replaced
+        # Told each time the node has joined (again), once its events go through the bus.
+        self._on_joined = on_joined
         # The state before any event: what a node that rejoins starts from
         # when the network has no snapshot yet.
         self._initial = snapshot.dump(core.state)
@@ -114,7 +118,7 @@ class RedisBus:
         """Join the network and load its state; RedisUnavailable if Redis does not answer."""
         try:
             await self._join()
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             await self.link.close()
             raise RedisUnavailable(
                 f"cannot reach Redis at {self.settings.redis}: {exc}. "
@@ -122,6 +126,7 @@ class RedisBus:
             ) from None
         self.core.node = self.node
         self.core.bus = self
+        self._on_joined()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self, timeout: float = 2.0) -> None:
@@ -138,7 +143,7 @@ class RedisBus:
                 await self._task
         try:
             await asyncio.wait_for(self.link.leave(self.node, self.incarnation), timeout)
-        except (TimeoutError, *_UNREACHABLE) as exc:
+        except (TimeoutError, *UNREACHABLE) as exc:
             log.warning(
                 "could not tell Redis this node leaves (%s); the others will time it out", exc
             )
@@ -200,6 +205,7 @@ class RedisBus:
         self._pending.clear()
         self._seq = 0
         await self._retry(self._join)
+        self._on_joined()
 
     def _drop_clients(self) -> None:
         self.core.disconnect_all(LOST_NETWORK)
@@ -210,7 +216,7 @@ class RedisBus:
         while True:
             try:
                 result = await attempt()
-            except _UNREACHABLE as exc:
+            except UNREACHABLE as exc:
                 if self.reachable:
                     self.reachable = False
                     log.warning(
