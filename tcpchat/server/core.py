@@ -389,6 +389,11 @@ class ServerCore:
         for session in list(self.sessions):
             self._end(session, reason)
 
+    def disconnect(self, session: Session, reason: str) -> None:
+        """Close ``session``, telling no one else: the network has no user of it."""
+        if session in self.sessions:
+            self._end(session, reason)
+
     def shutdown(self, reason: str) -> None:
         """Close every session with ``reason`` (graceful stop)."""
         for session in list(self.sessions):

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
 from ircclient import IrcClient
@@ -85,7 +86,7 @@ def test_two_senders_on_two_nodes_are_seen_in_one_order(make_node: Nodes) -> Non
 
 def test_two_clients_racing_for_a_nick_on_two_nodes_one_wins(make_node: Nodes) -> None:
     a, b = make_node("a"), make_node("b")
-    for round_ in range(10):
+    for round_ in range(50):
         nick = f"racer{round_}"
         with a.client() as x, b.client() as y:
             for client in (x, y):
@@ -217,3 +218,33 @@ def test_a_node_that_stops_takes_its_users_with_it(make_node: Nodes) -> None:
         assert quit_.params[0] == "Node going down for maintenance"
         with a.client("leaves") as back:  # the nick is free
             back.join("#q")
+
+
+def test_a_malformed_entry_in_the_stream_is_logged_and_skipped(
+    make_node: Nodes, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    direct = redis.Redis(port=redis_server.port)
+    epoch = direct.get("tcpchat:tcpchat:epoch")
+    assert epoch is not None
+    with a.client("alice") as alice, b.client("bob") as bob:
+        alice.join("#m")
+        bob.join("#m")
+        alice.expect("JOIN")
+        for fields in (
+            {"e": '[2, "Messaged", "x", 1, []]', "p": epoch},  # another version
+            {"e": "{not json", "p": epoch},
+            {"e": '[1, "Joined", "x", 1, ["ghost", "#m", ""]]', "p": epoch},
+            {"p": epoch},  # no event at all
+            {"e": '[1, "UserQuit", "x", 1, ["u", "r"]]'},  # no epoch
+            {"junk": "x"},
+        ):
+            direct.xadd("tcpchat:tcpchat:events", fields)  # type: ignore[arg-type]
+        alice.send("PRIVMSG #m :still here")
+        assert bob.expect("PRIVMSG").params[1] == "still here"
+        bob.send("PRIVMSG #m :me too")
+        assert alice.expect("PRIVMSG").params[1] == "me too"
+    logged = [r.getMessage() for r in caplog.records if r.name == "tcpchat.cluster"]
+    assert sum("codec version 2" in line for line in logged) == 2  # once per node
+    assert sum("names no epoch" in line for line in logged) == 4
+    assert sum("holds no event" in line for line in logged) == 2
