@@ -37,7 +37,6 @@ from tcpchat.server.config import (
     AccountSettings,
     ClusterSettings,
     Config,
-    ConsoleSettings,
     HistorySettings,
     Limits,
     WebSettings,
@@ -71,14 +70,13 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("redis-server did not start")
 
 
-def node_config(redis: str, node: str, operator: str) -> Config:
+def node_config(redis: str, node: str) -> Config:
     return Config(
         port=0,
         limits=Limits(flood_rate=0.0),
         history=HistorySettings(enabled=False),
         accounts=AccountSettings(enabled=False),
         cluster=ClusterSettings(redis=redis, node=node),
-        console=ConsoleSettings(operator_nick=operator),
         web=WebSettings(enabled=False),
     )
 
@@ -95,11 +93,11 @@ def main(out: Path) -> int:
 
 
 def take(out: Path, url: str) -> int:
-    north = ServerThread(node_config(url, "north", "Server"))
+    north = ServerThread(node_config(url, "north"))
     link = ConsoleLink(north.runner)
     north_host, north_port = north.start().addresses[0]
-    south = ServerThread(node_config(url, "south", "ServerSouth"))
-    south_host, south_port = south.start().addresses[0]
+    south = ServerThread(node_config(url, "south"))
+    south_port = south.start().addresses[0][1]
     root = tk.Tk()
     window = ConsoleWindow(root, link, f"{north_host}:{north_port}", north.stop, "#lobby")
     people: dict[str, ClientThread] = {}

@@ -40,6 +40,7 @@ from tcpchat.cluster.redis_link import Fenced, RedisLink, StreamGap, WrongEpoch
 from tcpchat.server.config import ClusterSettings
 from tcpchat.server.core import LOST_NETWORK, Applied, ServerCore
 from tcpchat.server.events import Event, NodeLost, Stamp, UserQuit
+from tcpchat.server.state import is_console_uid
 
 __all__ = ["UNREACHABLE", "RedisBus", "RedisUnavailable"]
 
@@ -196,6 +197,7 @@ class RedisBus:
                     return
                 if isinstance(cause, WrongEpoch):
                     await self._retry(self._reseed)
+                    self._on_joined()
                 elif isinstance(cause, Fenced | StreamGap):
                     await self._rejoin(_WHY[type(cause)])
                 else:
@@ -255,7 +257,8 @@ class RedisBus:
     def _relink(self) -> None:
         """Tie this node's sessions to their users in a state just loaded
         (new objects); a session whose user the state has not is closed, and
-        a user of this node with no session here quits."""
+        a user of this node with no session here quits (but for the console's,
+        which has none anywhere, and takes its place again in on_joined)."""
         core, state = self.core, self.core.state
         linked = set()
         for session in list(core.sessions):
@@ -269,7 +272,12 @@ class RedisBus:
             fresh.session, session.user = session, fresh
             linked.add(fresh.uid)
         for user in list(state.by_uid.values()):
-            if user.node == self.node and user.uid not in linked and not user.service:
+            if (
+                user.node == self.node
+                and user.uid not in linked
+                and not user.service
+                and not is_console_uid(user.uid)
+            ):
                 core.emit(UserQuit(user.uid, "Connection closed"))
 
     def _drop_clients(self) -> None:

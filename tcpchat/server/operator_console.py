@@ -200,6 +200,10 @@ class OperatorConsole:
         self.uid = console_uid(core.node)
         self.session = Session(self.uid, "127.0.0.1", 0, core.clock())
         self.session.write = self.session.deliver = self._answered
+        kept = core.state.by_uid.get(self.uid)
+        if kept is not None:  # Redis lost its data, and the network began again with it
+            self.absent, self.session.user = None, kept
+            return
         self.absent = JOINING
         registration = UserRegistered(
             self.uid,
@@ -215,14 +219,16 @@ class OperatorConsole:
     def _registered(self, applied: bool) -> None:
         core = self.core
         holder = core.state.user(self.nick)
-        if not applied and (holder is None or holder.uid != self.uid):
-            where = f" (by a user on node {holder.node})" if holder and holder.node else ""
-            self.absent = (
-                f"The nick {self.nick} is taken on the network{where}, so this console "
-                "cannot act or talk. Give each node's console a nick of its own: "
-                "operator_nick in the [console] section of the config file."
-            )
-            self._say("error", self.absent)
+        if not applied:
+            if holder is not None:
+                where = f" (by a user on node {holder.node})" if holder.node else ""
+                self.absent = (
+                    f"The nick {self.nick} is taken on the network{where}, so this console "
+                    "cannot act or talk. Give each node's console a nick of its own: "
+                    "operator_nick in the [console] section of the config file."
+                )
+                self._say("error", self.absent)
+            # With no holder it was lost with Redis's data; take_nick comes again.
             return
         self.absent = None
         self.session.user = self._me

@@ -121,3 +121,29 @@ def test_the_console_says_when_redis_is_lost_and_back(
     assert [r.name for r in lost.rows] == ["a"]  # the last it told, kept
     redis_server.start()
     both(link, "answers again", reachable=True)
+
+
+def test_each_console_keeps_its_operator_when_redis_lost_its_data(
+    console_node: ConsoleNodes, redis_server: RedisServer
+) -> None:
+    a, link_a = console_node("a")
+    b, link_b = console_node("b", console=ConsoleSettings(operator_nick="ServerB"))
+    with a.client("alice") as alice, b.client("bob") as bob:
+        bob.join("#lobby")
+        alice.join("#lobby")
+        bob.expect("JOIN")
+        redis_server.kill()
+        redis_server.forget()
+        redis_server.start()
+        # One node begins the network again, the other joins its state: neither
+        # console's operator is left out or made to quit.
+        bob.send("PRIVMSG #lobby :after the data was lost")
+        alice.expect("PRIVMSG", "#lobby", "after the data was lost", timeout=30)
+        link_a.submit(Say("#lobby", "a still talks"))
+        link_b.submit(Say("#lobby", "b still talks"))
+        for client in (alice, bob):
+            heard = {client.expect("PRIVMSG").source.split("!")[0] for _ in range(2)}
+            assert heard == {"Server", "ServerB"}
+        alice.send("NAMES #lobby")
+        names = {n.lstrip("@") for n in alice.expect("353").params[-1].split()}
+        assert {"Server", "ServerB", "alice", "bob"} <= names
