@@ -231,6 +231,7 @@ class ServerRunner:
             raise ConfigError(str(exc)) from None
 
     def _network_ready(self) -> None:
+        """Call the on_network hooks; one that fails is logged, and the others still run."""
         for hook in self.on_network:
             try:
                 hook()
