@@ -195,11 +195,18 @@ class ServerCore:
         limits = self.config.limits
         if limits.max_clients and len(self.sessions) >= limits.max_clients:
             return "Server is full"
-        if limits.max_clients_per_ip and self._per_ip[ip] >= limits.max_clients_per_ip:
+        if limits.max_clients_per_ip and self._from(ip) >= limits.max_clients_per_ip:
             return "Too many connections from your address"
         if not self.connect_throttle.allow(ip, self.clock()):
             return "Connecting too fast; wait a little and try again"
         return None
+
+    def _from(self, ip: str) -> int:
+        """Connections from ``ip``: this server's; in a cluster, at least the
+        users from it on every node (the state counts those, registered; this
+        node's still registering are counted here alone)."""
+        here = self._per_ip[ip]
+        return here if self.bus is None else max(here, self.state.ips[ip])
 
     def rehash(self) -> str:
         """Read the settings again (REHASH); returns where they came from.

@@ -248,3 +248,18 @@ def test_a_malformed_entry_in_the_stream_is_logged_and_skipped(
     assert sum("codec version 2" in line for line in logged) == 2  # once per node
     assert sum("names no epoch" in line for line in logged) == 4
     assert sum("holds no event" in line for line in logged) == 2
+
+
+def test_the_limit_of_connections_per_address_is_network_wide(make_node: Nodes) -> None:
+    a, b = make_node("a", max_clients_per_ip=2), make_node("b", max_clients_per_ip=2)
+    with a.client("one") as one, b.client("two") as two:
+        one.join("#ip")
+        two.join("#ip")
+        assert one.expect("JOIN").source.startswith("two!")
+        with a.client() as third:  # node a counts two, on node b
+            error = third.expect("ERROR")
+            assert "Too many connections from your address" in error.params[0]
+        two.send("QUIT")
+        assert one.expect("QUIT").source.startswith("two!")
+        with a.client("ok") as fine:  # two has left the network: room for one more
+            fine.join("#ip")
