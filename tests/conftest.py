@@ -345,15 +345,20 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+def node_config(redis_server: RedisServer, node: str, **settings: Any) -> Config:
+    """A test config for the node ``node`` on the test's Redis (``cluster_settings``:
+    ClusterSettings fields)."""
+    options = settings.pop("cluster_settings", {})
+    return server_config(cluster=cluster(redis_server.url, node, **options), **settings)
+
+
 @pytest.fixture
 def make_node(redis_server: RedisServer) -> Iterator[Callable[..., RunningServer]]:
     """Start in-process nodes of one network on the test's Redis; all stop at the end."""
     threads: list[ServerThread] = []
 
     def start(node: str, **settings: Any) -> RunningServer:
-        options = settings.pop("cluster_settings", {})
-        config = server_config(cluster=cluster(redis_server.url, node, **options), **settings)
-        thread = ServerThread(config)
+        thread = ServerThread(node_config(redis_server, node, **settings))
         runner = thread.start()
         threads.append(thread)
         host, port = runner.addresses[0]
@@ -361,4 +366,25 @@ def make_node(redis_server: RedisServer) -> Iterator[Callable[..., RunningServer
 
     yield start
     for thread in threads:
+        thread.stop()
+
+
+@pytest.fixture
+def console_node(
+    redis_server: RedisServer,
+) -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
+    """Start nodes as ``make_node`` does, each with a console link attached before
+    it joins, as the console window has it."""
+    started: list[tuple[ServerThread, ConsoleLink]] = []
+
+    def start(node: str, **settings: Any) -> tuple[RunningServer, ConsoleLink]:
+        thread = ServerThread(node_config(redis_server, node, **settings))
+        link = ConsoleLink(thread.runner)
+        host, port = thread.start().addresses[0]
+        started.append((thread, link))
+        return RunningServer(thread, host, port), link
+
+    yield start
+    for thread, link in started:
+        link.close()
         thread.stop()

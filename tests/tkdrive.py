@@ -29,11 +29,13 @@ _KEYSYMS = {
 }
 
 
-def pump_until(root: tk.Misc, test: Callable[[], bool], what: str) -> None:
-    """Run Tk's loop until ``test()`` holds; fail after :data:`DEADLINE` seconds."""
-    deadline = time.monotonic() + DEADLINE
+def pump_until(
+    root: tk.Misc, test: Callable[[], bool], what: str, deadline: float = DEADLINE
+) -> None:
+    """Run Tk's loop until ``test()`` holds; fail after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
     while not test():
-        if time.monotonic() > deadline:
+        if time.monotonic() > end:
             raise AssertionError(f"window never showed {what}")
         root.update()
         time.sleep(0.01)

@@ -41,8 +41,9 @@ from tcpchat.server.config import ClusterSettings
 from tcpchat.server.core import Applied, ServerCore
 from tcpchat.server.events import Event, NodeLost, Stamp, UserQuit
 from tcpchat.server.labels import LabeledReply
+from tcpchat.server.state import is_console_uid
 
-__all__ = ["RedisBus", "RedisUnavailable"]
+__all__ = ["UNREACHABLE", "RedisBus", "RedisUnavailable"]
 
 log = logging.getLogger("tcpchat.cluster")
 
@@ -60,7 +61,8 @@ BATCH: Final = 1000
 READ_BLOCK_MS: Final = 1000
 # Seconds between tries while Redis cannot be reached, growing to the last.
 RETRY_DELAYS: Final = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-_UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+"""What a call to Redis raises when Redis cannot be reached."""
 
 
 _WHY: Final = {
@@ -87,6 +89,7 @@ class RedisBus:
         network: str,
         port: int,
         on_replaced: Callable[[], None] = lambda: None,
+        on_joined: Callable[[], None] = lambda: None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -99,6 +102,8 @@ class RedisBus:
         # Whether Redis answers now (for the log and the console).
         self.reachable = True
         self._on_replaced = on_replaced
+        # Told each time the node has joined (again), once its events go through the bus.
+        self._on_joined = on_joined
         # The state before any event: what a node that rejoins starts from
         # when the network has no snapshot yet.
         self._initial = snapshot.dump(core.state)
@@ -127,7 +132,7 @@ class RedisBus:
         """Join the network and load its state; RedisUnavailable if Redis does not answer."""
         try:
             await self._join()
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             await self.link.close()
             raise RedisUnavailable(
                 f"cannot reach Redis at {self.settings.redis}: {exc}. "
@@ -135,6 +140,7 @@ class RedisBus:
             ) from None
         self.core.node = self.node
         self.core.bus = self
+        self._on_joined()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self, timeout: float = 2.0) -> None:
@@ -147,11 +153,11 @@ class RedisBus:
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, timeout)
         try:
             await asyncio.wait_for(self.link.leave(self.node, self.incarnation), timeout)
-        except (TimeoutError, *_UNREACHABLE) as exc:
+        except (TimeoutError, *UNREACHABLE) as exc:
             log.warning(
                 "could not tell Redis this node leaves (%s); the others will time it out", exc
             )
@@ -201,6 +207,7 @@ class RedisBus:
                     return
                 if isinstance(cause, WrongEpoch):
                     await self._retry(self._reseed)
+                    self._on_joined()
                 elif isinstance(cause, Fenced | StreamGap):
                     await self._rejoin(_WHY[type(cause)])
                 else:
@@ -214,6 +221,7 @@ class RedisBus:
         self._pending.clear()
         self._seq = 0
         await self._retry(self._join)
+        self._on_joined()
 
     async def _reseed(self) -> None:
         """Redis lost the network's data (it restarted without it, or was
@@ -259,7 +267,8 @@ class RedisBus:
     def _relink(self) -> None:
         """Tie this node's sessions to their users in a state just loaded
         (new objects); a session whose user the state has not is closed, and
-        a user of this node with no session here quits."""
+        a user of this node with no session here quits (but for the console's,
+        which has none anywhere, and takes its place again in on_joined)."""
         core, state = self.core, self.core.state
         linked = set()
         for session in list(core.sessions):
@@ -273,7 +282,12 @@ class RedisBus:
             fresh.session, session.user = session, fresh
             linked.add(fresh.uid)
         for user in list(state.by_uid.values()):
-            if user.node == self.node and user.uid not in linked and not user.service:
+            if (
+                user.node == self.node
+                and user.uid not in linked
+                and not user.service
+                and not is_console_uid(user.uid)
+            ):
                 core.emit(UserQuit(user.uid, "Connection closed"))
 
     def _drop_clients(self) -> None:
@@ -285,7 +299,12 @@ class RedisBus:
         while True:
             try:
                 result = await attempt()
-            except _UNREACHABLE as exc:
+            except UNREACHABLE as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # The client turns a cancelled call into a lost connection:
+                    # the node is stopping, not Redis gone.
+                    raise asyncio.CancelledError() from exc
                 if self.reachable:
                     self.reachable = False
                     log.warning(

@@ -312,6 +312,12 @@ class RedisLink:
             for name, inc in sorted(incarnations.items())
         ]
 
+    async def clock_ms(self) -> int:
+        """Redis's clock, which stamps the heartbeats, in ms: a heartbeat's age
+        is then right whatever the clock of the machine that asks."""
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
     async def close(self) -> None:
         await self.redis.aclose()
         await self.reader.aclose()

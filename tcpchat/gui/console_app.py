@@ -15,7 +15,7 @@ import tkinter as tk
 from collections.abc import Callable
 
 from tcpchat.gui.console_window import STOP_REASON, ConsoleWindow
-from tcpchat.server.config import Config
+from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.listener import ServerThread
 from tcpchat.server.operator_console import ConsoleLink
@@ -26,7 +26,8 @@ __all__ = ["run_console"]
 def run_console(config: Config, headless: Callable[[], int]) -> int:
     """Serve with the console window until it stops the server; the exit status.
 
-    Raises OSError when the server cannot listen, as ``tcpchat server`` does.
+    Raises OSError when the server cannot listen, and ConfigError when it cannot
+    join its cluster, as ``tcpchat server`` does.
     """
     try:
         root = tk.Tk(className="tcpchat")
@@ -39,7 +40,7 @@ def run_console(config: Config, headless: Callable[[], int]) -> int:
     link = ConsoleLink(thread.runner)
     try:
         runner = thread.start()
-    except OSError:
+    except (OSError, ConfigError):  # no address to listen on; no Redis to join
         link.close()
         root.destroy()
         raise

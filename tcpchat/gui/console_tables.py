@@ -1,4 +1,4 @@
-"""The console's tables of users and channels, redrawn from each snapshot.
+"""The console's tables of users, channels and nodes, redrawn from each snapshot.
 
 Rows are keyed by casefolded name, so a redraw every second keeps the
 operator's selection and scroll position instead of rebuilding the table.
@@ -17,22 +17,31 @@ from tkinter import ttk
 
 from tcpchat.gui.widgets import TextSafety
 from tcpchat.irc import casefold
-from tcpchat.server.console_feed import ChannelRow, UserRow
+from tcpchat.server.console_feed import ChannelRow, NodeRow, UserRow
 
 __all__ = [
     "CHANNEL_COLUMNS",
+    "NODE_COLUMN",
+    "NODE_COLUMNS",
     "USER_COLUMNS",
     "Table",
     "channel_values",
     "format_duration",
+    "node_values",
     "user_values",
 ]
 
 USER_COLUMNS = (("Nick", 90), ("Address", 130), ("Channels", 130), ("Idle", 60), ("Since", 55))
+NODE_COLUMN = ("Node", 70)
+"""The users table's last column in a cluster: the node each user is connected to."""
 CHANNEL_COLUMNS = (("Channel", 90), ("Members", 75), ("Topic", 240), ("Modes", 60))
+NODE_COLUMNS = (("Node", 120), ("Users", 60), ("Last heartbeat", 110), ("This node", 80))
 VISIBLE_ROWS = 6
 """Rows a table asks room for; it grows with the window, and both tables and their
 buttons still fit a small one."""
+NODE_ROWS = 3
+"""Rows the nodes table asks room for: a network has a few nodes, the users matter more."""
+NO_VALUE = "\u2014"  # an em dash: nothing to show (in no channel, not known here)
 
 
 def format_duration(seconds: float) -> str:
@@ -47,10 +56,17 @@ def format_duration(seconds: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
-def user_values(row: UserRow) -> tuple[str, ...]:
+def user_values(row: UserRow, with_node: bool = False) -> tuple[str, ...]:
+    """The row's cells; ``with_node`` adds the node's (the table of a cluster's console)."""
     since = time.strftime("%H:%M", time.localtime(row.since))
-    channels = " ".join(row.channels) or "\u2014"  # an em dash: in no channel
-    return (row.nick, row.address, channels, format_duration(row.idle), since)
+    channels = " ".join(row.channels) or NO_VALUE
+    idle = NO_VALUE if row.idle is None else format_duration(row.idle)  # another node's user
+    values = (row.nick, row.address, channels, idle, since)
+    return (*values, row.node) if with_node else values
+
+
+def node_values(row: NodeRow) -> tuple[str, ...]:
+    return (row.name, str(row.users), f"{row.beat_age:.0f}s ago", "yes" if row.here else "")
 
 
 def channel_values(row: ChannelRow) -> tuple[str, ...]:
@@ -61,13 +77,17 @@ class Table(ttk.Frame):
     """A Treeview with a scrollbar whose rows are replaced in place by :meth:`show`."""
 
     def __init__(
-        self, master: tk.Misc, columns: Sequence[tuple[str, int]], safety: TextSafety
+        self,
+        master: tk.Misc,
+        columns: Sequence[tuple[str, int]],
+        safety: TextSafety,
+        rows: int = VISIBLE_ROWS,
     ) -> None:
         super().__init__(master)
         self._safety = safety
         names = [name for name, _width in columns]
         self.tree = ttk.Treeview(
-            self, columns=names, show="headings", selectmode="browse", height=VISIBLE_ROWS
+            self, columns=names, show="headings", selectmode="browse", height=rows
         )
         for name, width in columns:
             self.tree.heading(name, text=name, anchor="w")

@@ -11,6 +11,11 @@ What the operator does becomes an intent (Say, Kick, Ban, ...) handed to
 operator is the pseudo-user ``Server``. A history search is one more intent;
 its results come back through the same queue to the search window
 (:mod:`tcpchat.gui.console_search`). No Tk call is made off the Tk thread.
+
+On a node of a cluster the users table is the network's, with each user's
+node, and a nodes table shows the network's nodes every two seconds (asked
+of Redis on the server's loop, never here); while Redis does not answer,
+the status line and the title say so.
 """
 
 from __future__ import annotations
@@ -28,16 +33,27 @@ from tcpchat.gui.console_log import LogPane
 from tcpchat.gui.console_search import SearchWindow
 from tcpchat.gui.console_tables import (
     CHANNEL_COLUMNS,
+    NODE_COLUMN,
+    NODE_COLUMNS,
+    NODE_ROWS,
     USER_COLUMNS,
     Table,
     channel_values,
     format_duration,
+    node_values,
     user_values,
 )
 from tcpchat.gui.dialogs import FormDialog, FormField, ask_yes_no
 from tcpchat.gui.widgets import QueueDrain, StatusBar, TextSafety
 from tcpchat.irc import casefold
-from tcpchat.server.console_feed import ChannelRow, FeedItem, LogEntry, Snapshot, UserRow
+from tcpchat.server.console_feed import (
+    ChannelRow,
+    FeedItem,
+    LogEntry,
+    Nodes,
+    Snapshot,
+    UserRow,
+)
 from tcpchat.server.console_search import SearchResults
 from tcpchat.server.operator_console import (
     Ban,
@@ -85,6 +101,8 @@ class ConsoleWindow:
         self.safety = TextSafety(root)
         self.users: dict[str, UserRow] = {}
         self.channels: dict[str, ChannelRow] = {}
+        # In a cluster: whether Redis answered when last asked.
+        self.redis_reachable = True
         self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
         self._drain = QueueDrain(root, link.items, self._show)
         self._refresh_job = ""
@@ -94,7 +112,10 @@ class ConsoleWindow:
         self.ask: Ask = lambda title, fields: FormDialog(root, title, fields).show()
         self.confirm: Confirm = lambda title, question: ask_yes_no(root, title, question)
         root.report_callback_exception = self.report_callback_exception
-        root.title(f"tcpchat console: {address}")
+        self.title = f"tcpchat console: {address}" + (
+            f" (node {link.node})" if link.cluster else ""
+        )
+        root.title(self.title)
         root.geometry("1180x680")
         root.minsize(760, 420)
         root.protocol("WM_DELETE_WINDOW", self.ask_to_stop)
@@ -129,9 +150,10 @@ class ConsoleWindow:
 
         header = ttk.Frame(root, style="Header.TFrame", padding=(12, 8))
         header.pack(side="top", fill="x")
+        node = f"   ·   node {self.link.node}" if self.link.cluster else ""
         ttk.Label(
             header,
-            text=f"Listening on {self.address}",
+            text=f"Listening on {self.address}{node}",
             style="Title.TLabel",
             font=("TkDefaultFont", 12, "bold"),
         ).pack(side="left")
@@ -140,11 +162,7 @@ class ConsoleWindow:
 
         self.status = StatusBar(root)
         self.status.pack(side="bottom", fill="x")
-        self.status.show(
-            f"Running. You are {self.link.nick}: type below and press Enter to talk; "
-            "/help lists the commands.",
-            "#2e7d32",
-        )
+        self._show_running()
 
         panes = ttk.PanedWindow(root, orient="horizontal")
         panes.pack(side="top", fill="both", expand=True, padx=8, pady=8)
@@ -171,7 +189,8 @@ class ConsoleWindow:
         right = ttk.Frame(panes)
         self.user_label = ttk.Label(right, text="Users", font=("TkDefaultFont", 10, "bold"))
         self.user_label.pack(side="top", anchor="w")
-        self.user_table = Table(right, USER_COLUMNS, self.safety)
+        user_columns = (*USER_COLUMNS, NODE_COLUMN) if self.link.cluster else USER_COLUMNS
+        self.user_table = Table(right, user_columns, self.safety)
         self.user_table.pack(side="top", fill="both", expand=True, pady=(2, 4))
         self.user_table.on_activate(self.message_selected_user)
         self.user_table.tree.bind("<Delete>", lambda _e: self.kick_selected())
@@ -195,6 +214,11 @@ class ConsoleWindow:
             ("Notice to everyone…", self.notice_all),
             ("Stop server…", self.ask_to_stop),
         )
+        self.node_label = ttk.Label(right, text="Nodes", font=("TkDefaultFont", 10, "bold"))
+        self.node_table = Table(right, NODE_COLUMNS, self.safety, rows=NODE_ROWS)
+        if self.link.cluster:
+            self.node_label.pack(side="top", anchor="w", pady=(8, 0))
+            self.node_table.pack(side="top", fill="both", expand=True, pady=(2, 0))
         panes.add(right, weight=2)
         self.entry.focus_set()
 
@@ -212,8 +236,17 @@ class ConsoleWindow:
         elif isinstance(item, SearchResults):
             if self.search_window is not None and self.search_window.exists():
                 self.search_window.show(item)
+        elif isinstance(item, Nodes):
+            self._show_nodes(item)
         else:
             self._show_snapshot(item)
+
+    def _show_running(self) -> None:
+        self.status.show(
+            f"Running. You are {self.link.nick}: type below and press Enter to talk; "
+            "/help lists the commands.",
+            "#2e7d32",
+        )
 
     def _refresh(self) -> None:
         self.link.refresh()
@@ -222,9 +255,11 @@ class ConsoleWindow:
     def _show_snapshot(self, snap: Snapshot) -> None:
         self.users = {casefold(u.nick): u for u in snap.users}
         self.channels = {casefold(c.name): c for c in snap.channels}
-        self.user_table.show([user_values(u) for u in snap.users])
+        self.user_table.show([user_values(u, self.link.cluster) for u in snap.users])
         self.channel_table.show([channel_values(c) for c in snap.channels])
-        self.user_label.configure(text=f"Users ({len(snap.users)})")
+        here = sum(1 for u in snap.users if u.node == self.link.node)
+        counted = f"{here} here, {len(snap.users)} in all" if self.link.cluster else len(snap.users)
+        self.user_label.configure(text=f"Users ({counted})")
         self.channel_label.configure(text=f"Channels ({len(snap.channels)})")
         self.target.configure(values=[c.name for c in snap.channels] + [u.nick for u in snap.users])
         self._rates.append((snap.time, snap.messages))
@@ -238,6 +273,27 @@ class ConsoleWindow:
             f"{len(snap.channels)} channel{'s' if len(snap.channels) != 1 else ''}   ·   "
             f"{rate:.1f} messages/s"
         )
+
+    def _show_nodes(self, nodes: Nodes) -> None:
+        """The nodes table, and whether Redis answers, in the title and the status line."""
+        self.node_table.show([node_values(n) for n in nodes.rows])
+        if nodes.reachable:
+            self.node_label.configure(text=f"Nodes ({len(nodes.rows)})")
+        else:
+            self.node_label.configure(text=f"Nodes ({len(nodes.rows)}, as Redis last told)")
+        if nodes.reachable == self.redis_reachable:
+            return
+        self.redis_reachable = nodes.reachable
+        if nodes.reachable:
+            self.root.title(self.title)
+            self._show_running()
+        else:
+            self.root.title(f"{self.title}: Redis unreachable")
+            self.status.show(
+                f"Redis at {nodes.redis} does not answer: this node's users stay connected "
+                "and what they say waits until it is back. Trying again…",
+                "#c62828",
+            )
 
     # ---------------------------------------------------------------- talking
 
@@ -387,7 +443,7 @@ class ConsoleWindow:
 
     def ask_to_stop(self) -> None:
         """Stop the server after the operator says yes: everyone connected is told."""
-        count = len(self.users)
+        count = sum(1 for u in self.users.values() if u.node == self.link.node)  # this node's
         question = (
             f"Stop the server? {count} connected user{'s' if count != 1 else ''} "
             "will be disconnected."

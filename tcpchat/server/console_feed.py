@@ -14,6 +14,9 @@ handed to a ``sink`` (a thread-safe queue's ``put``):
   shows what the terminal shows.
 - :meth:`ConsoleFeed.publish_snapshot` sends the tables (users, channels)
   and the counters, when the console asks for them through the server's loop.
+  In a cluster the users are the whole network's, each with its node.
+- In a cluster, :class:`Nodes` tells of the network's nodes as Redis knows
+  them, and whether Redis answers (:mod:`tcpchat.cluster.watch` polls it).
 - Answers to the console's history searches come the same way
   (:mod:`tcpchat.server.console_search`).
 """
@@ -44,6 +47,7 @@ from tcpchat.server.events import (
     UserQuit,
     UserRegistered,
 )
+from tcpchat.server.state import User, is_console_uid
 
 __all__ = [
     "ChannelRow",
@@ -51,6 +55,8 @@ __all__ = [
     "FeedItem",
     "LogEntry",
     "LogRelay",
+    "NodeRow",
+    "Nodes",
     "Sink",
     "Snapshot",
     "UserRow",
@@ -74,8 +80,9 @@ class UserRow:
     nick: str
     address: str
     channels: tuple[str, ...]
-    idle: float  # seconds since the user last spoke
+    idle: float | None  # seconds since the user last spoke; None: on another node
     since: float  # when the connection was opened (epoch seconds)
+    node: str = ""  # the cluster node the user is connected to
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +107,26 @@ class Snapshot:
     channels: tuple[ChannelRow, ...]
 
 
-FeedItem = LogEntry | Snapshot | SearchResults
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """A node of the network as the nodes table shows it."""
+
+    name: str
+    users: int  # connected to it, at its last heartbeat
+    beat_age: float  # seconds since its last heartbeat (by Redis's clock)
+    here: bool  # the node this console belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class Nodes:
+    """The network's nodes, and whether Redis answers; in a cluster, every few seconds."""
+
+    redis: str  # where Redis is, for the operator
+    reachable: bool
+    rows: tuple[NodeRow, ...]  # while Redis is unreachable: the last it told
+
+
+FeedItem = LogEntry | Snapshot | SearchResults | Nodes
 Sink = Callable[[FeedItem], None]
 
 _KINDS: Final[dict[type[object], str]] = {
@@ -155,15 +181,9 @@ class ConsoleFeed:
         core = self.core
         now = core.clock()
         users = tuple(
-            UserRow(
-                user.nick,
-                f"{session.ip}:{session.port}" + (" (web)" if session.web else ""),
-                tuple(channel.name for channel in user.channels.values()),
-                now - session.last_spoke,
-                session.connected_at,
-            )
+            self._user_row(user, now)
             for user in core.state.users.values()
-            if (session := user.session) is not None
+            if user.session is not None or (user.node not in ("", core.node) and not _pseudo(user))
         )
         channels = tuple(
             ChannelRow(
@@ -176,6 +196,23 @@ class ConsoleFeed:
             for channel in core.state.channels.values()
         )
         self.sink(Snapshot(now, core.started, self.messages, users, channels))
+
+    def _user_row(self, user: User, now: float) -> UserRow:
+        """A row for a user of this node, from its connection, or of another node,
+        from what the network knows of it (no port, no idle time)."""
+        channels = tuple(channel.name for channel in user.channels.values())
+        session = user.session
+        if session is None:
+            return UserRow(user.nick, user.ip, channels, None, user.signon, user.node)
+        address = f"{session.ip}:{session.port}" + (" (web)" if session.web else "")
+        return UserRow(
+            user.nick, address, channels, now - session.last_spoke, session.connected_at, user.node
+        )
+
+
+def _pseudo(user: User) -> bool:
+    """The server's own users (NickServ, each node's console): not people to list."""
+    return user.service or is_console_uid(user.uid)
 
 
 class LogRelay(logging.Handler):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
 from tcpchat.server.config import Config, ConfigError
@@ -129,6 +129,12 @@ class ServerRunner:
         self._connections: set[Connection] = set()
         # The cluster's bus, when [cluster] redis is set (see _join_cluster).
         self.bus: RedisBus | None = None
+        # Called on the loop whenever the server has its network: once before it
+        # listens, and in a cluster again after each rejoin (which forgets what
+        # the node had made, such as the console's pseudo-user).
+        self.on_network: list[Callable[[], None]] = []
+        # Work beside the server (see spawn), cancelled when it stops.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Bind and listen; raises OSError when the address cannot be used."""
@@ -149,6 +155,8 @@ class ServerRunner:
         context = server_context(tls) if tls.enabled else None  # before binding anything
         if self.config.cluster.enabled:
             await self._join_cluster()
+        else:
+            self._network_ready()
         reuse_port = self.config.cluster.share_port or None
         # reuse_address is left to asyncio's default: set on POSIX, so a restart
         # can bind while old connections linger in TIME_WAIT; unset on Windows,
@@ -213,12 +221,28 @@ class ServerRunner:
             self.config.network,
             self.config.port,
             on_replaced=lambda: self.request_stop("Another process took this node's name"),
+            on_joined=self._network_ready,
         )
+        self.bus = bus  # before it joins: what on_network calls may ask for it
         try:
             await bus.start()
         except RedisUnavailable as exc:
+            self.bus = None
             raise ConfigError(str(exc)) from None
-        self.bus = bus
+
+    def _network_ready(self) -> None:
+        """Call the on_network hooks; one that fails is logged, and the others still run."""
+        for hook in self.on_network:
+            try:
+                hook()
+            except Exception:
+                log.exception("a hook on joining the network failed")
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the loop beside the server until it stops; call on the loop."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._stop_reason is not None and self._stop_reason.done():
@@ -259,6 +283,10 @@ class ServerRunner:
 
     async def stop(self, reason: str) -> None:
         log.info("shutting down: %s", reason)
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for server in self._servers:
             server.close()
         if self.web is not None:

@@ -13,6 +13,12 @@ connection and is not among the server's sessions; what it is answered
 (numerics, the server's notices) comes back as lines of the console's log.
 Lines typed with a ``/`` are commands (:data:`TYPED`), as in the client.
 
+In a cluster each node's console has an operator of its own (its uid names
+the node), registered through the network's order like anyone: if another
+node's user holds the nick, the console says so in its log and refuses to
+act, instead of acting as nobody. The console's window also gets the
+network's nodes (:mod:`tcpchat.cluster.watch`).
+
 The window lives on Tk's thread; :class:`ConsoleLink` is the whole of the
 thread boundary. Intents (small values) cross to the server thread through
 :meth:`ServerRunner.call_soon_threadsafe`, where :class:`OperatorConsole`
@@ -37,10 +43,9 @@ from tcpchat.server.core import ServerCore
 from tcpchat.server.events import Joined, ModeChange, UserModeChanged, UserRegistered
 from tcpchat.server.listener import ServerRunner
 from tcpchat.server.session import Session
-from tcpchat.server.state import Channel, User
+from tcpchat.server.state import Channel, User, console_uid
 
 __all__ = [
-    "OPERATOR_UID",
     "TYPED",
     "Ban",
     "Command",
@@ -58,11 +63,11 @@ __all__ = [
     "console_help",
 ]
 
-OPERATOR_UID: Final = "console"
-"""The pseudo-user's uid; session uids are hex, so it cannot collide with one."""
 _USERNAME: Final = "console"
-RELAYED_LOGS: Final = ("tcpchat.server", "tcpchat.store")
-"""The loggers the console's log shows: the server's, and its files' (a full disk)."""
+RELAYED_LOGS: Final = ("tcpchat.server", "tcpchat.store", "tcpchat.cluster")
+"""The loggers the console's log shows: the server's, its files' (a full disk),
+and the cluster's (Redis lost and back)."""
+JOINING: Final = "The console is still joining the network; try again in a moment."
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,36 +179,69 @@ class ConsoleError(Exception):
 class OperatorConsole:
     """Carries out the operator's intents as the pseudo-user; runs on the server thread.
 
-    Made before the server starts listening, so the operator's nick is taken
-    before any client could claim it.
+    The pseudo-user is registered by :meth:`take_nick` when the server has
+    its network, before it listens, so on a server on its own the nick is
+    taken before any client could claim it.
     """
 
     def __init__(self, core: ServerCore, report: Sink) -> None:
         self.core = core
         self.report = report
         self.nick = core.config.console.operator_nick
-        core.emit(
-            UserRegistered(
-                OPERATOR_UID,
-                self.nick,
-                _USERNAME,
-                core.config.name,
-                "127.0.0.1",
-                "The person at the server",
-                node=core.node,
-            )
-        )
-        # The person at the server runs it: an IRC operator, who may act in any channel.
-        core.emit(UserModeChanged(OPERATOR_UID, (ModeChange(True, "o"),)))
-        self.session = Session(OPERATOR_UID, "127.0.0.1", 0, core.clock())
-        self.session.user = self._me
+        self.uid = console_uid(core.node)
+        self.session = Session(self.uid, "127.0.0.1", 0, core.clock())
+        # Why the operator cannot act now (None: it can).
+        self.absent: str | None = JOINING
+
+    def take_nick(self) -> None:
+        """Register the pseudo-user: when the server starts, and in a cluster
+        again after the node rejoined the network (which forgot it then)."""
+        core = self.core
+        self.uid = console_uid(core.node)
+        self.session = Session(self.uid, "127.0.0.1", 0, core.clock())
         self.session.write = self.session.deliver = self._answered
+        kept = core.state.by_uid.get(self.uid)
+        if kept is not None:  # Redis lost its data, and the network began again with it
+            self.absent, self.session.user = None, kept
+            return
+        self.absent = JOINING
+        registration = UserRegistered(
+            self.uid,
+            self.nick,
+            _USERNAME,
+            core.config.name,
+            "127.0.0.1",
+            "The person at the server",
+            node=core.node,
+        )
+        core.emit(registration, self._registered)
+
+    def _registered(self, applied: bool) -> None:
+        core = self.core
+        holder = core.state.user(self.nick)
+        if not applied:
+            if holder is not None:
+                where = f" (by a user on node {holder.node})" if holder.node else ""
+                self.absent = (
+                    f"The nick {self.nick} is taken on the network{where}, so this console "
+                    "cannot act or talk. Give each node's console a nick of its own: "
+                    "operator_nick in the [console] section of the config file."
+                )
+                self._say("error", self.absent)
+            # With no holder it was lost with Redis's data; take_nick comes again.
+            return
+        self.absent = None
+        self.session.user = self._me
+        # The person at the server runs it: an IRC operator, who may act in any channel.
+        core.emit(UserModeChanged(self.uid, (ModeChange(True, "o"),)))
         if core.config.default_channel:
-            core.emit(Joined(OPERATOR_UID, core.config.default_channel))
+            core.emit(Joined(self.uid, core.config.default_channel))
 
     def perform(self, intent: Intent) -> None:
         """Carry out ``intent``; what cannot be done is reported as an error line."""
         try:
+            if self.absent is not None and not isinstance(intent, Search):
+                raise ConsoleError(self.absent)
             self._perform(intent)
         except ConsoleError as exc:
             self._say("error", str(exc))
@@ -266,7 +304,7 @@ class OperatorConsole:
 
     @property
     def _me(self) -> User:
-        return self.core.state.by_uid[OPERATOR_UID]
+        return self.core.state.by_uid[self.uid]
 
     def _channel(self, name: str) -> Channel:
         channel = self.core.state.channel(name)
@@ -286,7 +324,7 @@ class OperatorConsole:
         if is_channel(target):
             channel = self._channel(target)
             if self._me not in channel.members:
-                self.core.emit(Joined(OPERATOR_UID, channel.name))
+                self.core.emit(Joined(self.uid, channel.name))
             target = channel.name
         room = text_room(self.nick, _USERNAME, self.core.config.name, command, target)
         for part in split_text(text, room):
@@ -334,12 +372,28 @@ class ConsoleLink:
         core = runner.core
         # Read here, before the server starts; history is never turned on or off later.
         self.history_on = core.history is not None
+        # Whether the server is a node of a cluster, and which: the window shows the nodes then.
+        config = runner.config
+        self.cluster = config.cluster.enabled
+        self.node = config.cluster.node_name(config.port) if self.cluster else ""
         self.feed = ConsoleFeed(core, self.items.put)
         core.observers.append(self.feed)
         self.operator = OperatorConsole(core, self.items.put)
         self._relay = LogRelay(self.items.put)
         for name in RELAYED_LOGS:
             logging.getLogger(name).addHandler(self._relay)
+        self._watching = False
+        runner.on_network.append(self._network_ready)
+
+    def _network_ready(self) -> None:
+        """On the server thread, when the server has its network (again)."""
+        self.operator.take_nick()
+        bus = self.runner.bus
+        if bus is not None and not self._watching:
+            from tcpchat.cluster.watch import watch_nodes  # the Redis client: a cluster's alone
+
+            self._watching = True
+            self.runner.spawn(watch_nodes(bus, self.items.put))
 
     @property
     def nick(self) -> str:

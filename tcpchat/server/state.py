@@ -56,10 +56,35 @@ from tcpchat.server.events import (
 if TYPE_CHECKING:
     from tcpchat.server.session import Session
 
-__all__ = ["SERVICES_UID", "Ban", "Channel", "State", "User", "WhowasEntry"]
+__all__ = [
+    "CONSOLE_UID",
+    "SERVICES_UID",
+    "Ban",
+    "Channel",
+    "State",
+    "User",
+    "WhowasEntry",
+    "console_uid",
+    "is_console_uid",
+]
 
 SERVICES_UID = "services"
 """The uid of the NickServ pseudo-user, which has no session."""
+CONSOLE_UID = "console"
+"""The uid of the console's pseudo-user on a server on its own (see console_uid)."""
+
+
+def console_uid(node: str) -> str:
+    """The uid of the pseudo-user of ``node``'s console. One per node: each node
+    of a cluster may run a console, and all share one state. Session uids are
+    hex, so this cannot be one."""
+    return f"{CONSOLE_UID}.{node}" if node else CONSOLE_UID
+
+
+def is_console_uid(uid: str) -> bool:
+    """Whether ``uid`` is the pseudo-user of a console, of any node."""
+    return uid == CONSOLE_UID or uid.startswith(CONSOLE_UID + ".")
+
 
 PREFIXES = (("o", "@"), ("v", "+"))
 """Membership modes from highest to lowest, with their NAMES/WHO prefix."""

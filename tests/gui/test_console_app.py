@@ -163,6 +163,21 @@ def test_a_port_in_use_is_one_line_and_status_2(display: str) -> None:
     assert "already in use" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_cluster_without_redis_is_one_line_and_status_2(display: str) -> None:
+    redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    cluster = ("--cluster", redis, "--node", "a")
+    result = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "console", "--port", "0", *QUIET_SERVER, *cluster],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"cannot reach Redis at {redis}" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_without_tk_it_says_what_to_install_and_serves(
     start: Callable[..., tuple[subprocess.Popen[bytes], Path]],
 ) -> None:

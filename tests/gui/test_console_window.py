@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import RunningServer, server_config
+from redisnode import RedisServer, cluster
 from tkdrive import (
     focus_window,
     need_xdotool,
@@ -427,3 +428,48 @@ def test_the_tables_work_from_the_keyboard(console: Callable[[], Console]) -> No
         window.root.update()
         press_keys(window.root, "Return")  # Talk here, in the first channel
         assert window.target.get() == "#lobby"
+
+
+def test_a_cluster_node_s_console_shows_the_nodes_and_redis_lost(
+    redis_server: RedisServer,
+    console: Callable[..., Console],
+    make_node: Callable[..., RunningServer],
+) -> None:
+    window, a = console(cluster=cluster(redis_server.url, "a"))
+    b = make_node("b")
+    title = window.root.title()
+    assert title.endswith("(node a)")
+    nodes, users = window.node_table.tree, window.user_table.tree
+
+    def cells(tree: Any, key: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in tree.item(key, "values")) if tree.exists(key) else ()
+
+    with a.client("alice"), b.client("bob"):
+        pump_until(
+            window.root,
+            lambda: cells(nodes, "a")[:2] == ("a", "1") and cells(nodes, "b")[:2] == ("b", "1"),
+            "nodes a and b, a user on each",
+        )
+        assert cells(nodes, "a")[3] == "yes" and cells(nodes, "b")[3] == ""
+        assert cells(nodes, "b")[2].endswith("s ago")
+        assert window.node_label.cget("text") == "Nodes (2)"
+        pump_until(window.root, lambda: users.exists("bob"), "bob, on b, among the users")
+        assert cells(users, "alice")[-1] == "a" and cells(users, "bob")[-1] == "b"
+        assert cells(users, "bob")[3] == "\u2014"  # no idle time from another node
+        questions: list[str] = []
+
+        def refuse(_title: str, question: str) -> bool:
+            questions.append(question)
+            return False
+
+        window.confirm = refuse
+        window.ask_to_stop()
+        assert "1 connected user will be disconnected" in questions[0]  # a's alone
+        redis_server.stop()
+        pump_until(window.root, lambda: window.root.title().endswith("Redis unreachable"), "lost")
+        assert "does not answer" in window.status.text
+        pump_until(window.root, lambda: "lost Redis at" in log_text(window), "the bus's warning")
+        redis_server.start()
+        # The bus tries again every 2 s at most, then the next look at the nodes sees it.
+        pump_until(window.root, lambda: window.root.title() == title, "Redis back", deadline=15)
+        assert window.status.text.startswith("Running.")

@@ -9,13 +9,12 @@ read as the window reads it. No display is needed.
 from __future__ import annotations
 
 import logging
-import queue
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from consolefeed import log_line, wait_for
 from wsclient import WsIrcClient, open_socket
 
 from tcpchat.server.config import (
@@ -26,7 +25,7 @@ from tcpchat.server.config import (
     WebSettings,
     load_config,
 )
-from tcpchat.server.console_feed import FeedItem, LogEntry, Snapshot
+from tcpchat.server.console_feed import Snapshot
 from tcpchat.server.console_search import HISTORY_OFF, SEARCH_PAGE, SearchResults
 from tcpchat.server.eventlog import EventLog
 from tcpchat.server.operator_console import (
@@ -41,35 +40,6 @@ from tcpchat.server.operator_console import (
     SetTopic,
     Unban,
 )
-
-DEADLINE = 5.0
-
-
-def wait_for(link: ConsoleLink, test: Callable[[FeedItem], bool], what: str) -> FeedItem:
-    """The first item from the link's queue that passes ``test``."""
-    deadline = time.monotonic() + DEADLINE
-    seen: list[FeedItem] = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {what}; got {seen[-10:]}")
-        try:
-            item = link.items.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if test(item):
-            return item
-        seen.append(item)
-
-
-def log_line(link: ConsoleLink, kind: str, text: str) -> LogEntry:
-    found = wait_for(
-        link,
-        lambda i: isinstance(i, LogEntry) and i.kind == kind and text in i.text,
-        f"{kind} line with {text!r}",
-    )
-    assert isinstance(found, LogEntry)
-    return found
 
 
 def test_operator_sits_in_the_lobby_and_talks(console: Callable[..., Any]) -> None:

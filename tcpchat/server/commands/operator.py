@@ -30,6 +30,7 @@ from tcpchat.server.events import (
     UserQuit,
 )
 from tcpchat.server.passwords import verify_password
+from tcpchat.server.state import is_console_uid
 
 __all__ = ["COMMANDS", "kline_mask"]
 
@@ -77,6 +78,7 @@ def handle_kill(ctx: Context, msg: Message) -> None:
     if (
         target is None
         or target.service
+        or is_console_uid(target.uid)  # of this node or another
         or (target.session is None and target.node == ctx.core.node)
     ):
         ctx.error(ERR_NOSUCHNICK, nick)
