@@ -57,6 +57,11 @@ Outgoing = tuple[str, str, Waiter]
 # Entries per append and per read: large enough that a flood costs few round
 # trips, small enough that one batch never holds the loop for long.
 BATCH: Final = 1000
+# This node's events on their way (queued, or in the stream but not yet
+# back): past this many, clients' lines wait (their reading paused) until
+# half as many are left. Without it a flood outran Redis, and the queue grew
+# without bound while deliveries lagged by seconds.
+BACKLOG: Final = 5000
 # Milliseconds a read waits for new entries before it asks again.
 READ_BLOCK_MS: Final = 1000
 # Seconds between tries while Redis cannot be reached, growing to the last.
@@ -90,6 +95,7 @@ class RedisBus:
         port: int,
         on_replaced: Callable[[], None] = lambda: None,
         on_joined: Callable[[], None] = lambda: None,
+        on_caught_up: Callable[[], None] = lambda: None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -104,6 +110,11 @@ class RedisBus:
         self._on_replaced = on_replaced
         # Told each time the node has joined (again), once its events go through the bus.
         self._on_joined = on_joined
+        # How many of this node's events are on their way, and whether that
+        # is too many (see BACKLOG); on_caught_up is told when it no longer is.
+        self._unconfirmed = 0
+        self._behind = False
+        self._on_caught_up = on_caught_up
         # The state before any event: what a node that rejoins starts from
         # when the network has no snapshot yet.
         self._initial = snapshot.dump(core.state)
@@ -119,7 +130,14 @@ class RedisBus:
 
     # -- the core's side -----------------------------------------------------
 
+    def is_behind(self) -> bool:
+        """Whether clients' lines should wait for this node's events to come back."""
+        return self._behind
+
     def publish(self, event: Event, stamp: Stamp, then: Applied | None) -> None:
+        self._unconfirmed += 1
+        if self._unconfirmed >= BACKLOG:
+            self._behind = True
         reply = self.core.labeled
         if reply is not None:
             reply.waiting += 1
@@ -221,6 +239,8 @@ class RedisBus:
         self._pending.clear()
         self._seq = 0
         await self._retry(self._join)
+        self._unconfirmed = 0  # what came back of the incarnation before counted nothing
+        self._caught_up()
         self._on_joined()
 
     async def _reseed(self) -> None:
@@ -237,6 +257,7 @@ class RedisBus:
             self._pending.pop(msgid, None)
         lost, self._pending = self._pending, {}
         self._outbox, self._sending, self._seq = resend, [], 0
+        self._unconfirmed = len(resend)
         for waiter in lost.values():
             self._answer(waiter, lambda: False)
         state = self.core.state
@@ -330,7 +351,7 @@ class RedisBus:
             self._apply(entries)
 
     def _apply(self, entries: list[tuple[str, bytes]]) -> None:
-        core, pending = self.core, self._pending
+        core, pending, own = self.core, self._pending, self.core.msgid_prefix
         for entry_id, data in entries:
             self.applied = entry_id
             if not data:  # not a node's (the link has said so)
@@ -348,6 +369,8 @@ class RedisBus:
             ):
                 raise Fenced(replaced=False)
             stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
+            if stamp.msgid.startswith(own):
+                self._unconfirmed -= 1
             waiter = pending.pop(stamp.msgid, None)
             try:
                 if waiter is None:
@@ -356,6 +379,12 @@ class RedisBus:
                     self._answer(waiter, functools.partial(core.apply, event, stamp))
             except Exception:
                 log.exception("applying %r failed", event)
+        if self._behind and self._unconfirmed <= BACKLOG // 2:
+            self._caught_up()
+
+    def _caught_up(self) -> None:
+        self._behind = False
+        self._on_caught_up()
 
     def _answer(self, waiter: Waiter, apply: Callable[[], bool]) -> None:
         """Apply an event of this node and tell its waiter; what it causes for

@@ -103,6 +103,7 @@ class Flusher:
         "_parked",
         "_pending",
         "_scheduled",
+        "gate",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, history: Durability | None = None) -> None:
@@ -115,6 +116,10 @@ class Flusher:
         self._parked: list[Connection] = []
         # The line read on its own this loop turn, not yet handled (lone).
         self._lone: tuple[Connection, bytes] | None = None
+        # Another reason for clients' lines to wait: a cluster's bus with too
+        # many of this node's events on their way (RedisBus.is_behind), which
+        # calls resume_parked when it has caught up.
+        self.gate: Callable[[], bool] | None = None
 
     def lone(self, conn: Connection, session: Session, raw: bytes) -> None:
         """Handle ``raw``, a line ``conn`` read on its own, at the end of the
@@ -166,13 +171,23 @@ class Flusher:
             conn.core.handle_line(session, raw)
 
     def stalled(self) -> bool:
-        """Whether clients' lines should wait: history is HISTORY_BACKLOG items behind."""
+        """Whether clients' lines should wait: history is HISTORY_BACKLOG items
+        behind, or the gate is shut."""
         history = self._history
-        return self._committing and history is not None and history.pending() >= HISTORY_BACKLOG
+        if self._committing and history is not None and history.pending() >= HISTORY_BACKLOG:
+            return True
+        gate = self.gate
+        return gate is not None and gate()
 
     def park(self, conn: Connection) -> None:
-        """Go on with ``conn``'s lines when the commit under way ends."""
+        """Go on with ``conn``'s lines when the commit under way ends (or the gate opens)."""
         self._parked.append(conn)
+
+    def resume_parked(self) -> None:
+        """Go on with the lines of the connections that waited."""
+        parked, self._parked = self._parked, []
+        for conn in parked:
+            self._loop.call_soon(conn._drain)
 
     def add(self, conn: Connection) -> None:
         self._pending.append(conn)
@@ -214,9 +229,7 @@ class Flusher:
             failed.tell()
         if self._pending:
             self._run()
-        parked, self._parked = self._parked, []
-        for conn in parked:
-            self._loop.call_soon(conn._drain)
+        self.resume_parked()
 
 
 class Connection(asyncio.Protocol):

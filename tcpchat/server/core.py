@@ -418,6 +418,11 @@ class ServerCore:
         """A batch reference tag, unique on this server."""
         return f"{next(self._batches):x}"
 
+    @property
+    def msgid_prefix(self) -> str:
+        """What begins every msgid this server makes (its own events, in a cluster's stream)."""
+        return self._msgid_prefix
+
     def stamp(self) -> Stamp:
         return Stamp(self._msgid_prefix + str(next(self._ids)), int(self.clock() * 1000))
 

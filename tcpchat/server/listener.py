@@ -154,7 +154,7 @@ class ServerRunner:
         tls = self.config.tls
         context = server_context(tls) if tls.enabled else None  # before binding anything
         if self.config.cluster.enabled:
-            await self._join_cluster()
+            await self._join_cluster(flusher)
         else:
             self._network_ready()
         reuse_port = self.config.cluster.share_port or None
@@ -202,7 +202,7 @@ class ServerRunner:
                 log.info("web page: %s (give people this address)", url)
         self._tick(loop)
 
-    async def _join_cluster(self) -> None:
+    async def _join_cluster(self, flusher: Flusher) -> None:
         """Join the network through Redis before any client is let in.
 
         The Redis client is an optional extra: without it, one line says
@@ -222,7 +222,9 @@ class ServerRunner:
             self.config.port,
             on_replaced=lambda: self.request_stop("Another process took this node's name"),
             on_joined=self._network_ready,
+            on_caught_up=flusher.resume_parked,
         )
+        flusher.gate = bus.is_behind
         self.bus = bus  # before it joins: what on_network calls may ask for it
         try:
             await bus.start()

@@ -86,3 +86,18 @@ def test_without_redis_a_call_says_to_try_again(redis_server: RedisServer) -> No
         accounts.get("alice")
     redis_server.start()
     assert accounts.get("alice") is not None
+
+
+def test_while_redis_is_away_registering_is_refused_for_a_moment(
+    nodes: tuple[RunningServer, RunningServer], redis_server: RedisServer
+) -> None:
+    a, _ = nodes
+    with a.client("carol") as carol:
+        redis_server.stop()
+        carol.send("REGISTER * * :a long enough password")
+        fail = carol.expect("FAIL")
+        assert fail.params[:2] == ("REGISTER", "TEMPORARILY_UNAVAILABLE")
+        assert "try again" in fail.params[-1]
+        redis_server.start()
+        carol.send("REGISTER * * :a long enough password")
+        assert carol.expect("REGISTER", timeout=15).params[:2] == ("SUCCESS", "carol")

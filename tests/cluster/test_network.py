@@ -9,8 +9,10 @@ waits for a line that comes after, through the stream, instead.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
 from ircclient import IrcClient
 from redisnode import RedisServer, free_port
 
+from tcpchat.cluster.bus import BACKLOG
 from tcpchat.server.config import HistorySettings
 
 Nodes = Callable[..., RunningServer]
@@ -334,3 +337,29 @@ def test_nodes_on_one_machine_can_share_one_port(make_node: Nodes) -> None:
     finally:
         for client in clients:
             client.close()
+
+
+def test_a_flood_waits_for_the_stream_instead_of_piling_up(
+    make_node: Nodes, redis_server: RedisServer
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    bus = a.thread.runner.bus
+    assert bus is not None and redis_server.process is not None
+    flood = 4 * BACKLOG
+    with a.client("flooder") as flooder, b.client("reader") as reader:
+        flooder.send("PRIVMSG reader :first")
+        reader.expect("PRIVMSG")
+        redis_server.process.send_signal(signal.SIGSTOP)  # a Redis that cannot keep up
+        try:
+            flooder.sock.sendall("".join(f"PRIVMSG reader :{i}\r\n" for i in range(flood)).encode())
+            deadline = time.monotonic() + 10
+            while not bus.is_behind():
+                assert time.monotonic() < deadline, "the node never held its clients back"
+                time.sleep(0.01)
+            time.sleep(0.5)  # the flooder's lines keep coming; none are taken now
+            held = bus._unconfirmed  # a test's look inside
+            assert BACKLOG <= held < BACKLOG + 2000, held
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        texts = [int(reader.expect("PRIVMSG", timeout=30).params[1]) for _ in range(flood)]
+        assert texts == list(range(flood))  # all of it, in order, once Redis keeps up
