@@ -729,13 +729,23 @@ def write_results(
     lines += markdown_tables(table, specs)
     # RESULTS.md keeps its rounds in results.json, RESULTS-latency.md in results-latency.json.
     raw = path.with_name(path.stem.lower() + ".json")
-    lines += notes_section(raw.name)
+    lines += notes_section(raw.name, clusters=any(spec.nodes > 1 for spec in specs))
     path.write_text("\n".join(lines) + "\n")
     raw.write_text(json.dumps({"args": args.argv, "results": results}, indent=1) + "\n")
 
 
-def notes_section(raw: str) -> list[str]:
+def notes_section(raw: str, clusters: bool = False) -> list[str]:
     """How to read the tables: what each number does and does not say."""
+    cluster_notes = [
+        "- clusters: every node reads every event back from the Redis Stream, decodes it "
+        "and delivers it to its own clients; the server CPU is the nodes' and "
+        "redis-server's together. In the saturated fan-out, a cluster's latency is mostly "
+        "the time an event waits in the stream: a node takes its clients' lines faster than "
+        "the nodes apply the stream's events. The fixed-rate figures time the hop itself: "
+        "sender, first node, Redis, second node, receiver, each a process to be woken on "
+        "the same two cores. Two nodes share these two cores with the generator, so they "
+        "can add no more than the CPU one node and the generator leave idle (CPU table).",
+    ]
     return [
         "",
         "## Notes",
@@ -773,6 +783,7 @@ def notes_section(raw: str) -> list[str]:
         "- idle: each server is started afresh for it; 'held' may be below the target where "
         "a server's backlog dropped connections (counted per client held). miniircd is "
         "capped at 900 clients by select().",
+        *(cluster_notes if clusters else []),
         "- A profile of tcpchat under this load, and what would make it faster: "
         f"[PROFILE.md](PROFILE.md). Raw per-round numbers: `{raw}`.",
     ]
