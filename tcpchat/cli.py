@@ -335,6 +335,8 @@ def run_add_account(args: argparse.Namespace) -> int:
     accounts = open_accounts(config)
     if accounts is None:
         raise ConfigError("accounts are turned off in the config ([accounts] enabled = false)")
+    # A cluster's accounts are in its Redis, shared by every node.
+    where = config.cluster.redis if config.cluster.enabled else config.accounts_file
     try:
         accounts.create(
             Account(args.name, hash_password(read_password()), args.email, int(time.time() * 1000))
@@ -342,10 +344,10 @@ def run_add_account(args: argparse.Namespace) -> int:
     except AccountExists:
         raise ConfigError(f"an account called {args.name} exists already") from None
     except StoreUnavailable as exc:
-        raise ConfigError(f"{exc}; nothing was written to {config.accounts_file}") from None
+        raise ConfigError(f"{exc}; nothing was written to {where}") from None
     finally:
         accounts.close()
-    print(f"Account {args.name} created in {config.accounts_file}.")
+    print(f"Account {args.name} created in {where}.")
     return 0
 
 

@@ -337,7 +337,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of the test's own (with AOF, fsync always), stopped at the end."""
     if not Path(REDIS).exists():
         pytest.skip("redis-server is not installed (Debian: apt install redis-server)")
-    server = RedisServer(free_port(), tmp_path, appendonly=True)
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(free_port(), directory, appendonly=True)
     server.start()
     yield server
     server.stop()

@@ -69,6 +69,16 @@ class RedisServer:
         self.process.wait()
         self.process = None
 
+    def forget(self) -> None:
+        """Remove its data files (stopped first), as a Redis without persistence
+        or with its disk replaced comes back: empty."""
+        assert self.process is None, "stop it first"
+        for path in self.directory.iterdir():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
 
 def cluster(url: str, node: str, **settings: Any) -> ClusterSettings:
     """Cluster settings for tests: quick heartbeats, so a lost node is seen in seconds."""

@@ -38,14 +38,20 @@ import redis.exceptions
 from tcpchat.cluster import codec, snapshot
 from tcpchat.cluster.redis_link import Fenced, RedisLink, StreamGap, WrongEpoch
 from tcpchat.server.config import ClusterSettings
-from tcpchat.server.core import LOST_NETWORK, Applied, ServerCore
-from tcpchat.server.events import Event, NodeLost, Stamp
+from tcpchat.server.core import Applied, ServerCore
+from tcpchat.server.events import Event, NodeLost, Stamp, UserQuit
+from tcpchat.server.labels import LabeledReply
 
 __all__ = ["RedisBus", "RedisUnavailable"]
 
 log = logging.getLogger("tcpchat.cluster")
 
 T = TypeVar("T")
+Waiter = tuple[Applied | None, LabeledReply | None]
+"""What waits for an event of this node to come back: its ``then``, and the
+labeled reply of the command that made it (labels.LabeledReply)."""
+Outgoing = tuple[str, str, Waiter]
+"""An event on its way to the stream: its entry, its msgid, and its waiter."""
 
 # Entries per append and per read: large enough that a flood costs few round
 # trips, small enough that one batch never holds the loop for long.
@@ -59,9 +65,12 @@ _UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.Timeou
 
 _WHY: Final = {
     Fenced: "was declared lost (it did not answer in time)",
-    WrongEpoch: "found Redis without the network's data",
     StreamGap: "fell too far behind the network",
 }
+
+
+LOST_NETWORK: Final = "This server lost the network; please reconnect"
+"""What this node's clients are told when it was cut off from the others."""
 
 
 class RedisUnavailable(Exception):
@@ -93,8 +102,11 @@ class RedisBus:
         # The state before any event: what a node that rejoins starts from
         # when the network has no snapshot yet.
         self._initial = snapshot.dump(core.state)
-        self._outbox: list[str] = []
-        self._pending: dict[str, Applied] = {}
+        # Events not yet sent to Redis (entry, msgid, then), those being sent,
+        # and the ``then`` of those sent, until they come back.
+        self._outbox: list[Outgoing] = []
+        self._sending: list[Outgoing] = []
+        self._pending: dict[str, Waiter] = {}
         self._seq = 0
         self._wake = asyncio.Event()
         self._saved = ""
@@ -103,9 +115,10 @@ class RedisBus:
     # -- the core's side -----------------------------------------------------
 
     def publish(self, event: Event, stamp: Stamp, then: Applied | None) -> None:
-        self._outbox.append(codec.encode(event, stamp))
-        if then is not None:
-            self._pending[stamp.msgid] = then
+        reply = self.core.labeled
+        if reply is not None:
+            reply.waiting += 1
+        self._outbox.append((codec.encode(event, stamp), stamp.msgid, (then, reply)))
         self._wake.set()
 
     # -- running -------------------------------------------------------------
@@ -148,24 +161,21 @@ class RedisBus:
         """Become a member as a new incarnation, then load the network: the
         snapshot, if there is one, and every entry after it."""
         self.incarnation = os.urandom(6).hex()
-        self.core.incarnation = self.incarnation
-        self.epoch = await self.link.join(self.node, self.incarnation, os.urandom(8).hex())
-        kept = await self.link.snapshot()
-        if kept is not None:
-            self.applied, text = kept
-            snapshot.load(self.core.state, text)
-        else:
-            self.applied = "0-0"
-            snapshot.load(self.core.state, self._initial)
+        self.epoch, _ = await self.link.join(
+            self.node, self.incarnation, os.urandom(8).hex(), self._initial
+        )
+        # The network began with a snapshot; without one (deleted by hand),
+        # from the state before any event.
+        self.applied, text = await self.link.snapshot() or ("0-0", self._initial.encode())
+        snapshot.load(self.core.state, text)
         caught_up = 0
-        while entries := await self.link.read(self.applied, BATCH):
+        while entries := await self.link.read(self.applied, BATCH, self.epoch):
             self._apply(entries)
             caught_up += len(entries)
         log.info(
-            "node %s joined the network at %s (%s, %d events after it), %d users",
+            "node %s joined the network at %s (its snapshot and %d events after it), %d users",
             self.node,
             self.settings.redis,
-            "from its snapshot" if kept else "from its start",
             caught_up,
             self.core.state.people,
         )
@@ -189,17 +199,82 @@ class RedisBus:
                     self._drop_clients()
                     self._on_replaced()
                     return
-                if not isinstance(cause, Fenced | WrongEpoch | StreamGap):
+                if isinstance(cause, WrongEpoch):
+                    await self._retry(self._reseed)
+                elif isinstance(cause, Fenced | StreamGap):
+                    await self._rejoin(_WHY[type(cause)])
+                else:
                     raise
-                await self._rejoin(_WHY[type(cause)])
 
     async def _rejoin(self, why: str) -> None:
         log.warning("node %s %s: its clients are disconnected and it joins again", self.node, why)
         self._drop_clients()
         self._outbox.clear()
+        self._sending.clear()
         self._pending.clear()
         self._seq = 0
         await self._retry(self._join)
+
+    async def _reseed(self) -> None:
+        """Redis lost the network's data (it restarted without it, or was
+        emptied): begin the network again with what this node knows, keeping
+        its clients, or join the node that did so first.
+
+        What had not reached Redis yet goes out again; what had, and never
+        came back, is lost with the data: its ``then`` hears it was refused
+        (a registration is told its nick is taken; a message was never echoed).
+        """
+        resend = self._sending + self._outbox
+        for _, msgid, _ in resend:
+            self._pending.pop(msgid, None)
+        lost, self._pending = self._pending, {}
+        self._outbox, self._sending, self._seq = resend, [], 0
+        for waiter in lost.values():
+            self._answer(waiter, lambda: False)
+        state = self.core.state
+        nodes = sorted({u.node for u in state.by_uid.values() if u.node and u.node != self.node})
+        fresh = os.urandom(8).hex()
+        self.epoch, seeded = await self.link.join(
+            self.node, self.incarnation, fresh, snapshot.dump(state), nodes
+        )
+        self.applied = "0-0"
+        if seeded:
+            log.warning(
+                "Redis at %s had lost the network's data; this node began it again "
+                "from its own state, keeping its clients",
+                self.settings.redis,
+            )
+            return
+        kept = await self.link.snapshot()
+        if kept is not None:
+            self.applied, text = kept
+            snapshot.load(state, text)
+        self._relink()
+        log.warning(
+            "Redis at %s had lost the network's data; this node joined the state another "
+            "node began it again from, keeping its clients",
+            self.settings.redis,
+        )
+
+    def _relink(self) -> None:
+        """Tie this node's sessions to their users in a state just loaded
+        (new objects); a session whose user the state has not is closed, and
+        a user of this node with no session here quits."""
+        core, state = self.core, self.core.state
+        linked = set()
+        for session in list(core.sessions):
+            user = session.user
+            if user is None:
+                continue
+            fresh = state.by_uid.get(user.uid)
+            if fresh is None or fresh.node != self.node:
+                core.disconnect(session, LOST_NETWORK)
+                continue
+            fresh.session, session.user = session, fresh
+            linked.add(fresh.uid)
+        for user in list(state.by_uid.values()):
+            if user.node == self.node and user.uid not in linked and not user.service:
+                core.emit(UserQuit(user.uid, "Connection closed"))
 
     def _drop_clients(self) -> None:
         self.core.disconnect_all(LOST_NETWORK)
@@ -230,13 +305,17 @@ class RedisBus:
 
     async def _read_loop(self) -> None:
         while True:
-            entries = await self._retry(lambda: self.link.read(self.applied, BATCH, READ_BLOCK_MS))
+            entries = await self._retry(
+                lambda: self.link.read(self.applied, BATCH, self.epoch, READ_BLOCK_MS)
+            )
             self._apply(entries)
 
     def _apply(self, entries: list[tuple[str, bytes]]) -> None:
         core, pending = self.core, self._pending
         for entry_id, data in entries:
             self.applied = entry_id
+            if not data:  # not a node's (the link has said so)
+                continue
             try:
                 event, stamp = codec.decode(data)
             except codec.CodecError as exc:
@@ -244,32 +323,60 @@ class RedisBus:
                     "stream entry %s is not an event this node reads (%s); skipped", entry_id, exc
                 )
                 continue
-            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
-            then = pending.pop(stamp.msgid, None)
-            try:
-                applied = core.apply(event, stamp)
-                if then is not None:
-                    then(applied)
-            except Exception:
-                log.exception("applying %r failed", event)
             if type(event) is NodeLost and (event.node, event.incarnation) == (
                 self.node,
                 self.incarnation,
             ):
                 raise Fenced(replaced=False)
+            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
+            waiter = pending.pop(stamp.msgid, None)
+            try:
+                if waiter is None:
+                    core.apply(event, stamp)
+                else:
+                    self._answer(waiter, functools.partial(core.apply, event, stamp))
+            except Exception:
+                log.exception("applying %r failed", event)
+
+    def _answer(self, waiter: Waiter, apply: Callable[[], bool]) -> None:
+        """Apply an event of this node and tell its waiter; what it causes for
+        a labeled command's sender is part of that command's reply."""
+        then, reply = waiter
+
+        def run() -> None:
+            applied = apply()
+            if then is not None:
+                then(applied)
+
+        if reply is None:
+            run()
+            return
+        self.core.labeled = reply  # what ``then`` emits belongs to the reply too
+        try:
+            reply.catch(run)
+        finally:
+            self.core.labeled = None
+        reply.waiting -= 1
+        if not reply.waiting:
+            reply.send()
 
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
             while self._outbox:
-                batch = self._outbox[:BATCH]
+                batch = self._sending = self._outbox[:BATCH]
                 del self._outbox[:BATCH]
+                entries = []
+                for entry, msgid, waiter in batch:
+                    entries.append(entry)
+                    if waiter != (None, None):  # before the append: the reader may see it first
+                        self._pending[msgid] = waiter
                 self._seq += 1
-                seq = self._seq
-                append = self.link.append
-                await self._retry(
-                    functools.partial(append, self.node, self.incarnation, self.epoch, seq, batch)
+                append = functools.partial(
+                    self.link.append, self.node, self.incarnation, self.epoch, self._seq, entries
                 )
+                await self._retry(append)
+                self._sending = []
             self._wake.clear()
 
     async def _heartbeat_loop(self) -> None:

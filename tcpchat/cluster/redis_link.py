@@ -11,13 +11,17 @@ so that the loss has its place in the same order on every node.
 
 Keys, all under ``tcpchat:<network>:`` so that networks can share a Redis:
 
-- ``events``: the stream; each entry's field ``e`` is a codec entry.
+- ``events``: the stream; each entry's field ``e`` is a codec entry, ``p``
+  the epoch it was appended in.
 - ``nodes`` (node -> incarnation), ``beats`` (node -> last heartbeat, Redis
   ms), ``users`` (node -> connected users, for the console), ``seq`` (node ->
   the last batch it appended, so that a batch retried after a lost reply is
   not appended twice).
 - ``epoch``: made when the network's data begins; a Redis that lost its data
-  has none, or another, and the nodes see it.
+  has none, or another, and the nodes see it. The first node to see it
+  begins the network again from its own state (:data:`JOIN`), the others
+  join that; nodes of the old state that do not come back time out
+  (membership ``seeded``).
 - ``snapshot``: the state up to a stream entry (fields ``id``, ``state``), and
   ``trimmed``: entries before this id may be gone.
 - ``lastbeat``: the last heartbeat of any node. When every node was silent
@@ -27,12 +31,16 @@ Keys, all under ``tcpchat:<network>:`` so that networks can share a Redis:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
 __all__ = ["Fenced", "NodeInfo", "RedisLink", "StreamGap", "WrongEpoch"]
+
+log = logging.getLogger("tcpchat.cluster")
 
 _TIME_AND_IDS: Final = """
 local function now_ms()
@@ -41,7 +49,8 @@ local function now_ms()
 end
 local function lost(node, incarnation, time)
   local entry = {1, 'NodeLost', 'lost.' .. node .. '.' .. incarnation, time, {node, incarnation}}
-  redis.call('XADD', KEYS[1], '*', 'e', cjson.encode(entry))
+  local epoch = redis.call('GET', KEYS[6]) or ''
+  redis.call('XADD', KEYS[1], '*', 'e', cjson.encode(entry), 'p', epoch)
   redis.call('HDEL', KEYS[2], node)
   redis.call('HDEL', KEYS[3], node)
   redis.call('HDEL', KEYS[4], node)
@@ -59,20 +68,27 @@ end
 JOIN: Final = (
     _TIME_AND_IDS
     + """
-local node, incarnation, fresh_epoch = ARGV[1], ARGV[2], ARGV[3]
+local node, incarnation, fresh_epoch, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 local epoch = redis.call('GET', KEYS[6])
+local seeded = 0
 if not epoch then
-  epoch = fresh_epoch
+  epoch, seeded = fresh_epoch, 1
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8])
   redis.call('SET', KEYS[6], epoch)
+  redis.call('HSET', KEYS[7], 'id', '0-0', 'state', state)
+  for i = 5, #ARGV do
+    redis.call('HSET', KEYS[2], ARGV[i], 'seeded')
+    redis.call('HSET', KEYS[3], ARGV[i], now)
+  end
 end
 local old = redis.call('HGET', KEYS[2], node)
-if old and old ~= incarnation then lost(node, old, now) end
+if old and old ~= incarnation and old ~= 'seeded' then lost(node, old, now) end
 redis.call('HSET', KEYS[2], node, incarnation)
 redis.call('HSET', KEYS[3], node, now)
 redis.call('HSET', KEYS[4], node, 0)
 redis.call('SET', KEYS[9], now)
-return epoch
+return {epoch, seeded}
 """
 )
 
@@ -85,7 +101,7 @@ if redis.call('HGET', KEYS[2], node) ~= incarnation then return 'fenced' end
 local done = tonumber(redis.call('HGET', KEYS[5], node) or '0')
 if seq <= done then return 'ok' end
 for i = 5, #ARGV do
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'p', epoch)
 end
 redis.call('HSET', KEYS[5], node, seq)
 return 'ok'
@@ -206,10 +222,24 @@ class RedisLink:
         self._leave = self.redis.register_script(LEAVE)
         self._save = self.redis.register_script(SAVE_SNAPSHOT)
 
-    async def join(self, node: str, incarnation: str, fresh_epoch: str) -> str:
-        """Become a member (a node of the same name before this one is lost); the epoch."""
-        epoch = await self._join(keys=self.keys, args=[node, incarnation, fresh_epoch])
-        return _text(epoch)
+    async def join(
+        self,
+        node: str,
+        incarnation: str,
+        fresh_epoch: str,
+        state: str,
+        nodes: Sequence[str] = (),
+    ) -> tuple[str, bool]:
+        """Become a member (a node of the same name before this one is lost).
+
+        If Redis holds no network (the first node ever, or Redis lost its
+        data), begin one, from ``state`` (whose users are on ``nodes``,
+        members until they time out), and under ``fresh_epoch``. Returns the
+        epoch, and whether this node began it.
+        """
+        args = [node, incarnation, fresh_epoch, state, *nodes]
+        epoch, began = await self._join(keys=self.keys, args=args)
+        return _text(epoch), bool(began)
 
     async def append(
         self, node: str, incarnation: str, epoch: str, seq: int, entries: list[str]
@@ -243,14 +273,34 @@ class RedisLink:
         return _text(entry_id), state if isinstance(state, bytes) else state.encode()
 
     async def read(
-        self, after: str, count: int, block_ms: int | None = None
+        self, after: str, count: int, epoch: str, block_ms: int | None = None
     ) -> list[tuple[str, bytes]]:
         """Entries after ``after`` (at most ``count``), waiting up to ``block_ms``
-        for the first if there is none yet (None: not waiting)."""
+        for the first if there is none yet (None: not waiting).
+
+        WrongEpoch if one was appended in another epoch (Redis lost the data
+        and a node began the network again): it must not be applied to this
+        one's state. An entry that names no epoch, or one Redis does not
+        have either, was not appended by a node: it is logged, and comes
+        back empty, to be passed over.
+        """
         reply: Any = await self.reader.xread({self.stream: after}, count=count, block=block_ms)
         if not reply:
             return []
-        return [(_text(entry_id), fields[b"e"]) for entry_id, fields in reply[0][1]]
+        ours = epoch.encode()
+        entries = []
+        for entry_id, fields in reply[0][1]:
+            if fields.get(b"p") != ours:
+                if await self.redis.get(self.keys[5]) != ours:
+                    raise WrongEpoch()
+                log.error("stream entry %s names no epoch of this network; skipped", entry_id)
+                entries.append((_text(entry_id), b""))  # passed over, not read again
+                continue
+            data = fields.get(b"e")
+            if not data:
+                log.error("stream entry %s holds no event; skipped", entry_id)
+            entries.append((_text(entry_id), data or b""))
+        return entries
 
     async def nodes(self) -> list[NodeInfo]:
         """The member nodes, by name."""

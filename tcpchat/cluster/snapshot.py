@@ -14,6 +14,7 @@ SnapshotError before anything is changed.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Final
 
 from tcpchat.irc import casefold
@@ -113,6 +114,7 @@ def load(state: State, text: str | bytes) -> None:
     state.whowas.extend(whowas)
     state.server_bans = {casefold(b.mask): b for b in bans}
     state.people = len(users)
+    state.ips = Counter(u.ip for u in users)
     state.max_users = max(max_users, state.people)
 
 

@@ -64,7 +64,7 @@ from tcpchat.server.events import (
     UserQuit,
 )
 from tcpchat.server.history import HistoryRecorder
-from tcpchat.server.labels import run_labeled
+from tcpchat.server.labels import LabeledReply
 from tcpchat.server.metadata import SET_BURST as METADATA_BURST
 from tcpchat.server.metadata import SET_RATE as METADATA_RATE
 from tcpchat.server.monitor import Monitor
@@ -99,9 +99,6 @@ class Bus(Protocol):
 
 
 log = logging.getLogger("tcpchat.server")
-
-LOST_NETWORK: Final = "This server lost the network; please reconnect"
-"""What a cluster node's clients are told when the node was cut off from the others."""
 
 
 def _random_token() -> str:
@@ -145,8 +142,10 @@ class ServerCore:
         # In a cluster: this node's name, and the bus its events go through
         # (set by the runner); None applies each event as it is made.
         self.node = ""
-        self.incarnation = ""
         self.bus: Bus | None = None
+        # The labeled command being handled, whose events the bus must tie
+        # its reply to (labels.LabeledReply); None between commands.
+        self.labeled: LabeledReply | None = None
         self._guests = itertools.count(1)
         self.clock = clock
         self.started = clock()
@@ -195,11 +194,18 @@ class ServerCore:
         limits = self.config.limits
         if limits.max_clients and len(self.sessions) >= limits.max_clients:
             return "Server is full"
-        if limits.max_clients_per_ip and self._per_ip[ip] >= limits.max_clients_per_ip:
+        if limits.max_clients_per_ip and self._from(ip) >= limits.max_clients_per_ip:
             return "Too many connections from your address"
         if not self.connect_throttle.allow(ip, self.clock()):
             return "Connecting too fast; wait a little and try again"
         return None
+
+    def _from(self, ip: str) -> int:
+        """Connections from ``ip``: this server's; in a cluster, at least the
+        users from it on every node (the state counts those, registered; this
+        node's still registering are counted here alone)."""
+        here = self._per_ip[ip]
+        return here if self.bus is None else max(here, self.state.ips[ip])
 
     def rehash(self) -> str:
         """Read the settings again (REHASH); returns where they came from.
@@ -277,15 +283,21 @@ class ServerCore:
         # A label on a client batch's opening line is answered when it closes
         # (commands.multiline), not now.
         if label and "labeled-response" in session.caps and message.command != "BATCH":
-            run_labeled(
-                session,
-                label,
-                self.config.name,
-                self.new_batch_id,
-                lambda: self._dispatch(ctx, message, raw, mangled),
-            )
+            self.run_labeled(session, label, lambda: self._dispatch(ctx, message, raw, mangled))
         else:
             self._dispatch(ctx, message, raw, mangled)
+
+    def run_labeled(self, session: Session, label: str, run: Callable[[], None]) -> None:
+        """Run one command for ``session`` and send its replies marked with
+        ``label``: now, or in a cluster once its events are back from the bus."""
+        reply = LabeledReply(session, label, self.config.name, self.new_batch_id)
+        self.labeled = reply
+        try:
+            reply.catch(run)
+        finally:
+            self.labeled = None
+        if not reply.waiting:
+            reply.send()
 
     def handle_alone(self, session: Session, raw: bytes) -> None:
         """:meth:`handle_line` for the only line read in a loop turn: lines it
@@ -389,6 +401,11 @@ class ServerCore:
         for session in list(self.sessions):
             self._end(session, reason)
 
+    def disconnect(self, session: Session, reason: str) -> None:
+        """Close ``session``, telling no one else: the network has no user of it."""
+        if session in self.sessions:
+            self._end(session, reason)
+
     def shutdown(self, reason: str) -> None:
         """Close every session with ``reason`` (graceful stop)."""
         for session in list(self.sessions):
@@ -474,10 +491,7 @@ class ServerCore:
 
     def _node_lost(self, e: NodeLost, stamp: Stamp) -> None:
         """A node was declared lost: each of its users quits, as a quit of its
-        own (for delivery, observers and history alike). If it is this node
-        (it stopped answering past the timeout), its connections end first."""
-        if e.node == self.node and e.incarnation == self.incarnation:
-            self.disconnect_all(LOST_NETWORK)
+        own (for delivery, observers and history alike)."""
         for quit, each in self.state.node_quits(e, stamp, self.config.name):
             self.apply(quit, each)
 

@@ -21,6 +21,7 @@ from tcpchat.server.config import Config, ConfigError
 from tcpchat.server.connection import Connection, Flusher
 from tcpchat.server.core import ConfigSource, ServerCore
 from tcpchat.server.tls import server_context
+from tcpchat.store.accounts import AccountStore
 from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory
 from tcpchat.store.sqlite_accounts import AccountDatabaseError, SqliteAccounts
 from tcpchat.web.server import WebServer
@@ -70,10 +71,19 @@ def open_history(config: Config) -> SqliteHistory | None:
         raise ConfigError(str(exc)) from None
 
 
-def open_accounts(config: Config) -> SqliteAccounts | None:
-    """The account store the config asks for, or None when accounts are off."""
+def open_accounts(config: Config) -> AccountStore | None:
+    """The account store the config asks for, or None when accounts are off:
+    a cluster's nodes share theirs in Redis, a server on its own keeps a file."""
     if not config.accounts.enabled:
         return None
+    if config.cluster.enabled:
+        try:
+            from tcpchat.cluster.accounts import RedisAccounts
+        except ImportError:
+            from tcpchat.cluster import INSTALL_HINT
+
+            raise ConfigError(INSTALL_HINT) from None
+        return RedisAccounts(config.cluster.redis, config.network)
     try:
         return SqliteAccounts(config.accounts_file)
     except AccountDatabaseError as exc:

@@ -19,7 +19,7 @@ status only if the channel is still new), and never half applied.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -175,9 +175,11 @@ class State:
         self.by_uid: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.whowas: deque[WhowasEntry] = deque(maxlen=whowas_size)
-        # Users who are people (not services), now and at most, for LUSERS.
+        # Users who are people (not services), now and at most, for LUSERS,
+        # and how many come from each address (a cluster's per-IP limit).
         self.people = 0
         self.max_users = 0
+        self.ips: Counter[str] = Counter()
         # Server-wide bans (KLINE), by folded user@host mask.
         self.server_bans: dict[str, ServerBanAdded] = {}
         # Users logged in, by folded account name: one account may have
@@ -362,6 +364,7 @@ class State:
         self.by_uid[e.uid] = user
         self.log_in(user, e.account)
         self.people += 1
+        self.ips[e.ip] += 1
         self.max_users = max(self.max_users, self.people)
 
     def _remember(self, user: User, time: float) -> None:
@@ -380,6 +383,9 @@ class State:
         user = self.by_uid.pop(e.uid)
         if not user.service:
             self.people -= 1
+            self.ips[user.ip] -= 1
+            if not self.ips[user.ip]:
+                del self.ips[user.ip]
         self._remember(user, stamp.time)
         del self.users[user.folded]
         self.log_in(user, None)

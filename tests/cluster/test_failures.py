@@ -122,6 +122,31 @@ def test_redis_restarting_with_its_data_loses_no_one(
         assert sorted(alice.expect("353").params[-1].split()) == ["@alice", "bob"]
 
 
+def test_redis_restarting_without_its_data_loses_no_one(
+    make_node: Nodes, redis_server: RedisServer
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    with a.client("alice") as alice, b.client("bob") as bob:
+        alice.join("#x")
+        in_channel(bob, "#x", alice)
+        alice.send("TOPIC #x :kept across")
+        bob.expect("TOPIC")
+        redis_server.kill()
+        redis_server.forget()
+        redis_server.start()
+        bob.send("PRIVMSG #x :after the data was lost")
+        assert alice.expect("PRIVMSG", timeout=30).params[1] == "after the data was lost"
+        alice.send("PRIVMSG #x :and back")
+        assert bob.expect("PRIVMSG").params[1] == "and back"
+        for node in (a, b):
+            assert node.core.state.people == 2
+        with a.client("carol") as carol:  # the network as both knew it, once each
+            carol.send("NICK bob", "JOIN #x")
+            assert carol.expect("433").params[1] == "bob"
+            assert carol.expect("332").params[-1] == "kept across"
+            assert sorted(carol.expect("353").params[-1].split()) == ["@alice", "bob", "carol"]
+
+
 def test_without_redis_the_node_says_so_in_one_line() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     line = one_line_failure([*TCPCHAT, "--port", "0", "--no-web", "--cluster", url])

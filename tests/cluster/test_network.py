@@ -9,14 +9,16 @@ waits for a line that comes after, through the stream, instead.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 from conftest import OPER_NAME, OPER_PASSWORD, RunningServer
 from ircclient import IrcClient
-from redisnode import RedisServer
+from redisnode import RedisServer, free_port
 
 from tcpchat.server.config import HistorySettings
 
@@ -85,7 +87,7 @@ def test_two_senders_on_two_nodes_are_seen_in_one_order(make_node: Nodes) -> Non
 
 def test_two_clients_racing_for_a_nick_on_two_nodes_one_wins(make_node: Nodes) -> None:
     a, b = make_node("a"), make_node("b")
-    for round_ in range(10):
+    for round_ in range(50):
         nick = f"racer{round_}"
         with a.client() as x, b.client() as y:
             for client in (x, y):
@@ -217,3 +219,118 @@ def test_a_node_that_stops_takes_its_users_with_it(make_node: Nodes) -> None:
         assert quit_.params[0] == "Node going down for maintenance"
         with a.client("leaves") as back:  # the nick is free
             back.join("#q")
+
+
+def test_a_malformed_entry_in_the_stream_is_logged_and_skipped(
+    make_node: Nodes, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = make_node("a"), make_node("b")
+    direct = redis.Redis(port=redis_server.port)
+    epoch = direct.get("tcpchat:tcpchat:epoch")
+    assert epoch is not None
+    with a.client("alice") as alice, b.client("bob") as bob:
+        alice.join("#m")
+        bob.join("#m")
+        alice.expect("JOIN")
+        for fields in (
+            {"e": '[2, "Messaged", "x", 1, []]', "p": epoch},  # another version
+            {"e": "{not json", "p": epoch},
+            {"e": '[1, "Joined", "x", 1, ["ghost", "#m", ""]]', "p": epoch},
+            {"p": epoch},  # no event at all
+            {"e": '[1, "UserQuit", "x", 1, ["u", "r"]]'},  # no epoch
+            {"junk": "x"},
+        ):
+            direct.xadd("tcpchat:tcpchat:events", fields)  # type: ignore[arg-type]
+        alice.send("PRIVMSG #m :still here")
+        assert bob.expect("PRIVMSG").params[1] == "still here"
+        bob.send("PRIVMSG #m :me too")
+        assert alice.expect("PRIVMSG").params[1] == "me too"
+    logged = [r.getMessage() for r in caplog.records if r.name == "tcpchat.cluster"]
+    assert sum("codec version 2" in line for line in logged) == 2  # once per node
+    assert sum("names no epoch" in line for line in logged) == 4
+    assert sum("holds no event" in line for line in logged) == 2
+
+
+def test_the_limit_of_connections_per_address_is_network_wide(make_node: Nodes) -> None:
+    a, b = make_node("a", max_clients_per_ip=2), make_node("b", max_clients_per_ip=2)
+    with a.client("one") as one, b.client("two") as two:
+        one.join("#ip")
+        two.join("#ip")
+        assert one.expect("JOIN").source.startswith("two!")
+        with a.client() as third:  # node a counts two, on node b
+            error = third.expect("ERROR")
+            assert "Too many connections from your address" in error.params[0]
+        two.send("QUIT")
+        assert one.expect("QUIT").source.startswith("two!")
+        with a.client("ok") as fine:  # two has left the network: room for one more
+            fine.join("#ip")
+
+
+def test_a_labeled_command_is_answered_once_its_events_are_back(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    caps = ("labeled-response", "echo-message", "batch", "message-tags")
+    with a.client("alice", caps) as alice, b.client("bob") as bob:
+        bob.join("#l")
+        alice.send("@label=j1 JOIN #l")
+        start = alice.expect("BATCH")
+        assert (start.tags["label"], start.params[1]) == ("j1", "labeled-response")
+        commands = [m.command for m in alice.batch_lines(start)]
+        assert commands[0] == "JOIN" and "353" in commands and commands[-1] == "366"
+        alice.send("@label=m1 PRIVMSG #l :labeled")
+        echo = alice.expect("PRIVMSG")
+        assert (echo.tags["label"], echo.params[1]) == ("m1", "labeled")
+        assert bob.expect("PRIVMSG").params[1] == "labeled"
+        alice.send("@label=n1 NICK alicia")
+        nick = alice.expect("NICK")
+        assert (nick.tags["label"], nick.params[0]) == ("n1", "alicia")
+        alice.send("@label=w1 WHOIS bob")  # no event: answered at once, as on one server
+        assert alice.expect("BATCH").tags["label"] == "w1"
+
+
+def test_kline_monitor_whowas_and_tagmsg_across_nodes(make_node: Nodes) -> None:
+    a, b = make_node("a"), make_node("b")
+    caps = ("message-tags",)
+    with a.client("oper", caps) as oper, b.client() as watcher:
+        watcher.register("watcher", caps, user="watch")
+        watcher.send("MONITOR + friend")
+        assert watcher.expect("731").params[1] == "friend"
+        with a.client("friend") as friend:
+            assert watcher.expect("730").params[1].startswith("friend!")
+            friend.join("#t")
+            watcher.join("#t")
+            friend.expect("JOIN")
+            friend.send("@+typing=active TAGMSG #t")
+            assert watcher.expect("TAGMSG").tags["+typing"] == "active"
+            friend.send("QUIT :see you")
+            assert watcher.expect("731").params[1] == "friend"
+        watcher.send("WHOWAS friend")
+        assert watcher.expect("314").params[1] == "friend"
+        oper.send(f"OPER {OPER_NAME} {OPER_PASSWORD}")
+        oper.expect("381")
+        oper.send("KLINE ~watch@127.0.0.1 :not today")
+        error = watcher.expect("ERROR")  # the ban reaches the users of node b
+        assert "K-Lined: not today" in error.params[0]
+        with IrcClient(b.host, b.port) as banned:
+            banned.send("NICK late", "USER watch 0 * :x")
+            assert banned.expect("465")
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+def test_nodes_on_one_machine_can_share_one_port(make_node: Nodes) -> None:
+    port = free_port()
+    shared = {"cluster_settings": {"share_port": True}, "port": port}
+    a, b = make_node("a", **shared), make_node("b", **shared)
+    assert a.port == b.port == port
+    clients = [IrcClient("127.0.0.1", port) for _ in range(16)]
+    try:
+        for i, client in enumerate(clients):
+            client.register(f"c{i}")
+            client.join("#shared")
+        served = {node.core.node: len(node.core.sessions) for node in (a, b)}
+        assert sum(served.values()) == 16 and min(served.values()) > 0, served
+        clients[0].send("PRIVMSG #shared :to everyone, on both nodes")
+        for client in clients[1:]:
+            assert client.expect("PRIVMSG").params[1] == "to everyone, on both nodes"
+    finally:
+        for client in clients:
+            client.close()

@@ -80,6 +80,7 @@ def test_a_loaded_snapshot_is_the_network_it_was_taken_of() -> None:
     assert [w.nick for w in joiner.whowas] == ["bob"]
     assert joiner.server_ban("x", "bad", 5) is not None
     assert (joiner.people, joiner.user("nickserv") is not None) == (2, True)
+    assert joiner.ips == {"10.0.0.1": 1, "10.0.0.2": 1}
     assert dump(joiner) == dump(network())
 
 

@@ -179,6 +179,7 @@ def test_registering_on_a_full_disk_is_refused_then_works(
             raise AssertionError("the small disk never filled")
         client.send("PING :alive")  # served on
         client.expect("PONG")
+        server.wait_for("cannot write the accounts file")  # the log is read as it comes
         assert len(server.lines_with("cannot write the accounts file")) == 1
         server.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 10

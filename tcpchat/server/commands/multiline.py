@@ -25,7 +25,6 @@ from tcpchat.server.commands.channels import can_speak
 from tcpchat.server.context import CommandSpec, Context
 from tcpchat.server.delivery import MULTILINE_CAP
 from tcpchat.server.events import MultilineMessaged
-from tcpchat.server.labels import run_labeled
 from tcpchat.server.state import SERVICES_UID
 
 __all__ = ["COMMANDS", "MultilineBatch", "add_line", "cap_value"]
@@ -138,9 +137,7 @@ def _close(ctx: Context, msg: Message) -> None:
     if batch.label and "labeled-response" in session.caps:
         # The answer is the echo: a batch is written in one piece (delivery's
         # _multiline), so the label goes on its opening line.
-        run_labeled(
-            session, batch.label, ctx.config.name, ctx.core.new_batch_id, lambda: _relay(ctx, batch)
-        )
+        ctx.core.run_labeled(session, batch.label, lambda: _relay(ctx, batch))
     else:
         _relay(ctx, batch)
 
