@@ -36,6 +36,12 @@ holds several lines has one timestamp, its last segment's, so the arrival
 figure can overstate an earlier line's latency, never understate it.
 Every client sets TCP_NODELAY.
 
+Clusters: a server may listen on several ports, one per node of a tcpchat
+cluster. A role's ``node`` says which port its client connects to; the
+scenarios take the number of nodes and place their roles so that traffic
+crosses between nodes (members spread round robin, senders on the first
+node and receivers on the last).
+
 WebSocket clients (roles with ``web``; tcpchat's web port, IRCv3 WebSocket,
 text frames) take part in ``fanout-web`` (every other member of the
 channel) and ``idle-web``. They frame what they send with a zero mask (a
@@ -46,6 +52,7 @@ benchmark line, as their frames carry no newline.
 Run one scenario by hand (prints JSON)::
 
     python -m bench.loadgen fanout --port 6667 --clients 200 --senders 10 --duration 5
+    python -m bench.loadgen pairs --port 6667 6668    # a two-node cluster, pairs across it
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, Final
@@ -169,7 +176,8 @@ class Role:
     ``target`` at ``rate`` per second) or ``register`` (the connect
     scenario: registers inside the window, timed).
     ``probe`` marks a receiver that measures latency; ``web``, a client that
-    connects over WebSocket.
+    connects over WebSocket; ``node``, which of the server's ports (a
+    cluster's nodes) the client connects to.
     """
 
     nick: str
@@ -180,6 +188,7 @@ class Role:
     probe: bool = False
     join: bool = False
     web: bool = False
+    node: int = 0
 
 
 @dataclass(slots=True)
@@ -194,14 +203,26 @@ class Scenario:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def fanout_scenario(clients: int, senders: int, duration: float, prefix: str = "f") -> Scenario:
-    """``clients`` in one channel; ``senders`` of them flood it; a probe pair measures latency."""
+def fanout_scenario(
+    clients: int, senders: int, duration: float, prefix: str = "f", nodes: int = 1
+) -> Scenario:
+    """``clients`` in one channel; ``senders`` of them flood it; a probe pair measures latency.
+
+    Over ``nodes``, the members (senders too) are dealt out round robin, and
+    the probe pair is split between the first node and the last, so the
+    probe's latency crosses the cluster.
+    """
     if clients < senders + 2:
         raise ValueError("fanout needs at least senders + 2 clients")
-    roles = [Role(f"{prefix}{i}", "flood", CHANNEL, join=True) for i in range(senders)]
+    last = nodes - 1
+    roles = [
+        Role(f"{prefix}{i}", "flood", CHANNEL, join=True, node=i % nodes) for i in range(senders)
+    ]
     roles.append(Role(f"{prefix}{senders}", "rate", CHANNEL, rate=PROBE_RATE, join=True))
-    roles += [Role(f"{prefix}{i}", join=True) for i in range(senders + 1, clients - 1)]
-    roles.append(Role(f"{prefix}{clients - 1}", probe=True, join=True))
+    roles += [
+        Role(f"{prefix}{i}", join=True, node=i % nodes) for i in range(senders + 1, clients - 1)
+    ]
+    roles.append(Role(f"{prefix}{clients - 1}", probe=True, join=True, node=last))
     return Scenario("fanout", roles, duration)
 
 
@@ -220,12 +241,23 @@ def fanout_web_scenario(clients: int, senders: int, duration: float) -> Scenario
 
 
 def fanout_rate_scenario(
-    clients: int, senders: int, rate: float, duration: float, probes: int = 4, prefix: str = "r"
+    clients: int,
+    senders: int,
+    rate: float,
+    duration: float,
+    probes: int = 4,
+    prefix: str = "r",
+    nodes: int = 1,
 ) -> Scenario:
-    """``senders`` send ``rate`` timestamped lines a second in all into a channel of ``clients``."""
+    """``senders`` send ``rate`` timestamped lines a second in all into a channel of ``clients``.
+
+    Over ``nodes``, the senders are on the first node and every receiver on
+    the last, so each line timed has crossed the cluster.
+    """
     if clients < senders + probes:
         raise ValueError("fanout-rate needs at least senders + probes clients")
     each = rate / senders
+    last = nodes - 1
     roles = [
         Role(f"{prefix}{i}", "rate", CHANNEL, rate=each, phase=i / senders / each, join=True)
         for i in range(senders)
@@ -233,16 +265,23 @@ def fanout_rate_scenario(
     receivers = clients - senders
     # Probes spread over the receivers (and so over the worker processes).
     probe_at = {senders + (k * receivers) // probes for k in range(probes)}
-    roles += [Role(f"{prefix}{i}", probe=i in probe_at, join=True) for i in range(senders, clients)]
+    roles += [
+        Role(f"{prefix}{i}", probe=i in probe_at, join=True, node=last)
+        for i in range(senders, clients)
+    ]
     return Scenario("fanout-rate", roles, duration, extra={"rate": rate})
 
 
-def pairs_scenario(pairs: int, duration: float, prefix: str = "p") -> Scenario:
-    """``pairs`` pairs of clients, each flooding private messages at the other."""
+def pairs_scenario(pairs: int, duration: float, prefix: str = "p", nodes: int = 1) -> Scenario:
+    """``pairs`` pairs of clients, each flooding private messages at the other.
+
+    Over ``nodes``, one of each pair is on the first node and the other on
+    the last, so every message crosses the cluster.
+    """
     roles: list[Role] = []
     for i in range(pairs):
         a, b = f"{prefix}{i}a", f"{prefix}{i}b"
-        roles += [Role(a, "flood", b), Role(b, "flood", a)]
+        roles += [Role(a, "flood", b), Role(b, "flood", a, node=nodes - 1)]
     return Scenario("pairs", roles, duration)
 
 
@@ -394,8 +433,11 @@ class Client(asyncio.Protocol):
             self.wait_for = None
             self.waiter = None
 
-    async def register(self, host: str, port: int, timeout: float, web_port: int = 0) -> None:
+    async def register(
+        self, host: str, ports: Sequence[int], timeout: float, web_port: int = 0
+    ) -> None:
         nick = self.role.nick
+        port = ports[self.role.node]
         if self.role.web:
             if not web_port:
                 raise ClientError("a WebSocket client needs the server's web port")
@@ -537,11 +579,11 @@ class Worker:
     """The clients of one process and their counters."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, host: str, port: int, web_port: int = 0
+        self, loop: asyncio.AbstractEventLoop, host: str, ports: Sequence[int], web_port: int = 0
     ) -> None:
         self.loop = loop
         self.host = host
-        self.port = port
+        self.ports = ports
         self.web_port = web_port
         self.clients: list[Client] = []
         self.latencies: list[int] = []
@@ -586,7 +628,7 @@ class Worker:
                 client = Client(self, role)
                 begun = time.monotonic()
                 try:
-                    await client.register(self.host, self.port, REGISTER_TIMEOUT, self.web_port)
+                    await client.register(self.host, self.ports, REGISTER_TIMEOUT, self.web_port)
                 except (OSError, ClientError, TimeoutError) as exc:
                     self.errors.append(f"{role.nick}: {type(exc).__name__}: {exc}")
                     client.quit()
@@ -631,7 +673,7 @@ async def _recv(pipe: Pipe) -> Any:
 
 async def _worker(pipe: Pipe, spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
-    worker = Worker(loop, spec["host"], spec["port"], spec.get("web_port", 0))
+    worker = Worker(loop, spec["host"], spec["ports"], spec.get("web_port", 0))
     roles: list[Role] = [Role(**r) for r in spec["roles"]]
     kind = spec["scenario"]
     in_flight = spec["in_flight"]
@@ -716,28 +758,35 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _server_cpu(pid: int | None) -> tuple[float, float]:
-    """The server's CPU seconds in all, and in the kernel; zeros if there is none."""
-    if pid:
-        with contextlib.suppress(OSError):
+def _server_cpu(pids: Sequence[int]) -> list[tuple[float, float]]:
+    """CPU seconds in all, and in the kernel, of each of the server's processes
+    (a cluster has several); zeros for one that is gone."""
+    out = []
+    for pid in pids:
+        try:
             user, kernel = proc_cpu_times(pid)
-            return user + kernel, kernel
-    return 0.0, 0.0
+        except OSError:
+            user, kernel = 0.0, 0.0
+        out.append((user + kernel, kernel))
+    return out
 
 
 def run_scenario(
     scenario: Scenario,
     host: str = "127.0.0.1",
-    port: int = 6667,
+    ports: Sequence[int] = (6667,),
     procs: int = 2,
-    server_pid: int | None = None,
+    server_pids: Sequence[int] = (),
     on_ready: Callable[[int], dict[str, Any]] | None = None,
     timeout: float = 120.0,
     web_port: int = 0,
 ) -> dict[str, Any]:
-    """Run ``scenario`` against host:port with ``procs`` worker processes; return a report.
+    """Run ``scenario`` against host:ports with ``procs`` worker processes; return a report.
 
-    ``web_port`` is where roles with ``web`` connect (tcpchat's web port).
+    ``ports`` holds one port per node (a role's ``node`` indexes it); one for
+    a single server. ``web_port`` is where roles with ``web`` connect
+    (tcpchat's web port). The server's CPU is summed over ``server_pids``,
+    and given for each of them too (``server_cpu_each``).
 
     ``on_ready`` is called with the number of clients set up, once all are
     and before the window (the idle scenario measures the server's memory
@@ -771,7 +820,7 @@ def run_scenario(
             mine, theirs = ctx.Pipe()
             spec = {
                 "host": host,
-                "port": port,
+                "ports": list(ports),
                 "web_port": web_port,
                 "scenario": scenario.name,
                 "in_flight": flights[w],
@@ -793,17 +842,17 @@ def run_scenario(
         pids = [proc.pid for proc, _ in workers]
         time.sleep(max(0.0, t0 - time.monotonic()))
         gen0 = _cpu(pids)
-        srv0, sys0 = _server_cpu(server_pid)
+        srv0 = _server_cpu(server_pids)
         w0 = time.monotonic()
         if duration > 0:
             time.sleep(max(0.0, t1 - time.monotonic()))
             gen1 = _cpu(pids)
-            srv1, sys1 = _server_cpu(server_pid)
+            srv1 = _server_cpu(server_pids)
             w1 = time.monotonic()
         results = recv_all()
         if duration <= 0:
             gen1 = _cpu(pids)
-            srv1, sys1 = _server_cpu(server_pid)
+            srv1 = _server_cpu(server_pids)
             w1 = time.monotonic()
         for _, pipe in workers:
             pipe.send("close")
@@ -823,9 +872,12 @@ def run_scenario(
     report["lost_in_window"] = sum(r["lost_in_window"] for r in results)
     report["errors"] = [e for r in results for e in r["errors"]][:20]
     report["gen_cpu"] = (gen1 - gen0) / wall  # cores busy
-    if server_pid:
-        report["server_cpu"] = (srv1 - srv0) / wall
-        report["server_kernel_cpu"] = (sys1 - sys0) / wall
+    used = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(srv0, srv1, strict=True)]
+    server_seconds = sum(total for total, _ in used)
+    if server_pids:
+        report["server_cpu"] = server_seconds / wall
+        report["server_kernel_cpu"] = sum(kernel for _, kernel in used) / wall
+        report["server_cpu_each"] = [total / wall for total, _ in used]
     if scenario.name == "connect":
         registered = sum(r["registered"] for r in results)
         elapsed = max(r["finished"] for r in results) - t0
@@ -860,8 +912,8 @@ def run_scenario(
             arrival_p99_ms=_percentile(arrived, 0.99),
             max_ms=lat[-1] if lat else float("nan"),
         )
-        if server_pid and lines:
-            report["server_cpu_ms_per_1k"] = (srv1 - srv0) * 1e3 / (rate * wall / 1e3)
+        if server_pids and lines:
+            report["server_cpu_ms_per_1k"] = server_seconds * 1e3 / (rate * wall / 1e3)
             report["gen_cpu_ms_per_1k"] = (gen1 - gen0) * 1e3 / (rate * wall / 1e3)
     return report
 
@@ -874,14 +926,17 @@ def _role_dict(role: Role) -> dict[str, Any]:
 
 
 def build_scenario(args: argparse.Namespace) -> Scenario:
+    nodes = len(args.port)
     if args.scenario == "fanout":
-        return fanout_scenario(args.clients, args.senders, args.duration)
+        return fanout_scenario(args.clients, args.senders, args.duration, nodes=nodes)
     if args.scenario == "fanout-web":
         return fanout_web_scenario(args.clients, args.senders, args.duration)
     if args.scenario == "fanout-rate":
-        return fanout_rate_scenario(args.clients, args.senders, args.rate, args.duration)
+        return fanout_rate_scenario(
+            args.clients, args.senders, args.rate, args.duration, nodes=nodes
+        )
     if args.scenario == "pairs":
-        return pairs_scenario(args.pairs, args.duration)
+        return pairs_scenario(args.pairs, args.duration, nodes=nodes)
     if args.scenario == "connect":
         return connect_scenario(args.clients, args.in_flight)
     if args.scenario == "idle-web":
@@ -898,7 +953,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=["fanout", "fanout-web", "fanout-rate", "pairs", "connect", "idle", "idle-web"],
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=6667)
+    parser.add_argument(
+        "--port", type=int, nargs="+", default=[6667], help="one port per node of a cluster"
+    )
     parser.add_argument(
         "--web-port", type=int, default=0, help="tcpchat's web port (-web scenarios)"
     )
@@ -909,7 +966,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--procs", type=int, default=2, help="worker processes")
-    parser.add_argument("--server-pid", type=int, help="read this process's CPU time")
+    parser.add_argument(
+        "--server-pid", type=int, nargs="*", default=[], help="read these processes' CPU time"
+    )
     parser.add_argument("--hold", type=float, default=0.0, help="idle: seconds to hold")
     args = parser.parse_args(argv)
     raise_nofile()
@@ -924,7 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         args.host,
         args.port,
         procs=args.procs,
-        server_pid=args.server_pid,
+        server_pids=args.server_pid,
         on_ready=hold if args.hold else None,
         web_port=args.web_port,
     )

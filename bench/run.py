@@ -43,6 +43,7 @@ STOP_GRACE: Final = 5.0
 # Seconds the idle clients are held before the server's RSS is read.
 IDLE_SETTLE: Final = 1.0
 BASELINE: Final = "tcpchat"
+CLUSTER: Final = "tcpchat-cluster"
 PEERS: Final = ("ngircd", "inspircd", "miniircd")
 
 
@@ -62,15 +63,67 @@ def rss_kib(pid: int) -> int:
     raise ValueError(f"no VmRSS for {pid}")
 
 
-class RunningServer:
-    """One server process that this runner started; stopped by its PID only."""
+# States of a socket in /proc/net/tcp.
+TCP_ESTABLISHED: Final = "01"
+TCP_LISTEN: Final = "0A"
 
-    def __init__(self, spec: ServerSpec, shim: Path | None) -> None:
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` itself holds a listening TCP socket on 127.0.0.1:``port``.
+
+    An answer on the port does not tell: with SO_REUSEPORT the node that
+    listened first answers there while the next is still starting.
+    """
+    return _held(pid, port, TCP_LISTEN) > 0
+
+
+def connections(pid: int, port: int) -> int:
+    """How many connections process ``pid`` has accepted on ``port`` and holds open."""
+    return _held(pid, port, TCP_ESTABLISHED)
+
+
+def _held(pid: int, port: int, state: str) -> int:
+    """Sockets of ``pid`` whose local port is ``port``, in ``state`` (IPv4, /proc/net/tcp)."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)  # the header
+        for line in f:
+            fields = line.split()
+            local, inode = fields[1], fields[9]
+            if fields[3] == state and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    return sum(link in inodes for link in _fd_links(pid))
+
+
+def _fd_links(pid: int) -> list[str]:
+    """What each of ``pid``'s open file descriptors points at (/proc/PID/fd)."""
+    links = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed since the listing
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return links
+
+
+class RunningServer:
+    """One server process that this runner started; stopped by its PID only.
+
+    ``port`` is given for the nodes of a cluster that share one; ``node``
+    and ``redis`` fill in a cluster node's template.
+    """
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        shim: Path | None,
+        port: int | None = None,
+        node: str = "",
+        redis: str = "",
+    ) -> None:
         self.spec = spec
-        self.port = free_port()
+        self.port = port or free_port()
         self.web_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
-        argv = spec.render(self.port, self.dir, self.web_port)
+        argv = spec.render(self.port, self.dir, self.web_port, node, redis)
         env = dict(os.environ)
         if spec.nodelay == "shim":
             if shim is None:
@@ -92,8 +145,9 @@ class RunningServer:
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=1),
             ):
-                time.sleep(0.3)  # let it finish starting up after it listens
-                return
+                if listens(self.pid, self.port):
+                    time.sleep(0.3)  # let it finish starting up after it listens
+                    return
             time.sleep(0.05)
         self.stop()
         log = (self.dir / "server.log").read_text(errors="replace")[-2000:]
@@ -110,7 +164,54 @@ class RunningServer:
         self.log.close()
 
 
-def _scenario_for(name: str, spec: ServerSpec, args: argparse.Namespace) -> loadgen.Scenario:
+class ServerGroup:
+    """What one spec runs: a server, or a cluster's backend (Redis) and nodes.
+
+    ``ports`` are where the generator connects, one per node (a single one
+    when the nodes share it); ``pids``, the processes whose CPU counts as the
+    server's: the nodes, then the backend. The nodes stop before the backend,
+    so none is left waiting for a Redis that went first.
+    """
+
+    def __init__(self, spec: ServerSpec, shim: Path | None) -> None:
+        self.spec = spec
+        self.backend: RunningServer | None = None
+        self.nodes: list[RunningServer] = []
+        try:
+            redis = ""
+            if spec.backend is not None:
+                self.backend = RunningServer(spec.backend, shim)
+                redis = f"redis://127.0.0.1:{self.backend.port}/0"
+            shared = free_port() if spec.share_port else None
+            for k in range(spec.nodes):
+                self.nodes.append(RunningServer(spec, shim, shared, f"n{k + 1}", redis))
+        except BaseException:
+            self.stop()
+            raise
+        self.ports = list(dict.fromkeys(node.port for node in self.nodes))
+        self.pids = [node.pid for node in self.nodes]
+        if self.backend is not None:
+            self.pids.append(self.backend.pid)
+        self.web_port = self.nodes[0].web_port
+
+    def exited(self) -> str:
+        """Which of its processes has exited, and how; "" while all run."""
+        for server in [*self.nodes, *([self.backend] if self.backend else [])]:
+            status = server.proc.poll()
+            if status is not None:
+                return f"{server.spec.name} exited with status {status}"
+        return ""
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+        if self.backend is not None:
+            self.backend.stop()
+
+
+def _scenario_for(
+    name: str, spec: ServerSpec, args: argparse.Namespace, nodes: int = 1
+) -> loadgen.Scenario:
     cap = spec.max_clients or 1 << 30
     if name == "idle":
         return loadgen.idle_scenario(min(args.idle, cap), in_flight=spec.idle_in_flight)
@@ -121,10 +222,12 @@ def _scenario_for(name: str, spec: ServerSpec, args: argparse.Namespace) -> load
     if name == "connect":
         return loadgen.connect_scenario(min(args.connect, cap), in_flight=50)
     if name == "fanout":
-        return loadgen.fanout_scenario(args.clients, args.senders, args.duration)
+        return loadgen.fanout_scenario(args.clients, args.senders, args.duration, nodes=nodes)
     if name == "fanout-rate":
-        return loadgen.fanout_rate_scenario(args.clients, args.senders, args.rate, args.duration)
-    return loadgen.pairs_scenario(args.pairs, args.duration)
+        return loadgen.fanout_rate_scenario(
+            args.clients, args.senders, args.rate, args.duration, nodes=nodes
+        )
+    return loadgen.pairs_scenario(args.pairs, args.duration, nodes=nodes)
 
 
 def run_server(
@@ -154,47 +257,69 @@ def _run_group(
     shim: Path | None,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    server = RunningServer(spec, shim)
+    server = ServerGroup(spec, shim)
     reports: dict[str, Any] = {}
     try:
         for name in names:
-            scenario = _scenario_for(name, spec, args)
+            scenario = _scenario_for(name, spec, args, nodes=len(server.ports))
             on_ready = None
             if name in ("idle", "idle-web"):
-                before = rss_kib(server.pid)
-
-                def on_ready(n: int, before: int = before) -> dict[str, Any]:
-                    time.sleep(IDLE_SETTLE)
-                    after = rss_kib(server.pid)
-                    return {
-                        "rss_before_kib": before,
-                        "rss_after_kib": after,
-                        "kib_per_client": (after - before) / max(1, n),
-                    }
-
+                on_ready = _memory_per_client(server.pids)
+            elif len(server.nodes) > 1:
+                on_ready = _clients_per_node(server)
             try:
                 report = loadgen.run_scenario(
                     scenario,
                     "127.0.0.1",
-                    server.port,
+                    server.ports,
                     procs=args.procs,
-                    server_pid=server.pid,
+                    server_pids=server.pids,
                     on_ready=on_ready,
                     timeout=args.timeout,
                     web_port=server.web_port,
                 )
             except Exception as exc:  # one failed scenario must not stop the run
                 report = {"scenario": name, "failed": f"{type(exc).__name__}: {exc}"}
-            if server.proc.poll() is not None:
-                report["failed"] = f"server exited with status {server.proc.returncode}"
+            if server.backend is not None and "server_cpu_each" in report:
+                report["backend_cpu"] = report["server_cpu_each"][-1]
+            exited = server.exited()
+            if exited:
+                report["failed"] = exited
             reports[name] = report
-            say(f"  {spec.name:<18} {name:<12} {_brief(report)}")
-            if "failed" in report and server.proc.poll() is not None:
+            say(f"  {spec.name:<22} {name:<12} {_brief(report)}")
+            if exited:
                 break
             time.sleep(0.5)
     finally:
         server.stop()
     return reports
+
+
+def _memory_per_client(pids: list[int]) -> Callable[[int], dict[str, Any]]:
+    """The idle scenario's ``on_ready``: the servers' RSS grown per client held."""
+    before = sum(rss_kib(pid) for pid in pids)
+
+    def on_ready(n: int) -> dict[str, Any]:
+        time.sleep(IDLE_SETTLE)
+        after = sum(rss_kib(pid) for pid in pids)
+        return {
+            "rss_before_kib": before,
+            "rss_after_kib": after,
+            "kib_per_client": (after - before) / max(1, n),
+        }
+
+    return on_ready
+
+
+def _clients_per_node(server: ServerGroup) -> Callable[[int], dict[str, Any]]:
+    """A cluster's ``on_ready``: how many clients each node holds, so a run
+    shows where the kernel put them when the nodes share a port."""
+
+    def on_ready(n: int) -> dict[str, Any]:
+        counts = [connections(node.pid, node.port) for node in server.nodes]
+        return {"clients_per_node": counts, "smallest_node_share": min(counts) / max(1, n)}
+
+    return on_ready
 
 
 def _brief(r: dict[str, Any]) -> str:
@@ -270,7 +395,15 @@ def summarise(
         rounds = results.get(spec.name, [])
         row = {f"{s}.{k}": median_of(rounds, s, k) for _, s, k, _, _ in METRICS}
         for scenario in ("fanout", "fanout-web", "fanout-rate", "pairs", "connect", "idle"):
-            for key in ("server_cpu", "server_kernel_cpu", "gen_cpu", "registered", "lost"):
+            for key in (
+                "server_cpu",
+                "server_kernel_cpu",
+                "gen_cpu",
+                "registered",
+                "lost",
+                "backend_cpu",
+                "smallest_node_share",
+            ):
                 row[f"{scenario}.{key}"] = median_of(rounds, scenario, key)
         table[spec.name] = row
     return table
@@ -347,6 +480,73 @@ def markdown_tables(table: dict[str, dict[str, float]], specs: list[ServerSpec])
             ]
             out.append(f"| {spec.name.removesuffix('-nodelay')} | " + " | ".join(cells) + " |")
     out += targets(table)
+    clusters = [s for s in specs if s.nodes > 1]
+    if clusters:
+        out += cluster_tables(table, clusters)
+    return out
+
+
+def cluster_tables(table: dict[str, dict[str, float]], clusters: list[ServerSpec]) -> list[str]:
+    """Where a cluster's CPU goes, how its clients were spread, and its targets."""
+    out = [
+        "",
+        "## Cluster: Redis's share of the CPU, and the clients' spread (medians)",
+        "",
+        "Server CPU in the tables above is the nodes' and Redis's together (cores busy).",
+        "",
+        "| server | fanout nodes | fanout Redis | fixed-rate nodes | fixed-rate Redis"
+        " | pairs nodes | pairs Redis | fanout: smallest node's share of clients |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for spec in clusters:
+        row = table[spec.name]
+        cells = []
+        for s in ("fanout", "fanout-rate", "pairs"):
+            redis = row[f"{s}.backend_cpu"]
+            cells += [_fmt("{:.2f}", row[f"{s}.server_cpu"] - redis), _fmt("{:.2f}", redis)]
+        cells.append(_fmt("{:.0%}", row["fanout.smallest_node_share"]))
+        out.append(f"| {spec.name} | " + " | ".join(cells) + " |")
+    return out + cluster_targets(table)
+
+
+def cluster_targets(table: dict[str, dict[str, float]]) -> list[str]:
+    """The cluster's targets, against tcpchat on one node in this run.
+
+    Two nodes on this two-core machine deliver at least 1.3x one node's
+    fan-out (each on its own port, and both on one port); at the fixed rate,
+    a line that crosses from one node to the other has a p99 within 3x one
+    node's. Pairs across nodes, and the p50, are shown for reference.
+    """
+    shared = CLUSTER + "-shared"
+    fanout, p50 = "fanout.lines_per_s", "fanout-rate.p50_ms"
+    p99, arrival = "fanout-rate.p99_ms", "fanout-rate.arrival_p99_ms"
+    # (title, key, cluster, higher is better, factor or None for a reference row)
+    rows: list[tuple[str, str, str, bool, float | None]] = [
+        ("fan-out, 2 nodes ≥ 1.3x one node", fanout, CLUSTER, True, 1.3),
+        ("fan-out, 2 nodes on one port ≥ 1.3x one node", fanout, shared, True, 1.3),
+        ("fixed-rate p99 across nodes ≤ 3x one node", p99, CLUSTER, False, 3.0),
+        ("fixed-rate arrival p99 across nodes ≤ 3x one node", arrival, CLUSTER, False, 3.0),
+        ("reference: fixed-rate p50 across nodes", p50, CLUSTER, False, None),
+        ("reference: pairs across nodes", "pairs.lines_per_s", CLUSTER, True, None),
+    ]  # fmt: skip
+    out = [
+        "",
+        f"## Cluster targets (two nodes against {BASELINE} on one node in this run)",
+        "",
+        "| target | one node | cluster | value | ratio | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for title, key, name, higher, factor in rows:
+        one = table.get(BASELINE, {}).get(key, math.nan)
+        two = table.get(name, {}).get(key, math.nan)
+        if math.isnan(one) or math.isnan(two) or one == 0:
+            continue
+        ratio = two / one
+        if factor is None:
+            verdict = "—"
+        else:
+            verdict = "yes" if (ratio >= factor if higher else ratio <= factor) else "**no**"
+        out.append(f"| {title} | {one:,.2f} | {name} | {two:,.2f} | {ratio:.2f}x | {verdict} |")
     return out
 
 
@@ -516,18 +716,36 @@ def write_results(
         "clients, RSS from /proc/PID/status of a freshly started server.",
         "- CPU: utime+stime from /proc/PID/stat over the window, for the server and for the "
         "generator's worker processes; 1.00 = one core busy.",
-        "",
     ]
+    if any(spec.nodes > 1 for spec in specs):
+        lines.append(
+            "- **clusters**: over nodes with a port each, fanout's members are dealt out round "
+            "robin (the probe sender on the first node, the probe receiver on the last); "
+            "fixed-rate's senders are all on the first node and its receivers all on the last, "
+            "so every timed line crosses; each pair has one client on the first node and one "
+            "on the last. Nodes on one shared port: the kernel spreads the clients."
+        )
+    lines.append("")
     lines += markdown_tables(table, specs)
     # RESULTS.md keeps its rounds in results.json, RESULTS-latency.md in results-latency.json.
     raw = path.with_name(path.stem.lower() + ".json")
-    lines += notes_section(raw.name)
+    lines += notes_section(raw.name, clusters=any(spec.nodes > 1 for spec in specs))
     path.write_text("\n".join(lines) + "\n")
     raw.write_text(json.dumps({"args": args.argv, "results": results}, indent=1) + "\n")
 
 
-def notes_section(raw: str) -> list[str]:
+def notes_section(raw: str, clusters: bool = False) -> list[str]:
     """How to read the tables: what each number does and does not say."""
+    cluster_notes = [
+        "- clusters: every node reads every event back from the Redis Stream, decodes it "
+        "and delivers it to its own clients; the server CPU is the nodes' and "
+        "redis-server's together. In the saturated fan-out, a cluster's latency is mostly "
+        "the time an event waits in the stream: a node takes its clients' lines faster than "
+        "the nodes apply the stream's events. The fixed-rate figures time the hop itself: "
+        "sender, first node, Redis, second node, receiver, each a process to be woken on "
+        "the same two cores. Two nodes share these two cores with the generator, so they "
+        "can add no more than the CPU one node and the generator leave idle (CPU table).",
+    ]
     return [
         "",
         "## Notes",
@@ -565,6 +783,7 @@ def notes_section(raw: str) -> list[str]:
         "- idle: each server is started afresh for it; 'held' may be below the target where "
         "a server's backlog dropped connections (counted per client held). miniircd is "
         "capped at 900 clients by select().",
+        *(cluster_notes if clusters else []),
         "- A profile of tcpchat under this load, and what would make it faster: "
         f"[PROFILE.md](PROFILE.md). Raw per-round numbers: `{raw}`.",
     ]

@@ -5,7 +5,9 @@ written into a fresh directory for each start. Placeholders, filled in by
 :meth:`ServerSpec.render`: ``{port}``, ``{dir}`` (that directory),
 ``{python}`` (this interpreter), ``{bindir}`` (its ``bin`` folder, where
 pip puts console scripts), ``{nofile}`` (the open-file limit) and
-``{webport}`` (a second free port, for tcpchat's web page and WebSocket).
+``{webport}`` (a second free port, for tcpchat's web page and WebSocket),
+and for the nodes of a cluster ``{node}`` (the node's name) and ``{redis}``
+(the URL of the Redis server they share).
 Every command runs as ``sh -c 'ulimit -n {nofile}; exec COMMAND'``, so the
 PID the runner holds is the server's own, and it stops only that PID.
 
@@ -17,6 +19,12 @@ do). ngIRCd, InspIRCd and miniircd do not; their ``-nodelay`` variants run
 with ``nodelay.c`` preloaded (``LD_PRELOAD``), which sets it on every
 socket that ``accept``/``accept4`` returns, so latency can be compared with
 TCP_NODELAY everywhere.
+
+A cluster (tcpchat's ``--cluster``) is a spec with ``nodes`` > 1 and a
+``backend``: the runner starts the backend (a redis-server of its own, on a
+free port, nothing saved to disk), then ``nodes`` processes of the command,
+each on a port of its own or, with ``share_port``, all on one port, where
+the kernel spreads the connections over them (SO_REUSEPORT).
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ HERE: Final = Path(__file__).resolve().parent
 NOFILE: Final = 20000
 
 ALL_SCENARIOS: Final = ("idle", "connect", "fanout", "fanout-rate", "pairs")
+# What a cluster runs: the traffic that crosses between its nodes.
+CLUSTER_SCENARIOS: Final = ("fanout", "fanout-rate", "pairs")
 # Over tcpchat's WebSocket, for tcpchat's templates only (the peers serve none).
 WEB_SCENARIOS: Final = ("fanout-web", "idle-web")
 
@@ -55,6 +65,15 @@ ping_interval = 600
 ping_timeout = 600
 registration_timeout = 120
 """
+
+# The nodes of one machine on one port.
+SHARE_PORT_TOML: Final = (
+    TCPCHAT_TOML
+    + """
+[cluster]
+share_port = true
+"""
+)
 
 NGIRCD_CONF: Final = """\
 [Global]
@@ -126,8 +145,15 @@ class ServerSpec:
     idle_in_flight: int = 500
     scenarios: tuple[str, ...] = ALL_SCENARIOS
     notes: str = ""
+    # A cluster: this many processes of ``command``, sharing the server
+    # ``backend`` starts (Redis), each on its own port unless ``share_port``.
+    nodes: int = 1
+    backend: ServerSpec | None = None
+    share_port: bool = False
 
-    def placeholders(self, port: int, directory: Path, web_port: int = 0) -> dict[str, str]:
+    def placeholders(
+        self, port: int, directory: Path, web_port: int = 0, node: str = "", redis: str = ""
+    ) -> dict[str, str]:
         return {
             "port": str(port),
             "webport": str(web_port),
@@ -135,11 +161,15 @@ class ServerSpec:
             "python": sys.executable,
             "bindir": str(Path(sys.executable).parent),
             "nofile": str(NOFILE),
+            "node": node,
+            "redis": redis,
         }
 
-    def render(self, port: int, directory: Path, web_port: int = 0) -> list[str]:
+    def render(
+        self, port: int, directory: Path, web_port: int = 0, node: str = "", redis: str = ""
+    ) -> list[str]:
         """Write the config files into ``directory``; return the argv to start the server."""
-        values = self.placeholders(port, directory, web_port)
+        values = self.placeholders(port, directory, web_port, node, redis)
         for name, text in self.files.items():
             (directory / name).write_text(text.format(**values))
         command = self.command.format(**values)
@@ -163,6 +193,8 @@ class ServerSpec:
 
     def missing(self) -> str:
         """Why this server cannot run here, or "" when it can."""
+        if self.backend is not None and (why := self.backend.missing()):
+            return why
         for exe in self.needs_executables:
             if shutil.which(exe) is None:
                 return f"{exe} is not installed"
@@ -174,6 +206,25 @@ class ServerSpec:
                 return f"Python module {module} is not installed"
         return ""
 
+
+# The Redis a cluster's nodes share: in memory only (no snapshots, no AOF),
+# as the benchmark measures the nodes and the stream, not a disk.
+REDIS: Final = ServerSpec(
+    name="redis",
+    command="redis-server --port {port} --bind 127.0.0.1 --dir {dir} --save '' --appendonly no",
+    version_command="redis-server --version",
+    needs_executables=("redis-server",),
+)
+
+# A node as the tcpchat template runs, joined to the cluster (no web port:
+# the cluster scenarios are plain IRC).
+CLUSTER_NODE: Final = (
+    "{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
+    " --event-loop asyncio --no-history --no-accounts --no-web --cluster {redis} --node {node}"
+)
+CLUSTER_VERSION: Final = (
+    "echo \"$({python} -m tcpchat --version), $(redis-server --version | cut -d' ' -f1-3)\""
+)
 
 TCPCHAT_NOTES: Final = (
     "flood_rate = 0, max_clients = 0, max_clients_per_ip = 0, connect_rate = 0;"
@@ -207,6 +258,32 @@ SERVERS: Final[tuple[ServerSpec, ...]] = (
         version_command="{python} -m tcpchat --version",
         files={"tcpchat.toml": TCPCHAT_TOML},
         notes=TCPCHAT_NOTES + "; durable history (SQLite, synchronous=FULL, group commit)",
+    ),
+    ServerSpec(
+        name="tcpchat-cluster",
+        command=CLUSTER_NODE,
+        version_command=CLUSTER_VERSION,
+        files={"tcpchat.toml": TCPCHAT_TOML},
+        needs_modules=("redis",),
+        scenarios=CLUSTER_SCENARIOS,
+        nodes=2,
+        backend=REDIS,
+        notes=TCPCHAT_NOTES + "; 2 nodes, each on its own port, and a redis-server (in memory)"
+        "; server CPU is the sum of the three processes; members spread round robin, "
+        "fixed-rate senders on one node and receivers on the other, pairs split across",
+    ),
+    ServerSpec(
+        name="tcpchat-cluster-shared",
+        command=CLUSTER_NODE,
+        version_command=CLUSTER_VERSION,
+        files={"tcpchat.toml": SHARE_PORT_TOML},
+        needs_modules=("redis",),
+        scenarios=("fanout",),
+        nodes=2,
+        backend=REDIS,
+        share_port=True,
+        notes=TCPCHAT_NOTES + "; 2 nodes on one port (share_port = true, SO_REUSEPORT: "
+        "the kernel spreads the clients) and a redis-server (in memory)",
     ),
     ServerSpec(
         name="ngircd",

@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,7 @@ Server = Callable[..., Any]
 
 def _run(scenario: loadgen.Scenario, server: Any, **kwargs: Any) -> dict[str, Any]:
     return loadgen.run_scenario(
-        scenario, server.host, server.port, server_pid=os.getpid(), timeout=30, **kwargs
+        scenario, server.host, [server.port], server_pids=[os.getpid()], timeout=30, **kwargs
     )
 
 
@@ -242,3 +243,97 @@ def test_results_keep_their_rounds_beside_them(tmp_path: Path) -> None:
     text = out.read_text()
     assert "Raw per-round numbers: `results-pairs.json`." in text
     assert "| tcpchat | — | — | — | — | — | — | — | — | 1,234 |" in text
+
+
+def test_cluster_scenarios_send_their_traffic_across_the_nodes() -> None:
+    fanout = loadgen.fanout_scenario(clients=10, senders=4, duration=1.0, nodes=2)
+    senders = [r.node for r in fanout.roles if r.kind == "flood"]
+    assert sorted(senders) == [0, 0, 1, 1]  # members, senders too, dealt out round robin
+    assert sorted(r.node for r in fanout.roles) == [0] * 5 + [1] * 5
+    [probe_sender] = [r for r in fanout.roles if r.kind == "rate"]
+    [probe] = [r for r in fanout.roles if r.probe]
+    assert (probe_sender.node, probe.node) == (0, 1)
+    rate = loadgen.fanout_rate_scenario(clients=10, senders=2, rate=10, duration=1, nodes=2)
+    assert {r.node for r in rate.roles if r.kind == "rate"} == {0}
+    assert {r.node for r in rate.roles if r.kind == "idle"} == {1}
+    pairs = loadgen.pairs_scenario(pairs=3, duration=1.0, nodes=2)
+    nodes = {r.nick: r.node for r in pairs.roles}
+    assert all(nodes[r.nick] != nodes[r.target] for r in pairs.roles)
+    # One node: everyone on its one port.
+    single = loadgen.fanout_scenario(clients=10, senders=4, duration=1.0)
+    assert {r.node for r in single.roles} == {0}
+
+
+def test_the_cluster_target_rows() -> None:
+    table = {
+        "tcpchat": {"fanout.lines_per_s": 1000.0, "fanout-rate.p99_ms": 2.0},
+        "tcpchat-cluster": {"fanout.lines_per_s": 1400.0, "fanout-rate.p99_ms": 7.0},
+        "tcpchat-cluster-shared": {"fanout.lines_per_s": 1200.0},
+    }
+    text = "\n".join(run.cluster_targets(table))
+    assert (
+        "| fan-out, 2 nodes ≥ 1.3x one node | 1,000.00 | tcpchat-cluster | 1,400.00 | 1.40x | yes |"
+        in text
+    )
+    assert "| tcpchat-cluster-shared | 1,200.00 | 1.20x | **no** |" in text
+    assert (
+        "| fixed-rate p99 across nodes ≤ 3x one node | 2.00 | tcpchat-cluster | 7.00 | 3.50x"
+        " | **no** |" in text
+    )
+    assert "arrival" not in text  # no figure, no row
+
+
+def test_listening_sockets_and_connections_are_found_by_process() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        assert not run.listens(os.getpid(), port)  # bound is not listening
+        sock.listen()
+        assert run.listens(os.getpid(), port)
+        assert run.connections(os.getpid(), port) == 0
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert run.connections(os.getpid(), port) == 1  # ours, not the client's end
+        assert run.connections(os.getpid(), port) == 0
+    assert not run.listens(os.getpid(), port)
+
+
+def _cluster(name: str) -> servers.ServerSpec:
+    [spec] = servers.by_name([name])
+    why = spec.missing()
+    if why:
+        pytest.skip(why)
+    return spec
+
+
+def test_a_cluster_template_starts_and_carries_traffic_across_its_nodes() -> None:
+    spec = _cluster("tcpchat-cluster")
+    args = run.parse_args(
+        ["--duration", "1", "--clients", "12", "--senders", "2", "--rate", "100", "--pairs", "2"]
+    )
+    args.procs = 1
+    reports = run._run_group(spec, ["fanout-rate", "pairs"], args, None, lambda _: None)
+    for name, report in reports.items():
+        assert "failed" not in report, name
+        _clean(report)
+        assert len(report["server_cpu_each"]) == 3  # two nodes and Redis
+        assert 0 <= report["backend_cpu"] <= report["server_cpu"]
+    rate, pairs = reports["fanout-rate"], reports["pairs"]
+    assert rate["clients_per_node"] == [2, 10]  # the senders on one node, receivers on the other
+    assert rate["latency_samples"] == rate["latency_expected"] > 0
+    assert pairs["clients_per_node"] == [2, 2] and pairs["lines_per_s"] > 0
+
+
+def test_cluster_nodes_on_one_port_both_take_clients() -> None:
+    spec = _cluster("tcpchat-cluster-shared")
+    args = run.parse_args(["--duration", "1", "--clients", "24", "--senders", "2"])
+    reports = run._run_group(spec, ["fanout"], args, None, lambda _: None)
+    report = reports["fanout"]
+    assert "failed" not in report
+    _clean(report)
+    # The kernel spreads connections by their addresses: all 24 on one node
+    # has a chance of about 1 in 8 million.
+    counts = report["clients_per_node"]
+    assert sum(counts) == 24 and min(counts) > 0
+    assert report["lines_per_s"] > 0 and report["latency_samples"] > 0
