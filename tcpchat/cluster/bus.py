@@ -93,7 +93,7 @@ class RedisBus:
         settings: ClusterSettings,
         network: str,
         port: int,
-        on_replaced: Callable[[], None] = lambda: None,
+        on_fatal: Callable[[str], None] = lambda reason: None,
         on_joined: Callable[[], None] = lambda: None,
         on_caught_up: Callable[[], None] = lambda: None,
     ) -> None:
@@ -107,7 +107,8 @@ class RedisBus:
         self.applied = "0-0"
         # Whether Redis answers now (for the log and the console).
         self.reachable = True
-        self._on_replaced = on_replaced
+        # Told why, when this node cannot go on (and must stop).
+        self._on_fatal = on_fatal
         # Told each time the node has joined (again), once its events go through the bus.
         self._on_joined = on_joined
         # How many of this node's events are on their way, and whether that
@@ -221,15 +222,18 @@ class RedisBus:
                         self.node,
                     )
                     self._drop_clients()
-                    self._on_replaced()
+                    self._on_fatal("Another process took this node's name")
                     return
                 if isinstance(cause, WrongEpoch):
                     await self._retry(self._reseed)
                     self._on_joined()
                 elif isinstance(cause, Fenced | StreamGap):
                     await self._rejoin(_WHY[type(cause)])
-                else:
-                    raise
+                else:  # a bug: serving on without the network would lie to every client
+                    log.critical("the cluster bus failed; stopping this node", exc_info=cause)
+                    self._drop_clients()
+                    self._on_fatal("This server failed; please reconnect")
+                    return
 
     async def _rejoin(self, why: str) -> None:
         log.warning("node %s %s: its clients are disconnected and it joins again", self.node, why)
@@ -357,7 +361,7 @@ class RedisBus:
             if not data:  # not a node's (the link has said so)
                 continue
             try:
-                event, stamp = codec.decode(data)
+                event, stamp = codec.decode(data, int(entry_id.partition("-")[0]))
             except codec.CodecError as exc:
                 log.error(
                     "stream entry %s is not an event this node reads (%s); skipped", entry_id, exc
@@ -368,7 +372,6 @@ class RedisBus:
                 self.incarnation,
             ):
                 raise Fenced(replaced=False)
-            stamp = Stamp(stamp.msgid, int(entry_id.partition("-")[0]))
             if stamp.msgid.startswith(own):
                 self._unconfirmed -= 1
             waiter = pending.pop(stamp.msgid, None)

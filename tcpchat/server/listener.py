@@ -220,7 +220,7 @@ class ServerRunner:
             self.config.cluster,
             self.config.network,
             self.config.port,
-            on_replaced=lambda: self.request_stop("Another process took this node's name"),
+            on_fatal=self.request_stop,
             on_joined=self._network_ready,
             on_caught_up=flusher.resume_parked,
         )

@@ -79,6 +79,11 @@ def test_an_event_comes_back_equal(event: Event) -> None:
     assert decode(encode(event, STAMP)) == (event, STAMP)
 
 
+def test_the_stream_s_time_replaces_the_event_s_own() -> None:
+    event = Messaged("u1", "PRIVMSG", "#c", "hi")
+    assert decode(encode(event, STAMP), 42) == (event, Stamp(STAMP.msgid, 42))
+
+
 def test_tags_held_read_only_travel_as_an_object() -> None:
     tags = Messaged("u1", "PRIVMSG", "#c", "hi", {"+a": "1"}).client_tags
     sent = Messaged("u1", "PRIVMSG", "#c", "hi", tags)
@@ -105,7 +110,8 @@ def _entry(*fields: object, kind: str = "Joined", version: object = VERSION) -> 
         (_entry("u", [["o"]], kind="UserModeChanged"), "a mode change is"),
         (_entry("u", "P", "#c", "t", {"+a": 1}, kind="Messaged"), "expected str, got int"),
         (_entry("u", "P", "#c", "t", [], kind="Messaged"), "tags are an object"),
-        ('[1, "Joined", 7, 5, ["u", "#c", ""]]', "expected str, got int"),
+        ('[1, "Joined", 7, 5, ["u", "#c", ""]]', "msgid is a string"),
+        ('[1, "Joined", "m", 5.5, ["u", "#c", ""]]', "time a whole number"),
         ("[" * 100_000, "not JSON"),
     ],
 )
