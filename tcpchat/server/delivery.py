@@ -420,15 +420,31 @@ def _multiline(state: State, e: MultilineMessaged, stamp: Stamp) -> MultilineSen
 
 def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes | None:
     """Every line of the run in one piece, to sessions that take no tags
-    (MessageRun is made only for them), formatted with a few C calls."""
+    (MessageRun is made only for them), formatted with a few C calls.
+
+    But for a recipient that takes tags, which the run's node could not see
+    (a user of another node of a cluster): it gets the run as its messages,
+    each with the msgid history gives it. Its sender is on that other node,
+    so the two writes never meet."""
     source = state.by_uid.get(e.source)
     recipient = state.by_uid.get(e.target)
     if source is None or recipient is None:
         return None
     head = f":{source.mask} {e.command} {recipient.nick} :"
+    session = recipient.session
+    if session is not None and session.tag_mode:
+        tags = source_tags(source)
+        data = b"".join(
+            OutLine(
+                head + text, Stamp(f"{stamp.msgid}.{i}", stamp.time_ms), tags, source.account
+            ).for_mode(session.tag_mode)
+            for i, text in enumerate(e.texts)
+        )
+        session.write(data)
+        return data
     data = (head + ("\r\n" + head).join(e.texts) + "\r\n").encode()
-    if recipient.session is not None:
-        recipient.session.write(data)
+    if session is not None:
+        session.write(data)
     own = source.session
     if own is not None and "echo-message" in own.caps:
         own.write(data)

@@ -347,11 +347,13 @@ def test_a_flood_waits_for_the_stream_instead_of_piling_up(
     assert bus is not None and redis_server.process is not None
     flood = 4 * BACKLOG
     with a.client("flooder") as flooder, b.client("reader") as reader:
-        flooder.send("PRIVMSG reader :first")
+        reader.join("#f")
+        flooder.join("#f")  # a channel: its messages go one by one, never as a run
+        flooder.send("PRIVMSG #f :first")
         reader.expect("PRIVMSG")
         redis_server.process.send_signal(signal.SIGSTOP)  # a Redis that cannot keep up
         try:
-            flooder.sock.sendall("".join(f"PRIVMSG reader :{i}\r\n" for i in range(flood)).encode())
+            flooder.sock.sendall("".join(f"PRIVMSG #f :{i}\r\n" for i in range(flood)).encode())
             deadline = time.monotonic() + 10
             while not bus.is_behind():
                 assert time.monotonic() < deadline, "the node never held its clients back"
@@ -363,3 +365,25 @@ def test_a_flood_waits_for_the_stream_instead_of_piling_up(
             redis_server.process.send_signal(signal.SIGCONT)
         texts = [int(reader.expect("PRIVMSG", timeout=30).params[1]) for _ in range(flood)]
         assert texts == list(range(flood))  # all of it, in order, once Redis keeps up
+
+
+def test_a_pasted_run_reaches_a_tag_taking_recipient_on_another_node_as_its_messages(
+    make_node: Nodes, tmp_path: Path
+) -> None:
+    def history(name: str) -> HistorySettings:
+        return HistorySettings(path=str(tmp_path / f"{name}.sqlite3"))
+
+    caps = ("batch", "server-time", "message-tags", "draft/chathistory")
+    a, b = make_node("a", history=history("a")), make_node("b", history=history("b"))
+    with a.client("paster") as paster, b.client("reader", caps) as reader:
+        paster.send("PRIVMSG reader :warm up")
+        reader.expect("PRIVMSG")
+        paster.send_raw(b"".join(f"PRIVMSG reader :line {i}\r\n".encode() for i in range(50)))
+        got = [reader.expect("PRIVMSG") for _ in range(50)]
+        assert [m.params[1] for m in got] == [f"line {i}" for i in range(50)]
+        ids = [m.tags["msgid"] for m in got]
+        assert len(set(ids)) == 50 and all("time" in m.tags for m in got)
+        assert any("." in msgid for msgid in ids)  # some came as a run, split here
+        reader.send("CHATHISTORY LATEST paster * 50")
+        kept = [m.tags["msgid"] for m in reader.batch() if m.command == "PRIVMSG"]
+        assert kept == ids  # the msgids history has, on the node that split them

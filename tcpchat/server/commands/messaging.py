@@ -127,10 +127,12 @@ def run_recipient(ctx: Context, command: str, target: str) -> User | None:
 
     A run is the same as its messages relayed in turn, where :func:`relay`
     would do nothing but emit a Messaged for each: the target is another
-    local user, not NickServ, not away (each PRIVMSG would draw RPL_AWAY);
-    and where no one could see that the run has one msgid: neither the
-    recipient nor the sender (for echo-message) asked for tags. (History
-    gives each message a msgid of its own; see HistoryRecorder.)
+    user, not NickServ, not away (each PRIVMSG would draw RPL_AWAY); and
+    where no one could see that the run has one msgid: neither the sender
+    (for echo-message) nor a recipient here asked for tags. (History gives
+    each message a msgid of its own; see HistoryRecorder.) A recipient on
+    another node of a cluster may have asked: its node, which knows, sends
+    it the run as its messages, with those msgids (delivery._message_run).
     """
     if is_channel(target):
         return None
@@ -138,8 +140,8 @@ def run_recipient(ctx: Context, command: str, target: str) -> User | None:
     session = ctx.session
     if (
         recipient is None
-        or recipient.session is None
-        or recipient.session.tag_mode
+        or (recipient.session is None and recipient.node == ctx.core.node)
+        or (recipient.session is not None and recipient.session.tag_mode)
         or recipient is session.user
         or recipient.uid == SERVICES_UID
         or (recipient.away and command == "PRIVMSG")
