@@ -97,6 +97,7 @@ class RedisBus:
         on_fatal: Callable[[str], None] = lambda reason: None,
         on_joined: Callable[[], None] = lambda: None,
         on_caught_up: Callable[[], None] = lambda: None,
+        on_applied: Callable[[], None] = lambda: None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -117,6 +118,8 @@ class RedisBus:
         self._unconfirmed = 0
         self._behind = False
         self._on_caught_up = on_caught_up
+        # Told after each batch of entries applied (history commits what it got).
+        self._on_applied = on_applied
         # The state before any event: what a node that rejoins starts from
         # when the network has no snapshot yet.
         self._initial = snapshot.dump(core.state)
@@ -383,6 +386,7 @@ class RedisBus:
                     self._answer(waiter, functools.partial(core.apply, event, stamp))
             except Exception:
                 log.exception("applying %r failed", event)
+        self._on_applied()
         if self._behind and self._unconfirmed <= BACKLOG // 2:
             self._caught_up()
 

@@ -183,6 +183,21 @@ class Flusher:
         """Go on with ``conn``'s lines when the commit under way ends (or the gate opens)."""
         self._parked.append(conn)
 
+    def commit_soon(self) -> None:
+        """Commit what history holds at the end of this turn, though no one
+        here has output waiting: a cluster node keeps every message, also
+        those with no recipient of its own, and must not hold them back
+        until one of its clients is written to."""
+        history = self._history
+        if (
+            history is not None
+            and history.pending()
+            and not self._scheduled
+            and not self._committing
+        ):
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
     def resume_parked(self) -> None:
         """Go on with the lines of the connections that waited."""
         parked, self._parked = self._parked, []

@@ -223,6 +223,7 @@ class ServerRunner:
             on_fatal=self.request_stop,
             on_joined=self._network_ready,
             on_caught_up=flusher.resume_parked,
+            on_applied=flusher.commit_soon,
         )
         flusher.gate = bus.is_behind
         self.bus = bus  # before it joins: what on_network calls may ask for it

@@ -7,9 +7,12 @@ so that kill -9 and SIGSTOP are real; the survivors run in this process.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ from redisnode import RedisServer, free_port
 from serverprocess import ServerProcess
 
 from tcpchat.cluster import INSTALL_HINT
+from tcpchat.server.config import HistorySettings
 
 Nodes = Callable[..., RunningServer]
 TCPCHAT = [sys.executable, "-m", "tcpchat", "server"]
@@ -32,14 +36,16 @@ def node_process(
     redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[Callable[..., ServerProcess]]:
     """Start ``tcpchat server --cluster`` nodes as child processes; ``quick``
-    gives them the tests' short heartbeat (0.2 s) and timeout (2 s)."""
+    gives them the tests' short heartbeat (0.2 s) and timeout (2 s),
+    ``history`` the file they keep history in (none without)."""
     started: list[ServerProcess] = []
 
-    def start(node: str, quick: bool = True) -> ServerProcess:
+    def start(node: str, quick: bool = True, history: Path | None = None) -> ServerProcess:
         config = tmp_path / f"{node}.toml"
         timing = "heartbeat = 0.2\nnode_timeout = 2\n" if quick else ""
         config.write_text(f"[limits]\nflood_rate = 0\n[cluster]\n{timing}")
-        args = ["--config", str(config), "--port", "0", "--no-history", "--no-accounts"]
+        kept = ["--history", str(history)] if history else ["--no-history"]
+        args = ["--config", str(config), "--port", "0", *kept, "--no-accounts"]
         process = ServerProcess([*args, "--cluster", redis_server.url, "--node", node])
         started.append(process)
         return process
@@ -73,6 +79,52 @@ def test_a_killed_node_s_users_quit_within_15_seconds(
         assert quit_.source.startswith("bob!") and quit_.params == ("test.server b",)
         with survivor.client("bob") as again:  # the nick is free again
             in_channel(again, "#x", alice)
+
+
+def test_a_node_killed_mid_stream_kept_every_message_its_clients_saw(
+    make_node: Nodes, node_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    files = {name: tmp_path / f"{name}.sqlite3" for name in ("a", "b")}
+    survivor = make_node("a", history=HistorySettings(path=str(files["a"])))
+    doomed = node_process("b", history=files["b"])
+    seen: list[str] = []
+    with survivor.client("sender") as sender, IrcClient("127.0.0.1", doomed.port) as reader:
+        reader.register("reader", ("message-tags",))
+        sender.join("#crash")
+        in_channel(reader, "#crash", sender)
+        stop = threading.Event()
+
+        def stream() -> None:
+            for i in range(20_000):
+                if stop.is_set():
+                    return
+                sender.send(f"PRIVMSG #crash :message {i}")
+
+        feeder = threading.Thread(target=stream)
+        feeder.start()
+        try:
+            while len(seen) < 500:
+                message = reader.read(timeout=10)
+                if message.command == "PRIVMSG":
+                    seen.append(message.tags["msgid"])
+            doomed.signal(signal.SIGKILL)  # mid-stream: no chance to write anything more
+            doomed.stop()
+            while True:  # what reached the reader before its socket died counts too
+                try:
+                    line = reader.read_line(timeout=2)
+                except (TimeoutError, OSError):
+                    break
+                if line is None:
+                    break
+                if " PRIVMSG " in line:
+                    seen.append(line.split("msgid=")[1].split(";")[0].split(" ")[0])
+        finally:
+            stop.set()
+            feeder.join(10)
+    for name in ("b", "a"):  # the killed node's own file, and the survivor's
+        with contextlib.closing(sqlite3.connect(files[name])) as db:
+            stored = {row[0] for row in db.execute("SELECT msgid FROM messages")}
+        assert [msgid for msgid in seen if msgid not in stored] == [], name
 
 
 def test_a_paused_node_does_not_come_back_as_a_ghost(
