@@ -101,3 +101,24 @@ def test_while_redis_is_away_registering_is_refused_for_a_moment(
         redis_server.start()
         carol.send("REGISTER * * :a long enough password")
         assert carol.expect("REGISTER", timeout=15).params[:2] == ("SUCCESS", "carol")
+
+
+def test_while_redis_is_away_a_sasl_login_is_refused_for_a_moment(
+    nodes: tuple[RunningServer, RunningServer], redis_server: RedisServer
+) -> None:
+    a, _ = nodes
+    with a.client("dave") as dave:
+        dave.send("REGISTER * * :a long enough password")
+        assert dave.expect("REGISTER").params[:2] == ("SUCCESS", "dave")
+    redis_server.stop()
+    try:
+        with a.client() as again:
+            again.send("CAP LS 302", "CAP REQ :sasl", "NICK phone", "USER u 0 * :D")
+            again.expect("CAP", "*", "ACK")
+            again.send("AUTHENTICATE PLAIN")
+            again.expect("AUTHENTICATE", "+")
+            again.send("AUTHENTICATE " + plain("dave", "a long enough password"))
+            reply = again.expect_where(lambda m: m.command in ("904", "903"), "904 or 903")
+            assert reply.command == "904" and reply.params[-1].endswith("try again")
+    finally:
+        redis_server.start()
