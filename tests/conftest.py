@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterator
@@ -195,14 +196,15 @@ def web_server(make_server: Callable[..., RunningServer]) -> RunningServer:
     return make_server(web=WebSettings(port=0))
 
 
-@pytest.fixture
-def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
-    """Start servers with a console link attached before they listen, as the
-    console window has it (no display needed: the link is the server side)."""
+def _with_consoles(
+    config: Callable[..., Config],
+) -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
+    """Servers of ``config``'s making, each with a console link attached before
+    it listens (or joins), as the console window has it; all stop at the end."""
     started: list[tuple[ServerThread, ConsoleLink]] = []
 
-    def start(**settings: Any) -> tuple[RunningServer, ConsoleLink]:
-        thread = ServerThread(server_config(**settings))
+    def start(*args: Any, **settings: Any) -> tuple[RunningServer, ConsoleLink]:
+        thread = ServerThread(config(*args, **settings))
         link = ConsoleLink(thread.runner)
         host, port = thread.start().addresses[0]
         started.append((thread, link))
@@ -212,6 +214,13 @@ def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
     for thread, link in started:
         link.close()
         thread.stop()
+
+
+@pytest.fixture
+def console() -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
+    """Start servers with a console link attached before they listen, as the
+    console window has it (no display needed: the link is the server side)."""
+    yield from _with_consoles(server_config)
 
 
 @pytest.fixture
@@ -375,16 +384,4 @@ def console_node(
 ) -> Iterator[Callable[..., tuple[RunningServer, ConsoleLink]]]:
     """Start nodes as ``make_node`` does, each with a console link attached before
     it joins, as the console window has it."""
-    started: list[tuple[ServerThread, ConsoleLink]] = []
-
-    def start(node: str, **settings: Any) -> tuple[RunningServer, ConsoleLink]:
-        thread = ServerThread(node_config(redis_server, node, **settings))
-        link = ConsoleLink(thread.runner)
-        host, port = thread.start().addresses[0]
-        started.append((thread, link))
-        return RunningServer(thread, host, port), link
-
-    yield start
-    for thread, link in started:
-        link.close()
-        thread.stop()
+    yield from _with_consoles(functools.partial(node_config, redis_server))
