@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from tcpchat.irc import casefold
 from tcpchat.server.events import ServerBanAdded
-from tcpchat.server.state import Ban, Channel, State, User, WhowasEntry
+from tcpchat.server.state import Ban, Channel, State, User, WhowasEntry, is_console_uid
 
 __all__ = ["SnapshotError", "dump", "load"]
 
@@ -114,7 +114,7 @@ def load(state: State, text: str | bytes) -> None:
     state.whowas.extend(whowas)
     state.server_bans = {casefold(b.mask): b for b in bans}
     state.people = len(users)
-    state.ips = Counter(u.ip for u in users)
+    state.ips = Counter(u.ip for u in users if not is_console_uid(u.uid))
     state.max_users = max(max_users, state.people)
 
 

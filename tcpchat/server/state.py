@@ -389,7 +389,8 @@ class State:
         self.by_uid[e.uid] = user
         self.log_in(user, e.account)
         self.people += 1
-        self.ips[e.ip] += 1
+        if not is_console_uid(e.uid):  # the console's operator takes no connection
+            self.ips[e.ip] += 1
         self.max_users = max(self.max_users, self.people)
 
     def _remember(self, user: User, time: float) -> None:
@@ -408,9 +409,10 @@ class State:
         user = self.by_uid.pop(e.uid)
         if not user.service:
             self.people -= 1
-            self.ips[user.ip] -= 1
-            if not self.ips[user.ip]:
-                del self.ips[user.ip]
+            if not is_console_uid(user.uid):
+                self.ips[user.ip] -= 1
+                if not self.ips[user.ip]:
+                    del self.ips[user.ip]
         self._remember(user, stamp.time)
         del self.users[user.folded]
         self.log_in(user, None)

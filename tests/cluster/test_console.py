@@ -7,6 +7,7 @@ real redis-server; the links' queues are read as the window reads them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from conftest import RunningServer
@@ -147,3 +148,16 @@ def test_each_console_keeps_its_operator_when_redis_lost_its_data(
         alice.send("NAMES #lobby")
         names = {n.lstrip("@") for n in alice.expect("353").params[-1].split()}
         assert {"Server", "ServerB", "alice", "bob"} <= names
+
+
+def test_a_console_s_operator_takes_no_connection_of_its_address(
+    console_node: ConsoleNodes,
+) -> None:
+    a, _link = console_node("a", max_clients_per_ip=1)
+    deadline = time.monotonic() + 10
+    while a.core.state.user("Server") is None:  # the operator has joined the network
+        assert time.monotonic() < deadline, "the console's operator never registered"
+        time.sleep(0.05)
+    with a.client("only") as only:  # the one connection 127.0.0.1 may have
+        only.send("WHOIS Server")
+        assert only.expect("311").params[1] == "Server"
