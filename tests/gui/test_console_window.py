@@ -287,9 +287,9 @@ def test_searching_the_history_lists_what_clients_said(
         for client in (alice, bob):
             client.join("#lobby", "#team")
         alice.send("PRIVMSG #lobby :Lunch at noon?", "PRIVMSG #team :lunch money")
-        bob.send("PRIVMSG #lobby :see you there", "NOTICE #lobby :LUNCH is served")
         bob.expect("PRIVMSG", "#lobby")  # delivered, so kept: history is written first
-        bob.expect("PRIVMSG", "#team")
+        bob.expect("PRIVMSG", "#team")  # and bob answers after both, in that order
+        bob.send("PRIVMSG #lobby :see you there", "NOTICE #lobby :LUNCH is served")
         alice.expect("NOTICE", "#lobby")
         search = open_search(window)
         type_and_enter(search.query, "lunch")
