@@ -424,8 +424,8 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes | None:
 
     But for a recipient that takes tags, which the run's node could not see
     (a user of another node of a cluster): it gets the run as its messages,
-    each with the msgid history gives it. Its sender is on that other node,
-    so the two writes never meet."""
+    each with its own stamp (MessageRun.stamps). Its sender is on that other
+    node, so the two writes never meet."""
     source = state.by_uid.get(e.source)
     recipient = state.by_uid.get(e.target)
     if source is None or recipient is None:
@@ -435,10 +435,8 @@ def _message_run(state: State, e: MessageRun, stamp: Stamp) -> bytes | None:
     if session is not None and session.tag_mode:
         tags = source_tags(source)
         data = b"".join(
-            OutLine(
-                head + text, Stamp(f"{stamp.msgid}.{i}", stamp.time_ms), tags, source.account
-            ).for_mode(session.tag_mode)
-            for i, text in enumerate(e.texts)
+            OutLine(head + text, own, tags, source.account).for_mode(session.tag_mode)
+            for own, text in zip(e.stamps(stamp), e.texts, strict=True)
         )
         session.write(data)
         return data

@@ -178,6 +178,13 @@ class MessageRun:
         """The run as the messages it stands for, for observers that show each one."""
         return [Messaged(self.source, self.command, self.target, text) for text in self.texts]
 
+    def stamps(self, stamp: Stamp) -> list[Stamp]:
+        """Each message's own stamp, its msgid made from the run's ``stamp``:
+        the run's msgid is seen by no one, and these are unique, as no
+        stamp's msgid has a '.' in it. History keeps them, and a recipient
+        that takes tags (on another node of a cluster) is shown them."""
+        return [Stamp(f"{stamp.msgid}.{i}", stamp.time_ms) for i in range(len(self.texts))]
+
 
 @dataclass(frozen=True, slots=True)
 class MultilineMessaged:

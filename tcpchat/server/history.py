@@ -150,17 +150,15 @@ class HistoryRecorder:
         return [self._item(stamp, e.key, REDACT, source, params)]
 
     def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:
-        """An item for each message of the run. They share one stamp, so
-        each gets a msgid of its own made from the stamp's: the run's
-        msgid was seen by no one (see MessageRun), and these are unique, as
-        no stamp's msgid has a '.' in it."""
+        """An item for each message of the run, with a stamp of its own
+        (MessageRun.stamps)."""
         source = self.state.by_uid[e.source]
         recipient = self.state.by_uid[e.target]
         key = self._conversation(source, recipient)
         return [
             HistoryItem(
-                f"{stamp.msgid}.{i}",
-                stamp.time_ms,
+                own.msgid,
+                own.time_ms,
                 key,
                 e.command,
                 source.mask,
@@ -168,7 +166,7 @@ class HistoryRecorder:
                 {},
                 party(source.nick, source.account),
             )
-            for i, text in enumerate(e.texts)
+            for own, text in zip(e.stamps(stamp), e.texts, strict=True)
         ]
 
     @staticmethod
