@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, register_account
+from ircclient import IrcClient
 from redisnode import RedisServer
 
 from tcpchat.cluster.accounts import RedisAccounts
@@ -20,8 +21,19 @@ Nodes = Callable[..., RunningServer]
 CAPS = ("sasl", "account-tag", "message-tags")
 
 
-def plain(account: str, password: str) -> str:
-    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
+PASSWORD = "a long enough password"
+
+
+def sasl_plain(client: IrcClient, account: str, caps: tuple[str, ...] = ("sasl",)) -> None:
+    """Register as ``phone`` logging in to ``account`` with SASL PLAIN, up to
+    the server's answer. Another nick than the account's: its owner's quit on
+    another node may not have reached this one yet."""
+    client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}", "NICK phone", "USER u 0 * :P")
+    client.expect("CAP", "*", "ACK")
+    client.send("AUTHENTICATE PLAIN")
+    client.expect("AUTHENTICATE", "+")
+    token = base64.b64encode(f"\0{account}\0{PASSWORD}".encode()).decode()
+    client.send("AUTHENTICATE " + token)
 
 
 @pytest.fixture
@@ -35,16 +47,9 @@ def test_an_account_registered_on_one_node_logs_in_on_another(
     nodes: tuple[RunningServer, RunningServer], tmp_path: Path
 ) -> None:
     a, b = nodes
-    with a.client("alice") as alice:
-        alice.send("REGISTER * * :a long enough password")
-        assert alice.expect("REGISTER").params[:2] == ("SUCCESS", "alice")
+    register_account(a, "alice", PASSWORD)
     with b.client() as again:
-        # Another nick: alice's quit on node a may not have reached node b yet.
-        again.send("CAP LS 302", f"CAP REQ :{' '.join(CAPS)}", "NICK phone", "USER u 0 * :A")
-        again.expect("CAP", "*", "ACK")
-        again.send("AUTHENTICATE PLAIN")
-        again.expect("AUTHENTICATE", "+")
-        again.send("AUTHENTICATE " + plain("alice", "a long enough password"))
+        sasl_plain(again, "alice", CAPS)
         assert again.expect("900").params[2] == "alice"
         again.expect("903")
         again.send("CAP END")
@@ -94,12 +99,12 @@ def test_while_redis_is_away_registering_is_refused_for_a_moment(
     a, _ = nodes
     with a.client("carol") as carol:
         redis_server.stop()
-        carol.send("REGISTER * * :a long enough password")
+        carol.send(f"REGISTER * * :{PASSWORD}")
         fail = carol.expect("FAIL")
         assert fail.params[:2] == ("REGISTER", "TEMPORARILY_UNAVAILABLE")
         assert "try again" in fail.params[-1]
         redis_server.start()
-        carol.send("REGISTER * * :a long enough password")
+        carol.send(f"REGISTER * * :{PASSWORD}")
         assert carol.expect("REGISTER", timeout=15).params[:2] == ("SUCCESS", "carol")
 
 
@@ -107,17 +112,11 @@ def test_while_redis_is_away_a_sasl_login_is_refused_for_a_moment(
     nodes: tuple[RunningServer, RunningServer], redis_server: RedisServer
 ) -> None:
     a, _ = nodes
-    with a.client("dave") as dave:
-        dave.send("REGISTER * * :a long enough password")
-        assert dave.expect("REGISTER").params[:2] == ("SUCCESS", "dave")
+    register_account(a, "dave", PASSWORD)
     redis_server.stop()
     try:
         with a.client() as again:
-            again.send("CAP LS 302", "CAP REQ :sasl", "NICK phone", "USER u 0 * :D")
-            again.expect("CAP", "*", "ACK")
-            again.send("AUTHENTICATE PLAIN")
-            again.expect("AUTHENTICATE", "+")
-            again.send("AUTHENTICATE " + plain("dave", "a long enough password"))
+            sasl_plain(again, "dave")
             reply = again.expect_where(lambda m: m.command in ("904", "903"), "904 or 903")
             assert reply.command == "904" and reply.params[-1].endswith("try again")
     finally:
