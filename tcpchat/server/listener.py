@@ -225,7 +225,7 @@ class ServerRunner:
             on_caught_up=flusher.resume_parked,
             on_applied=flusher.commit_soon,
         )
-        flusher.gate = bus.is_behind
+        flusher.holds.append(bus.is_behind)
         self.bus = bus  # before it joins: what on_network calls may ask for it
         try:
             await bus.start()
