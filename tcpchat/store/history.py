@@ -143,6 +143,11 @@ class HistoryRun:
     tags: dict[str, str] = field(default_factory=dict)
     sender: str = ""
 
+    def __post_init__(self) -> None:
+        # A store may tell a run from an item by its messages' count.
+        if not self.texts:
+            raise ValueError("a run holds at least one message")
+
     def item(self, line: int) -> HistoryItem:
         """Message ``line`` of the run, as it would have been kept on its own."""
         return HistoryItem(

@@ -129,6 +129,7 @@ _READ: Final = f"id, {_COLUMNS}, run_redacted"
 """What reads take of a row: its id (its place), what it was written with,
 and which of a run's lines are redacted."""
 _Row = tuple[int, str, int, str, str, str, str, str, str, int, str | None]
+"""A row as ``_READ`` reads it (a read may add columns after)."""
 Place = tuple[int, int]
 """Where a message is in its conversation: (row id, line in the row)."""
 
@@ -167,6 +168,50 @@ def _lines(row: _Row) -> list[int]:
 def _message(record: HistoryRecord, line: int) -> HistoryItem:
     """The item at ``line`` of a row's record."""
     return record.item(line) if isinstance(record, HistoryRun) else record
+
+
+def _values(record: HistoryRecord) -> tuple[str | int, ...]:
+    """What the INSERT of ``record`` writes (``_COLUMNS``)."""
+    if isinstance(record, HistoryRun):
+        params, run = _params_json((record.shown, *record.texts)), len(record.texts)
+    else:
+        params, run = _params_json(record.params), 0
+    return (
+        record.msgid,
+        record.time_ms,
+        record.target,
+        record.command,
+        record.source,
+        params,
+        _to_json(record.tags) if record.tags else "{}",
+        record.sender,
+        run,
+    )
+
+
+def _hide(db: sqlite3.Connection, hidden: Sequence[tuple[str, str]]) -> None:
+    """Hide the messages that REDACT items name, (conversation, msgid) each,
+    in the transaction under way."""
+    # The message, and the lines of a message of several lines:
+    # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
+    db.executemany(
+        "UPDATE messages SET redacted = 1 WHERE target = ? "
+        "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+        [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
+    )
+    # A message of a run: its line, in the run's row.
+    lines = []
+    for target, msgid in hidden:
+        place = split_run_msgid(msgid)
+        if place is not None:
+            head, line = place
+            lines.append((line, target, head, line))
+    db.executemany(
+        "UPDATE messages SET run_redacted = "
+        "json_insert(coalesce(run_redacted, '[]'), '$[#]', ?) "
+        "WHERE target = ? AND msgid = ? AND run > ?",
+        lines,
+    )
 
 
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
@@ -282,23 +327,9 @@ class SqliteHistory:
         values: list[str | int] = []
         hidden: list[tuple[str, str]] = []
         for item in batch:
-            if isinstance(item, HistoryRun):
-                params, run = _params_json((item.shown, *item.texts)), len(item.texts)
-            else:
-                params, run = _params_json(item.params), 0
-                if item.command == REDACT:
-                    hidden.append((item.target, item.params[1]))
-            values += (
-                item.msgid,
-                item.time_ms,
-                item.target,
-                item.command,
-                item.source,
-                params,
-                _to_json(item.tags) if item.tags else "{}",
-                item.sender,
-                run,
-            )
+            values += _values(item)
+            if isinstance(item, HistoryItem) and item.command == REDACT:
+                hidden.append((item.target, item.params[1]))
         step = _ROWS_PER_INSERT * _WIDTH
         with db:
             db.execute("BEGIN")
@@ -306,25 +337,7 @@ class SqliteHistory:
                 chunk = values[start : start + step]
                 db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
             if hidden:
-                # The message, and the lines of a message of several lines:
-                # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
-                db.executemany(
-                    "UPDATE messages SET redacted = 1 WHERE target = ? "
-                    "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
-                    [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
-                )
-                # A message of a run: its line, in the run's row.
-                lines = [
-                    (place[1], target, *place)
-                    for target, msgid in hidden
-                    if (place := split_run_msgid(msgid)) is not None
-                ]
-                db.executemany(
-                    "UPDATE messages SET run_redacted = "
-                    "json_insert(coalesce(run_redacted, '[]'), '$[#]', ?) "
-                    "WHERE target = ? AND msgid = ? AND run > ?",
-                    lines,
-                )
+                _hide(db, hidden)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
@@ -419,8 +432,8 @@ class SqliteHistory:
                     if not rows:
                         break
                     for row in rows:
-                        found = row[-1]
-                        chosen = set(json.loads(found)) if found is not None else None
+                        asked = row[-1]
+                        chosen = set(json.loads(asked)) if asked is not None else None
                         lines = [
                             line
                             for line in _lines(row)

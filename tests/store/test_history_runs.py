@@ -320,6 +320,8 @@ def test_a_run_msgid_is_read_back_only_as_made() -> None:
     assert split_run_msgid("a.b.3") == ("a.b", 3)
     for nothing in ("abc", "abc.", "abc.01", "abc.-1", "abc.x", "abc.\u0663"):
         assert split_run_msgid(nothing) is None, nothing
+    with pytest.raises(ValueError, match="at least one"):
+        run("empty", 1, [])
 
 
 # A conversation as a list of steps: a message alone, a run of some
