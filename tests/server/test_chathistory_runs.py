@@ -86,6 +86,9 @@ def test_pasted_lines_come_back_each_with_its_own_msgid(
             "paste 7",
             "paste 8",
         ]
+        # The other way round: the same span, counted from the first reference.
+        backwards = f"BETWEEN bob msgid={at['paste 9']} msgid={at['paste 5']} 2"
+        assert texts(history(a, backwards)) == ["paste 7", "paste 8"]
         b.send("CAP REQ :" + " ".join(CAPS))
         b.expect("CAP", "bob", "ACK")
         assert [m.tags["msgid"] for m in everything(b, "alice")] == msgids
