@@ -128,6 +128,7 @@ class HistorySettings:
     # Items older than this many days are dropped; 0 keeps them forever.
     max_age_days: float = field(default=365.0, metadata=_range(0, 100_000))
     # At most this many items are kept per channel or private conversation; 0 for no limit.
+    # (Lines pasted to one user together go together: up to RUN_LINES - 1 more may stay.)
     max_per_target: int = field(default=100_000, metadata=_range(0, 1 << 40))
     # The most items one CHATHISTORY request returns (advertised as CHATHISTORY=).
     request_limit: int = field(default=100, metadata=_range(1, 10_000))

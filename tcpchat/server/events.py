@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tcpchat.frozen import fast_init
+from tcpchat.store.history import run_msgid
 
 __all__ = [
     "AccountChanged",
@@ -166,7 +167,8 @@ class MessageRun:
     It has one stamp, so it is made only where no client is shown its
     msgid: the recipient (and the sender, for echo-message) asked for no
     tags (see :func:`tcpchat.server.commands.messaging.run_recipient`).
-    History keeps each message with a msgid of its own.
+    History keeps it as one record, each message with a msgid of its own
+    (:class:`~tcpchat.store.HistoryRun`).
     """
 
     source: str  # uid
@@ -183,7 +185,8 @@ class MessageRun:
         the run's msgid is seen by no one, and these are unique, as no
         stamp's msgid has a '.' in it. History keeps them, and a recipient
         that takes tags (on another node of a cluster) is shown them."""
-        return [Stamp(f"{stamp.msgid}.{i}", stamp.time_ms) for i in range(len(self.texts))]
+        msgid, time_ms = stamp.msgid, stamp.time_ms
+        return [Stamp(run_msgid(msgid, i), time_ms) for i in range(len(self.texts))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,15 @@
 An observer: it sees each event before it is applied, so the state still
 says who was where (a quitting user's channels, a nick before it changed),
 and it turns the event into one :class:`~tcpchat.store.HistoryItem` per
-conversation the event belongs to. Items go to the store's buffer; the
-connection layer makes them durable before the event's lines leave.
+conversation the event belongs to (a run of messages into one
+:class:`~tcpchat.store.HistoryRun`, which stands for an item per message).
+Items go to the store's buffer; the connection layer makes them durable
+before the event's lines leave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tcpchat.irc import casefold
@@ -30,7 +32,7 @@ from tcpchat.server.events import (
     UserQuit,
 )
 from tcpchat.server.state import State, User
-from tcpchat.store import HistoryItem, HistoryStore, dm_key, party
+from tcpchat.store import HistoryItem, HistoryRecord, HistoryRun, HistoryStore, dm_key, party
 from tcpchat.store.history import REDACT
 
 __all__ = ["HistoryRecorder", "is_kept"]
@@ -49,7 +51,7 @@ class HistoryRecorder:
         self.state = state
         self.store = store
         self.server_name = server_name
-        self._convert: dict[type[Any], Callable[[Any, Stamp], list[HistoryItem]]] = {
+        self._convert: dict[type[Any], Callable[[Any, Stamp], Sequence[HistoryRecord]]] = {
             Messaged: self._messaged,
             MessageRun: self._run,
             Joined: lambda e, s: self._channel(s, e.uid, e.channel, "JOIN", (e.channel,)),
@@ -149,24 +151,24 @@ class HistoryRecorder:
         params = (e.target, e.msgid, e.reason) if e.reason else (e.target, e.msgid)
         return [self._item(stamp, e.key, REDACT, source, params)]
 
-    def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryItem]:
-        """An item for each message of the run, with a stamp of its own
-        (MessageRun.stamps)."""
+    def _run(self, e: MessageRun, stamp: Stamp) -> list[HistoryRun]:
+        """The run as one record, which stands for an item for each message,
+        with the msgid of MessageRun.stamps: a flood of private messages cost
+        most of its time in an item per message."""
         source = self.state.by_uid[e.source]
         recipient = self.state.by_uid[e.target]
-        key = self._conversation(source, recipient)
         return [
-            HistoryItem(
-                own.msgid,
-                own.time_ms,
-                key,
+            HistoryRun(
+                stamp.msgid,
+                stamp.time_ms,
+                self._conversation(source, recipient),
                 e.command,
                 source.mask,
-                (recipient.nick, text),
+                recipient.nick,
+                e.texts,
                 {},
                 party(source.nick, source.account),
             )
-            for own, text in zip(e.stamps(stamp), e.texts, strict=True)
         ]
 
     @staticmethod

@@ -8,6 +8,8 @@ config, so another back end (Redis, for cluster mode) is one more module.
 
 from tcpchat.store.history import (
     HistoryItem,
+    HistoryRecord,
+    HistoryRun,
     HistoryStore,
     Reference,
     dm_key,
@@ -15,4 +17,13 @@ from tcpchat.store.history import (
     party_name,
 )
 
-__all__ = ["HistoryItem", "HistoryStore", "Reference", "dm_key", "party", "party_name"]
+__all__ = [
+    "HistoryItem",
+    "HistoryRecord",
+    "HistoryRun",
+    "HistoryStore",
+    "Reference",
+    "dm_key",
+    "party",
+    "party_name",
+]

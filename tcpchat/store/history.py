@@ -10,6 +10,13 @@ commit: one transaction for everything that arrived meanwhile), and take
 back what it held when the commit fails. Reads raise
 :class:`~tcpchat.store.health.StoreUnavailable` when the file cannot be read.
 
+Several private messages in a row from one person to another, read together
+(the server's ``MessageRun``), are appended as one :class:`HistoryRun`: a
+flood then costs a record per run, not one per message. Every read answers
+as if each message of the run had been appended as its own item
+(:meth:`HistoryRun.item`): reads return those items, never the run; a
+reference may name any one of them; a redaction hides just the one it names.
+
 Queries follow IRCv3 ``draft/chathistory``: a reference is a msgid or a
 timestamp, bounds are exclusive, and results come oldest first. A redacted
 message stays in the store, hidden from every read but as a reference. The
@@ -30,11 +37,15 @@ from tcpchat.store.health import StoreUnavailable
 __all__ = [
     "Committed",
     "HistoryItem",
+    "HistoryRecord",
+    "HistoryRun",
     "HistoryStore",
     "Reference",
     "dm_key",
     "party",
     "party_name",
+    "run_msgid",
+    "split_run_msgid",
 ]
 
 MESSAGE_KINDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
@@ -93,6 +104,68 @@ class HistoryItem:
         return self.command in MESSAGE_KINDS
 
 
+def run_msgid(msgid: str, line: int) -> str:
+    """The msgid of message ``line`` (from 0) of a run whose own msgid is
+    ``msgid``. No stamp's msgid has a '.' in it, so these are unique."""
+    return f"{msgid}.{line}"
+
+
+def split_run_msgid(msgid: str) -> tuple[str, int] | None:
+    """The run's msgid and the line a :func:`run_msgid` names, or None for a
+    msgid that no run makes. (The lines of a multiline message have msgids of
+    the same shape: only the store knows which a msgid is.)"""
+    head, dot, tail = msgid.rpartition(".")
+    if not dot or not tail.isdecimal():
+        return None
+    line = int(tail)
+    return (head, line) if run_msgid(head, line) == msgid else None  # "x.01" is none
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRun:
+    """Messages in a row from one person to another, kept as one record.
+
+    It stands for the items :meth:`item` makes, one per text, in order: the
+    ``line``-th has the msgid :func:`run_msgid` ``(msgid, line)``, the run's
+    time, and the params ``(shown, text)``. The run's own ``msgid`` is no
+    message's: nobody is shown it, and no read takes it as a reference. It
+    exists because a record per message was most of the cost of keeping a
+    flood of private messages; reads never return one.
+    """
+
+    msgid: str
+    time_ms: int
+    target: str  # the conversation key, as HistoryItem.target
+    command: str  # PRIVMSG or NOTICE
+    source: str
+    shown: str  # the recipient as shown: every message's first param
+    texts: tuple[str, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+    sender: str = ""
+
+    def __post_init__(self) -> None:
+        # A store may tell a run from an item by its messages' count.
+        if not self.texts:
+            raise ValueError("a run holds at least one message")
+
+    def item(self, line: int) -> HistoryItem:
+        """Message ``line`` of the run, as it would have been kept on its own."""
+        return HistoryItem(
+            run_msgid(self.msgid, line),
+            self.time_ms,
+            self.target,
+            self.command,
+            self.source,
+            (self.shown, self.texts[line]),
+            self.tags,
+            self.sender,
+        )
+
+
+HistoryRecord = HistoryItem | HistoryRun
+"""What is appended to a store: an item, or a run standing for several."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A point in a conversation: a msgid, or a time in milliseconds."""
@@ -109,11 +182,13 @@ durable, else why nothing of it is kept."""
 class HistoryStore(Protocol):
     """Where history lives. Reads happen on the server's thread and do not block for long."""
 
-    def append(self, items: Sequence[HistoryItem]) -> None:
-        """Buffer items; they become durable at the next :meth:`commit`."""
+    def append(self, items: Sequence[HistoryRecord]) -> None:
+        """Buffer items and runs; they become durable at the next :meth:`commit`."""
 
     def pending(self) -> int:
-        """How many items appended are not yet committed (0: none)."""
+        """How many items appended are not yet committed (0: none), a run
+        counting as the items it stands for: the server bounds by this the
+        messages it holds back until a commit."""
 
     def commit(self, done: Committed) -> None:
         """Make everything appended so far durable, then call ``done`` (from any
@@ -130,7 +205,9 @@ class HistoryStore(Protocol):
         newest: bool,
     ) -> list[HistoryItem]:
         """Up to ``limit`` items of ``kinds`` strictly between the references
-        (None: unbounded), the newest or the oldest of them, oldest first."""
+        (None: unbounded), the newest or the oldest of them, oldest first.
+        A run's messages are items here like any other: a limit may take
+        some of a run, and a reference may fall inside one."""
 
     def find(self, target: str, ref: Reference) -> HistoryItem | None:
         """The item a msgid reference names, if it is in this conversation

@@ -10,9 +10,20 @@ so the cost of an fsync is shared by every message that arrived during it.
 Reads use a second connection on the caller's thread; WAL lets them run
 beside the writer.
 
-The schema carries a version in ``PRAGMA user_version``: version 1 (before
-message senders and redaction) is migrated when opened; a file with a
-version this code does not know is refused rather than misread.
+The schema carries a version in ``PRAGMA user_version``: versions 1 (before
+message senders and redaction) and 2 (before runs) are migrated when
+opened; a file with a version this code does not know is refused rather
+than misread.
+
+A run (:class:`~tcpchat.store.history.HistoryRun`) is one row, since a row
+per message was most of what a flood of private messages cost: ``run`` is
+how many messages it holds (0 for a row of one item), ``params`` is the
+JSON array of the first param they share and then each one's text, and
+``run_redacted`` the JSON array of the lines redacted (NULL: none). A
+message's place in its conversation is (row id, line), the line 0 for a
+row of one item: SQL picks rows in order of id, and each row's visible
+messages are taken from it in order of line (``_lines``), so that every read
+returns what it would had each message had a row of its own.
 
 Redaction (an item of kind ``REDACT``) is written by the writer thread like
 any item, in the same transaction as a flag on the message it hides, so
@@ -37,18 +48,27 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Final
 
 from tcpchat.store.health import FileHealth, StoreUnavailable
-from tcpchat.store.history import REDACT, TEXT_KINDS, Committed, HistoryItem, Reference
+from tcpchat.store.history import (
+    REDACT,
+    TEXT_KINDS,
+    Committed,
+    HistoryItem,
+    HistoryRecord,
+    HistoryRun,
+    Reference,
+    split_run_msgid,
+)
 from tcpchat.store.sqlitedb import connect, open_versioned
 
 __all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -60,7 +80,9 @@ CREATE TABLE IF NOT EXISTS messages (
     params TEXT NOT NULL,
     tags TEXT NOT NULL,
     sender TEXT NOT NULL DEFAULT '',
-    redacted INTEGER NOT NULL DEFAULT 0
+    redacted INTEGER NOT NULL DEFAULT 0,
+    run INTEGER NOT NULL DEFAULT 0,
+    run_redacted TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_target_msgid ON messages (target, msgid);
 CREATE INDEX IF NOT EXISTS messages_target_id ON messages (target, id);
@@ -70,15 +92,20 @@ _MIGRATIONS: Final = {
     1: (
         "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
-    )
+    ),
+    2: (
+        "ALTER TABLE messages ADD COLUMN run INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN run_redacted TEXT",
+    ),
 }
-"""Version 2 added who sent each message, and redaction (draft/message-redaction)."""
+"""Version 2 added who sent each message, and redaction (draft/message-redaction);
+version 3, runs: every row of before holds one item, as ``run = 0`` says."""
 # One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new
 # JSONEncoder per call, which was a tenth of the writer thread's time.
 _to_json: Final = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _params_json(params: tuple[str, ...]) -> str:
+def _params_json(params: Iterable[str]) -> str:
     """``_to_json(params)``, the same text, at a third of the cost.
 
     It runs on the writer thread, once per message, holding the GIL the
@@ -96,22 +123,97 @@ class HistoryDatabaseError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
 
 
-def _row(row: tuple[str, int, str, str, str, str, str, str]) -> HistoryItem:
-    msgid, time_ms, target, command, source, params, tags, sender = row
+_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender, run"
+_WIDTH: Final = len(_COLUMNS.split(", "))
+_READ: Final = f"id, {_COLUMNS}, run_redacted"
+"""What reads take of a row: its id (its place), what it was written with,
+and which of a run's lines are redacted."""
+_Row = tuple[int, str, int, str, str, str, str, str, str, int, str | None]
+"""A row as ``_READ`` reads it (a read may add columns after)."""
+Place = tuple[int, int]
+"""Where a message is in its conversation: (row id, line in the row)."""
+
+
+def _record(row: _Row) -> HistoryRecord:
+    """The item or the run a row was written from."""
+    _, msgid, time_ms, target, command, source, params, tags, sender, run, *_ = row
+    values = json.loads(params)
+    if run:
+        return HistoryRun(
+            msgid,
+            time_ms,
+            target,
+            command,
+            source,
+            values[0],
+            tuple(values[1:]),
+            json.loads(tags),
+            sender,
+        )
     return HistoryItem(
-        msgid,
-        time_ms,
-        target,
-        command,
-        source,
-        tuple(json.loads(params)),
-        json.loads(tags),
-        sender,
+        msgid, time_ms, target, command, source, tuple(values), json.loads(tags), sender
     )
 
 
-_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender"
-_WIDTH: Final = len(_COLUMNS.split(", "))
+def _lines(row: _Row) -> list[int]:
+    """The lines of a row that are no redacted message, oldest first: 0 for
+    a row of one item (whose redaction the SQL of every read leaves out)."""
+    run, redacted = row[9], row[10]
+    if not run:
+        return [0]
+    hidden = set(json.loads(redacted)) if redacted else ()
+    return [line for line in range(run) if line not in hidden]
+
+
+def _message(record: HistoryRecord, line: int) -> HistoryItem:
+    """The item at ``line`` of a row's record."""
+    return record.item(line) if isinstance(record, HistoryRun) else record
+
+
+def _values(record: HistoryRecord) -> tuple[str | int, ...]:
+    """What the INSERT of ``record`` writes (``_COLUMNS``)."""
+    if isinstance(record, HistoryRun):
+        params, run = _params_json((record.shown, *record.texts)), len(record.texts)
+    else:
+        params, run = _params_json(record.params), 0
+    return (
+        record.msgid,
+        record.time_ms,
+        record.target,
+        record.command,
+        record.source,
+        params,
+        _to_json(record.tags) if record.tags else "{}",
+        record.sender,
+        run,
+    )
+
+
+def _hide(db: sqlite3.Connection, hidden: Sequence[tuple[str, str]]) -> None:
+    """Hide the messages that REDACT items name, (conversation, msgid) each,
+    in the transaction under way."""
+    # The message, and the lines of a message of several lines:
+    # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
+    db.executemany(
+        "UPDATE messages SET redacted = 1 WHERE target = ? "
+        "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+        [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
+    )
+    # A message of a run: its line, in the run's row.
+    lines = []
+    for target, msgid in hidden:
+        place = split_run_msgid(msgid)
+        if place is not None:
+            head, line = place
+            lines.append((line, target, head, line))
+    db.executemany(
+        "UPDATE messages SET run_redacted = "
+        "json_insert(coalesce(run_redacted, '[]'), '$[#]', ?) "
+        "WHERE target = ? AND msgid = ? AND run > ?",
+        lines,
+    )
+
+
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
 # and a row at a time (executemany) handed the GIL back and forth with the
 # event loop for every message; 100 rows keep within the oldest SQLite's
@@ -131,6 +233,13 @@ def _contains_pattern(text: str) -> str:
     text's own ``%`` and ``_`` (and the escape character) match only themselves."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+_RUN_MATCHES: Final = (
+    "SELECT key - 1 AS line FROM json_each(params) WHERE key > 0 AND value LIKE ? ESCAPE '\\'"
+)
+"""The lines of a run's row whose text is LIKE the parameter (its texts
+follow the first param)."""
 
 
 class SqliteHistory:
@@ -159,8 +268,9 @@ class SqliteHistory:
         )
         self._writes = FileHealth("history", path, "write", DAMAGE_ADVICE)
         self._reads = FileHealth("history", path, "read", DAMAGE_ADVICE)
-        self._buffer: list[HistoryItem] = []
-        self._jobs: queue.Queue[tuple[list[HistoryItem], Committed] | None] = queue.Queue()
+        self._buffer: list[HistoryRecord] = []
+        self._pending = 0  # the items in _buffer, a run's counted one by one
+        self._jobs: queue.Queue[tuple[list[HistoryRecord], Committed] | None] = queue.Queue()
         self._writer = threading.Thread(
             target=self._write_loop, name="tcpchat-history", daemon=True
         )
@@ -168,14 +278,16 @@ class SqliteHistory:
 
     # -- writing ---------------------------------------------------------
 
-    def append(self, items: Sequence[HistoryItem]) -> None:
+    def append(self, items: Sequence[HistoryRecord]) -> None:
         self._buffer.extend(items)
+        for item in items:
+            self._pending += len(item.texts) if type(item) is HistoryRun else 1
 
     def pending(self) -> int:
-        return len(self._buffer)
+        return self._pending
 
     def commit(self, done: Committed) -> None:
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer, self._pending = self._buffer, [], 0
         self._jobs.put((batch, done))
 
     def _write_loop(self) -> None:
@@ -209,23 +321,14 @@ class SqliteHistory:
         if db is not None:
             db.close()
 
-    def _insert(self, db: sqlite3.Connection, batch: list[HistoryItem]) -> None:
+    def _insert(self, db: sqlite3.Connection, batch: list[HistoryRecord]) -> None:
         if not batch:
             return
         values: list[str | int] = []
         hidden: list[tuple[str, str]] = []
         for item in batch:
-            values += (
-                item.msgid,
-                item.time_ms,
-                item.target,
-                item.command,
-                item.source,
-                _params_json(item.params),
-                _to_json(item.tags) if item.tags else "{}",
-                item.sender,
-            )
-            if item.command == REDACT:
+            values += _values(item)
+            if isinstance(item, HistoryItem) and item.command == REDACT:
                 hidden.append((item.target, item.params[1]))
         step = _ROWS_PER_INSERT * _WIDTH
         with db:
@@ -234,13 +337,7 @@ class SqliteHistory:
                 chunk = values[start : start + step]
                 db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
             if hidden:
-                # The message, and the lines of a message of several lines:
-                # msgids "<msgid>.<n>", those between "<msgid>." and "<msgid>/".
-                db.executemany(
-                    "UPDATE messages SET redacted = 1 WHERE target = ? "
-                    "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
-                    [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
-                )
+                _hide(db, hidden)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
@@ -251,13 +348,18 @@ class SqliteHistory:
                     cutoff = int((self.clock() - self.max_age_days * 86400) * 1000)
                     db.execute("DELETE FROM messages WHERE time_ms < ?", (cutoff,))
                 if self.max_per_target > 0:
+                    # Rows go whole: a row goes when its newer rows hold
+                    # max_per_target items (a run's counted one by one), so
+                    # the run the oldest kept item is in stays whole, and up
+                    # to its length less one more items stay than were asked.
                     db.execute(
                         """DELETE FROM messages WHERE id IN (
                             SELECT id FROM (
-                                SELECT id, ROW_NUMBER() OVER (
-                                    PARTITION BY target ORDER BY id DESC) AS n
+                                SELECT id, SUM(max(run, 1)) OVER (
+                                    PARTITION BY target ORDER BY id DESC
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer
                                 FROM messages)
-                            WHERE n > ?)""",
+                            WHERE newer >= ?)""",
                         (self.max_per_target,),
                     )
         except sqlite3.Error as exc:
@@ -281,15 +383,74 @@ class SqliteHistory:
         with self._reads.watch():
             return self._reader.execute(sql, args).fetchall()
 
-    def _bound(self, target: str, ref: Reference, op: str) -> tuple[str, int] | None:
-        """An SQL condition placing an item ``op`` ``ref``: by row order for a
-        msgid (exact, even within one millisecond), by time for a timestamp."""
-        if ref.msgid is None:
-            return (f"time_ms {op} ?", int(ref.time_ms or 0))
+    def _named(self, target: str, msgid: str, condition: str = "") -> tuple[_Row, int] | None:
+        """The row of the message ``msgid`` names in the conversation, and
+        its line in it; None if there is none (a run's own msgid names
+        none). ``condition`` is SQL the row must meet besides."""
+        in_run = split_run_msgid(msgid)
+        head, line = in_run if in_run is not None else (None, 0)
         rows = self._rows(
-            "SELECT id FROM messages WHERE target = ? AND msgid = ?", (target, ref.msgid)
+            f"SELECT {_READ} FROM messages WHERE target = ? "
+            f"AND (msgid = ? AND run = 0 OR msgid = ? AND run > ?) {condition}",
+            (target, msgid, head, line),
         )
-        return (f"id {op} ?", int(rows[0][0])) if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return row, line if row[9] else 0
+
+    def _place(self, target: str, msgid: str) -> Place | None:
+        """Where the message ``msgid`` names is, redacted or not (a reference
+        may name one that is)."""
+        named = self._named(target, msgid)
+        return None if named is None else (named[0][0], named[1])
+
+    def _messages(
+        self,
+        sql: str,
+        args: Sequence[object],
+        limit: int,
+        newest: bool,
+        after: Place | None = None,
+        before: Place | None = None,
+    ) -> list[HistoryItem]:
+        """Up to ``limit`` messages of the rows ``sql`` reads (``_READ``, then
+        the lines of the row it asks for, a JSON array, or NULL for all), in the
+        order it reads them (by id, newest first if ``newest``): of each row,
+        the lines that are no redacted message and lie strictly between the
+        places, from the same end.
+
+        Rows are fetched a few at a time as they are needed: each row is at
+        least one message, and a limit may end inside a run.
+        """
+        items: list[HistoryItem] = []
+        with self._reads.watch():
+            cursor = self._reader.execute(sql, args)
+            try:
+                while len(items) < limit:
+                    rows = cursor.fetchmany(limit - len(items))
+                    if not rows:
+                        break
+                    for row in rows:
+                        asked = row[-1]
+                        chosen = set(json.loads(asked)) if asked is not None else None
+                        lines = [
+                            line
+                            for line in _lines(row)
+                            if (chosen is None or line in chosen)
+                            and (after is None or (row[0], line) > after)
+                            and (before is None or (row[0], line) < before)
+                        ]
+                        if newest:
+                            lines.reverse()
+                        if lines:
+                            record = _record(row)
+                            items += (
+                                _message(record, line) for line in lines[: limit - len(items)]
+                            )
+            finally:
+                cursor.close()
+        return items
 
     def select(
         self,
@@ -306,20 +467,32 @@ class SqliteHistory:
             "redacted = 0",
         ]
         args: list[object] = [target, *sorted(kinds)]
+        places: list[Place | None] = []
         for ref, op in ((after, ">"), (before, "<")):
-            if ref is not None:
-                bound = self._bound(target, ref, op)
-                if bound is None:
+            place = None
+            if ref is not None and ref.msgid is not None:
+                place = self._place(target, ref.msgid)
+                if place is None:
                     return []  # an unknown msgid places nothing
-                conditions.append(bound[0])
-                args.append(bound[1])
+                # By place: exact, even within one millisecond or one run.
+                # The row of the place is read too, for its lines beyond it.
+                conditions.append(f"id {op}= ?")
+                args.append(place[0])
+            elif ref is not None:
+                # By time: a run's messages share its time; its row is in or out.
+                conditions.append(f"time_ms {op} ?")
+                args.append(int(ref.time_ms or 0))
+            places.append(place)
         order = "DESC" if newest else "ASC"
-        rows = self._rows(
-            f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
-            f"ORDER BY id {order} LIMIT ?",
-            (*args, limit),
+        items = self._messages(
+            f"SELECT {_READ}, NULL FROM messages WHERE {' AND '.join(conditions)} "
+            f"ORDER BY id {order}",
+            args,
+            limit,
+            newest,
+            places[0],
+            places[1],
         )
-        items = [_row(r) for r in rows]
         if newest:
             items.reverse()
         return items
@@ -327,11 +500,10 @@ class SqliteHistory:
     def find(self, target: str, ref: Reference) -> HistoryItem | None:
         if ref.msgid is None:
             return None
-        rows = self._rows(
-            f"SELECT {_COLUMNS} FROM messages WHERE target = ? AND msgid = ? AND redacted = 0",
-            (target, ref.msgid),
-        )
-        return _row(rows[0]) if rows else None
+        named = self._named(target, ref.msgid, "AND redacted = 0")
+        if named is None or named[1] not in _lines(named[0]):
+            return None
+        return _message(_record(named[0]), named[1])
 
     def targets(
         self, channels: Sequence[str], nick: str, start_ms: int, end_ms: int, limit: int
@@ -355,25 +527,34 @@ class SqliteHistory:
         # LIKE folds the case of ASCII letters only; that is SQLite's own rule,
         # and it keeps the scan in C, on the server's thread, rather than
         # calling back into Python for every row. A message's text is the
-        # second of its params.
+        # second of its params; a run's texts are those after the first, and
+        # the row is read with the lines whose text matches.
+        pattern = _contains_pattern(text)
         conditions = [
             f"command IN ({','.join('?' * len(TEXT_KINDS))})",
             "redacted = 0",
-            "json_extract(params, '$[1]') LIKE ? ESCAPE '\\'",
+            f"CASE WHEN run THEN EXISTS ({_RUN_MATCHES}) "
+            "ELSE json_extract(params, '$[1]') LIKE ? ESCAPE '\\' END",
         ]
-        args: list[object] = [*sorted(TEXT_KINDS), _contains_pattern(text)]
+        args: list[object] = [pattern, *sorted(TEXT_KINDS), pattern, pattern]
         if target is None:
             conditions.append("instr(target, ' ') = 0")  # channels: a private key has a space
         else:
             conditions.append("target = ?")
             args.append(target)
+        place = None
         if before is not None:
-            # An item that is gone (retention) places nothing: NULL compares false.
-            conditions.append("id < (SELECT id FROM messages WHERE target = ? AND msgid = ?)")
-            args += [before.target, before.msgid]
-        rows = self._rows(
-            f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} "
-            "ORDER BY id DESC LIMIT ?",
-            (*args, limit),
+            place = self._place(before.target, before.msgid)
+            if place is None:
+                return []  # an item that is gone (retention) places nothing
+            conditions.append("id <= ?")
+            args.append(place[0])
+        return self._messages(
+            f"SELECT {_READ}, CASE WHEN run THEN "
+            f"(SELECT json_group_array(line) FROM ({_RUN_MATCHES})) END "
+            f"FROM messages WHERE {' AND '.join(conditions)} ORDER BY id DESC",
+            args,
+            limit,
+            newest=True,
+            before=place,
         )
-        return [_row(r) for r in rows]

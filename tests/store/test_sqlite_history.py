@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tcpchat.store import HistoryItem, Reference, dm_key
 from tcpchat.store.history import MESSAGE_KINDS, REDACT
-from tcpchat.store.sqlite import HistoryDatabaseError, SqliteHistory, _params_json
+from tcpchat.store.sqlite import SCHEMA_VERSION, HistoryDatabaseError, SqliteHistory, _params_json
 
 ALL = MESSAGE_KINDS | {"JOIN"}
 
@@ -246,7 +246,7 @@ def test_version_1_files_are_migrated_and_keep_their_messages(tmp_path: Path) ->
     finally:
         store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def redaction(n: int, msgid: str, target: str = "#c") -> HistoryItem:

@@ -141,9 +141,16 @@ def _items(
         first_time, second_time = _time_of(store, key, first), _time_of(store, key, second)
         if first_time is None or second_time is None:
             return []
-        if first_time <= second_time:
+        if first_time < second_time:
             return select(first, second, limit, newest=False)
-        return select(second, first, limit, newest=True)
+        if first_time > second_time:
+            return select(second, first, limit, newest=True)
+        # The same millisecond (the lines of one paste share it): the
+        # references' order is the store's, and read the wrong way round
+        # they bound nothing.
+        return select(first, second, limit, newest=False) or select(
+            second, first, limit, newest=True
+        )
     if len(params) < 2:
         raise HistoryRequestError("NEED_MORE_PARAMS", sub, text="Missing parameters")
     ref = _reference(params[0], sub, allow_star=sub == "LATEST")
