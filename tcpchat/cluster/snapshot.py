@@ -121,7 +121,7 @@ def load(state: State, text: str | bytes) -> None:
 def _user(row: list[Any]) -> User:
     uid, nick, username, host, ip, realname, signon, modes, away, account, node, metadata = row
     user = User(uid, nick, username, host, ip, realname, float(signon))
-    user.modes = set(modes)
+    user.modes = frozenset(modes)
     user.away, user.account, user.node = away, account, node
     user.metadata = dict(metadata)
     return user

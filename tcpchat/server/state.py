@@ -104,7 +104,8 @@ class User:
     session: Session | None = None
     folded: str = ""
     mask: str = ""
-    modes: set[str] = field(default_factory=set)
+    # Frozen: the same empty one for most users (see Session.caps).
+    modes: frozenset[str] = frozenset()
     away: str | None = None
     account: str | None = None
     service: bool = False
@@ -494,9 +495,9 @@ class State:
         user = self.by_uid[e.uid]
         for change in e.changes:
             if change.adding:
-                user.modes.add(change.letter)
+                user.modes = user.modes | {change.letter}
             else:
-                user.modes.discard(change.letter)
+                user.modes = user.modes - {change.letter}
 
     def _nothing(self, e: Event, stamp: Stamp) -> None:
         """Messages, redactions and read markers change no network state:

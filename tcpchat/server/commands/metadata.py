@@ -208,7 +208,7 @@ def _clear(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
 
 
 def _sub(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
-    subs = ctx.session.metadata_subs
+    subs = set(ctx.session.metadata_subs)
     done: list[str] = []
     for key in params:
         if not valid_key(key):
@@ -219,6 +219,7 @@ def _sub(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
         else:
             subs.add(key)
             done.append(key)
+    ctx.session.metadata_subs = frozenset(subs)
     if done:
         ctx.numeric(RPL_METADATASUBOK, *done)
 
@@ -229,7 +230,7 @@ def _unsub(ctx: Context, target: Target, params: tuple[str, ...]) -> None:
         if not valid_key(key):
             _fail(ctx, "KEY_INVALID", key, "invalid key")
         else:
-            ctx.session.metadata_subs.discard(key)
+            ctx.session.metadata_subs -= {key}
             done.append(key)
     if done:
         ctx.numeric(RPL_METADATAUNSUBOK, *done)
