@@ -242,7 +242,9 @@ class Flusher:
             conn.send(data)
         if failed is not None:
             failed.tell()
-        if self._pending:
+        # Items kept meanwhile with no output waiting for them (commit_soon
+        # passed them over while this commit ran) go in the next one too.
+        if self._pending or (self._history is not None and self._history.pending()):
             self._run()
         self.resume_parked()
 
