@@ -68,7 +68,8 @@ KEEP_MS: Final = 60_000
 ATTEMPTS: Final = 3
 # Seconds between tries.
 RETRY_DELAY: Final = 1.0
-# Seconds a blocking pop waits before it looks again (the loop is cancellable).
+# Seconds one blocking pop waits at most: well within the Redis client's
+# socket timeout (5 s), which a longer one would run into.
 POP_BLOCK: Final = 1.0
 
 
@@ -108,7 +109,10 @@ def _item(row: Any) -> StoredItem:
 
 def decode_chunk(data: bytes) -> list[StoredItem]:
     """The items of a chunk; HandOverError if it is not one this node reads."""
-    message = _decode(data)
+    return _items(_decode(data))
+
+
+def _items(message: dict[str, Any]) -> list[StoredItem]:
     rows = message.get("items")
     if not isinstance(rows, list):
         raise HandOverError("a chunk without items")
@@ -133,6 +137,18 @@ def _decode(data: bytes) -> dict[str, Any]:
 def _pop_value(reply: Any) -> bytes | None:
     """The element a BLPOP took, or None when it timed out."""
     return None if reply is None else bytes(reply[1])
+
+
+async def _pop(link: RedisLink, key: str, seconds: float) -> bytes | None:
+    """The first element of the list ``key``, waiting up to ``seconds`` for
+    one (in pops of POP_BLOCK at most); None if none came."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        reply = await link.redis.blpop([key], timeout=min(POP_BLOCK, max(left, 0.01)))
+        if reply is not None:
+            return _pop_value(reply)
+    return None
 
 
 class _Abandoned(Exception):
@@ -170,7 +186,11 @@ class HandOver:
         self.cancel()
         self.ready.clear()
         loop = asyncio.get_running_loop()
-        self._since = self.store.wanted_since_ms()
+        try:
+            self._since = self.store.wanted_since_ms()
+        except StoreUnavailable as exc:  # said in the log already, by the store
+            log.warning("history hand-over: skipped (%s)", exc)
+            return
         room: asyncio.Future[int] = loop.create_future()
         self._room = room
         self.store.make_room(_on_loop(loop, room))
@@ -178,6 +198,9 @@ class HandOver:
     def start(self, until_entry: str, incarnation: str) -> None:
         """Fetch what this node lacks up to the stream entry ``until_entry``
         (where its replica begins), beside the node's work."""
+        if self._room is None:  # prepare() found the file unreadable
+            self.ready.set()
+            return
         self._task = asyncio.create_task(self._fetch(until_entry, incarnation))
 
     def skip(self) -> None:
@@ -204,9 +227,9 @@ class HandOver:
             )
 
     async def _fetch(self, until_entry: str, incarnation: str) -> None:
+        room = self._room
+        assert room is not None, "prepare() first"
         try:
-            room = self._room
-            assert room is not None, "prepare() first"
             until = entry_ms(until_entry)
             if until_entry == "0-0" or until < self._since:
                 return  # the stream since the network began, or since this node's newest
@@ -226,7 +249,7 @@ class HandOver:
                             "history hand-over failed %d times (last: %s); this node serves "
                             "the history it has",
                             ATTEMPTS,
-                            exc or type(exc).__name__,
+                            str(exc) or type(exc).__name__,
                         )
                         return
                     await asyncio.sleep(RETRY_DELAY)
@@ -235,8 +258,9 @@ class HandOver:
         except Exception:  # a bug: the node must go on serving what it has
             log.exception("history hand-over failed")
         finally:
-            self._close_room()
-            self.ready.set()
+            if self._room is room:  # not cancelled by a prepare() for a new fetch
+                self._close_room()
+                self.ready.set()
 
     async def _take(self, room: int, until: int, incarnation: str) -> None:
         """One try: post the request, import the answer."""
@@ -263,7 +287,7 @@ class HandOver:
         await redis.rpush(self.requests, request)
         await redis.pexpire(self.requests, KEEP_MS)
         try:
-            first = _pop_value(await redis.blpop([answer], timeout=ANSWER_TIMEOUT))
+            first = await _pop(self.link, answer, ANSWER_TIMEOUT)
             if first is None:
                 if await redis.lrem(self.requests, 0, request):
                     log.info(
@@ -274,27 +298,28 @@ class HandOver:
                     )
                     return
                 # Taken just now: the answer is on its way.
-                first = _pop_value(await redis.blpop([answer], timeout=STEP_TIMEOUT))
+                first = await _pop(self.link, answer, STEP_TIMEOUT)
                 if first is None:
                     raise _Abandoned("the node that took the request did not answer")
             source = str(_decode(first).get("from", "?"))
             count = 0
+            loop = asyncio.get_running_loop()
             while True:
-                data = _pop_value(await redis.blpop([answer], timeout=STEP_TIMEOUT))
+                data = await _pop(self.link, answer, STEP_TIMEOUT)
                 if data is None:
                     raise _Abandoned(f"node {source} stopped answering")
-                message = _decode(data)
+                message = await loop.run_in_executor(None, _decode, data)
                 if "fail" in message:
                     raise _Abandoned(f"node {source}: {message['fail']}")
                 if "end" in message:
                     break
-                items = await asyncio.get_running_loop().run_in_executor(None, decode_chunk, data)
-                new = await self._import(room, items)
+                new = await self._import(room, _items(message))
                 if new is None:
                     raise StoreUnavailable("the history file could not be written")
                 count += new
             log.info("history hand-over: %d items from node %s", count, source)
         finally:
+            await redis.lrem(self.requests, 0, request)  # if no one took it
             await redis.delete(answer)
 
     async def _import(self, room: int, items: list[StoredItem]) -> int | None:

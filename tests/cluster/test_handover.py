@@ -93,9 +93,9 @@ def same_files(first: Path, second: Path) -> None:
     """Both files keep the same items in the same order (waiting for the
     commits of what the nodes applied last)."""
     deadline = time.monotonic() + 5
-    while rows(first) != rows(second) and time.monotonic() < deadline:
+    while (got := (rows(first), rows(second)))[0] != got[1] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert rows(first) == rows(second)
+    assert got[0] == got[1]
 
 
 def said(client: IrcClient, target: str, *texts: str) -> list[str]:
