@@ -64,10 +64,9 @@ ANSWER_TIMEOUT: Final = 5.0
 STEP_TIMEOUT: Final = 30.0
 # Seconds an answer, or a request, is kept in Redis after its last change.
 KEEP_MS: Final = 60_000
-# Tries of a hand-over that failed (Redis, or the answering node, gone).
-ATTEMPTS: Final = 3
-# Seconds between tries.
-RETRY_DELAY: Final = 1.0
+# Seconds before each new try of a hand-over that failed (Redis, or the
+# answering node, gone): some 8 s in all, what a Redis restart takes.
+RETRY_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)
 # Seconds one blocking pop waits at most: well within the Redis client's
 # socket timeout (5 s), which a longer one would run into.
 POP_BLOCK: Final = 1.0
@@ -234,7 +233,7 @@ class HandOver:
             if until_entry == "0-0" or until < self._since:
                 return  # the stream since the network began, or since this node's newest
             placed = await asyncio.wait_for(asyncio.shield(room), STEP_TIMEOUT)
-            for attempt in range(1, ATTEMPTS + 1):
+            for delay in (*RETRY_DELAYS, None):
                 try:
                     await self._take(placed, until, incarnation)
                     return
@@ -243,16 +242,20 @@ class HandOver:
                         "history hand-over failed (%s); this node serves the history it has", exc
                     )
                     return
-                except (_Abandoned, TimeoutError, *UNREACHABLE) as exc:
-                    if attempt == ATTEMPTS:
+                except (_Abandoned, *UNREACHABLE) as exc:
+                    if delay is None:
                         log.warning(
                             "history hand-over failed %d times (last: %s); this node serves "
                             "the history it has",
-                            ATTEMPTS,
+                            len(RETRY_DELAYS) + 1,
                             str(exc) or type(exc).__name__,
                         )
                         return
-                    await asyncio.sleep(RETRY_DELAY)
+                    log.info(
+                        "history hand-over interrupted (%s); trying again",
+                        str(exc) or type(exc).__name__,
+                    )
+                    await asyncio.sleep(delay)
         except TimeoutError:
             log.warning("history hand-over: the history file did not make room; skipped")
         except Exception:  # a bug: the node must go on serving what it has

@@ -266,3 +266,39 @@ def test_a_node_no_one_answers_serves_while_it_waits(
             logged(caplog, r"history hand-over: no node answered within 2 s \(of silent\)")
             say(alice, "#c", "said after")
             assert bob.expect("PRIVMSG").params[1] == "said after"
+
+
+def test_a_hand_over_cut_by_a_redis_restart_is_tried_again(
+    make_node: Nodes,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.INFO, "tcpchat.cluster")
+    asked, gate = threading.Event(), threading.Event()
+    export = SqliteHistory.export
+
+    def held(self: SqliteHistory, *args: Any) -> Generator[list[StoredItem], None, None]:
+        asked.set()
+        assert gate.wait(10)
+        yield from export(self, *args)
+
+    monkeypatch.setattr(SqliteHistory, "export", held)
+    a = make_node("a", history=kept(tmp_path / "a.sqlite3"), cluster_settings=SNAPSHOTS)
+    with a.client("alice", CAPS) as alice:
+        alice.join("#c")
+        said(alice, "#c", "before the restart")
+        snapshot_after_now(redis_server)
+        b = make_node("b", history=kept(tmp_path / "b.sqlite3"))
+        assert asked.wait(10)  # a is answering: Redis goes in the middle of it
+        redis_server.stop()
+        time.sleep(0.5)
+        redis_server.start()
+        gate.set()
+        logged(caplog, r"history hand-over interrupted \(.*\); trying again")
+        logged(caplog, r"history hand-over: [1-9]\d* items from node a", timeout=30)
+        with b.client("carol", CAPS) as carol:
+            carol.join("#c")
+            alice.expect("JOIN")
+            assert history(carol, "#c") == history(alice, "#c")
