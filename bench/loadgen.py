@@ -78,6 +78,7 @@ __all__ = [
     "Role",
     "Scenario",
     "connect_scenario",
+    "fanout_paced_scenario",
     "fanout_rate_scenario",
     "fanout_scenario",
     "fanout_web_scenario",
@@ -106,6 +107,11 @@ DRAIN_MAX: Final = 5.0
 LAT_MARK: Final = b"@LAT "
 # Probe sender rate in the saturated fan-out: slow, so it measures, not loads.
 PROBE_RATE: Final = 20.0
+# fanout-paced: a sender's PING after every this many lines, and the bytes a
+# receiver's socket holds before it wakes the receiver (SO_RCVLOWAT).
+PACED_PING_EVERY: Final = 20
+PACED_LOWAT: Final = 6000
+PACED_PROBE_RATE: Final = 50.0
 # Settle time after setup and before t0, so join bursts have drained.
 SETTLE: Final = 0.3
 # Seconds for one registration (connect + NICK/USER + 001) before it counts as failed.
@@ -177,7 +183,10 @@ class Role:
     scenario: registers inside the window, timed).
     ``probe`` marks a receiver that measures latency; ``web``, a client that
     connects over WebSocket; ``node``, which of the server's ports (a
-    cluster's nodes) the client connects to.
+    cluster's nodes) the client connects to. ``ping_every``: a ``rate``
+    sender that also writes a PING after every that many lines, as clients
+    check the link; ``lowat``: a receiver whose socket wakes it only once
+    that many bytes wait (SO_RCVLOWAT), as a busy client reads in chunks.
     """
 
     nick: str
@@ -189,6 +198,8 @@ class Role:
     join: bool = False
     web: bool = False
     node: int = 0
+    ping_every: int = 0
+    lowat: int = 0
 
 
 @dataclass(slots=True)
@@ -270,6 +281,36 @@ def fanout_rate_scenario(
         for i in range(senders, clients)
     ]
     return Scenario("fanout-rate", roles, duration, extra={"rate": rate})
+
+
+def fanout_paced_scenario(
+    receivers: int,
+    senders: int,
+    rate: float,
+    duration: float,
+    probe_rate: float = PACED_PROBE_RATE,
+    prefix: str = "q",
+) -> Scenario:
+    """The fixed rate as people's clients make it: ``senders`` write a line
+    each on the same tick (``rate`` lines a second in all, each line its own
+    write) and a PING after every PACED_PING_EVERY lines; ``receivers``
+    read in chunks of PACED_LOWAT bytes (SO_RCVLOWAT); a probe pair of its
+    own, at ``probe_rate``, times the lines. Unlike ``fanout-rate``, whose
+    senders take turns and whose every receiver reads each line at once,
+    lines here come in bursts and the receivers' reads cost the generator
+    little, so the server's own cost per line shows.
+    """
+    each = rate / senders
+    roles = [
+        Role(f"{prefix}{i}", "rate", CHANNEL, rate=each, join=True, ping_every=PACED_PING_EVERY)
+        for i in range(senders)
+    ]
+    roles.append(Role(f"{prefix}s", "rate", CHANNEL, rate=probe_rate, join=True))
+    roles.append(Role(f"{prefix}p", probe=True, join=True))
+    roles += [
+        Role(f"{prefix}{senders + i}", join=True, lowat=PACED_LOWAT) for i in range(receivers)
+    ]
+    return Scenario("fanout-paced", roles, duration, extra={"rate": rate, "probe_rate": probe_rate})
 
 
 def pairs_scenario(pairs: int, duration: float, prefix: str = "p", nodes: int = 1) -> Scenario:
@@ -505,6 +546,10 @@ class Client(asyncio.Protocol):
         role = self.role
         if role.probe:
             self.read_stamped()
+        if role.lowat:
+            sock = self.transport.get_extra_info("socket") if self.transport else None
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, role.lowat)
         if role.kind == "flood":
             line = f"PRIVMSG {role.target} :".encode() + PAYLOAD + b"\r\n"
             self.batch = line * FLOOD_BATCH
@@ -559,6 +604,8 @@ class Client(asyncio.Protocol):
             )
             self.sent += 1
             k += 1
+            if role.ping_every and k % role.ping_every == 0:
+                self.transport.write(b"PING :" + str(k).encode() + b"\r\n")
             due = start + role.phase + k / role.rate
         self.loop.call_later(due - now, self._tick, start, k, t1)
 
@@ -935,6 +982,8 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         return fanout_rate_scenario(
             args.clients, args.senders, args.rate, args.duration, nodes=nodes
         )
+    if args.scenario == "fanout-paced":
+        return fanout_paced_scenario(args.clients, args.senders, args.rate, args.duration)
     if args.scenario == "pairs":
         return pairs_scenario(args.pairs, args.duration, nodes=nodes)
     if args.scenario == "connect":
@@ -950,7 +999,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "scenario",
-        choices=["fanout", "fanout-web", "fanout-rate", "pairs", "connect", "idle", "idle-web"],
+        choices=[
+            "fanout",
+            "fanout-web",
+            "fanout-rate",
+            "fanout-paced",
+            "pairs",
+            "connect",
+            "idle",
+            "idle-web",
+        ],
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
@@ -962,7 +1020,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--pairs", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=1000.0, help="fanout-rate: lines/s in all")
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="fanout-rate, fanout-paced: lines/s in all"
+    )
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--procs", type=int, default=2, help="worker processes")

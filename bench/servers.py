@@ -44,7 +44,7 @@ HERE: Final = Path(__file__).resolve().parent
 # plus listening sockets, logs and slack.
 NOFILE: Final = 20000
 
-ALL_SCENARIOS: Final = ("idle", "connect", "fanout", "fanout-rate", "pairs")
+ALL_SCENARIOS: Final = ("idle", "connect", "fanout", "fanout-rate", "fanout-paced", "pairs")
 # What a cluster runs: the traffic that crosses between its nodes.
 CLUSTER_SCENARIOS: Final = ("fanout", "fanout-rate", "pairs")
 # Over tcpchat's WebSocket, for tcpchat's templates only (the peers serve none).
@@ -235,29 +235,30 @@ SERVERS: Final[tuple[ServerSpec, ...]] = (
     ServerSpec(
         name="tcpchat",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop asyncio --no-history --no-accounts --web-port {webport}",
+        " --event-loop asyncio --data-dir {dir} --web-port {webport}",
         version_command="{python} -m tcpchat --version",
         files={"tcpchat.toml": TCPCHAT_TOML},
         scenarios=ALL_SCENARIOS + WEB_SCENARIOS,
-        notes=TCPCHAT_NOTES + "; stdlib asyncio event loop; no history",
+        notes=TCPCHAT_NOTES + "; as shipped: durable history (SQLite, synchronous=FULL,"
+        " group commit) and accounts on; stdlib asyncio event loop",
     ),
     ServerSpec(
         name="tcpchat-uvloop",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop uvloop --no-history --no-accounts --web-port {webport}",
+        " --event-loop uvloop --data-dir {dir} --web-port {webport}",
         version_command="{python} -c 'import uvloop; print(\"uvloop\", uvloop.__version__)'",
         files={"tcpchat.toml": TCPCHAT_TOML},
         needs_modules=("uvloop",),
         scenarios=ALL_SCENARIOS + WEB_SCENARIOS,
-        notes=TCPCHAT_NOTES + "; uvloop event loop (the `fast` extra); no history",
+        notes=TCPCHAT_NOTES + "; as shipped, with the uvloop event loop (the `fast` extra)",
     ),
     ServerSpec(
-        name="tcpchat-history",
+        name="tcpchat-nohistory",
         command="{python} -m tcpchat server --port {port} --config {dir}/tcpchat.toml"
-        " --event-loop asyncio --history {dir}/history.sqlite3 --no-accounts --web-port {webport}",
+        " --event-loop asyncio --no-history --no-accounts --web-port {webport}",
         version_command="{python} -m tcpchat --version",
         files={"tcpchat.toml": TCPCHAT_TOML},
-        notes=TCPCHAT_NOTES + "; durable history (SQLite, synchronous=FULL, group commit)",
+        notes=TCPCHAT_NOTES + "; --no-history --no-accounts: what history costs",
     ),
     ServerSpec(
         name="tcpchat-cluster",
@@ -334,7 +335,7 @@ def _nodelay_variant(spec: ServerSpec) -> ServerSpec:
         spec,
         name=spec.name + "-nodelay",
         nodelay="shim",
-        scenarios=("fanout-rate",),
+        scenarios=("fanout-rate", "fanout-paced"),
         notes="as above, with TCP_NODELAY forced on accepted sockets by the LD_PRELOAD shim",
     )
 

@@ -1,9 +1,7 @@
 """The asyncio side of one client: bytes in, lines to the core, bytes out.
 
-Contract: this is the only module that touches a transport. It never blocks
-and never reorders a client's lines. Only it and delivery's write of a line
-alone in its turn (``Session.direct``) write to a socket, and they write to
-its descriptor only while the transport holds none of the client's output.
+Contract: this is the only module that touches a transport or a socket. It
+never blocks and never reorders a client's lines.
 
 - In: the decoder splits lines; one client's lines are handled for at most
   :data:`TURN_BUDGET` seconds (and :data:`LINES_PER_TURN` steps: a line, or
@@ -13,18 +11,18 @@ its descriptor only while the transport holds none of the client's output.
   back further. Lines that wait keep their
   order, with reading paused; too many waiting under flood control is
   "Excess Flood".
-- Out: the core's writes are queued per connection and flushed once per
-  event-loop turn by the :class:`Flusher`, so a burst of N messages to one
-  client costs one ``send()``, not N (see ARCHITECTURE.md, "Writes and
-  backpressure"). A client whose unsent output passes ``sendq`` bytes is
-  cut off ("SendQ exceeded"); while its transport is paused, its own
-  commands are not read.
+- Out: the core's writes are queued per connection and flushed by the
+  :class:`Flusher` once a burst of reads is over, so a burst of N messages
+  to one client costs one ``send()``, not N (see ARCHITECTURE.md, "Writes
+  and backpressure"); with history, through the
+  :class:`~tcpchat.server.history_gate.HistoryGate`. A client whose unsent
+  output passes ``sendq`` bytes is cut off ("SendQ exceeded"); while its
+  transport is paused, its own commands are not read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections import deque
@@ -33,7 +31,8 @@ from typing import Final, cast
 
 from tcpchat.irc import LineDecoder, text_head
 from tcpchat.server.core import ServerCore
-from tcpchat.server.durability import Durability, Withdrawal
+from tcpchat.server.durability import Durability
+from tcpchat.server.history_gate import HistoryGate
 from tcpchat.server.session import Session
 from tcpchat.server.tls import fingerprint
 
@@ -63,13 +62,15 @@ LINES_PER_TURN: Final = 100
 # each (against 3.7 one by one), so a run of this many takes about half a
 # TURN_BUDGET (bench/PROFILE.md).
 RUN_LINES: Final = 500
-# With durable history: while one commit is under way, lines are still
-# handled (they make the next batch, so one fsync serves many messages) until
-# this many history items wait; then clients' lines wait until the commit
-# ends. Without it a flood outran the disk, and the output held for it grew
-# without bound. 2,000 is some 200 loop turns of a 10-sender flood.
-HISTORY_BACKLOG: Final = 2000
-# Writes straight to a socket's descriptor (Session.direct) need sockets that
+# How long a flush may wait for more reads. Lines come in bursts (people's
+# clients on a timer, a network's netsplit), a read each; flushed after
+# each read, every member got a send() per line of the burst. So a flush
+# waits while loop turns keep reading lines, up to this long after the
+# output it writes was queued. At the paced fixed rate (ten senders on one
+# tick) that halved the sends and the server's CPU, and lowered its p50
+# (bench/PROFILE.md, step 15).
+FLUSH_WAIT: Final = 0.001
+# Writes straight to a socket's descriptor (Connection.send) need sockets that
 # are file descriptors, as on POSIX. Elsewhere (Windows: os.write cannot take
 # a socket handle) every write goes through the transport.
 DIRECT_WRITES = os.name == "posix"
@@ -83,120 +84,48 @@ def _describe(exc: Exception) -> str:
 
 
 class Flusher:
-    """Writes each connection's queued output once per event-loop turn.
-
-    With a history store, output waits for history: if the turn produced
-    history items, everything queued is held while the store commits them
-    (on its own thread), and written when the commit is durable. Output
-    queued meanwhile waits for the next commit, so no client ever sees a
-    message that a crash could take out of history, and lines to one client
-    never overtake each other. If the commit fails, the messages it held are
-    taken out of the output before it is written, and their senders told
-    (:mod:`tcpchat.server.durability`).
-    """
+    """Writes the connections' queued output once a burst of reads is over
+    (FLUSH_WAIT), through the history gate when there is history; and holds
+    back clients' lines while the gate, or a cluster's bus, is behind."""
 
     __slots__ = (
-        "_committing",
+        "_first",
         "_history",
-        "_lone",
         "_loop",
         "_parked",
         "_pending",
         "_scheduled",
-        "gate",
+        "_seen",
+        "holds",
+        "reads",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, history: Durability | None = None) -> None:
         self._loop = loop
-        self._history = history
+        self._history = HistoryGate(loop, history) if history is not None else None
         self._pending: list[Connection] = []
         self._scheduled = False
-        self._committing = False
-        # Connections whose lines wait for the commit under way (HISTORY_BACKLOG).
+        # When the output due was first queued, and the reads seen since.
+        self._first = 0.0
+        self._seen = -1
+        # Reads of lines so far (Connection.data_received counts them).
+        self.reads = 0
+        # Connections whose lines wait for a hold to end.
         self._parked: list[Connection] = []
-        # The line read on its own this loop turn, not yet handled (lone).
-        self._lone: tuple[Connection, bytes] | None = None
-        # Another reason for clients' lines to wait: a cluster's bus with too
-        # many of this node's events on their way (RedisBus.is_behind), which
-        # calls resume_parked when it has caught up.
-        self.gate: Callable[[], bool] | None = None
-
-    def lone(self, conn: Connection, session: Session, raw: bytes) -> None:
-        """Handle ``raw``, a line ``conn`` read on its own, at the end of the
-        loop turn, if it is still alone then: what it says to a channel is
-        written straight to the members' sockets (``ServerCore.handle_alone``).
-
-        A line from another client in the same turn means the server is
-        behind. Then this one and the rest go through the queue, and the
-        flush sends each member all of them in one write. Writing the first
-        one at once cost a second write per member just when the server had
-        the least time for it. At the fixed rate of the bench, that made the
-        p99 1.4 times what it is with the wait (bench/PROFILE.md).
-
-        So a line is handled at once whenever a flush is already due this
-        turn: output queued by the line that waited, or by a flood read
-        before this line. Waiting, it would miss that flush and, if a member
-        is paused, wait a whole turn more for the next one. With history,
-        every line is handled at once: its output waits for the commit anyway.
-        """
-        if self._lone is not None:
-            self.settle()
-        if self._history is not None or self._scheduled:
-            conn.core.handle_line(session, raw)
-            return
-        self._lone = (conn, raw)
-        self._loop.call_soon(self._end_turn)
-
-    def settle(self) -> None:
-        """Handle the waiting lone line now, through the queue: other input
-        comes, and must come after it."""
-        self._handle_lone(alone=False)
-
-    def _end_turn(self) -> None:
-        self._handle_lone(alone=True)
-
-    def _handle_lone(self, alone: bool) -> None:
-        lone, self._lone = self._lone, None
-        if lone is None:
-            return
-        conn, raw = lone
-        session = conn.session
-        # Closed by the server in the meantime (a kill, shutdown, sendq): its
-        # user is gone, and the line with it.
-        if conn.closed or session is None:
-            return
-        if alone:
-            conn.core.handle_alone(session, raw)
-        else:
-            conn.core.handle_line(session, raw)
+        # Reasons for clients' lines to wait: the history gate behind, a
+        # cluster's bus with too many of this node's events on their way
+        # (RedisBus.is_behind, which calls resume_parked when it has caught up).
+        self.holds: list[Callable[[], bool]] = []
+        if self._history is not None:
+            self.holds.append(self._history.behind)
 
     def stalled(self) -> bool:
-        """Whether clients' lines should wait: history is HISTORY_BACKLOG items
-        behind, or the gate is shut."""
-        history = self._history
-        if self._committing and history is not None and history.pending() >= HISTORY_BACKLOG:
-            return True
-        gate = self.gate
-        return gate is not None and gate()
+        """Whether clients' lines should wait (see holds)."""
+        return any(hold() for hold in self.holds)
 
     def park(self, conn: Connection) -> None:
-        """Go on with ``conn``'s lines when the commit under way ends (or the gate opens)."""
+        """Go on with ``conn``'s lines when the holds end (resume_parked)."""
         self._parked.append(conn)
-
-    def commit_soon(self) -> None:
-        """Commit what history holds at the end of this turn, though no one
-        here has output waiting: a cluster node keeps every message, also
-        those with no recipient of its own, and must not hold them back
-        until one of its clients is written to."""
-        history = self._history
-        if (
-            history is not None
-            and history.pending()
-            and not self._scheduled
-            and not self._committing
-        ):
-            self._scheduled = True
-            self._loop.call_soon(self._run)
 
     def resume_parked(self) -> None:
         """Go on with the lines of the connections that waited."""
@@ -204,48 +133,53 @@ class Flusher:
         for conn in parked:
             self._loop.call_soon(conn._drain)
 
+    def commit_soon(self) -> None:
+        """Commit what history holds soon, though no one here has output
+        waiting: a cluster node keeps every message, also those with no
+        recipient of its own, and must not hold them back until one of its
+        clients is written to."""
+        history = self._history
+        if history is not None and history.due() and not history.committing:
+            self._schedule()
+
     def add(self, conn: Connection) -> None:
         self._pending.append(conn)
-        if not self._scheduled and not self._committing:
+        if self._history is None or not self._history.committing:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
             self._scheduled = True
+            self._first = self._loop.time()
+            self._seen = -1
             self._loop.call_soon(self._run)
 
     def _run(self) -> None:
+        """Flush, unless the last loop turn read more lines and FLUSH_WAIT
+        allows another: then in the next turn, with what those lines made."""
+        if self.reads != self._seen and self._loop.time() - self._first < FLUSH_WAIT:
+            self._seen = self.reads
+            self._loop.call_soon(self._run)
+            return
         self._scheduled = False
+        self._flush()
+
+    def _flush(self) -> None:
         pending, self._pending = self._pending, []
         history = self._history
-        if history is None or not history.pending():
+        if history is None or not history.due():
             for conn in pending:
                 conn.flush()
             return
-        held = [(conn, conn.take()) for conn in pending]
-        self._committing = True
-        history.commit(lambda failed: self._call_soon_threadsafe(self._committed, held, failed))
+        history.commit(pending, self._committed)
 
-    def _call_soon_threadsafe(self, callback: Callable[..., None], *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-            self._loop.call_soon_threadsafe(callback, *args)
-
-    def _committed(
-        self, held: list[tuple[Connection, list[bytes]]], failed: Withdrawal | None
-    ) -> None:
-        self._committing = False
-        # The members of a busy channel hold the same lines, the same objects,
-        # a commit's worth (some 200 KB each): joined once for all of them,
-        # as comparing the lists costs a pointer a line.
-        last: list[bytes] | None = None
-        data = b""
-        for conn, taken in held:
-            lines = taken if failed is None else failed.unsent(taken)
-            if lines != last:
-                last, data = lines, b"".join(lines)
-            conn.send(data)
-        if failed is not None:
-            failed.tell()
-        # Items kept meanwhile with no output waiting for them (commit_soon
-        # passed them over while this commit ran) go in the next one too.
-        if self._pending or (self._history is not None and self._history.pending()):
-            self._run()
+    def _committed(self) -> None:
+        """A commit ended: output queued meanwhile waited long enough already;
+        and items kept meanwhile with no output waiting for them (commit_soon
+        passed them over while this commit ran) go in the next commit too."""
+        history = self._history
+        if self._pending or (history is not None and history.due()):
+            self._flush()
         self.resume_parked()
 
 
@@ -292,7 +226,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.closing = False
         # The socket's descriptor, for writes that skip the transport's own
-        # (Session.direct); None where the transport encrypts (TLS).
+        # (see send); None where the transport encrypts (TLS), and once closed.
         self.fd: int | None = None
         # Flow control: reading pauses while the client's output is stuck or
         # while its lines wait (throttled, or behind a command still finishing).
@@ -338,7 +272,6 @@ class Connection(asyncio.Protocol):
         else:
             sock = transport.get_extra_info("socket")
             self.fd = sock.fileno() if DIRECT_WRITES and sock is not None else None
-            self._set_direct()
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.session is None:
@@ -346,12 +279,11 @@ class Connection(asyncio.Protocol):
         lines = self.decoder.feed(data)
         if not lines:
             return
+        self.flusher.reads += 1
         # A lone line, the usual read of a client at a human pace, skips the
         # inbox (going through it cost the fixed-rate fan-out 0.05 ms of median
-        # latency) and, if no other line comes this loop turn, what it says to
-        # a channel is written straight to the members' sockets
-        # (Flusher.lone; bench/PROFILE.md). Its token is spent last: a line
-        # that must wait keeps it.
+        # latency; bench/PROFILE.md). Its token is spent last: a line that
+        # must wait keeps it.
         session = self.session
         if (
             len(lines) == 1
@@ -360,9 +292,8 @@ class Connection(asyncio.Protocol):
             and not self.flusher.stalled()
             and self._spend_token()
         ):
-            self.flusher.lone(self, session, lines[0])
+            self.core.handle_line(session, lines[0])
             return
-        self.flusher.settle()
         if self.inbox is None:
             self.inbox = deque(lines)
         else:
@@ -370,9 +301,10 @@ class Connection(asyncio.Protocol):
         self._drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.flusher.settle()  # a client's last line, then its quit
         self.closed = True
-        self._set_direct()
+        # Before the transport closes the descriptor, which a new connection
+        # may then be given: it never gets this client's lines.
+        self.fd = None
         if self.resume_timer is not None:
             self.resume_timer.cancel()
         if self.session is not None:
@@ -381,12 +313,10 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
-        self._set_direct()
         self._set_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self._set_direct()
         self._set_reading()
 
     # -- flood control -----------------------------------------------------
@@ -500,28 +430,6 @@ class Connection(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------
 
-    def _set_direct(self) -> None:
-        """Let writes skip the transport (``Session.direct``) only while nothing
-        may stand in between: TLS, a client not reading (its lines must
-        queue, to be measured against sendq), a session that has ended, or
-        bytes in the transport's buffer, which a write to the descriptor
-        would overtake. (Output held for history never comes this way
-        before its commit: with history, ``Flusher.lone`` queues every line.)
-
-        The descriptor is taken away before the transport can close it, as
-        ``connection_lost`` comes first: a new connection given the same
-        number never gets another client's lines."""
-        session, transport = self.session, self.transport
-        if session is None or transport is None:
-            return
-        fd = self.fd
-        free = (
-            fd is not None
-            and not (self.write_paused or self.closed)
-            and not transport.get_write_buffer_size()
-        )
-        session.direct = fd if free else None
-
     def _schedule(self) -> None:
         """Flush at the end of this loop turn (the session's ``wake``: it queued
         output). Once the transport is closing, the flush does nothing."""
@@ -556,26 +464,26 @@ class Connection(asyncio.Protocol):
         """Write taken output, joined, to the socket; then close, if the
         session has ended.
 
-        Straight to the descriptor while ``Session.direct`` allows, and the
-        transport takes only what the socket does not: asyncio's ``write``
-        is a dozen lines of Python around the same system call."""
+        Straight to the socket's descriptor where one is (no TLS to encrypt,
+        DIRECT_WRITES) and the transport holds none of the client's output,
+        which the write would overtake; the transport takes only what the
+        socket does not: asyncio's ``write`` is a dozen lines of Python
+        around the same system call. A closing transport has had the last
+        word: nothing is written after it."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if data:
-            session = self.session
-            if session is not None and (fd := session.direct) is not None:
+            fd = self.fd
+            if fd is not None and not transport.get_write_buffer_size():
                 try:
                     sent = os.write(fd, data)
                 except OSError:  # the transport's write meets it again, and reports it
                     sent = 0
                 if sent < len(data):
-                    session.direct = None
                     transport.write(memoryview(data)[sent:])
             else:
                 transport.write(data)
-                if self.fd is not None and not self.write_paused:
-                    self._set_direct()  # the transport's buffer may be empty again
             # Checked after the write, which takes what the kernel will, so only
             # bytes the client has not read count: a burst in one loop turn does
             # not. The write pauses the client first if it passes the high-water
@@ -591,7 +499,6 @@ class Connection(asyncio.Protocol):
         """The client does not read: drop what it has not taken and cut it off."""
         assert self.session is not None and self.transport is not None
         self.closed = True
-        self._set_direct()
         self.out.clear()
         self.session.out = []  # whatever is queued from now on goes nowhere
         self.transport.abort()
@@ -606,7 +513,6 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self.closing = True
-        self._set_direct()
         if self.session is not None:
             self.session.out = []  # whatever is queued from now on goes nowhere
         self._schedule()

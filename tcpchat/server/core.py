@@ -159,8 +159,6 @@ class ServerCore:
         self._ids = itertools.count(1)
         self._uids = itertools.count(1)
         self._batches = itertools.count(1)
-        # True while handle_alone runs (see there).
-        self._at_once = False
         # With history, what it holds for a commit, so that a failed one can
         # take its messages back (the connections' Flusher commits through it).
         self.durability: Durability | None = None
@@ -299,16 +297,6 @@ class ServerCore:
         if not reply.waiting:
             reply.send()
 
-    def handle_alone(self, session: Session, raw: bytes) -> None:
-        """:meth:`handle_line` for the only line read in a loop turn: lines it
-        makes for channel members go straight to their sockets, not through
-        their queues and the flush (``Session.direct``)."""
-        self._at_once = True
-        try:
-            self.handle_line(session, raw)
-        finally:
-            self._at_once = False
-
     def handle_run(self, session: Session, lines: Sequence[bytes], limit: int) -> int:
         """Handle the plain messages to one user at the front of ``lines`` (at
         most ``limit``) together, as one MessageRun; returns how many lines
@@ -446,7 +434,7 @@ class ServerCore:
         longer admits it."""
         kind = type(event)
         if kind is Messaged or kind is MessageRun:  # the hot path: no state to change
-            sent = deliver_message(self.state, event, stamp, self._at_once)  # type: ignore[arg-type]
+            sent = deliver_message(self.state, event, stamp)  # type: ignore[arg-type]
             if sent is None:
                 return False
             if self.durability is not None:
@@ -459,7 +447,7 @@ class ServerCore:
         settled = self.state.settle(event)
         if settled is None:
             return False
-        kept = deliver(self.state, settled, stamp, self.config.name, self._at_once)
+        kept = deliver(self.state, settled, stamp, self.config.name)
         if kept is not None and self.durability is not None:  # a multiline message, a redaction
             self.durability.note(settled, kept)  # type: ignore[arg-type]
         self._observe(settled, stamp)

@@ -6,15 +6,15 @@ formats its body once and encodes at most four variants of it, one per
 combination of the tags a recipient asked for (``message-tags`` and
 ``server-time``), so a message to a thousand members costs a few
 encodings and a thousand appends of the same bytes objects to the
-members' output queues (the channel loop in :func:`_messaged` appends
-to :attr:`Session.out` directly; other events go through ``write``).
-Delivery runs *before* the event is applied, so a quitting user is still
-in its channels and the old nick is still the source of NICK.
+members' output queues (the channel loop in :func:`deliver_message`
+appends to :attr:`Session.out` directly; other events go through
+``write``). Delivery makes no system calls: the connections' flush writes
+the queues. It runs *before* the event is applied, so a quitting user is
+still in its channels and the old nick is still the source of NICK.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -268,9 +268,7 @@ def _user_mode(state: State, e: UserModeChanged, stamp: Stamp) -> None:
         ).send(user.session)
 
 
-def deliver_message(
-    state: State, e: Messaged | MessageRun, stamp: Stamp, at_once: bool = False
-) -> OutLine | bytes | None:
+def deliver_message(state: State, e: Messaged | MessageRun, stamp: Stamp) -> OutLine | bytes | None:
     """Write a message's lines (see :func:`deliver`); None, writing nothing,
     if its source or target is no longer there. Messages change no state,
     so this is all the settling they need (State.settle leaves them here,
@@ -296,15 +294,10 @@ def deliver_message(
     if channel is not None:
         # The hot loop of a busy channel: per member, an append of shared
         # bytes straight to its output queue, and a wake-up only for the
-        # first line of the loop turn; or, for the only line of a loop turn
-        # (at_once), a write straight to the socket of a member with nothing
-        # queued (see Session). What the socket does not take (it is full,
-        # or broken) is queued, for the flush to hand to the transport
-        # (Connection.send), and later lines queue behind it. The source is the
-        # only session whose write may be a labeled-response collector, and
-        # it is skipped here.
+        # first line queued since its last flush. The source is the only
+        # session whose write may be a labeled-response collector, and it is
+        # skipped here.
         encoded = line.encoded
-        write = os.write
         for member in channel.members:
             session = member.session
             if session is None or member is source:
@@ -315,14 +308,6 @@ def deliver_message(
             data = encoded[mode] or line.for_mode(mode)
             out = session.out
             if not out:
-                if at_once and (fd := session.direct) is not None:
-                    try:
-                        sent = write(fd, data)
-                    except OSError:
-                        sent = 0
-                    if sent == len(data):
-                        continue
-                    data = data[sent:]
                 session.wake()
             out.append(data)
     elif (
@@ -569,12 +554,9 @@ _DELIVER: dict[type[Any], Callable[..., Sent | None]] = {
 }
 
 
-def deliver(
-    state: State, event: Event, stamp: Stamp, server_name: str, at_once: bool = False
-) -> Sent | None:
+def deliver(state: State, event: Event, stamp: Stamp, server_name: str) -> Sent | None:
     """Write the lines for ``event`` (settled; a message goes to
-    :func:`deliver_message`) to every local session that should see it;
-    ``at_once``: the event comes of a line read on its own (see Session).
+    :func:`deliver_message`) to every local session that should see it.
     For a message of several lines or a redaction, what was sent (Sent)."""
     if type(event) is ChannelModeChanged:
         _channel_mode(state, event, stamp, server_name)

@@ -1,13 +1,13 @@
 """A message is in history before anyone sees it, or no one sees it.
 
-Theory of operation: with history, the connections' :class:`Flusher` holds
-every client's output while the store commits what the loop turn appended
-(group commit), and writes it once the commit is durable. Between the two
-stands :class:`Durability`: the core tells it each message (and each
-redaction) it delivered into that held output (:meth:`Durability.note`:
+Theory of operation: with history, the connections' output is held while
+the store commits what the loop turn appended (group commit), and written
+once the commit is durable (:mod:`tcpchat.server.history_gate`). Between
+the two stands :class:`Durability`: the core tells it each message (and
+each redaction) it delivered into that held output (:meth:`Durability.note`:
 what delivery made of it, :data:`~tcpchat.server.delivery.Sent`), and it
-commits the store for the Flusher. When a commit fails (the disk is full,
-the file went bad), the Flusher is handed a :class:`Withdrawal` for the
+commits the store for the gate. When a commit fails (the disk is full,
+the file went bad), the gate is handed a :class:`Withdrawal` for the
 batch: the batch's message lines are taken out of the held output before
 it is written, so no one sees a message that history does not have, and
 each sender is told with a standard reply (IRCv3 standard-replies), in
@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from tcpchat.irc import quote_params
+from tcpchat.irc import casefold, quote_params
 from tcpchat.server.delivery import MultilineSent, OutLine, Sent, with_tag
 from tcpchat.server.events import Messaged, MessageRun, MultilineMessaged, Redacted
 from tcpchat.server.history import is_kept
@@ -154,28 +154,47 @@ Done = Callable[[Withdrawal | None], None]
 
 
 class Durability:
-    """The store's commits, for the Flusher, with the messages each one holds."""
+    """The store's commits, for the history gate, with the messages each one holds."""
 
     def __init__(self, store: HistoryStore, state: State, server_name: str) -> None:
         self.store = store
         self.state = state
         self.server_name = server_name
         self._batch: list[tuple[Kept, Sent]] = []
+        # The lines delivered for the messages of _batch (see backlog).
+        self._deliveries = 0
 
     def note(self, event: Kept, sent: Sent) -> None:
         """``event`` was delivered as ``sent``, into output held for the next
         commit (a message history does not keep, typing, is let be)."""
         if type(event) is not Messaged or is_kept(event):
             self._batch.append((event, sent))
+            self._deliveries += self._reach(event)
+
+    def _reach(self, event: Kept) -> int:
+        """About how many lines ``event`` was delivered as: a channel's members,
+        a run's messages, else one."""
+        if type(event) is MessageRun:
+            return len(event.texts)
+        if event.target[:1] == "#":
+            channel = self.state.channels.get(casefold(event.target))
+            return len(channel.members) if channel is not None else 1
+        return 1
 
     def pending(self) -> int:
         """History items waiting for a commit (0: none)."""
         return self.store.pending()
 
+    def backlog(self) -> int:
+        """What waits for the next commit: its history items, and the lines
+        delivered for its messages, which wait with them."""
+        return self.store.pending() + self._deliveries
+
     def commit(self, done: Done) -> None:
         """Commit what the store holds; ``done`` (from any thread) is told
         None, or the Withdrawal of the messages that were noted for it."""
         batch, self._batch = self._batch, []
+        self._deliveries = 0
 
         def committed(error: StoreUnavailable | None) -> None:
             if error is None or not batch:

@@ -226,7 +226,7 @@ class ServerRunner:
             on_applied=flusher.commit_soon,
             history=self.history,
         )
-        flusher.gate = bus.is_behind
+        flusher.holds.append(bus.is_behind)
         self.bus = bus  # before it joins: what on_network calls may ask for it
         try:
             await bus.start()

@@ -4,25 +4,14 @@ A :class:`Session` exists from the moment a connection is accepted; it gains
 a :class:`~tcpchat.server.state.User` when registration completes. It holds
 what is private to this connection (capabilities, registration progress,
 keepalive bookkeeping), its output queue, and two callables given by the
-transport adapter: ``wake`` asks for the queue to be flushed at the end of
-this event-loop turn, and ``close`` ends the connection.
+transport adapter: ``wake`` asks for the queue to be flushed, and ``close`` ends the connection.
 
 Output: ``out`` is the list of encoded lines waiting for the client. The
-connection takes all of it once per loop turn. Whoever appends to an
-*empty* ``out`` calls ``wake``, so a burst of lines costs one wake-up, and a
-channel message fanned out to many members costs each of them one append
-(see :mod:`tcpchat.server.delivery`); replies go through :meth:`Session.write`.
-
-``direct``, where the connection sets it, is the socket's descriptor, for
-a write that skips the transport: only while the transport holds no unsent
-bytes, so nothing can overtake them. A channel line that was the only line
-of its loop turn is written that way to members whose queue is empty: at a
-human pace a turn carries one line, and the wake-up and flush that a queue
-costs, and the transport's own ``write`` around the system call, are most
-of the Python per member (bench/PROFILE.md). Whatever the socket does not
-take at once goes to the queue. The flush writes the same way, hands what
-the socket still does not take to the transport, and then clears
-``direct`` until a later flush finds the transport's buffer empty.
+connection takes all of it when it flushes, once a burst of reads is over.
+Whoever appends to an *empty* ``out`` calls ``wake``, so a burst of lines
+costs one wake-up, and a channel message fanned out to many members costs
+each of them one append (see :mod:`tcpchat.server.delivery`); replies go
+through :meth:`Session.write`.
 """
 
 from __future__ import annotations
@@ -61,7 +50,6 @@ class Session:
         "close",
         "connected_at",
         "deliver",
-        "direct",
         "ended",
         "host",
         "ip",
@@ -114,10 +102,6 @@ class Session:
         self.wake = wake
         self.write: Callable[[bytes], None] = self.queue
         self.deliver: Callable[[bytes], None] = self.write
-        # Set only while nothing may stand between a line and the socket: no
-        # TLS to encrypt it, the client reading and its transport's buffer
-        # empty, the session not closing.
-        self.direct: int | None = None
         self.close = close
         # Set when the core ends the session; a transport may still hold
         # lines of it, which the core then drops (ServerCore.handle_line).

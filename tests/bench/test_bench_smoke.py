@@ -79,6 +79,23 @@ def test_fanout_rate_sends_at_the_rate_and_times_every_line(make_server: Server)
         assert 0 < report["arrival_p50_ms"] <= report["p50_ms"]
 
 
+def test_fanout_paced_sends_bursts_with_pings_and_times_the_probe(make_server: Server) -> None:
+    server = make_server(event_loop="asyncio")
+    scenario = loadgen.fanout_paced_scenario(
+        receivers=4, senders=2, rate=100.0, duration=1.0, probe_rate=20.0
+    )
+    senders = [r for r in scenario.roles if r.kind == "rate" and r.ping_every]
+    assert len(senders) == 2 and all(r.rate == 50.0 and r.phase == 0 for r in senders)
+    assert sum(r.lowat == loadgen.PACED_LOWAT for r in scenario.roles) == 4
+    assert sum(r.probe for r in scenario.roles) == 1
+    report = _run(scenario, server, procs=2)
+    _clean(report)
+    # 100 lines a second from the senders and 20 from the probe's sender, each
+    # timed by the one probe receiver.
+    assert 90 <= report["sent_per_s"] <= 150
+    assert report["latency_samples"] == report["latency_expected"] > 0
+
+
 def test_pairs_exchange_private_messages(make_server: Server) -> None:
     server = make_server(event_loop="asyncio")
     report = _run(loadgen.pairs_scenario(pairs=2, duration=1.0), server, procs=2)
@@ -179,16 +196,19 @@ def test_cpu_and_memory_readers() -> None:
 
 def test_templates_render(tmp_path: Path) -> None:
     names = [s.name for s in servers.SERVERS]
-    for expected in ("tcpchat", "tcpchat-uvloop", "tcpchat-history", "ngircd", "inspircd"):
+    for expected in ("tcpchat", "tcpchat-uvloop", "tcpchat-nohistory", "ngircd", "inspircd"):
         assert expected in names
     for spec in servers.SERVERS:
         argv = spec.render(12345, tmp_path)
         assert argv[:2] == ["sh", "-c"] and "12345" in " ".join(argv) + "".join(
             (tmp_path / f).read_text() for f in spec.files
         )
-    history = servers.by_name(["tcpchat-history"])[0]
-    assert "--history" in " ".join(history.render(1, tmp_path))
-    assert history.missing() == ""
+    # As shipped: history and accounts on, in the server's own directory.
+    shipped = " ".join(servers.by_name(["tcpchat"])[0].render(1, tmp_path))
+    assert f"--data-dir {tmp_path}" in shipped and "--no-" not in shipped.replace("--no-web", "")
+    plain = servers.by_name(["tcpchat-nohistory"])[0]
+    assert "--no-history --no-accounts" in " ".join(plain.render(1, tmp_path))
+    assert plain.missing() == ""
 
 
 def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
@@ -209,6 +229,10 @@ def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
         ]  # fmt: skip
 
     results = {"tcpchat": rounds(2.0), "ngircd": rounds(1.0), "ngircd-nodelay": rounds(2.5)}
+    for r in results["tcpchat"]:
+        r["fanout-paced"] = {"p50_ms": 1.5, "p99_ms": 3.0, "server_cpu": 0.3}
+    for r in results["ngircd"]:
+        r["fanout-paced"] = {"p50_ms": 1.0, "p99_ms": 4.0, "server_cpu": 0.2}
     table = run.summarise(results, specs)
     assert table["tcpchat"]["fanout.lines_per_s"] == 4000  # the median of 2000, 4000, 6000
     text = "\n".join(run.markdown_tables(table, specs))
@@ -223,6 +247,9 @@ def test_summary_and_targets_from_fake_rounds(tmp_path: Path) -> None:
     reference = "| reference: arrival p99, stock peers (Nagle) | ngircd | 1.00 | 2.00 | 2.00x | — |"
     assert reference in text
     assert "| pairs ≥ best peer | ngircd-nodelay | 1,250.00 | 1,000.00 | 0.80x | **no** |" in text
+    # As shipped, against ngIRCd: the paced figures of the run that has them.
+    assert "| paced p99 ≤ ngIRCd | ngircd | 4.00 | 3.00 | 0.75x | yes |" in text
+    assert "| paced server CPU ≤ 1.2x ngIRCd | ngircd | 0.20 | 0.30 | 1.50x | **no** |" in text
     # Without a TCP_NODELAY run, latency is held against the stock peer.
     del results["ngircd-nodelay"]
     specs = specs[:2]
@@ -242,7 +269,7 @@ def test_results_keep_their_rounds_beside_them(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "results-pairs.json").read_text())["results"] == results
     text = out.read_text()
     assert "Raw per-round numbers: `results-pairs.json`." in text
-    assert "| tcpchat | — | — | — | — | — | — | — | — | 1,234 |" in text
+    assert "| tcpchat | — | — | — | — | — | — | — | — | — | — | — | 1,234 |" in text
 
 
 def test_cluster_scenarios_send_their_traffic_across_the_nodes() -> None:

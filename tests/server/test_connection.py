@@ -143,7 +143,7 @@ def test_invalid_utf8_is_relayed_with_replacement(server: RunningServer) -> None
 
 @pytest.mark.parametrize("one_at_a_time", [False, True], ids=["in batches", "one at a time"])
 def test_slow_reader_is_cut_off_with_sendq_exceeded(make_server, one_at_a_time: bool) -> None:  # type: ignore[no-untyped-def]
-    # One at a time: a line read on its own is written straight to members'
+    # One at a time: each line's flush writes straight to the members'
     # sockets; a member that stopped reading must still queue, and be
     # measured against sendq.
     server = make_server(sendq=8192)
@@ -269,27 +269,20 @@ async def _turns(
     return seen
 
 
-def _straight(turn: Turn) -> bytes:
-    """What bob got of a line written straight to his socket: in the same turn,
-    or, where sockets are not descriptors (connection.DIRECT_WRITES), through
-    the queue's flush, a pass later."""
-    return turn.turn if connection.DIRECT_WRITES else turn.later
-
-
 def _texts(received: bytes) -> list[bytes]:
     return [line.rsplit(b":", 1)[-1] for line in received.splitlines() if b" PRIVMSG " in line]
 
 
-def test_a_line_alone_in_its_turn_is_written_straight_unless_history_holds_it(
+def test_a_line_is_queued_by_delivery_and_flushed_once_no_more_reads_come(
     tmp_path: Path,
 ) -> None:
     read = (("alice", b"PRIVMSG #c :now\r\n"),)
-    # Held to the end of the turn, then written without the queue and its flush;
-    # with flood control on (the default) too, while the line has its token.
+    # Delivery writes nothing itself: the line is in bob's queue, and the
+    # flush writes it; with flood control on (the default) too.
     for limits in (NO_FLOOD_CONTROL, Limits()):
         [got] = _run(_turns(None, (read,), limits))
-        assert (got.read, got.queued) == (b"", 0)
-        assert _straight(got).endswith(b" PRIVMSG #c :now\r\n")
+        assert (got.read, got.queued) == (b"", 1)
+        assert got.later.endswith(b" PRIVMSG #c :now\r\n")
     history = SqliteHistory(tmp_path / "history.sqlite3", 30, 1000)
     try:
         [got] = _run(_turns(history, (read,)))
@@ -303,35 +296,71 @@ def test_a_line_alone_in_its_turn_is_written_straight_unless_history_holds_it(
 def test_lines_from_several_clients_in_one_turn_go_out_in_one_write(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The server is behind: all of them are queued, for one write per member
-    # at the end of the turn, in the order they were read. The next turn's
-    # line alone is written straight again. (A loaded machine must not spend
-    # a turn's time budget before a read's second line: that is another test.)
+    # All of them are queued, for one write per member, in the order they
+    # were read. (A loaded machine must not spend a turn's time budget
+    # before a read's second line: that is another test.)
     monkeypatch.setattr(connection, "TURN_BUDGET", 1.0)
     reads = (
         ("alice", b"PRIVMSG #c :one\r\n"),
         ("carol", b"PRIVMSG #c :two\r\nPRIVMSG #c :2b\r\n"),
         ("alice", b"PRIVMSG #c :three\r\n"),
     )
-    # Last, a lone line after a flood's read in the same turn: it goes out with
-    # the flood's flush, not a turn later.
-    after_flood = (
-        ("carol", b"PRIVMSG #c :five\r\nPRIVMSG #c :six\r\n"),
-        ("alice", b"PRIVMSG #c :seven\r\n"),
-    )
-    # And two lone lines from two clients: neither is lost, both are queued.
     two_alone = (("alice", b"PRIVMSG #c :eight\r\n"), ("carol", b"PRIVMSG #c :nine\r\n"))
-    crowded, alone, flood, two = _run(
-        _turns(None, (reads, (("carol", b"PRIVMSG #c :four\r\n"),), after_flood, two_alone))
-    )
+    crowded, two = _run(_turns(None, (reads, two_alone)))
     assert (crowded.read, crowded.queued) == (b"", 4)
     assert _texts(crowded.later) == [b"one", b"two", b"2b", b"three"]
-    assert (alone.read, alone.queued) == (b"", 0)
-    assert _texts(_straight(alone)) == [b"four"]
-    assert (flood.read, flood.queued) == (b"", 3)
-    assert _texts(flood.turn) == [b"five", b"six", b"seven"]
     assert (two.read, two.queued) == (b"", 2)
     assert _texts(two.later) == [b"eight", b"nine"]
+
+
+async def _burst(gap_turns: int, turns: int) -> list[tuple[int, bytes]]:
+    """alice, carol and bob in #c on socket pairs; alice and carol send a
+    line each in turn, a read a loop turn, ``turns`` lines, then nothing for
+    ``gap_turns`` turns and one line more. What bob's socket held after
+    each turn, from the first line on: (turn, bytes)."""
+    loop = asyncio.get_running_loop()
+    core = ServerCore(Config(limits=NO_FLOOD_CONTROL))
+    flusher = Flusher(loop)
+    pairs = {nick: socket.socketpair() for nick in ("alice", "carol", "bob")}
+    conns, peers = await _in_c(core, flusher, pairs)
+    await asyncio.sleep(0.2)
+    _read_now(peers["bob"])
+    seen = []
+    schedule = [("alice", "carol")[n % 2] for n in range(turns)] + [None] * gap_turns + ["alice"]
+    for n, nick in enumerate(schedule):
+        if nick is not None:
+            conns[nick].data_received(f"PRIVMSG #c :{n}\r\n".encode())
+        await asyncio.sleep(0)
+        seen.append((n, _read_now(peers["bob"])))
+    for _ in range(3):
+        await asyncio.sleep(0)
+        seen.append((len(seen), _read_now(peers["bob"])))
+    await _close_all(conns, peers)
+    return seen
+
+
+def test_a_burst_of_reads_is_flushed_once_it_is_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lines read one a loop turn, as people's clients on one timer send them,
+    # go out together once a turn reads nothing new: one write per member.
+    monkeypatch.setattr(connection, "FLUSH_WAIT", 10.0)  # no bound in this test
+    seen = _run(_burst(gap_turns=3, turns=6))
+    writes = [(n, data) for n, data in seen if data]
+    assert _texts(writes[0][1]) == [b"0", b"1", b"2", b"3", b"4", b"5"]
+    assert writes[0][0] >= 6  # not before the burst was over
+    assert [_texts(data) for _, data in writes[1:]] == [[b"9"]]
+
+
+def test_a_flush_waits_for_more_reads_no_longer_than_flush_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read every loop turn, without end: the flush still comes, FLUSH_WAIT
+    # after the first line was queued (here 0: the first turn's wait only).
+    monkeypatch.setattr(connection, "FLUSH_WAIT", 0.0)
+    seen = _run(_burst(gap_turns=0, turns=40))
+    first = next(n for n, data in seen if data)
+    assert first <= 2
+    assert sum(_texts(data) != [] for _, data in seen) > 5  # flushed again and again
+    assert [t for _, data in seen for t in _texts(data)] == [str(n).encode() for n in range(41)]
 
 
 def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> None:
@@ -340,7 +369,7 @@ def test_a_line_alone_in_its_turn_still_goes_out_when_its_client_hangs_up() -> N
     assert got.later.index(b"PRIVMSG") < got.later.index(b"QUIT")
 
 
-async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[int], bytes]:
+async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[int]]:
     """alice and bob in #c on TCP, bob with small socket buffers. alice
     sends ``lines`` lone lines, one a turn, while bob does not read: past
     his socket's room, not past his transport's high-water mark. Twice, bob
@@ -348,8 +377,7 @@ async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[in
     alice sends two lone lines, and then ``burst`` lines in one read.
 
     Returns the messages bob got, in order; the bytes his transport held
-    before each of alice's lines sent as he emptied his socket; and what was
-    on his socket one loop pass after the last of her lone lines."""
+    before each of alice's lines sent as he emptied his socket."""
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=NO_FLOOD_CONTROL))
     flusher = Flusher(loop)
@@ -392,21 +420,18 @@ async def _fill_then_drain(lines: int, burst: int) -> tuple[list[bytes], list[in
         await asyncio.sleep(0)
     await bob_reads(f":{lines + 1} ".encode())
     # All read. The transport's buffer emptied with no word to the server:
-    # a line alone goes through the queue, and its flush finds the buffer
-    # empty; from the next line on, they go straight again.
+    # the next flush finds it empty, and writes straight again.
     conns["alice"].data_received(b"PRIVMSG #c :again\r\n")
     await bob_reads(b":again")
     conns["alice"].data_received(b"PRIVMSG #c :last\r\n")
-    await asyncio.sleep(0)
-    straight = _read_now(peers["bob"])
-    received += straight
+    await bob_reads(b":last")
     # A burst, flushed in one write, more than the socket takes at once.
     conns["alice"].data_received(
         b"".join(b"PRIVMSG #c :burst %d %s\r\n" % (n, filler.encode()) for n in range(burst))
     )
     await bob_reads(b":burst %d " % (burst - 1))
     await _close_all(conns, peers)
-    return received.splitlines(), held, straight
+    return received.splitlines(), held
 
 
 def test_a_member_whose_socket_is_full_gets_every_line_in_order() -> None:
@@ -414,7 +439,7 @@ def test_a_member_whose_socket_is_full_gets_every_line_in_order() -> None:
     # what the socket does not take goes through the transport, and later
     # lines wait behind that until the transport's buffer is empty.
     lines, burst = 100, 40
-    got, held, straight = _run(_fill_then_drain(lines, burst))
+    got, held = _run(_fill_then_drain(lines, burst))
     assert min(held) > 0, "the lines never filled bob's socket"
     # Each line whole, once: none cut short, nothing written twice.
     assert {line.split(b" :")[0] for line in got} == {b":alice!~u@127.0.0.1 PRIVMSG #c"}
@@ -424,8 +449,6 @@ def test_a_member_whose_socket_is_full_gets_every_line_in_order() -> None:
         + [b"again", b"last"]
         + [b"burst %d %s" % (n, filler) for n in range(burst)]
     )
-    if connection.DIRECT_WRITES:
-        assert _texts(straight) == [b"last"]
 
 
 def test_output_held_for_history_reaches_each_member_in_its_own_form(  # type: ignore[no-untyped-def]
@@ -497,7 +520,7 @@ def test_many_clients_at_once(server: RunningServer) -> None:
 def test_without_descriptor_writes_lines_go_through_the_transport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Where sockets are not file descriptors (Windows), no session is given
+    """Where sockets are not file descriptors (Windows), no connection keeps
     one to write to, and every line still arrives, in order."""
     monkeypatch.setattr(connection, "DIRECT_WRITES", False)
 
@@ -515,7 +538,7 @@ def test_without_descriptor_writes_lines_go_through_the_transport(
         while b":three" not in got and loop.time() < deadline:
             await asyncio.sleep(0.01)
             got += _read_now(peers["bob"])
-        directs = [conn.session.direct for conn in conns.values() if conn.session]
+        directs = [conn.fd for conn in conns.values()]
         await _close_all(conns, peers)
         return directs, got
 

@@ -55,8 +55,8 @@ def test_tls_and_plain_clients_talk(
         secure.register("secure")
         secure.send("PRIVMSG plain :over TLS")
         assert plain.expect("PRIVMSG").params == ("plain", "over TLS")
-        # A channel line read alone goes to a TLS member through its
-        # transport, encrypted, not straight to the socket.
+        # A flush to a TLS member goes through its transport, encrypted, not
+        # straight to the socket.
         secure.join("#both")
         plain.join("#both")
         plain.send("PRIVMSG #both :to everyone")
