@@ -27,6 +27,7 @@ from redisnode import RedisServer
 
 from tcpchat.cluster import handover
 from tcpchat.server.config import HistorySettings
+from tcpchat.store import HistoryItem
 from tcpchat.store.history import StoredItem
 from tcpchat.store.sqlite import SqliteHistory
 
@@ -302,3 +303,18 @@ def test_a_hand_over_cut_by_a_redis_restart_is_tried_again(
             carol.join("#c")
             alice.expect("JOIN")
             assert history(carol, "#c") == history(alice, "#c")
+
+
+def test_an_answer_chunk_reads_back_as_it_was_and_another_version_is_refused() -> None:
+    kept_items = [
+        (
+            HistoryItem("m1", 1000, "#c", "PRIVMSG", "a!u@h", ("#c", "hé"), {"+k": "v"}, "n:a"),
+            False,
+        ),
+        (HistoryItem("m2", 1001, "#c", "PRIVMSG", "a!u@h", ("#c", "gone")), True),
+    ]
+    assert handover.decode_chunk(handover.encode_chunk(kept_items)) == kept_items
+    with pytest.raises(handover.HandOverError, match="version"):
+        handover.decode_chunk(b'{"v": 99, "items": []}')
+    with pytest.raises(handover.HandOverError, match="wrong shape"):
+        handover.decode_chunk(b'{"v": 1, "items": [["m1", "not a time"]]}')
