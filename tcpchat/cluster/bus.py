@@ -10,6 +10,9 @@ wins, and the other's ``then`` is told it was refused (433). An event's time
 is the entry's (Redis's clock), so ``server-time`` is the same on every node
 and never goes back along the order.
 
+A node that keeps history takes what it lacks from a running node once it
+has joined, and answers such requests of others (:mod:`tcpchat.cluster.handover`).
+
 The heartbeat keeps this node a member and declares lost the nodes that
 stopped. A node that finds itself declared lost (it was paused, or cut off
 past the timeout) is fenced: Redis refuses its appends, so it drops its
@@ -33,15 +36,15 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-import redis.exceptions
-
 from tcpchat.cluster import codec, snapshot
-from tcpchat.cluster.redis_link import Fenced, RedisLink, StreamGap, WrongEpoch
+from tcpchat.cluster.handover import HandOver
+from tcpchat.cluster.redis_link import UNREACHABLE, Fenced, RedisLink, StreamGap, WrongEpoch
 from tcpchat.server.config import ClusterSettings
 from tcpchat.server.core import Applied, ServerCore
 from tcpchat.server.events import Event, NodeLost, Stamp, UserQuit
 from tcpchat.server.labels import LabeledReply
 from tcpchat.server.state import is_console_uid
+from tcpchat.store.history import HandOverStore
 
 __all__ = ["UNREACHABLE", "RedisBus", "RedisUnavailable"]
 
@@ -67,8 +70,6 @@ BACKLOG: Final = 1000
 READ_BLOCK_MS: Final = 1000
 # Seconds between tries while Redis cannot be reached, growing to the last.
 RETRY_DELAYS: Final = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-"""What a call to Redis raises when Redis cannot be reached."""
 
 
 _WHY: Final = {
@@ -98,6 +99,7 @@ class RedisBus:
         on_joined: Callable[[], None] = lambda: None,
         on_caught_up: Callable[[], None] = lambda: None,
         on_applied: Callable[[], None] = lambda: None,
+        history: HandOverStore | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -132,6 +134,8 @@ class RedisBus:
         self._wake = asyncio.Event()
         self._saved = ""
         self._task: asyncio.Task[None] | None = None
+        # History hand-over, when this node keeps history.
+        self.handover = None if history is None else HandOver(self.link, history, self.node)
 
     # -- the core's side -----------------------------------------------------
 
@@ -174,6 +178,8 @@ class RedisBus:
             asyncio.get_running_loop().time() < deadline
         ):
             await asyncio.sleep(0.01)
+        if self.handover is not None:
+            self.handover.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -190,13 +196,19 @@ class RedisBus:
         """Become a member as a new incarnation, then load the network: the
         snapshot, if there is one, and every entry after it."""
         self.incarnation = os.urandom(6).hex()
-        self.epoch, _ = await self.link.join(
+        self.epoch, began = await self.link.join(
             self.node, self.incarnation, os.urandom(8).hex(), self._initial
         )
+        if self.handover is not None:
+            if began:  # the network begins with this node: there is nothing to take
+                self.handover.skip()
+            else:
+                self.handover.prepare()  # before anything of the stream is kept
         # The network began with a snapshot; without one (deleted by hand),
         # from the state before any event.
         self.applied, text = await self.link.snapshot() or ("0-0", self._initial.encode())
         snapshot.load(self.core.state, text)
+        begins = self.applied  # what this node keeps of the stream begins after it
         caught_up = 0
         while entries := await self.link.read(self.applied, BATCH, self.epoch):
             self._apply(entries)
@@ -208,6 +220,8 @@ class RedisBus:
             caught_up,
             self.core.state.people,
         )
+        if self.handover is not None and not began:
+            self.handover.start(begins, self.incarnation)
 
     async def _run(self) -> None:
         while True:
@@ -217,6 +231,8 @@ class RedisBus:
                     group.create_task(self._write_loop())
                     group.create_task(self._heartbeat_loop())
                     group.create_task(self._snapshot_loop())
+                    if self.handover is not None:
+                        group.create_task(self.handover.serve(lambda: self.applied, self._retry))
             except ExceptionGroup as failed:
                 cause = failed.exceptions[0]
                 if isinstance(cause, Fenced) and cause.replaced:

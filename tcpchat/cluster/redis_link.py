@@ -27,6 +27,8 @@ Keys, all under ``tcpchat:<network>:`` so that networks can share a Redis:
 - ``lastbeat``: the last heartbeat of any node. When every node was silent
   (Redis was down), the first heartbeat after it grants everyone a new
   timeout instead of declaring them all lost.
+- ``handover`` and ``handover:<request>``: requests for history and their
+  answers (:mod:`tcpchat.cluster.handover`).
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
-__all__ = ["Fenced", "NodeInfo", "RedisLink", "StreamGap", "WrongEpoch"]
+__all__ = ["UNREACHABLE", "Fenced", "NodeInfo", "RedisLink", "StreamGap", "WrongEpoch"]
 
 log = logging.getLogger("tcpchat.cluster")
+
+UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+"""What a call to Redis raises when Redis cannot be reached."""
 
 _TIME_AND_IDS: Final = """
 local function now_ms()
@@ -218,7 +224,7 @@ class RedisLink:
         # each entry's fields into a dict cost more than reading them here.
         self.reader: aioredis.Redis = aioredis.Redis.from_url(url, protocol=2)
         self.reader.set_response_callback("XREAD", _as_is)
-        prefix = f"tcpchat:{network}:"
+        self.prefix = prefix = f"tcpchat:{network}:"
         self.keys = [prefix + name for name in _NAMES]
         self.stream = self.keys[0]
         self._join = self.redis.register_script(JOIN)

@@ -174,8 +174,11 @@ class Flusher:
         history.commit(pending, self._committed)
 
     def _committed(self) -> None:
-        """A commit ended: output queued meanwhile waited long enough already."""
-        if self._pending:
+        """A commit ended: output queued meanwhile waited long enough already;
+        and items kept meanwhile with no output waiting for them (commit_soon
+        passed them over while this commit ran) go in the next commit too."""
+        history = self._history
+        if self._pending or (history is not None and history.due()):
             self._flush()
         self.resume_parked()
 

@@ -224,6 +224,7 @@ class ServerRunner:
             on_joined=self._network_ready,
             on_caught_up=flusher.resume_parked,
             on_applied=flusher.commit_soon,
+            history=self.history,
         )
         flusher.holds.append(bus.is_behind)
         self.bus = bus  # before it joins: what on_network calls may ask for it

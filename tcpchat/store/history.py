@@ -26,7 +26,7 @@ reads backwards from the newest match, as a search result list does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,11 +36,13 @@ from tcpchat.store.health import StoreUnavailable
 
 __all__ = [
     "Committed",
+    "HandOverStore",
     "HistoryItem",
     "HistoryRecord",
     "HistoryRun",
     "HistoryStore",
     "Reference",
+    "StoredItem",
     "dm_key",
     "party",
     "party_name",
@@ -178,6 +180,10 @@ Committed = Callable[[StoreUnavailable | None], None]
 """Told how a commit ended: None when everything appended before it is
 durable, else why nothing of it is kept."""
 
+StoredItem = tuple[HistoryItem, bool]
+"""An item as a store keeps it: the item, and whether a redaction hides it
+(a hand-over carries both, so that what was redacted stays hidden)."""
+
 
 class HistoryStore(Protocol):
     """Where history lives. Reads happen on the server's thread and do not block for long."""
@@ -236,3 +242,46 @@ class HistoryStore(Protocol):
 
     def close(self) -> None:
         """Commit what is pending and release the database."""
+
+
+class HandOverStore(HistoryStore, Protocol):
+    """A history store that can give its items to another node's, and take theirs.
+
+    A cluster node that joins late, or comes back after being down, lacks
+    what was said before its replica of the network begins. It keeps what
+    it gets live as usual, and imports the rest from a running node. Reads
+    in this store are in the order items were kept, so the imported items
+    must go *before* the live ones: :meth:`make_room` leaves a place in
+    that order, before everything appended after it, and
+    :meth:`import_items` fills it, in the order given.
+    """
+
+    def wanted_since_ms(self) -> int:
+        """The time from which this store lacks items: that of its newest item
+        (items of the same millisecond may be missing), or the oldest time its
+        retention keeps, whichever is later; 0 for an empty store that keeps all."""
+
+    def make_room(self, ready: Callable[[int], None]) -> None:
+        """Leave room for imported items before everything appended after this
+        call; ``ready`` is told (from any thread) the room's id for
+        :meth:`import_items` once the items appended before it are written."""
+
+    def import_items(
+        self, room: int, items: Sequence[StoredItem], done: Callable[[int | None], None]
+    ) -> None:
+        """Keep ``items`` in ``room``, in their order, skipping those already
+        kept (by conversation and msgid); a REDACT among them hides its
+        message. ``done`` is told (from any thread) how many were new, or
+        None if they could not be written."""
+
+    def close_room(self, room: int, done: Callable[[], None]) -> None:
+        """Say the import into ``room`` is over: what was redacted live while
+        it ran (before its message was imported) is hidden now."""
+
+    def export(
+        self, since_ms: int, until_ms: int, chunk: int
+    ) -> Generator[list[StoredItem], None, None]:
+        """The items of times ``since_ms`` to ``until_ms`` (inclusive) in the
+        order kept, ``chunk`` at a time, read on a connection of their own
+        (for a worker thread: one chunk per step). Raises StoreUnavailable
+        when the file cannot be read."""

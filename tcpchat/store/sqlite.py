@@ -29,6 +29,16 @@ Redaction (an item of kind ``REDACT``) is written by the writer thread like
 any item, in the same transaction as a flag on the message it hides, so
 the message is hidden by the time anyone is told of its redaction.
 
+Rows are read in the order of their ids, which the writer gives them, so
+that a cluster node can import what it lacks from another node *before*
+what it kept live (:class:`~tcpchat.store.history.HandOverStore`):
+:meth:`SqliteHistory.make_room` leaves :data:`ROOM_IDS` ids free at its
+place in the order, and imported rows take them, in the order the other
+node kept them. A run travels as its messages, each with its own flag of
+redaction, and is imported as a row per message: reads answer the same
+either way. Imports go through the writer thread like commits, one chunk
+per transaction; exports read on a connection of their own.
+
 A file that is damaged is found at start (``open_versioned``). When a
 commit fails (the disk is full, the file went bad), nothing of the batch
 is kept and ``done`` is told why; the server then withdraws the batch's
@@ -48,10 +58,11 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from tcpchat.store.health import FileHealth, StoreUnavailable
 from tcpchat.store.history import (
@@ -62,11 +73,14 @@ from tcpchat.store.history import (
     HistoryRecord,
     HistoryRun,
     Reference,
+    StoredItem,
     split_run_msgid,
 )
 from tcpchat.store.sqlitedb import connect, open_versioned
 
-__all__ = ["SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
+__all__ = ["ROOM_IDS", "SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
+
+T = TypeVar("T")
 
 SCHEMA_VERSION: Final = 3
 _SCHEMA: Final = """
@@ -124,7 +138,10 @@ class HistoryDatabaseError(RuntimeError):
 
 
 _COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender, run"
-_WIDTH: Final = len(_COLUMNS.split(", "))
+_WRITTEN: Final = f"id, {_COLUMNS}, redacted"
+"""What a write gives a row: the id the writer numbers it with, what
+``_values`` makes of its record, and whether it is redacted (an import's)."""
+_WIDTH: Final = len(_WRITTEN.split(", "))
 _READ: Final = f"id, {_COLUMNS}, run_redacted"
 """What reads take of a row: its id (its place), what it was written with,
 and which of a run's lines are redacted."""
@@ -163,6 +180,17 @@ def _lines(row: _Row) -> list[int]:
         return [0]
     hidden = set(json.loads(redacted)) if redacted else ()
     return [line for line in range(run) if line not in hidden]
+
+
+def _stored(row: _Row, redacted: bool) -> list[StoredItem]:
+    """A row's messages as a hand-over carries them, one item each (the
+    importer keeps them a row each): hidden if the row is ``redacted``, or,
+    in a run, if its line is, so that a redacted message stays hidden."""
+    record = _record(row)
+    if not isinstance(record, HistoryRun):
+        return [(record, redacted)]
+    shown = _lines(row)
+    return [(record.item(line), redacted or line not in shown) for line in range(row[9])]
 
 
 def _message(record: HistoryRecord, line: int) -> HistoryItem:
@@ -216,16 +244,76 @@ def _hide(db: sqlite3.Connection, hidden: Sequence[tuple[str, str]]) -> None:
 
 # Rows per INSERT statement: SQLite runs a statement with the GIL released,
 # and a row at a time (executemany) handed the GIL back and forth with the
-# event loop for every message; 100 rows keep within the oldest SQLite's
-# 999 parameters.
-_ROWS_PER_INSERT: Final = 100
+# event loop for every message; as many rows as keep within the oldest
+# SQLite's 999 parameters.
+_ROWS_PER_INSERT: Final = 999 // _WIDTH
+# Ids left free by make_room for the items a hand-over imports: more than
+# any retention keeps (2^40, a million million), and few enough that a file
+# can make room some eight million times before SQLite's 2^63 ids run out.
+ROOM_IDS: Final = 1 << 40
 
 
 @functools.cache
 def _insert_sql(rows: int) -> str:
     """An INSERT of ``rows`` rows (duplicate msgids in a conversation are skipped)."""
     row = "(" + ", ".join("?" * _WIDTH) + ")"
-    return f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES " + ", ".join([row] * rows)
+    return f"INSERT OR IGNORE INTO messages ({_WRITTEN}) VALUES " + ", ".join([row] * rows)
+
+
+Ready = Callable[[int], None]
+"""Told the id of a room once it has its place (make_room)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """Write ``batch``; ``rooms`` go before the items at their index in it."""
+
+    batch: list[HistoryRecord]
+    done: Committed
+    rooms: list[tuple[int, Ready]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Import:
+    room: int
+    items: Sequence[StoredItem]
+    done: Callable[[int | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseRoom:
+    room: int
+    done: Callable[[], None]
+
+
+_Job = _Commit | _Import | _CloseRoom
+
+
+class _Rows:
+    """Rows for one write: the values of their INSERT, and the messages their
+    REDACT items hide."""
+
+    __slots__ = ("hidden", "values")
+
+    def __init__(self) -> None:
+        self.values: list[str | int] = []
+        self.hidden: list[tuple[str, str]] = []
+
+    def add(self, records: Iterable[HistoryRecord], first_id: int, redacted: Iterable[bool]) -> int:
+        """Add ``records`` with ids from ``first_id`` on; the id after the last."""
+        values, next_id = self.values, first_id
+        for item, hidden in zip(records, redacted, strict=False):
+            values += (next_id, *_values(item), int(hidden))
+            next_id += 1
+            if isinstance(item, HistoryItem) and item.command == REDACT:
+                self.hidden.append((item.target, item.params[1]))
+        return next_id
+
+
+def _never() -> Iterator[bool]:
+    """Redacted flags for items kept live: a redaction comes after its message."""
+    while True:
+        yield False
 
 
 def _contains_pattern(text: str) -> str:
@@ -270,7 +358,15 @@ class SqliteHistory:
         self._reads = FileHealth("history", path, "read", DAMAGE_ADVICE)
         self._buffer: list[HistoryRecord] = []
         self._pending = 0  # the items in _buffer, a run's counted one by one
-        self._jobs: queue.Queue[tuple[list[HistoryRecord], Committed] | None] = queue.Queue()
+        # Rooms asked for since the last commit: where in the buffer each goes.
+        self._rooms: list[tuple[int, Ready]] = []
+        # The writer thread's own: the id the next row takes (at least; see
+        # _commit), the rooms being filled (by id: the id the next imported
+        # row takes, and the end of the room), and its connection.
+        self._next_id = 1
+        self._open_rooms: dict[int, list[int]] = {}
+        self._db: sqlite3.Connection | None = None
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._writer = threading.Thread(
             target=self._write_loop, name="tcpchat-history", daemon=True
         )
@@ -288,56 +384,180 @@ class SqliteHistory:
 
     def commit(self, done: Committed) -> None:
         batch, self._buffer, self._pending = self._buffer, [], 0
-        self._jobs.put((batch, done))
+        rooms, self._rooms = self._rooms, []
+        self._jobs.put(_Commit(batch, done, rooms))
 
-    def _write_loop(self) -> None:
-        db: sqlite3.Connection | None = None
-        next_prune = 0.0
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                break
-            batch, done = job
-            if not batch:  # nothing to write, and nothing learnt about the file
-                done(None)
-                continue
-            error = None
-            try:
-                with self._writes.watch():
-                    db = db or connect(self.path)
-                    self._insert(db, batch)
-            except StoreUnavailable as exc:
-                error = exc
-                # Whatever state the failure left the connection in, the
-                # next batch starts on a fresh one.
-                if db is not None:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.close()
-                db = None
-            done(error)
-            if db is not None and self.clock() >= next_prune:
-                next_prune = self.clock() + PRUNE_INTERVAL
-                self._prune(db)
-        if db is not None:
+    # -- hand-over (HandOverStore) -----------------------------------------
+
+    def wanted_since_ms(self) -> int:
+        newest = self._rows("SELECT max(time_ms) FROM messages", ())[0][0]
+        kept_from = (
+            int((self.clock() - self.max_age_days * 86400) * 1000) if self.max_age_days > 0 else 0
+        )
+        return max(int(newest or 0), kept_from)
+
+    def make_room(self, ready: Ready) -> None:
+        self._rooms.append((len(self._buffer), ready))
+        if not self._buffer:  # nothing to wait for: place it now
+            self.commit(lambda error: None)
+
+    def import_items(
+        self, room: int, items: Sequence[StoredItem], done: Callable[[int | None], None]
+    ) -> None:
+        self._jobs.put(_Import(room, items, done))
+
+    def close_room(self, room: int, done: Callable[[], None]) -> None:
+        self._jobs.put(_CloseRoom(room, done))
+
+    def export(
+        self, since_ms: int, until_ms: int, chunk: int
+    ) -> Generator[list[StoredItem], None, None]:
+        # Time follows the order kept (every node keeps the stream's order,
+        # stamped with its entries' times), so the span is one range of ids,
+        # found by the time index, then read a chunk at a time along the ids.
+        # A run's row gives its messages one item each (_stored), so a chunk
+        # of rows may make more than one chunk of items.
+        with self._reads.watch():
+            db = connect(self.path)
+        try:
+            with self._reads.watch():
+                first, last = db.execute(
+                    "SELECT (SELECT min(id) FROM messages WHERE time_ms >= ?), "
+                    "(SELECT max(id) FROM messages WHERE time_ms <= ?)",
+                    (since_ms, until_ms),
+                ).fetchone()
+            after = (first or 0) - 1
+            while first is not None and last is not None and after < last:
+                with self._reads.watch():
+                    rows = db.execute(
+                        f"SELECT {_READ}, redacted FROM messages WHERE id > ? AND id <= ? "
+                        "AND time_ms BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                        (after, last, since_ms, until_ms, chunk),
+                    ).fetchall()
+                if not rows:
+                    return
+                after = rows[-1][0]
+                items = [stored for row in rows for stored in _stored(row, bool(row[-1]))]
+                for start in range(0, len(items), chunk):
+                    yield items[start : start + chunk]
+        finally:
             db.close()
 
-    def _insert(self, db: sqlite3.Connection, batch: list[HistoryRecord]) -> None:
-        if not batch:
-            return
-        values: list[str | int] = []
-        hidden: list[tuple[str, str]] = []
-        for item in batch:
-            values += _values(item)
-            if isinstance(item, HistoryItem) and item.command == REDACT:
-                hidden.append((item.target, item.params[1]))
-        step = _ROWS_PER_INSERT * _WIDTH
+    # -- the writer thread -------------------------------------------------
+
+    def _write_loop(self) -> None:
+        next_prune = 0.0
+        while (job := self._jobs.get()) is not None:
+            if isinstance(job, _Commit):
+                if not job.batch and not job.rooms:
+                    job.done(None)  # nothing to write, and nothing learnt about the file
+                    continue
+                placed: list[tuple[int, Ready]] = []
+                written = self._attempt(functools.partial(self._commit, job=job, placed=placed))
+                for _, ready in job.rooms[len(placed) :]:  # the file failed before their turn
+                    placed.append((self._place_room(), ready))
+                for room, ready in placed:  # in their place whether or not the batch is kept
+                    ready(room)
+                job.done(written if isinstance(written, StoreUnavailable) else None)
+            elif isinstance(job, _Import):
+                imported = self._attempt(functools.partial(self._import, job=job))
+                job.done(None if isinstance(imported, StoreUnavailable) else imported)
+            else:
+                self._attempt(functools.partial(self._close_room, room=job.room))
+                self._open_rooms.pop(job.room, None)
+                job.done()
+            if self._db is not None and self.clock() >= next_prune:
+                next_prune = self.clock() + PRUNE_INTERVAL
+                self._prune(self._db)
+        if self._db is not None:
+            self._db.close()
+
+    def _attempt(self, work: Callable[[sqlite3.Connection], T]) -> T | StoreUnavailable:
+        """``work`` on the writer's connection; if the file fails it, why."""
+        try:
+            with self._writes.watch():
+                self._db = self._db or connect(self.path)
+                return work(self._db)
+        except StoreUnavailable as exc:
+            # Whatever state the failure left the connection in, the next
+            # job starts on a fresh one.
+            if self._db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.close()
+            self._db = None
+            return exc
+
+    def _place_room(self) -> int:
+        """Leave the next ROOM_IDS ids free; the room's id (its first)."""
+        room = self._next_id
+        self._open_rooms[room] = [room, room + ROOM_IDS]
+        self._next_id += ROOM_IDS
+        return room
+
+    def _commit(
+        self, db: sqlite3.Connection, job: _Commit, placed: list[tuple[int, Ready]]
+    ) -> None:
+        """Write a commit's batch, numbered on from the last row, placing its
+        rooms among the rows (into ``placed``). Rows are numbered under the
+        write lock: another store writing the same file numbers its rows
+        after these. A batch that fails leaves its ids unused."""
+        rows, batch, start = _Rows(), job.batch, 0
         with db:
-            db.execute("BEGIN")
-            for start in range(0, len(values), step):
-                chunk = values[start : start + step]
-                db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
-            if hidden:
-                _hide(db, hidden)
+            db.execute("BEGIN IMMEDIATE")
+            (top,) = db.execute("SELECT coalesce(max(id), 0) + 1 FROM messages").fetchone()
+            self._next_id = max(self._next_id, top)
+            for at, ready in job.rooms:
+                self._next_id = rows.add(batch[start:at], self._next_id, _never())
+                placed.append((self._place_room(), ready))
+                start = at
+            self._next_id = rows.add(batch[start:] if start else batch, self._next_id, _never())
+            self._insert(db, rows)
+
+    def _import(self, db: sqlite3.Connection, job: _Import) -> int:
+        """Write imported items on in their room; how many were new."""
+        room = self._open_rooms.get(job.room)
+        if room is None:  # closed already: a hand-over given up
+            return 0
+        next_id, end = room
+        items = job.items[: end - next_id]
+        rows = _Rows()
+        room[0] = rows.add((item for item, _ in items), next_id, (hidden for _, hidden in items))
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            return self._insert(db, rows)
+
+    def _close_room(self, db: sqlite3.Connection, room: int) -> None:
+        """Hide what the REDACT items kept since the room was made name: one
+        kept live may have come before its message came into the room."""
+        if room not in self._open_rooms:
+            return
+        rows = _Rows()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            rows.hidden = [
+                (str(target), str(msgid))
+                for target, msgid in db.execute(
+                    "SELECT target, json_extract(params, '$[1]') FROM messages "
+                    "WHERE id >= ? AND command = ?",
+                    (room, REDACT),
+                )
+            ]
+            self._insert(db, rows)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, rows: _Rows) -> int:
+        """Insert ``rows`` and hide what their redactions name, in the
+        transaction under way; how many rows were new."""
+        values, hidden = rows.values, rows.hidden
+        step = _ROWS_PER_INSERT * _WIDTH
+        before = db.total_changes
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            db.execute(_insert_sql(len(chunk) // _WIDTH), chunk)
+        inserted = db.total_changes - before
+        if hidden:
+            _hide(db, hidden)
+        return inserted
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: drop items older than max_age_days, and past max_per_target."""
