@@ -36,8 +36,12 @@ what it kept live (:class:`~tcpchat.store.history.HandOverStore`):
 place in the order, and imported rows take them, in the order the other
 node kept them. A run travels as its messages, each with its own flag of
 redaction, and is imported as a row per message: reads answer the same
-either way. Imports go through the writer thread like commits, one chunk
-per transaction; exports read on a connection of their own.
+either way. Where the answer meets what the node keeps (at a millisecond
+both have), a message is kept once: msgids skip most, an imported message
+of a run kept as one row is skipped (``_in_kept_runs``), and while a room
+is open a run kept live is written a row per message (``_live``).
+Imports go through the writer thread like commits, one chunk per
+transaction; exports read on a connection of their own.
 
 A file that is damaged is found at start (``open_versioned``). When a
 commit fails (the disk is full, the file went bad), nothing of the batch
@@ -193,6 +197,24 @@ def _stored(row: _Row, redacted: bool) -> list[StoredItem]:
     return [(record.item(line), redacted or line not in shown) for line in range(row[9])]
 
 
+def _one_each(records: Iterable[HistoryRecord]) -> Iterator[HistoryItem]:
+    """The records' messages, a run's one item each, as a hand-over brings them."""
+    for record in records:
+        if isinstance(record, HistoryRun):
+            yield from (record.item(line) for line in range(len(record.texts)))
+        else:
+            yield record
+
+
+_IN_KEPT_RUNS: Final = (
+    "SELECT json_extract(c.value, '$[0]') FROM json_each(?) AS c JOIN messages AS m "
+    "ON m.target = json_extract(c.value, '$[1]') AND m.msgid = json_extract(c.value, '$[2]') "
+    "AND m.run > json_extract(c.value, '$[3]')"
+)
+"""Which of the candidates, a JSON array of [index, conversation, run msgid,
+line], are messages of a run kept as one row."""
+
+
 def _message(record: HistoryRecord, line: int) -> HistoryItem:
     """The item at ``line`` of a row's record."""
     return record.item(line) if isinstance(record, HistoryRun) else record
@@ -227,17 +249,19 @@ def _hide(db: sqlite3.Connection, hidden: Sequence[tuple[str, str]]) -> None:
         "AND (msgid = ? OR (msgid > ? AND msgid < ?))",
         [(target, msgid, msgid + ".", msgid + "/") for target, msgid in hidden],
     )
-    # A message of a run: its line, in the run's row.
+    # A message of a run: its line, in the run's row, once (the close of a
+    # hand-over's room hides again what was hidden live).
     lines = []
     for target, msgid in hidden:
         place = split_run_msgid(msgid)
         if place is not None:
             head, line = place
-            lines.append((line, target, head, line))
+            lines.append((line, target, head, line, line))
     db.executemany(
         "UPDATE messages SET run_redacted = "
         "json_insert(coalesce(run_redacted, '[]'), '$[#]', ?) "
-        "WHERE target = ? AND msgid = ? AND run > ?",
+        "WHERE target = ? AND msgid = ? AND run > ? "
+        "AND NOT EXISTS (SELECT 1 FROM json_each(run_redacted) WHERE value = ?)",
         lines,
     )
 
@@ -507,11 +531,20 @@ class SqliteHistory:
             (top,) = db.execute("SELECT coalesce(max(id), 0) + 1 FROM messages").fetchone()
             self._next_id = max(self._next_id, top)
             for at, ready in job.rooms:
-                self._next_id = rows.add(batch[start:at], self._next_id, _never())
+                self._next_id = rows.add(self._live(batch[start:at]), self._next_id, _never())
                 placed.append((self._place_room(), ready))
                 start = at
-            self._next_id = rows.add(batch[start:] if start else batch, self._next_id, _never())
+            self._next_id = rows.add(
+                self._live(batch[start:] if start else batch), self._next_id, _never()
+            )
             self._insert(db, rows)
+
+    def _live(self, batch: list[HistoryRecord]) -> Iterable[HistoryRecord]:
+        """What of ``batch`` goes in a row each. While a room is open, a run
+        goes as its messages: the answer may carry it too (its span and the
+        replica meet at a millisecond), as messages, and a row per message
+        makes whichever comes second be skipped by its msgid."""
+        return _one_each(batch) if self._open_rooms else batch
 
     def _import(self, db: sqlite3.Connection, job: _Import) -> int:
         """Write imported items on in their room; how many were new."""
@@ -521,10 +554,26 @@ class SqliteHistory:
         next_id, end = room
         items = job.items[: end - next_id]
         rows = _Rows()
-        room[0] = rows.add((item for item, _ in items), next_id, (hidden for _, hidden in items))
         with db:
             db.execute("BEGIN IMMEDIATE")
+            kept = self._in_kept_runs(db, items)
+            new = [stored for n, stored in enumerate(items) if n not in kept]
+            room[0] = rows.add((item for item, _ in new), next_id, (hidden for _, hidden in new))
             return self._insert(db, rows)
+
+    @staticmethod
+    def _in_kept_runs(db: sqlite3.Connection, items: Sequence[StoredItem]) -> set[int]:
+        """The indexes of the items that are messages of a run kept as one
+        row (a node that comes back kept it before it went): a msgid of
+        their own would not skip them."""
+        candidates = [
+            (n, item.target, *place)
+            for n, (item, _) in enumerate(items)
+            if (place := split_run_msgid(item.msgid)) is not None
+        ]
+        if not candidates:
+            return set()
+        return {int(n) for (n,) in db.execute(_IN_KEPT_RUNS, (_to_json(candidates),))}
 
     def _close_room(self, db: sqlite3.Connection, room: int) -> None:
         """Hide what the REDACT items kept since the room was made name: one

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpchat.store import HistoryItem, HistoryRun, dm_key
+from tcpchat.store import HistoryItem, HistoryRun, Reference, dm_key
 from tcpchat.store.history import MESSAGE_KINDS, REDACT, StoredItem
 from tcpchat.store.sqlite import SqliteHistory
 
@@ -185,3 +185,46 @@ def test_an_exported_run_comes_as_its_messages_each_redacted_or_not(tmp_path: Pa
     finally:
         source.close()
         joiner.close()
+
+
+def test_a_run_kept_before_the_room_is_not_imported_again_as_its_messages(
+    store: SqliteHistory,
+) -> None:
+    commit(store, [a_run("r", 1000, ["a", "b"])])  # a node that comes back had it
+    room = room_of(store)
+    exported = [(a_run("r", 1000, ["a", "b"]).item(n), False) for n in (0, 1)]
+    assert imported(store, room, [*exported, (item(2, DM), False)]) == 1
+    assert texts(store, DM) == ["a", "b", "m2"]
+
+
+def test_a_run_kept_live_after_some_of_its_messages_came_in_is_kept_once(
+    store: SqliteHistory,
+) -> None:
+    room = room_of(store)
+    live = a_run("r", 1000, ["a", "b", "c"])
+    imported(store, room, [(live.item(0), False), (live.item(1), True)])  # a chunk ends
+    commit(store, [live])  # the replica begins inside the span the answer covers
+    imported(store, room, [(live.item(2), False)])
+    wait(lambda done: store.close_room(room, done))
+    commit(store, [a_run("s", 2000, ["d"])])  # no room open: one row again
+    assert texts(store, DM) == ["a", "c", "d"]
+    assert store.find(DM, Reference("r.1")) is None
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        assert db.execute("SELECT msgid, run FROM messages ORDER BY id").fetchall() == [
+            ("r.0", 0),
+            ("r.1", 0),
+            ("r.2", 0),
+            ("s", 1),
+        ]
+
+
+def test_closing_the_room_hides_a_message_of_a_run_once(store: SqliteHistory) -> None:
+    commit(store, [a_run("r", 1000, ["a", "b"])])
+    room = room_of(store)
+    commit(store, [HistoryItem("x", 2000, DM, REDACT, "a!u@h", ("bob", "r.1"))])
+    wait(lambda done: store.close_room(room, done))
+    assert texts(store, DM) == ["a"]
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        assert db.execute("SELECT run_redacted FROM messages WHERE msgid = 'r'").fetchone() == (
+            "[1]",
+        )
