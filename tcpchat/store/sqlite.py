@@ -186,17 +186,6 @@ def _lines(row: _Row) -> list[int]:
     return [line for line in range(run) if line not in hidden]
 
 
-def _stored(row: _Row, redacted: bool) -> list[StoredItem]:
-    """A row's messages as a hand-over carries them, one item each (the
-    importer keeps them a row each): hidden if the row is ``redacted``, or,
-    in a run, if its line is, so that a redacted message stays hidden."""
-    record = _record(row)
-    if not isinstance(record, HistoryRun):
-        return [(record, redacted)]
-    shown = _lines(row)
-    return [(record.item(line), redacted or line not in shown) for line in range(row[9])]
-
-
 def _one_each(records: Iterable[HistoryRecord]) -> Iterator[HistoryItem]:
     """The records' messages, a run's one item each, as a hand-over brings them."""
     for record in records:
@@ -204,6 +193,16 @@ def _one_each(records: Iterable[HistoryRecord]) -> Iterator[HistoryItem]:
             yield from (record.item(line) for line in range(len(record.texts)))
         else:
             yield record
+
+
+def _stored(row: _Row, redacted: bool) -> list[StoredItem]:
+    """A row's messages as a hand-over carries them, one item each (the
+    importer keeps them a row each): hidden if the row is ``redacted``, or,
+    in a run, if its line is, so that a redacted message stays hidden."""
+    shown = _lines(row)
+    return [
+        (item, redacted or line not in shown) for line, item in enumerate(_one_each([_record(row)]))
+    ]
 
 
 _IN_KEPT_RUNS: Final = (
