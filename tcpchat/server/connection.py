@@ -68,7 +68,7 @@ RUN_LINES: Final = 500
 # waits while loop turns keep reading lines, up to this long after the
 # output it writes was queued. At the paced fixed rate (ten senders on one
 # tick) that halved the sends and the server's CPU, and lowered its p50
-# (bench/PROFILE.md, step 15).
+# (bench/PROFILE.md, step 17).
 FLUSH_WAIT: Final = 0.001
 # Writes straight to a socket's descriptor (Connection.send) need sockets that
 # are file descriptors, as on POSIX. Elsewhere (Windows: os.write cannot take

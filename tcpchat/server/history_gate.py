@@ -37,7 +37,7 @@ __all__ = ["HISTORY_BACKLOG", "HistoryGate"]
 # wait. Counted in items, a 10-sender flood into a 200-member channel held
 # 2,000 messages, 400,000 lines, per commit, and its latency was a quarter
 # of a second; in deliveries, the batch is as big as the work of releasing
-# it, about 2 ms of it (bench/PROFILE.md, history).
+# it, about 2 ms of it (bench/PROFILE.md, step 18).
 HISTORY_BACKLOG: Final = 20_000
 
 Held = list[tuple["Connection", list[bytes]]]

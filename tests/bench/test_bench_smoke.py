@@ -293,7 +293,7 @@ def test_cluster_scenarios_send_their_traffic_across_the_nodes() -> None:
 
 def test_the_cluster_target_rows() -> None:
     table = {
-        "tcpchat": {"fanout.lines_per_s": 1000.0, "fanout-rate.p99_ms": 2.0},
+        "tcpchat-nohistory": {"fanout.lines_per_s": 1000.0, "fanout-rate.p99_ms": 2.0},
         "tcpchat-cluster": {"fanout.lines_per_s": 1400.0, "fanout-rate.p99_ms": 7.0},
         "tcpchat-cluster-shared": {"fanout.lines_per_s": 1200.0},
     }
