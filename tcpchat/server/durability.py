@@ -186,9 +186,10 @@ class Durability:
         return self.store.pending()
 
     def backlog(self) -> int:
-        """What waits for the next commit: its history items, and the lines
-        delivered for its messages, which wait with them."""
-        return self.store.pending() + self._deliveries
+        """What waits for the next commit: the lines delivered for its
+        messages, which wait with them, or its history items, whichever is
+        more (a private message is one of each: counted once)."""
+        return max(self.store.pending(), self._deliveries)
 
     def commit(self, done: Done) -> None:
         """Commit what the store holds; ``done`` (from any thread) is told

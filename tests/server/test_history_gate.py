@@ -99,10 +99,11 @@ def _run(store: SlowCommits, members: int, lines: int) -> tuple[int, int, list[b
 def test_a_lagging_commit_holds_lines_by_the_deliveries_behind_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, members: int
 ) -> None:
-    # 60 may wait behind the commit: each message counts as its item and its
-    # channel's members, 20 messages to 2 members, 6 to 10; the rest of the
-    # flood waits, unread, until the commit ends. Then every line arrives,
-    # in order. (A line a turn, so that the gate is asked before each.)
+    # 60 may wait behind the commit: each message counts as its channel's
+    # members (more than its one item), 30 messages to 2 members, 6 to 10;
+    # the rest of the flood waits, unread, until the commit ends. Then every
+    # line arrives, in order. (A line a turn, so that the gate is asked
+    # before each.)
     monkeypatch.setattr(history_gate, "HISTORY_BACKLOG", 60)
     monkeypatch.setattr(connection, "TURN_BUDGET", 0.0)
     store = SlowCommits(tmp_path / "history.sqlite3")
@@ -111,7 +112,7 @@ def test_a_lagging_commit_holds_lines_by_the_deliveries_behind_it(
     finally:
         store.go.set()
         store.close()
-    assert during == -(-60 // (members + 1))
+    assert during == -(-60 // members)
     assert [line.rsplit(b":", 1)[1] for line in got if b"PRIVMSG" in line] == [
         b"first",
         *(b"%d" % n for n in range(200)),
