@@ -63,6 +63,53 @@ def in_channel(client: IrcClient, channel: str, *others: IrcClient) -> None:
         assert other.expect("JOIN").source.startswith(client.nick + "!")
 
 
+def test_three_node_processes_are_one_network(
+    node_process: Callable[..., ServerProcess],
+) -> None:
+    # Three processes of their own, each with a client: a channel and a
+    # private message cross every pair of them, a nick claimed on two at once
+    # goes to one, and a node killed leaves the other two its users' quits.
+    nodes = [node_process(name) for name in ("a", "b", "c")]
+    clients = [IrcClient("127.0.0.1", node.port) for node in nodes]
+    with contextlib.ExitStack() as stack:
+        for client in clients:
+            stack.enter_context(client)
+        for nick, client in zip(("ann", "ben", "cat"), clients, strict=True):
+            client.register(nick)
+        ann, ben, cat = clients
+        ann.join("#three")
+        in_channel(ben, "#three", ann)
+        in_channel(cat, "#three", ann, ben)
+        for sender in clients:
+            sender.send(f"PRIVMSG #three :from {sender.nick}")
+            for other in clients:
+                if other is not sender:
+                    got = other.expect("PRIVMSG")
+                    assert got.params == ("#three", f"from {sender.nick}")
+        cat.send("PRIVMSG ann :just you")
+        assert ann.expect("PRIVMSG").params == ("ann", "just you")
+        ben.send("NICK prize")
+        cat.send("NICK prize")
+        answers = {}
+        for client in (ben, cat):
+            own = client.nick + "!"
+            answers[client.nick] = client.expect_where(
+                lambda m, own=own: (
+                    m.command == "433" or (m.command == "NICK" and (m.source or "").startswith(own))
+                ),
+                "its own NICK or 433",
+            ).command
+        assert sorted(answers.values()) == ["433", "NICK"]
+        winner = next(nick for nick, answer in answers.items() if answer == "NICK")
+        seen = ann.expect("NICK")
+        assert seen.source.startswith(winner + "!") and seen.params == ("prize",)
+        nodes[2].signal(signal.SIGKILL)
+        for survivor in (ann, ben):
+            quit_ = survivor.expect("QUIT", timeout=15)
+            assert quit_.source.split("!")[0] in ("cat", "prize")
+            assert quit_.params == ("tcpchat.local c",)  # the netsplit style
+
+
 def test_a_killed_node_s_users_quit_within_15_seconds(
     make_node: Nodes, node_process: Callable[..., ServerProcess]
 ) -> None:
