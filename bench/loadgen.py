@@ -75,6 +75,7 @@ from multiprocessing.connection import Connection as Pipe
 from typing import Any, Final
 
 __all__ = [
+    "SCENARIOS",
     "Role",
     "Scenario",
     "connect_scenario",
@@ -107,6 +108,17 @@ DRAIN_MAX: Final = 5.0
 LAT_MARK: Final = b"@LAT "
 # Probe sender rate in the saturated fan-out: slow, so it measures, not loads.
 PROBE_RATE: Final = 20.0
+# Every scenario, in the order the runner runs them.
+SCENARIOS: Final = (
+    "idle",
+    "idle-web",
+    "connect",
+    "fanout",
+    "fanout-web",
+    "fanout-rate",
+    "fanout-paced",
+    "pairs",
+)
 # fanout-paced: a sender's PING after every this many lines, and the bytes a
 # receiver's socket holds before it wakes the receiver (SO_RCVLOWAT).
 PACED_PING_EVERY: Final = 20
@@ -997,19 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.loadgen", description="IRC load generator (one scenario)."
     )
-    parser.add_argument(
-        "scenario",
-        choices=[
-            "fanout",
-            "fanout-web",
-            "fanout-rate",
-            "fanout-paced",
-            "pairs",
-            "connect",
-            "idle",
-            "idle-web",
-        ],
-    )
+    parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--port", type=int, nargs="+", default=[6667], help="one port per node of a cluster"

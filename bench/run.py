@@ -402,15 +402,7 @@ def summarise(
     for spec in specs:
         rounds = results.get(spec.name, [])
         row = {f"{s}.{k}": median_of(rounds, s, k) for _, s, k, _, _ in METRICS}
-        for scenario in (
-            "fanout",
-            "fanout-web",
-            "fanout-rate",
-            "fanout-paced",
-            "pairs",
-            "connect",
-            "idle",
-        ):
+        for scenario in loadgen.SCENARIOS:
             for key in (
                 "server_cpu",
                 "server_kernel_cpu",
@@ -601,22 +593,30 @@ def targets(table: dict[str, dict[str, float]]) -> list[str]:
         if not cands:
             continue
         pv, pname = max(cands) if higher else min(cands)
-        cells = [title, pname, f"{pv:,.2f}"]
-        for ours in (BASELINE, BASELINE + "-uvloop"):
-            v = table.get(ours, {}).get(key, math.nan)
-            if math.isnan(v) or pv == 0:
-                cells += ["—", "—", "—"]
-                continue
-            ratio = v / pv
-            if factor is None:
-                verdict = "—"
-            else:
-                met = ratio >= factor if higher else ratio <= factor
-                verdict = "yes" if met else "**no**"
-            cells += [f"{v:,.2f}", f"{ratio:.2f}x", verdict]
+        cells = [title, pname, f"{pv:,.2f}", *_ours(table, key, pv, factor, higher)]
         out.append("| " + " | ".join(cells) + " |")
     out += web_member_cost(table)
     return out + shipped_targets(table)
+
+
+def _ours(
+    table: dict[str, dict[str, float]], key: str, ref: float, factor: float | None, higher: bool
+) -> list[str]:
+    """tcpchat's and tcpchat-uvloop's cells of a target row: value, ratio to
+    ``ref`` and whether it meets ``factor`` ("—" for a reference row)."""
+    cells = []
+    for ours in (BASELINE, BASELINE + "-uvloop"):
+        v = table.get(ours, {}).get(key, math.nan)
+        if math.isnan(v) or ref == 0:
+            cells += ["—", "—", "—"]
+            continue
+        ratio = v / ref
+        if factor is None:
+            verdict = "—"
+        else:
+            verdict = "yes" if (ratio >= factor if higher else ratio <= factor) else "**no**"
+        cells += [f"{v:,.2f}", f"{ratio:.2f}x", verdict]
+    return cells
 
 
 def shipped_targets(table: dict[str, dict[str, float]]) -> list[str]:
@@ -654,15 +654,7 @@ def shipped_targets(table: dict[str, dict[str, float]]) -> list[str]:
         if not found:
             continue
         rv, rname = max(found) if higher else min(found)
-        cells = [title, rname, f"{rv:,.2f}"]
-        for ours in (BASELINE, BASELINE + "-uvloop"):
-            v = table.get(ours, {}).get(key, math.nan)
-            if math.isnan(v) or rv == 0:
-                cells += ["—", "—", "—"]
-                continue
-            ratio = v / rv
-            met = ratio >= factor if higher else ratio <= factor
-            cells += [f"{v:,.2f}", f"{ratio:.2f}x", "yes" if met else "**no**"]
+        cells = [title, rname, f"{rv:,.2f}", *_ours(table, key, rv, factor, higher)]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -851,7 +843,7 @@ def notes_section(raw: str, clusters: bool = False) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--servers", nargs="*", help="names from bench/servers.py (default: all)")
-    parser.add_argument("--scenarios", nargs="*", default=list(loadgen_scenarios()))
+    parser.add_argument("--scenarios", nargs="*", default=list(loadgen.SCENARIOS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per window")
     parser.add_argument("--clients", type=int, default=200, help="fanout channel size")
@@ -922,19 +914,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
-
-
-def loadgen_scenarios() -> tuple[str, ...]:
-    return (
-        "idle",
-        "idle-web",
-        "connect",
-        "fanout",
-        "fanout-web",
-        "fanout-rate",
-        "fanout-paced",
-        "pairs",
-    )
 
 
 def _has_uvloop() -> bool:

@@ -59,6 +59,21 @@ def entry(text: bytes) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
+def hold_answers(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make an answering node's export wait: (asked, gate): ``asked`` is set
+    when it begins, and it goes on once ``gate`` is set."""
+    asked, gate = threading.Event(), threading.Event()
+    export = SqliteHistory.export
+
+    def held(self: SqliteHistory, *args: Any) -> Generator[list[StoredItem], None, None]:
+        asked.set()
+        assert gate.wait(10)
+        yield from export(self, *args)
+
+    monkeypatch.setattr(SqliteHistory, "export", held)
+    return asked, gate
+
+
 def snapshot_after_now(redis_server: RedisServer) -> None:
     """Wait until a snapshot holds everything appended so far: a node that
     joins then replays nothing of it."""
@@ -132,14 +147,7 @@ def test_a_node_that_starts_later_serves_the_history_from_before_it(
     caplog.set_level(logging.INFO, "tcpchat.cluster")
     # The answer waits until the late node has kept something live: the
     # history from before must still come before it.
-    gate = threading.Event()
-    export = SqliteHistory.export
-
-    def held(self: SqliteHistory, *args: Any) -> Generator[list[StoredItem], None, None]:
-        assert gate.wait(10)
-        yield from export(self, *args)
-
-    monkeypatch.setattr(SqliteHistory, "export", held)
+    _, gate = hold_answers(monkeypatch)
     files = {name: tmp_path / f"{name}.sqlite3" for name in ("a", "b")}
     a = make_node("a", history=kept(files["a"]), cluster_settings=SNAPSHOTS)
     with a.client("alice", CAPS) as alice, a.client("bob", CAPS) as bob:
@@ -277,15 +285,7 @@ def test_a_hand_over_cut_by_a_redis_restart_is_tried_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.INFO, "tcpchat.cluster")
-    asked, gate = threading.Event(), threading.Event()
-    export = SqliteHistory.export
-
-    def held(self: SqliteHistory, *args: Any) -> Generator[list[StoredItem], None, None]:
-        asked.set()
-        assert gate.wait(10)
-        yield from export(self, *args)
-
-    monkeypatch.setattr(SqliteHistory, "export", held)
+    asked, gate = hold_answers(monkeypatch)
     a = make_node("a", history=kept(tmp_path / "a.sqlite3"), cluster_settings=SNAPSHOTS)
     with a.client("alice", CAPS) as alice:
         alice.join("#c")
