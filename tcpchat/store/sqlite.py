@@ -11,15 +11,20 @@ Reads use a second connection on the caller's thread; WAL lets them run
 beside the writer.
 
 The schema carries a version in ``PRAGMA user_version``: versions 1 (before
-message senders and redaction) and 2 (before runs) are migrated when
-opened; a file with a version this code does not know is refused rather
+message senders and redaction), 2 (before runs) and 3 (a run's texts in
+JSON) are migrated when opened; a file with a version this code does not know is refused rather
 than misread.
 
 A run (:class:`~tcpchat.store.history.HistoryRun`) is one row, since a row
 per message was most of what a flood of private messages cost: ``run`` is
 how many messages it holds (0 for a row of one item), ``params`` is the
-JSON array of the first param they share and then each one's text, and
-``run_redacted`` the JSON array of the lines redacted (NULL: none). A
+JSON array of the one param they share (the recipient as shown), ``texts``
+their texts joined by LF (a text is one IRC line's, so it holds none; NULL
+in a row of one item), and ``run_redacted`` the JSON array of the lines
+redacted (NULL: none). The texts are not JSON because encoding them was
+most of what the writer thread did while holding the GIL that the event
+loop needs: 0.3 µs a message, where joining them costs 0.01
+(bench/PROFILE.md, step 20). A
 message's place in its conversation is (row id, line), the line 0 for a
 row of one item: SQL picks rows in order of id, and each row's visible
 messages are taken from it in order of line (``_lines``), so that every read
@@ -80,13 +85,13 @@ from tcpchat.store.history import (
     StoredItem,
     split_run_msgid,
 )
-from tcpchat.store.sqlitedb import connect, open_versioned
+from tcpchat.store.sqlitedb import Migration, connect, open_versioned
 
 __all__ = ["ROOM_IDS", "SCHEMA_VERSION", "HistoryDatabaseError", "SqliteHistory"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -100,24 +105,13 @@ CREATE TABLE IF NOT EXISTS messages (
     sender TEXT NOT NULL DEFAULT '',
     redacted INTEGER NOT NULL DEFAULT 0,
     run INTEGER NOT NULL DEFAULT 0,
-    run_redacted TEXT
+    run_redacted TEXT,
+    texts TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_target_msgid ON messages (target, msgid);
 CREATE INDEX IF NOT EXISTS messages_target_id ON messages (target, id);
 CREATE INDEX IF NOT EXISTS messages_time ON messages (time_ms);
 """
-_MIGRATIONS: Final = {
-    1: (
-        "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
-    ),
-    2: (
-        "ALTER TABLE messages ADD COLUMN run INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE messages ADD COLUMN run_redacted TEXT",
-    ),
-}
-"""Version 2 added who sent each message, and redaction (draft/message-redaction);
-version 3, runs: every row of before holds one item, as ``run = 0`` says."""
 # One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new
 # JSONEncoder per call, which was a tenth of the writer thread's time.
 _to_json: Final = json.JSONEncoder(ensure_ascii=False).encode
@@ -132,6 +126,32 @@ def _params_json(params: Iterable[str]) -> str:
     return "[" + ", ".join(map(encode_basestring, params)) + "]"
 
 
+def _texts_out_of_json(db: sqlite3.Connection) -> None:
+    """Take each run's texts out of its params' JSON into ``texts`` (version 3 to 4)."""
+    rows = db.execute("SELECT id, params FROM messages WHERE run > 0").fetchall()
+    moved = []
+    for row_id, params in rows:
+        shown, *texts = json.loads(params)
+        moved.append((_params_json([shown]), "\n".join(texts), row_id))
+    db.executemany("UPDATE messages SET params = ?, texts = ? WHERE id = ?", moved)
+
+
+_MIGRATIONS: Final[dict[int, tuple[Migration, ...]]] = {
+    1: (
+        "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0",
+    ),
+    2: (
+        "ALTER TABLE messages ADD COLUMN run INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN run_redacted TEXT",
+    ),
+    3: ("ALTER TABLE messages ADD COLUMN texts TEXT", _texts_out_of_json),
+}
+"""Version 2 added who sent each message, and redaction (draft/message-redaction);
+version 3, runs: every row of before holds one item, as ``run = 0`` says;
+version 4, a run's texts joined by LF rather than in its params' JSON."""
+
+
 # Retention runs in the writer thread at most this often (seconds).
 PRUNE_INTERVAL: Final = 600.0
 DAMAGE_ADVICE: Final = "move the file aside (a new one is made), or start with --no-history"
@@ -141,7 +161,7 @@ class HistoryDatabaseError(RuntimeError):
     """The history file cannot be used; the message says why and what to do."""
 
 
-_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender, run"
+_COLUMNS: Final = "msgid, time_ms, target, command, source, params, tags, sender, run, texts"
 _WRITTEN: Final = f"id, {_COLUMNS}, redacted"
 """What a write gives a row: the id the writer numbers it with, what
 ``_values`` makes of its record, and whether it is redacted (an import's)."""
@@ -149,17 +169,17 @@ _WIDTH: Final = len(_WRITTEN.split(", "))
 _READ: Final = f"id, {_COLUMNS}, run_redacted"
 """What reads take of a row: its id (its place), what it was written with,
 and which of a run's lines are redacted."""
-_Row = tuple[int, str, int, str, str, str, str, str, str, int, str | None]
-"""A row as ``_READ`` reads it (a read may add columns after)."""
+_Row = tuple[int, str, int, str, str, str, str, str, str, int, str | None, str | None]
+"""A row as ``_READ`` reads it (an export adds a column after)."""
 Place = tuple[int, int]
 """Where a message is in its conversation: (row id, line in the row)."""
 
 
 def _record(row: _Row) -> HistoryRecord:
     """The item or the run a row was written from."""
-    _, msgid, time_ms, target, command, source, params, tags, sender, run, *_ = row
+    _, msgid, time_ms, target, command, source, params, tags, sender, run, texts, *_ = row
     values = json.loads(params)
-    if run:
+    if run and texts is not None:
         return HistoryRun(
             msgid,
             time_ms,
@@ -167,7 +187,7 @@ def _record(row: _Row) -> HistoryRecord:
             command,
             source,
             values[0],
-            tuple(values[1:]),
+            tuple(texts.split("\n")),
             json.loads(tags),
             sender,
         )
@@ -179,7 +199,7 @@ def _record(row: _Row) -> HistoryRecord:
 def _lines(row: _Row) -> list[int]:
     """The lines of a row that are no redacted message, oldest first: 0 for
     a row of one item (whose redaction the SQL of every read leaves out)."""
-    run, redacted = row[9], row[10]
+    run, redacted = row[9], row[11]
     if not run:
         return [0]
     hidden = set(json.loads(redacted)) if redacted else ()
@@ -219,12 +239,16 @@ def _message(record: HistoryRecord, line: int) -> HistoryItem:
     return record.item(line) if isinstance(record, HistoryRun) else record
 
 
-def _values(record: HistoryRecord) -> tuple[str | int, ...]:
+def _values(record: HistoryRecord) -> tuple[str | int | None, ...]:
     """What the INSERT of ``record`` writes (``_COLUMNS``)."""
     if isinstance(record, HistoryRun):
-        params, run = _params_json((record.shown, *record.texts)), len(record.texts)
+        params, run, texts = (
+            _params_json((record.shown,)),
+            len(record.texts),
+            "\n".join(record.texts),
+        )
     else:
-        params, run = _params_json(record.params), 0
+        params, run, texts = _params_json(record.params), 0, None
     return (
         record.msgid,
         record.time_ms,
@@ -235,6 +259,7 @@ def _values(record: HistoryRecord) -> tuple[str | int, ...]:
         _to_json(record.tags) if record.tags else "{}",
         record.sender,
         run,
+        texts,
     )
 
 
@@ -319,7 +344,7 @@ class _Rows:
     __slots__ = ("hidden", "values")
 
     def __init__(self) -> None:
-        self.values: list[str | int] = []
+        self.values: list[str | int | None] = []
         self.hidden: list[tuple[str, str]] = []
 
     def add(self, records: Iterable[HistoryRecord], first_id: int, redacted: Iterable[bool]) -> int:
@@ -346,11 +371,11 @@ def _contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-_RUN_MATCHES: Final = (
-    "SELECT key - 1 AS line FROM json_each(params) WHERE key > 0 AND value LIKE ? ESCAPE '\\'"
-)
-"""The lines of a run's row whose text is LIKE the parameter (its texts
-follow the first param)."""
+def _contains(text: str) -> Callable[[str], bool]:
+    """Whether a text contains ``text``, as ``LIKE`` of :func:`_contains_pattern`
+    tells: ASCII letters of either case alike, every other character only itself."""
+    needle = text.encode().lower()  # bytes.lower folds ASCII letters alone, as LIKE does
+    return lambda line: needle in line.encode().lower()
 
 
 class SqliteHistory:
@@ -681,12 +706,13 @@ class SqliteHistory:
         newest: bool,
         after: Place | None = None,
         before: Place | None = None,
+        wanted: Callable[[str], bool] | None = None,
     ) -> list[HistoryItem]:
-        """Up to ``limit`` messages of the rows ``sql`` reads (``_READ``, then
-        the lines of the row it asks for, a JSON array, or NULL for all), in the
-        order it reads them (by id, newest first if ``newest``): of each row,
-        the lines that are no redacted message and lie strictly between the
-        places, from the same end.
+        """Up to ``limit`` messages of the rows ``sql`` reads (``_READ``), in
+        the order it reads them (by id, newest first if ``newest``): of each
+        row, the lines that are no redacted message, lie strictly between the
+        places and, in a run, have a text ``wanted`` wants (if given), from
+        the same end.
 
         Rows are fetched a few at a time as they are needed: each row is at
         least one message, and a limit may end inside a run.
@@ -700,19 +726,19 @@ class SqliteHistory:
                     if not rows:
                         break
                     for row in rows:
-                        asked = row[-1]
-                        chosen = set(json.loads(asked)) if asked is not None else None
+                        record = _record(row)
+                        shown = _lines(row)
+                        if wanted is not None and isinstance(record, HistoryRun):
+                            shown = [line for line in shown if wanted(record.texts[line])]
                         lines = [
                             line
-                            for line in _lines(row)
-                            if (chosen is None or line in chosen)
-                            and (after is None or (row[0], line) > after)
+                            for line in shown
+                            if (after is None or (row[0], line) > after)
                             and (before is None or (row[0], line) < before)
                         ]
                         if newest:
                             lines.reverse()
                         if lines:
-                            record = _record(row)
                             items += (
                                 _message(record, line) for line in lines[: limit - len(items)]
                             )
@@ -753,8 +779,7 @@ class SqliteHistory:
             places.append(place)
         order = "DESC" if newest else "ASC"
         items = self._messages(
-            f"SELECT {_READ}, NULL FROM messages WHERE {' AND '.join(conditions)} "
-            f"ORDER BY id {order}",
+            f"SELECT {_READ} FROM messages WHERE {' AND '.join(conditions)} ORDER BY id {order}",
             args,
             limit,
             newest,
@@ -795,16 +820,15 @@ class SqliteHistory:
         # LIKE folds the case of ASCII letters only; that is SQLite's own rule,
         # and it keeps the scan in C, on the server's thread, rather than
         # calling back into Python for every row. A message's text is the
-        # second of its params; a run's texts are those after the first, and
-        # the row is read with the lines whose text matches.
-        pattern = _contains_pattern(text)
+        # second of its params. A run's texts, joined by LF, are LIKE the
+        # pattern when one of them is (none holds an LF), and its lines are
+        # then chosen by the same rule in Python.
         conditions = [
             f"command IN ({','.join('?' * len(TEXT_KINDS))})",
             "redacted = 0",
-            f"CASE WHEN run THEN EXISTS ({_RUN_MATCHES}) "
-            "ELSE json_extract(params, '$[1]') LIKE ? ESCAPE '\\' END",
+            "(CASE WHEN run THEN texts ELSE json_extract(params, '$[1]') END) LIKE ? ESCAPE '\\'",
         ]
-        args: list[object] = [pattern, *sorted(TEXT_KINDS), pattern, pattern]
+        args: list[object] = [*sorted(TEXT_KINDS), _contains_pattern(text)]
         if target is None:
             conditions.append("instr(target, ' ') = 0")  # channels: a private key has a space
         else:
@@ -818,11 +842,10 @@ class SqliteHistory:
             conditions.append("id <= ?")
             args.append(place[0])
         return self._messages(
-            f"SELECT {_READ}, CASE WHEN run THEN "
-            f"(SELECT json_group_array(line) FROM ({_RUN_MATCHES})) END "
-            f"FROM messages WHERE {' AND '.join(conditions)} ORDER BY id DESC",
+            f"SELECT {_READ} FROM messages WHERE {' AND '.join(conditions)} ORDER BY id DESC",
             args,
             limit,
             newest=True,
             before=place,
+            wanted=_contains(text),
         )

@@ -16,12 +16,16 @@ power cut. Elsewhere SQLite ignores both, so they are always set.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tcpchat.store.health import is_damage
 
-__all__ = ["connect", "open_versioned"]
+__all__ = ["Migration", "connect", "open_versioned"]
+
+Migration = str | Callable[[sqlite3.Connection], None]
+"""A step of a migration: a statement, or a function for what SQL alone
+cannot do in order (such as rewriting each row's JSON)."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -47,11 +51,11 @@ def open_versioned(
     error: type[Exception],
     advice: str,
     damage_advice: str,
-    migrations: Mapping[int, Sequence[str]] | None = None,
+    migrations: Mapping[int, Sequence[Migration]] | None = None,
 ) -> sqlite3.Connection:
     """Open (creating if needed) the file for ``what``, with ``schema`` at ``version``.
 
-    ``migrations[v]`` are the statements that take a file from version ``v``
+    ``migrations[v]`` are the steps that take a file from version ``v``
     to ``v + 1``; a file of an older version is migrated, all steps in one
     transaction, so a failure leaves it as it was. Any failure raises
     ``error`` with one line naming the file and, for SQLite errors, ``advice``
@@ -80,8 +84,11 @@ def open_versioned(
             with db:
                 db.execute("BEGIN IMMEDIATE")
                 for v in range(found, version):
-                    for statement in steps[v]:
-                        db.execute(statement)
+                    for step in steps[v]:
+                        if isinstance(step, str):
+                            db.execute(step)
+                        else:
+                            step(db)
                 db.execute(f"PRAGMA user_version = {version}")
         elif found != version:
             db.close()

@@ -9,6 +9,7 @@ must answer both alike.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import tempfile
 import threading
@@ -312,7 +313,55 @@ def test_version_2_files_are_migrated_and_take_runs(tmp_path: Path) -> None:
     finally:
         store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+
+
+def test_version_3_files_are_migrated_with_their_runs_texts_out_of_json(tmp_path: Path) -> None:
+    # Version 3 kept a run's texts after its first param in the params' JSON,
+    # a text with a quote, a backslash or a colour code escaped there: each
+    # reads back as it was sent, its redacted line still hidden.
+    path = tmp_path / "v3.sqlite3"
+    texts = ['say "hi"', "C:\\path", "\x03" + "4red", "plain"]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            """CREATE TABLE messages (id INTEGER PRIMARY KEY, msgid TEXT NOT NULL,
+                   time_ms INTEGER NOT NULL, target TEXT NOT NULL, command TEXT NOT NULL,
+                   source TEXT NOT NULL, params TEXT NOT NULL, tags TEXT NOT NULL,
+                   sender TEXT NOT NULL DEFAULT '', redacted INTEGER NOT NULL DEFAULT 0,
+                   run INTEGER NOT NULL DEFAULT 0, run_redacted TEXT);
+               CREATE UNIQUE INDEX messages_target_msgid ON messages (target, msgid);
+               CREATE INDEX messages_target_id ON messages (target, id);
+               CREATE INDEX messages_time ON messages (time_ms);
+               PRAGMA user_version = 3;"""
+        )
+        db.executemany(
+            "INSERT INTO messages (msgid, time_ms, target, command, source, params, tags, "
+            "sender, run, run_redacted) VALUES (?, ?, ?, 'PRIVMSG', 'alice!u@h', ?, '{}', "
+            "'n:alice', ?, ?)",
+            [
+                ("one", 1000, DM, json.dumps(["bob", "alone"]), 0, None),
+                ("r", 2000, DM, json.dumps(["bob", *texts]), len(texts), "[3]"),
+            ],
+        )
+        db.commit()
+    store = SqliteHistory(path)
+    try:
+        kept = store.select(DM, None, None, 10, MESSAGE_KINDS, newest=False)
+        assert [(item.msgid, item.params) for item in kept] == [
+            ("one", ("bob", "alone")),
+            *((f"r.{line}", ("bob", text)) for line, text in enumerate(texts[:3])),
+        ]
+        assert [item.msgid for item in store.search('"hi', DM, None, 10)] == ["r.0"]
+        committed(store, [run("new", 3000, ["after"])])
+        assert store.find(DM, Reference(msgid="new.0")) == run("new", 3000, ["after"]).item(0)
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT params, texts FROM messages WHERE msgid = 'r'").fetchone() == (
+            '["bob"]',
+            "\n".join(texts),
+        )
 
 
 def test_a_run_msgid_is_read_back_only_as_made() -> None:
@@ -390,3 +439,18 @@ def test_search_matches_the_message_not_the_run(tmp_path: Path) -> None:
         assert with_runs.search("apple", None, None, 10) == []  # private: only by its key
         assert {i.command for i in got} <= TEXT_KINDS
         assert with_runs.search("bob", DM, None, 10) == []  # the recipient is no text
+
+
+def test_search_in_runs_folds_ascii_letters_alone_as_in_messages_kept_alone(
+    tmp_path: Path,
+) -> None:
+    # SQLite's LIKE, which searches messages kept alone, folds the case of
+    # ASCII letters only; a run's lines are chosen in Python by the same rule.
+    conversation: list[HistoryRecord] = [
+        run("r", 1000, ["Crème BRÛLÉE", "CRÈME", "crème brûlée", "xa", "by"]),
+    ]
+    with both(tmp_path, [conversation]) as (with_runs, one_by_one):
+        for text, found in (("crème", ["r.2", "r.0"]), ("brûl", ["r.2"]), ("a\nb", [])):
+            got = with_runs.search(text, DM, None, 10)
+            assert [item.msgid for item in got] == found, text
+            assert got == one_by_one.search(text, DM, None, 10)
