@@ -12,8 +12,8 @@ beside the writer.
 
 The schema carries a version in ``PRAGMA user_version``: versions 1 (before
 message senders and redaction), 2 (before runs) and 3 (a run's texts in
-JSON) are migrated when opened; a file with a version this code does not know is refused rather
-than misread.
+JSON) are migrated when opened; a file with a version this code does not
+know is refused rather than misread.
 
 A run (:class:`~tcpchat.store.history.HistoryRun`) is one row, since a row
 per message was most of what a flood of private messages cost: ``run`` is
@@ -23,12 +23,12 @@ their texts joined by LF (a text is one IRC line's, so it holds none; NULL
 in a row of one item), and ``run_redacted`` the JSON array of the lines
 redacted (NULL: none). The texts are not JSON because encoding them was
 most of what the writer thread did while holding the GIL that the event
-loop needs: 0.3 µs a message, where joining them costs 0.01
-(bench/PROFILE.md, step 20). A
-message's place in its conversation is (row id, line), the line 0 for a
-row of one item: SQL picks rows in order of id, and each row's visible
-messages are taken from it in order of line (``_lines``), so that every read
-returns what it would had each message had a row of its own.
+loop needs: 0.2–0.3 µs a message, where joining them costs 0.02
+(bench/PROFILE.md, step 20). A message's place in its conversation is (row
+id, line), the line 0 for a row of one item: SQL picks rows in order of id,
+and each row's visible messages are taken from it in order of line
+(``_lines``), so that every read returns what it would had each message had
+a row of its own.
 
 Redaction (an item of kind ``REDACT``) is written by the writer thread like
 any item, in the same transaction as a flag on the message it hides, so
