@@ -376,8 +376,11 @@ def test_a_pasted_run_reaches_a_tag_taking_recipient_on_another_node_as_its_mess
     caps = ("batch", "server-time", "message-tags", "draft/chathistory")
     a, b = make_node("a", history=history("a")), make_node("b", history=history("b"))
     with a.client("paster") as paster, b.client("reader", caps) as reader:
-        paster.send("PRIVMSG reader :warm up")
-        reader.expect("PRIVMSG")
+        # Node a knows the reader once the reader's join, which came after its
+        # registration through the stream, is back on a.
+        paster.join("#fence")
+        reader.join("#fence")
+        assert paster.expect("JOIN").source.startswith("reader!")
         paster.send_raw(b"".join(f"PRIVMSG reader :line {i}\r\n".encode() for i in range(50)))
         got = [reader.expect("PRIVMSG") for _ in range(50)]
         assert [m.params[1] for m in got] == [f"line {i}" for i in range(50)]
