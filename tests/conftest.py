@@ -6,6 +6,7 @@ import contextlib
 import functools
 import gc
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import trustme
 from browser import Browser, find_chromium
 from ircclient import IrcClient
 from redisnode import REDIS, RedisServer, cluster, free_port
+from serverprocess import ServerProcess
 from updatelog import UpdateLog
 from wsclient import WsIrcClient, open_socket
 from xvfb import Xvfb, find_xvfb
@@ -376,6 +378,31 @@ def make_node(redis_server: RedisServer) -> Iterator[Callable[..., RunningServer
     yield start
     for thread in threads:
         thread.stop()
+
+
+@pytest.fixture
+def node_process(
+    redis_server: RedisServer, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``tcpchat server --cluster`` nodes as child processes; ``quick``
+    gives them the tests' short heartbeat (0.2 s) and timeout (2 s),
+    ``history`` the file they keep history in (none without)."""
+    started: list[ServerProcess] = []
+
+    def start(node: str, quick: bool = True, history: Path | None = None) -> ServerProcess:
+        config = tmp_path / f"{node}.toml"
+        timing = "heartbeat = 0.2\nnode_timeout = 2\n" if quick else ""
+        config.write_text(f"[limits]\nflood_rate = 0\n[cluster]\n{timing}")
+        kept = ["--history", str(history)] if history else ["--no-history"]
+        args = ["--config", str(config), "--port", "0", *kept, "--no-accounts"]
+        process = ServerProcess([*args, "--cluster", redis_server.url, "--node", node])
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.signal(signal.SIGCONT)  # a paused one must be able to stop
+        process.stop()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from ircclient import IrcClient
 from processes import stop_process
 
 SMALLDISK = Path(__file__).resolve().parent / "smalldisk.py"
@@ -57,6 +58,13 @@ class ServerProcess:
     @property
     def port(self) -> int:
         return int(self.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+
+    def client(self, nick: str, caps: tuple[str, ...] = ()) -> IrcClient:
+        """A client registered as ``nick``: the same call as ``RunningServer.client``,
+        so that a test takes nodes of either kind alike."""
+        client = IrcClient("127.0.0.1", self.port)
+        client.register(nick, caps)
+        return client
 
     def lines_with(self, text: str) -> list[str]:
         with self._changed:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,31 +31,6 @@ Nodes = Callable[..., RunningServer]
 TCPCHAT = [sys.executable, "-m", "tcpchat", "server"]
 
 
-@pytest.fixture
-def node_process(
-    redis_server: RedisServer, tmp_path: Path
-) -> Iterator[Callable[..., ServerProcess]]:
-    """Start ``tcpchat server --cluster`` nodes as child processes; ``quick``
-    gives them the tests' short heartbeat (0.2 s) and timeout (2 s),
-    ``history`` the file they keep history in (none without)."""
-    started: list[ServerProcess] = []
-
-    def start(node: str, quick: bool = True, history: Path | None = None) -> ServerProcess:
-        config = tmp_path / f"{node}.toml"
-        timing = "heartbeat = 0.2\nnode_timeout = 2\n" if quick else ""
-        config.write_text(f"[limits]\nflood_rate = 0\n[cluster]\n{timing}")
-        kept = ["--history", str(history)] if history else ["--no-history"]
-        args = ["--config", str(config), "--port", "0", *kept, "--no-accounts"]
-        process = ServerProcess([*args, "--cluster", redis_server.url, "--node", node])
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.signal(signal.SIGCONT)  # a paused one must be able to stop
-        process.stop()
-
-
 def in_channel(client: IrcClient, channel: str, *others: IrcClient) -> None:
     """``client`` joins ``channel``, and each of ``others`` (already in it) sees it."""
     client.join(channel)
@@ -70,12 +45,11 @@ def test_three_node_processes_are_one_network(
     # private message cross every pair of them, a nick claimed on two at once
     # goes to one, and a node killed leaves the other two its users' quits.
     nodes = [node_process(name) for name in ("a", "b", "c")]
-    clients = [IrcClient("127.0.0.1", node.port) for node in nodes]
     with contextlib.ExitStack() as stack:
-        for client in clients:
-            stack.enter_context(client)
-        for nick, client in zip(("ann", "ben", "cat"), clients, strict=True):
-            client.register(nick)
+        nicks = ("ann", "ben", "cat")
+        clients = [
+            stack.enter_context(node.client(nick)) for node, nick in zip(nodes, nicks, strict=True)
+        ]
         ann, ben, cat = clients
         ann.join("#three")
         in_channel(ben, "#three", ann)
@@ -115,8 +89,7 @@ def test_a_killed_node_s_users_quit_within_15_seconds(
 ) -> None:
     survivor = make_node("a", cluster_settings={"heartbeat": 1.0, "node_timeout": 10.0})
     doomed = node_process("b", quick=False)  # the defaults: 1 s heartbeats, 10 s timeout
-    with survivor.client("alice") as alice, IrcClient("127.0.0.1", doomed.port) as bob:
-        bob.register("bob")
+    with survivor.client("alice") as alice, doomed.client("bob") as bob:
         alice.join("#x")
         in_channel(bob, "#x", alice)
         doomed.signal(signal.SIGKILL)
@@ -135,8 +108,7 @@ def test_a_node_killed_mid_stream_kept_every_message_its_clients_saw(
     survivor = make_node("a", history=HistorySettings(path=str(files["a"])))
     doomed = node_process("b", history=files["b"])
     seen: list[str] = []
-    with survivor.client("sender") as sender, IrcClient("127.0.0.1", doomed.port) as reader:
-        reader.register("reader", ("message-tags",))
+    with survivor.client("sender") as sender, doomed.client("reader", ("message-tags",)) as reader:
         sender.join("#crash")
         in_channel(reader, "#crash", sender)
         stop = threading.Event()
@@ -179,8 +151,7 @@ def test_a_paused_node_does_not_come_back_as_a_ghost(
 ) -> None:
     survivor = make_node("a")
     paused = node_process("b")
-    with survivor.client("alice") as alice, IrcClient("127.0.0.1", paused.port) as bob:
-        bob.register("bob")
+    with survivor.client("alice") as alice, paused.client("bob") as bob:
         alice.join("#x")
         in_channel(bob, "#x", alice)
         paused.signal(signal.SIGSTOP)
@@ -192,8 +163,7 @@ def test_a_paused_node_does_not_come_back_as_a_ghost(
             assert bob.closed_by_server()
             paused.wait_for("joins again")
             # ...and, back as a new incarnation, serves without a ghost of bob.
-            with IrcClient("127.0.0.1", paused.port) as carol:
-                carol.register("carol")
+            with paused.client("carol") as carol:
                 carol.send("NICK bob")
                 assert carol.expect("433").params[1] == "bob"
                 carol.join("#x")
