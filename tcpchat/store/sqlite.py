@@ -23,7 +23,7 @@ their texts joined by LF (a text is one IRC line's, so it holds none; NULL
 in a row of one item), and ``run_redacted`` the JSON array of the lines
 redacted (NULL: none). The texts are not JSON because encoding them was
 most of what the writer thread did while holding the GIL that the event
-loop needs: 0.2–0.3 µs a message, where joining them costs 0.02
+loop needs: 0.2 to 0.3 µs a message, where joining them costs 0.02
 (bench/PROFILE.md, step 20). A message's place in its conversation is (row
 id, line), the line 0 for a row of one item: SQL picks rows in order of id,
 and each row's visible messages are taken from it in order of line
