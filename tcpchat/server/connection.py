@@ -96,6 +96,7 @@ class Flusher:
         "_pending",
         "_scheduled",
         "_seen",
+        "batch",
         "holds",
         "reads",
     )
@@ -112,15 +113,31 @@ class Flusher:
         self.reads = 0
         # Connections whose lines wait for a hold to end.
         self._parked: list[Connection] = []
-        # Reasons for clients' lines to wait: the history gate behind, a
-        # cluster's bus with too many of this node's events on their way
-        # (RedisBus.is_behind, which calls resume_parked when it has caught up).
+        # Commits begun: lines handled now go in commit number ``batch``
+        # (each connection notes the last it added lines to: Connection.fed).
+        self.batch = 0
+        # Reasons for every client's lines to wait: a cluster's bus with too
+        # many of this node's events on their way (RedisBus.is_behind, which
+        # calls resume_parked when it has caught up).
         self.holds: list[Callable[[], bool]] = []
-        if self._history is not None:
-            self.holds.append(self._history.behind)
 
-    def stalled(self) -> bool:
-        """Whether clients' lines should wait (see holds)."""
+    def behind(self) -> bool:
+        """Whether the history gate is behind: the batch for the next commit is full."""
+        return self._history is not None and self._history.behind()
+
+    def stalled(self, conn: Connection) -> bool:
+        """Whether ``conn``'s lines should wait: a hold is on, or the history
+        gate is behind and ``conn`` has lines in the batch that waits.
+
+        A client with none there may still add a step (Connection._drain),
+        so one client's flood holds back its own lines, not everyone's: a
+        line typed in a flooded channel goes in the next commit, not in the
+        one after the flood's backlog (the saturated fan-out's p50 with
+        history; bench/PROFILE.md, step 21). The backlog then grows by at
+        most a step per client.
+        """
+        if conn.fed == self.batch and self.behind():
+            return True
         return any(hold() for hold in self.holds)
 
     def park(self, conn: Connection) -> None:
@@ -171,6 +188,7 @@ class Flusher:
             for conn in pending:
                 conn.flush()
             return
+        self.batch += 1
         history.commit(pending, self._committed)
 
     def _committed(self) -> None:
@@ -194,6 +212,7 @@ class Connection(asyncio.Protocol):
         "core",
         "decoder",
         "fd",
+        "fed",
         "flood_rate",
         "flusher",
         "inbox",
@@ -239,6 +258,8 @@ class Connection(asyncio.Protocol):
         self.inbox: deque[bytes] | None = None
         # The scheduled _drain of waiting lines: next turn, or when tokens refill.
         self.resume_timer: asyncio.Handle | None = None
+        # The commit (Flusher.batch) that this client's last lines went in.
+        self.fed = -1
 
     # -- asyncio.Protocol --------------------------------------------------
 
@@ -289,9 +310,10 @@ class Connection(asyncio.Protocol):
             len(lines) == 1
             and self.inbox is None
             and not session.busy
-            and not self.flusher.stalled()
+            and not self.flusher.stalled(self)
             and self._spend_token()
         ):
+            self.fed = self.flusher.batch
             self.core.handle_line(session, lines[0])
             return
         if self.inbox is None:
@@ -339,15 +361,18 @@ class Connection(asyncio.Protocol):
         if inbox is None:
             self._set_reading()
             return
-        if self.flusher.stalled():
-            self.flusher.park(self)
+        flusher = self.flusher
+        if flusher.stalled(self):
+            flusher.park(self)
             self._set_reading()
             return
+        self.fed = flusher.batch
         handle, run = self.core.handle_line, self.core.handle_run
         popleft = inbox.popleft
         clock = loop.time
         deadline = clock() + TURN_BUDGET
-        steps = LINES_PER_TURN
+        # Past a full history batch (see Flusher.stalled): one step.
+        steps = 1 if flusher.behind() else LINES_PER_TURN
         # The core is asked for a run only where the next two lines start
         # alike, and not again in this turn for a head it refused: lines that
         # start the same way then go one by one (a paste to a user whose

@@ -15,7 +15,8 @@ taken out of the held output before it is written, and their senders told.
 A commit that lags must not let output pile up without bound: while one
 is under way, lines are handled (they make the next batch) until
 :data:`HISTORY_BACKLOG` deliveries wait (:meth:`Durability.backlog`); then
-clients' lines wait (:meth:`HistoryGate.behind`) until it ends.
+the lines of clients with lines in that batch wait (:meth:`HistoryGate.behind`,
+``Flusher.stalled``) until it ends.
 """
 
 from __future__ import annotations

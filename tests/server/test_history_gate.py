@@ -47,11 +47,12 @@ class SlowCommits(SqliteHistory):
 
 
 async def _flood_while_the_commit_waits(
-    store: SlowCommits, members: int, lines: int
+    store: SlowCommits, members: int, lines: int, bystander: bytes = b""
 ) -> tuple[int, int, list[bytes]]:
     """``members`` in #c on socket pairs (the first one sends); ``lines``
-    messages in one read while the first commit waits. How many the core
-    took while it waited, how many after, and what the last member got."""
+    messages in one read while the first commit waits, then ``bystander``
+    read from the second member. How many the core took while it waited,
+    how many commits in all, and what the last member got."""
     loop = asyncio.get_running_loop()
     core = ServerCore(Config(limits=Limits(flood_rate=0)), history=store)
     flusher = Flusher(loop, core.durability)
@@ -73,6 +74,9 @@ async def _flood_while_the_commit_waits(
     assert store.commits and not _read_now(peers[-1])
     conns[0].data_received(b"".join(b"PRIVMSG #c :%d\r\n" % n for n in range(lines)))
     await asyncio.sleep(0.2)
+    if bystander:
+        conns[1].data_received(bystander)
+        await asyncio.sleep(0.2)
     during = store.pending()
     store.go.set()
     got = b""
@@ -89,10 +93,16 @@ async def _flood_while_the_commit_waits(
     return during, after, got.splitlines()
 
 
-def _run(store: SlowCommits, members: int, lines: int) -> tuple[int, int, list[bytes]]:
+def _run(
+    store: SlowCommits, members: int, lines: int, bystander: bytes = b""
+) -> tuple[int, int, list[bytes]]:
     kind = os.environ.get("TCPCHAT_TEST_EVENT_LOOP", "asyncio")
     with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
-        return runner.run(_flood_while_the_commit_waits(store, members, lines))
+        return runner.run(_flood_while_the_commit_waits(store, members, lines, bystander))
+
+
+def _texts(got: list[bytes]) -> list[bytes]:
+    return [line.rsplit(b":", 1)[1] for line in got if b"PRIVMSG" in line]
 
 
 @pytest.mark.parametrize("members", [2, 10])
@@ -113,8 +123,29 @@ def test_a_lagging_commit_holds_lines_by_the_deliveries_behind_it(
         store.go.set()
         store.close()
     assert during == -(-60 // members)
-    assert [line.rsplit(b":", 1)[1] for line in got if b"PRIVMSG" in line] == [
-        b"first",
-        *(b"%d" % n for n in range(200)),
-    ]
+    assert _texts(got) == [b"first", *(b"%d" % n for n in range(200))]
     assert commits > 2  # the rest went in more commits, not all in the next
+
+
+@pytest.mark.parametrize("members", [3, 10])
+def test_a_flood_behind_a_lagging_commit_holds_back_its_own_lines_not_anothers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, members: int
+) -> None:
+    # While the first member's flood fills the batch that waits, another
+    # member, with no line in it, adds one line to it, and its next waits
+    # with the flood's for the commit after. (The last member, which sent
+    # neither, reads them.)
+    monkeypatch.setattr(history_gate, "HISTORY_BACKLOG", 60)
+    monkeypatch.setattr(connection, "TURN_BUDGET", 0.0)
+    store = SlowCommits(tmp_path / "history.sqlite3")
+    try:
+        during, _, got = _run(store, members, 200, b"PRIVMSG #c :p1\r\nPRIVMSG #c :p2\r\n")
+    finally:
+        store.go.set()
+        store.close()
+    flood = -(-60 // members)
+    assert during == flood + 1
+    texts = _texts(got)
+    assert texts[: flood + 2] == [b"first", *(b"%d" % n for n in range(flood)), b"p1"]
+    assert texts.index(b"p2") > texts.index(b"%d" % flood)
+    assert sorted(texts) == sorted([b"first", b"p1", b"p2", *(b"%d" % n for n in range(200))])
