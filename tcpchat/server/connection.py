@@ -189,14 +189,19 @@ class Flusher:
                 conn.flush()
             return
         self.batch += 1
-        history.commit(pending, self._committed)
+        history.commit(pending, self._flush, self._committed)
 
     def _committed(self) -> None:
         """A commit ended: output queued meanwhile waited long enough already;
         and items kept meanwhile with no output waiting for them (commit_soon
-        passed them over while this commit ran) go in the next commit too."""
+        passed them over while this commit ran) go in the next commit too,
+        unless that one began already (HistoryGate.commit's ``next_batch``)."""
         history = self._history
-        if self._pending or (history is not None and history.due()):
+        if history is None:
+            due = bool(self._pending)
+        else:
+            due = not history.committing and (bool(self._pending) or history.due())
+        if due:
             self._flush()
         self.resume_parked()
 

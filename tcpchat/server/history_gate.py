@@ -63,21 +63,40 @@ class HistoryGate:
         HISTORY_BACKLOG deliveries queued behind it."""
         return self.committing and self._durability.backlog() >= HISTORY_BACKLOG
 
-    def commit(self, conns: list[Connection], then: Callable[[], None]) -> None:
+    def commit(
+        self, conns: list[Connection], next_batch: Callable[[], None], then: Callable[[], None]
+    ) -> None:
         """Take ``conns``' output, commit what history holds, and write the
-        output once it is durable; then call ``then`` (on the loop's thread)."""
+        output once it is durable; then call ``then`` (on the loop's thread).
+
+        When the commit is durable and history holds more already,
+        ``next_batch`` is called before the output is written, to start the
+        next commit: the writer thread then works on it while the loop writes
+        (bench/PROFILE.md, step 22). The output it takes comes after this
+        commit's in every connection, so no client's lines change order.
+        """
         held = [(conn, conn.take()) for conn in conns]
         self.committing = True
         self._durability.commit(
-            lambda failed: self._call_soon_threadsafe(self._committed, held, failed, then)
+            lambda failed: self._call_soon_threadsafe(
+                self._committed, held, failed, next_batch, then
+            )
         )
 
     def _call_soon_threadsafe(self, callback: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
             self._loop.call_soon_threadsafe(callback, *args)
 
-    def _committed(self, held: Held, failed: Withdrawal | None, then: Callable[[], None]) -> None:
+    def _committed(
+        self,
+        held: Held,
+        failed: Withdrawal | None,
+        next_batch: Callable[[], None],
+        then: Callable[[], None],
+    ) -> None:
         self.committing = False
+        if failed is None and self.due():
+            next_batch()
         # The members of a busy channel hold the same lines, the same objects,
         # a commit's worth: joined once for all of them, as comparing the
         # lists costs a pointer a line.

@@ -149,3 +149,93 @@ def test_a_flood_behind_a_lagging_commit_holds_back_its_own_lines_not_anothers(
     assert texts[: flood + 2] == [b"first", *(b"%d" % n for n in range(flood)), b"p1"]
     assert texts.index(b"p2") > texts.index(b"%d" % flood)
     assert sorted(texts) == sorted([b"first", b"p1", b"p2", *(b"%d" % n for n in range(200))])
+
+
+class OneAtATime(SqliteHistory):
+    """A store whose commits each wait for a permit (``allow``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.permits = threading.Semaphore(0)
+        self.commits = 0
+
+    def allow(self, n: int = 1) -> None:
+        self.permits.release(n)
+
+    def commit(self, done):  # type: ignore[no-untyped-def]
+        self.commits += 1
+
+        def later(error):  # type: ignore[no-untyped-def]
+            self.permits.acquire(timeout=10)
+            done(error)
+
+        super().commit(later)
+
+
+async def _commits_when_written(
+    store: OneAtATime, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, int, list[bytes]]:
+    """Two members of #c; the first sends a message, then two more while
+    its commit waits. The commits handed to the store by the time the first
+    message is written, how many before it was, and what the other member got."""
+    loop = asyncio.get_running_loop()
+    core = ServerCore(Config(limits=Limits(flood_rate=0)), history=store)
+    flusher = Flusher(loop, core.durability)
+    conns, peers = [], []
+    for n in range(2):
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        _, conn = await loop.connect_accepted_socket(lambda: Connection(core, flusher), ours)
+        conn.data_received(f"NICK m{n}\r\nUSER u 0 * :U\r\nJOIN #c\r\n".encode())
+        conns.append(conn)
+        peers.append(theirs)
+    store.allow(100)  # the joins' commits
+    await asyncio.sleep(0.3)
+    _read_now(peers[1])
+    written: list[int] = []
+    send = Connection.send
+
+    def counting_send(conn: Connection, data: bytes) -> None:
+        if conn is conns[1] and b":first" in data:
+            written.append(store.commits)
+        send(conn, data)
+
+    monkeypatch.setattr(Connection, "send", counting_send)
+    while store.permits.acquire(blocking=False):  # the permits left over
+        pass
+    conns[0].data_received(b"PRIVMSG #c :first\r\n")
+    await asyncio.sleep(0.05)
+    before = store.commits
+    conns[0].data_received(b"PRIVMSG #c :second\r\nPRIVMSG #c :third\r\n")
+    await asyncio.sleep(0.05)
+    store.allow()  # the first message's commit, and no other yet
+    await asyncio.sleep(0.2)
+    got = _read_now(peers[1])
+    store.allow(100)
+    await asyncio.sleep(0.2)
+    got += _read_now(peers[1])
+    for conn in conns:
+        conn.close()
+    await asyncio.sleep(0)
+    for peer in peers:
+        peer.close()
+    return written[0], before, got.splitlines()
+
+
+def test_the_next_commit_begins_before_the_last_ones_output_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the first message's commit is durable, the batch that waited
+    # behind it (the next two messages) is handed to the store before the
+    # first message is written: the writer need not wait for the loop's
+    # writes. The lines arrive in order all the same.
+    store = OneAtATime(tmp_path / "history.sqlite3")
+    kind = os.environ.get("TCPCHAT_TEST_EVENT_LOOP", "asyncio")
+    try:
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+            at_write, before, got = runner.run(_commits_when_written(store, monkeypatch))
+    finally:
+        store.allow(100)
+        store.close()
+    assert at_write == before + 1
+    assert _texts(got) == [b"first", b"second", b"third"]
